@@ -1,0 +1,1 @@
+"""AI Community gateway service."""
