@@ -1,0 +1,99 @@
+"""What a service sees of the message bus, whichever transport is underneath.
+
+A service declares subscriptions (a queue name, the exchange/routing-key patterns bound to it and an
+async handler), starts the bus, and publishes envelopes. Topic patterns follow AMQP: ``*`` is exactly
+one dot-separated word, ``#`` is zero or more. Delivery is at least once: a handler that raises gets
+the message again, up to the delivery limit, after which the message goes to the queue's dead-letter
+queue and the queue keeps flowing. Handlers therefore must be idempotent (see ``inbox``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from typing import Protocol
+
+from aic_common.messages import Envelope
+
+# A handler may return an envelope, sent back to the requester when the message was a request.
+Handler = Callable[[Envelope], Awaitable[Envelope | None]]
+
+EVENTS = "events"
+COMMANDS = "commands"
+CONTROL = "control"
+
+
+class BusUnavailable(Exception):
+    """The transport cannot take a message right now; the caller should retry later."""
+
+
+@dataclass(frozen=True)
+class Binding:
+    exchange: str  # one of EVENTS, COMMANDS, CONTROL (the namespace is added by the transport)
+    pattern: str
+
+
+def on_events(*patterns: str) -> list[Binding]:
+    return [Binding(EVENTS, p) for p in patterns]
+
+
+def on_commands(*patterns: str) -> list[Binding]:
+    return [Binding(COMMANDS, p) for p in patterns]
+
+
+def on_control(*patterns: str) -> list[Binding]:
+    return [Binding(CONTROL, p) for p in patterns]
+
+
+@dataclass
+class Subscription:
+    queue: str
+    bindings: list[Binding]
+    handler: Handler
+    # An exclusive queue lives as long as this process's connection (a gateway replica's live stream);
+    # it is not durable and has no dead-lettering: what it misses while down is not wanted.
+    exclusive: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Bus(Protocol):
+    namespace: str
+
+    def subscribe(
+        self, queue: str, bindings: list[Binding], handler: Handler, *, exclusive: bool = False
+    ) -> None:
+        """Register a consumer; must be called before :meth:`start`."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, envelope: Envelope) -> None:
+        """Hand the message to the transport; returns once it is safely stored (confirmed)."""
+
+    async def request(self, envelope: Envelope, timeout: float = 5.0) -> Envelope:
+        """Publish and wait for the handler's reply (used for simulation control status)."""
+
+    async def ping(self) -> bool: ...
+
+    async def dead_letters(self, queue: str) -> list[Envelope]:
+        """What sits in a queue's dead-letter queue (for operators and tests); does not remove it."""
+
+
+@lru_cache(maxsize=4096)
+def topic_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: ``*`` is exactly one word, ``#`` zero or more words."""
+    pat, key = pattern.split("."), routing_key.split(".")
+
+    @cache
+    def match(i: int, j: int) -> bool:
+        if i == len(pat):
+            return j == len(key)
+        if pat[i] == "#":
+            return match(i + 1, j) or (j < len(key) and match(i, j + 1))
+        if j == len(key):
+            return False
+        return pat[i] in ("*", key[j]) and match(i + 1, j + 1)
+
+    return match(0, 0)

@@ -1,0 +1,201 @@
+"""Transactional outbox: events commit with the change they describe, a relay publishes them.
+
+:class:`Outbox` writes the envelope into the ``outbox`` table inside the caller's transaction, so a
+rolled-back change publishes nothing. :class:`OutboxRelay` publishes unsent rows in id order with
+publisher confirms and marks them sent; while the broker is down it backs off and tries again, so
+nothing committed is lost. Replicas share the table safely: rows are claimed with
+``SELECT ... FOR UPDATE SKIP LOCKED`` (on MySQL/MariaDB), so two relays do not publish the same batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import anyio.from_thread
+import anyio.to_thread
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus.base import Bus
+from aic_common.bus.tables import outbox_table
+from aic_common.db import for_update_skip_locked
+from aic_common.messages import Envelope, MessageData, make_envelope
+from aic_common.observability import correlation_id_var
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "aic_outbox_pending"
+
+
+def _naive_utc() -> datetime:
+    # Stored naive in UTC: MySQL DATETIME has no zone and SQLite would drop it inconsistently.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Outbox:
+    """Writes a service's outgoing messages into its own database."""
+
+    def __init__(self, producer: str) -> None:
+        self.producer = producer
+
+    def add(self, session: Session, data: MessageData, *, correlation_id: str | None = None) -> Envelope:
+        envelope = make_envelope(data, self.producer, correlation_id or correlation_id_var.get())
+        self.add_envelope(session, envelope)
+        return envelope
+
+    def add_envelope(self, session: Session, envelope: Envelope) -> None:
+        session.execute(
+            outbox_table.insert().values(
+                message_id=str(envelope.id),
+                message_type=envelope.type,
+                payload=envelope.model_dump_json(),
+                created_at=_naive_utc(),
+            )
+        )
+        session.info[_PENDING_KEY] = True
+
+
+class OutboxRelay:
+    """Publishes what :class:`Outbox` wrote; one per service process."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        bus: Bus,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 0.5,
+        max_backoff_seconds: float = 10.0,
+        keep_sent_for: timedelta = timedelta(days=1),
+    ) -> None:
+        self.session_factory = session_factory
+        self.bus = bus
+        self.batch_size = batch_size
+        self.poll_seconds = poll_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.keep_sent_for = keep_sent_for
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.published = 0
+        # Wake the relay as soon as a transaction that wrote to the outbox commits.
+        event.listen(session_factory, "after_commit", self._after_commit)
+        event.listen(session_factory, "after_rollback", self._after_rollback)
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(_PENDING_KEY, False):
+            self.notify()
+
+    def _after_rollback(self, session: Session) -> None:
+        session.info.pop(_PENDING_KEY, None)
+
+    def notify(self) -> None:
+        """Thread-safe: ask the relay to look at the table now rather than at the next poll."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wakeup.set)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        event.remove(self.session_factory, "after_commit", self._after_commit)
+        event.remove(self.session_factory, "after_rollback", self._after_rollback)
+
+    async def _run(self) -> None:
+        backoff = self.poll_seconds
+        last_cleanup = 0.0
+        while True:
+            try:
+                sent = await self.drain()
+                backoff = self.poll_seconds
+                now = asyncio.get_running_loop().time()
+                if now - last_cleanup > 600:
+                    await anyio.to_thread.run_sync(self._delete_old_sent)
+                    last_cleanup = now
+                if sent:
+                    continue  # more may be waiting
+            except Exception as exc:
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+                continue
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+
+    async def drain(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        return await anyio.to_thread.run_sync(self._drain_batch)
+
+    def _drain_batch(self) -> int:
+        # Runs in a worker thread holding the row locks while the event loop publishes.
+        with self.session_factory.begin() as session:
+            rows = session.execute(
+                sa.select(outbox_table.c.id, outbox_table.c.payload)
+                .where(outbox_table.c.sent_at.is_(None))
+                .order_by(outbox_table.c.id)
+                .limit(self.batch_size)
+                .with_for_update(**for_update_skip_locked(session))
+            ).all()
+            if not rows:
+                return 0
+            envelopes = [Envelope.model_validate_json(row.payload) for row in rows]
+            results = anyio.from_thread.run(self._publish_all, envelopes)
+            # Mark the confirmed prefix only, so order holds and a failed row is retried first.
+            confirmed: list[int] = []
+            error: BaseException | None = None
+            for row, result in zip(rows, results, strict=True):
+                if isinstance(result, BaseException):
+                    error = result
+                    break
+                confirmed.append(row.id)
+            if confirmed:
+                session.execute(
+                    outbox_table.update().where(outbox_table.c.id.in_(confirmed)).values(sent_at=_naive_utc())
+                )
+            if error is not None:
+                failed_id = rows[len(confirmed)].id
+                session.execute(
+                    outbox_table.update()
+                    .where(outbox_table.c.id == failed_id)
+                    .values(attempts=outbox_table.c.attempts + 1, last_error=str(error)[:500])
+                )
+        self.published += len(confirmed)
+        if error is not None:
+            raise error
+        return len(confirmed)
+
+    async def _publish_all(self, envelopes: list[Envelope]) -> list[object]:
+        # Concurrent publishes on one channel keep their order and pipeline the confirms.
+        return await asyncio.gather(*(self.bus.publish(e) for e in envelopes), return_exceptions=True)
+
+    def _delete_old_sent(self) -> None:
+        cutoff = _naive_utc() - self.keep_sent_for
+        with self.session_factory.begin() as session:
+            session.execute(
+                outbox_table.delete().where(
+                    outbox_table.c.sent_at.is_not(None), outbox_table.c.sent_at < cutoff
+                )
+            )
+
+    def pending_count(self) -> int:
+        with self.session_factory() as session:
+            return (
+                session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(outbox_table)
+                    .where(outbox_table.c.sent_at.is_(None))
+                )
+                or 0
+            )

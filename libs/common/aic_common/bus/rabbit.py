@@ -1,0 +1,253 @@
+"""The RabbitMQ transport, on FastStream's RabbitBroker.
+
+Topology (every name prefixed with the namespace):
+- topic exchanges ``events``, ``commands``, ``control`` (durable); routing key = message type;
+- one durable quorum queue per subscription with ``x-delivery-limit`` and at-least-once
+  dead-lettering to the direct exchange ``dlx``, where ``<queue>.dlq`` collects what failed;
+- exclusive, auto-deleted classic queues for per-replica live consumers.
+Publishing waits for the broker's confirm and marks messages persistent. Consumers ack after the
+handler returns (its DB transaction committed) and nack on error, so the quorum queue counts the
+failure towards the delivery limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.exceptions import RejectMessage
+from faststream.rabbit import (
+    Channel,
+    ExchangeType,
+    QueueType,
+    RabbitBroker,
+    RabbitExchange,
+    RabbitMessage,
+    RabbitQueue,
+)
+
+from aic_common.bus.base import COMMANDS, CONTROL, EVENTS, Binding, BusUnavailable, Handler, Subscription
+from aic_common.messages import Envelope, exchange_for
+
+log = logging.getLogger(__name__)
+
+
+async def _raw_body(message: Any) -> bytes:
+    # Hand handlers the bytes: the envelope is parsed (and a poison body rejected) by us, not FastStream.
+    return bytes(message.body)
+
+
+class RabbitBus:
+    def __init__(
+        self,
+        url: str,
+        namespace: str = "aic",
+        *,
+        delivery_limit: int = 5,
+        prefetch: int = 16,
+        publish_timeout: float = 10.0,
+        connect_timeout: float = 30.0,
+        app_id: str = "aic",
+    ) -> None:
+        self.namespace = namespace
+        self.delivery_limit = delivery_limit
+        self.publish_timeout = publish_timeout
+        self.connect_timeout = connect_timeout
+        self.broker = RabbitBroker(
+            url,
+            default_channel=Channel(prefetch_count=prefetch, publisher_confirms=True),
+            graceful_timeout=15.0,
+            app_id=app_id,
+            logger=logging.getLogger("aic.bus.faststream"),
+            log_level=logging.DEBUG,
+            reconnect_interval=1.0,
+        )
+        self._subscriptions: list[tuple[Subscription, RabbitQueue]] = []
+        self._exchanges = {
+            name: RabbitExchange(f"{namespace}.{name}", type=ExchangeType.TOPIC, durable=True)
+            for name in (EVENTS, COMMANDS, CONTROL)
+        }
+        self._dlx = RabbitExchange(f"{namespace}.dlx", type=ExchangeType.DIRECT, durable=True)
+        self._started = False
+
+    # ------------------------------------------------------------------ naming
+
+    def queue_name(self, queue: str) -> str:
+        return f"{self.namespace}.{queue}"
+
+    def dead_letter_queue_name(self, queue: str) -> str:
+        return f"{self.namespace}.{queue}.dlq"
+
+    def _rabbit_queue(self, subscription: Subscription) -> RabbitQueue:
+        first = subscription.bindings[0].pattern if subscription.bindings else ""
+        if subscription.exclusive:
+            name = f"{self.queue_name(subscription.queue)}.{uuid.uuid4().hex[:12]}"
+            return RabbitQueue(name, durable=False, exclusive=True, auto_delete=True, routing_key=first)
+        name = self.queue_name(subscription.queue)
+        return RabbitQueue(
+            name,
+            queue_type=QueueType.QUORUM,
+            routing_key=first,
+            arguments={
+                "x-delivery-limit": self.delivery_limit,
+                "x-dead-letter-exchange": self._dlx.name,
+                "x-dead-letter-routing-key": name,
+                # at-least-once dead-lettering keeps a message until the DLQ has it (needs reject-publish).
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+
+    # ------------------------------------------------------------------ consuming
+
+    def subscribe(
+        self, queue: str, bindings: list[Binding], handler: Handler, *, exclusive: bool = False
+    ) -> None:
+        if self._started:
+            raise RuntimeError("subscribe before start")
+        if not bindings:
+            raise ValueError("a subscription needs at least one binding")
+        subscription = Subscription(queue, list(bindings), handler, exclusive)
+        rabbit_queue = self._rabbit_queue(subscription)
+        self._subscriptions.append((subscription, rabbit_queue))
+
+        async def consume(body: bytes, message: RabbitMessage) -> bytes | None:
+            try:
+                envelope = Envelope.from_bytes(body)
+            except ValueError as exc:
+                # Unparseable: no redelivery can fix it, so straight to the dead-letter queue.
+                log.error("rejecting malformed message on %s: %s", rabbit_queue.name, exc)
+                raise RejectMessage() from exc
+            reply = await handler(envelope)
+            if reply is not None and message.reply_to:
+                return reply.to_bytes()
+            return None
+
+        self.broker.subscriber(
+            rabbit_queue,
+            self._exchanges[bindings[0].exchange],
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=_raw_body,
+            title=rabbit_queue.name,
+        )(consume)
+
+    async def start(self) -> None:
+        if self._started:
+            return
+        deadline = asyncio.get_running_loop().time() + self.connect_timeout
+        while True:
+            try:
+                await self.broker.connect()
+                break
+            except Exception as exc:  # connection refused, DNS, auth: retry until the deadline
+                if asyncio.get_running_loop().time() > deadline:
+                    raise BusUnavailable(f"cannot connect to RabbitMQ: {exc}") from exc
+                log.warning("RabbitMQ not reachable yet (%s); retrying", exc)
+                await asyncio.sleep(1.0)
+        await self._declare_topology()
+        await self.broker.start()
+        self._started = True
+
+    async def _declare_topology(self) -> None:
+        exchanges = {name: await self.broker.declare_exchange(ex) for name, ex in self._exchanges.items()}
+        dlx = await self.broker.declare_exchange(self._dlx)
+        for subscription, rabbit_queue in self._subscriptions:
+            queue = await self.broker.declare_queue(rabbit_queue)
+            for binding in subscription.bindings:
+                await queue.bind(exchanges[binding.exchange], routing_key=binding.pattern)
+            if not subscription.exclusive:
+                dlq = await self.broker.declare_queue(
+                    RabbitQueue(self.dead_letter_queue_name(subscription.queue), queue_type=QueueType.QUORUM)
+                )
+                await dlq.bind(dlx, routing_key=rabbit_queue.name)
+
+    async def stop(self) -> None:
+        await self.broker.stop()
+        self._started = False
+
+    # ------------------------------------------------------------------ publishing
+
+    async def publish(self, envelope: Envelope) -> None:
+        try:
+            await asyncio.wait_for(
+                self.broker.publish(
+                    envelope.to_bytes(),
+                    exchange=self._exchanges[exchange_for(envelope.type)],
+                    routing_key=envelope.type,
+                    persist=True,
+                    mandatory=False,
+                    message_id=str(envelope.id),
+                    correlation_id=envelope.correlation_id,
+                    content_type="application/json",
+                    message_type=envelope.type,
+                ),
+                self.publish_timeout,
+            )
+        except Exception as exc:
+            raise BusUnavailable(f"publish of {envelope.type} not confirmed: {exc!r}") from exc
+
+    async def request(self, envelope: Envelope, timeout: float = 5.0) -> Envelope:
+        try:
+            response = await self.broker.request(
+                envelope.to_bytes(),
+                exchange=self._exchanges[exchange_for(envelope.type)],
+                routing_key=envelope.type,
+                message_id=str(envelope.id),
+                correlation_id=envelope.correlation_id,
+                content_type="application/json",
+                timeout=timeout,
+            )
+        except TimeoutError as exc:
+            raise BusUnavailable(f"no reply to {envelope.type} within {timeout}s") from exc
+        return Envelope.from_bytes(bytes(response.body))
+
+    # ------------------------------------------------------------------ operations
+
+    async def ping(self) -> bool:
+        try:
+            return bool(await self.broker.ping(timeout=2.0))
+        except Exception:
+            return False
+
+    async def dead_letters(self, queue: str) -> list[Envelope]:
+        # Read without acking, then close the channel: the broker puts every message back.
+        connection = self.broker._connection  # FastStream keeps the robust connection here
+        if connection is None:
+            raise BusUnavailable("not connected")
+        channel = await connection.channel()
+        found: list[Envelope] = []
+        try:
+            dlq = await channel.declare_queue(self.dead_letter_queue_name(queue), passive=True)
+            while (message := await dlq.get(no_ack=False, fail=False)) is not None:
+                try:
+                    found.append(Envelope.from_bytes(message.body))
+                except ValueError:
+                    found.append(
+                        Envelope(
+                            type="malformed",
+                            producer="unknown",
+                            data={"raw": message.body.decode(errors="replace")},
+                        )
+                    )
+        finally:
+            await channel.close()
+        return found
+
+    async def delete_topology(self) -> None:
+        """Delete this bus's queues, dead-letter queues and exchanges (tearing down a namespace)."""
+        connection = self.broker._connection
+        if connection is None:
+            return
+        channel = await connection.channel()
+        try:
+            for subscription, rabbit_queue in self._subscriptions:
+                await channel.queue_delete(rabbit_queue.name)
+                if not subscription.exclusive:
+                    await channel.queue_delete(self.dead_letter_queue_name(subscription.queue))
+            for exchange in [*self._exchanges.values(), self._dlx]:
+                await channel.exchange_delete(exchange.name)
+        finally:
+            await channel.close()

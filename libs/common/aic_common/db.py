@@ -1,0 +1,110 @@
+"""Database engines and sessions: MySQL/MariaDB through PyMySQL, SQLite in embedded mode.
+
+Service code is synchronous SQLAlchemy 2.0; HTTP routes declared with ``def`` run in FastAPI's thread
+pool and message handlers call :func:`run_in_thread`, so no DB call blocks the event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+T = TypeVar("T")
+
+# Constraint names that are the same on every backend, so Alembic migrations can refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# An auto-increment big integer key on MySQL; SQLite only auto-increments INTEGER PRIMARY KEY.
+BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def new_metadata() -> MetaData:
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """Declarative base for services that do not need their own; each service normally has one."""
+
+    metadata = new_metadata()
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_db_engine(
+    url: str, *, pool_size: int = 10, pool_recycle: int = 1800, echo: bool = False
+) -> Engine:
+    """An engine tuned for its backend: utf8mb4 and pre-ping on MySQL, WAL and a busy timeout on SQLite."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_on_connect)
+        return engine
+    if parsed.get_backend_name() == "mysql":
+        # Chinese text and emoji need the 4-byte charset; the query string wins over connect_args.
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+        return create_engine(
+            parsed,
+            echo=echo,
+            pool_pre_ping=True,
+            pool_recycle=pool_recycle,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30},
+        )
+    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_recycle=pool_recycle)
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on any error."""
+    with session_factory.begin() as session:
+        yield session
+
+
+async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run blocking (DB) work off the event loop."""
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def for_update_skip_locked(engine_or_session: Engine | Session) -> dict[str, Any]:
+    """Options for ``select().with_for_update`` where the backend supports row locks (not SQLite)."""
+    bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
+    return {} if bind.dialect.name == "sqlite" else {"skip_locked": True}

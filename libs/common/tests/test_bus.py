@@ -1,0 +1,320 @@
+"""The bus contract, run by the same test bodies on both transports.
+
+``inprocess`` runs on SQLite with the in-process transport (embedded mode); ``rabbit`` runs on a real
+MariaDB/MySQL and a real RabbitMQ, the producer reaching the broker through a proxy that the test can
+cut to make the broker unreachable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import (
+    Bus,
+    BusUnavailable,
+    InProcessBus,
+    Outbox,
+    OutboxRelay,
+    apply_once_async,
+    on_control,
+    on_events,
+)
+from aic_common.bus.rabbit import RabbitBus
+from aic_common.bus.tables import messaging_metadata, outbox_table
+from aic_common.db import create_db_engine, create_session_factory, new_metadata
+from aic_common.messages import Envelope, SimCommand, SimControl, UserDeleted, UserRegistered, make_envelope
+from aic_common.testing import TcpProxy, wait_for
+
+pytestmark = pytest.mark.integration
+
+test_metadata = new_metadata()
+counters = sa.Table(
+    "counters",
+    test_metadata,
+    sa.Column("name", sa.String(50), primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+)
+DELIVERY_LIMIT = 3
+
+
+def registered(username: str) -> UserRegistered:
+    return UserRegistered(
+        user_id=str(uuid.uuid4()), username=username, display_name=username, created_at=datetime.now(UTC)
+    )
+
+
+@dataclass
+class Harness:
+    """One transport plus a database, with a way to make the broker unreachable for the producer."""
+
+    kind: str
+    session_factory: sessionmaker[Session]
+    make_bus: Callable[[], Bus]
+    make_producer_bus: Callable[[], Bus]
+    outage: Callable[[], contextlib.AbstractAsyncContextManager[None]]
+    buses: list[Bus] = field(default_factory=list)
+
+    async def started(self, bus: Bus) -> Bus:
+        await bus.start()
+        self.buses.append(bus)
+        return bus
+
+
+class FlakyInProcessBus:
+    """The in-process bus seen through a link that a test can cut, as the proxy does for RabbitMQ."""
+
+    def __init__(self, inner: InProcessBus) -> None:
+        self.inner = inner
+        self.namespace = inner.namespace
+        self.down = False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+    async def start(self) -> None:  # the inner bus is started by its owner
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def publish(self, envelope: Envelope) -> None:
+        if self.down:
+            raise BusUnavailable("link down")
+        await self.inner.publish(envelope)
+
+
+def _database(url: str) -> sessionmaker[Session]:
+    engine = create_db_engine(url)
+    messaging_metadata.create_all(engine)
+    test_metadata.create_all(engine)
+    return create_session_factory(engine)
+
+
+@pytest.fixture(params=["inprocess", "rabbit"])
+async def harness(request: pytest.FixtureRequest, bus_namespace: str) -> AsyncIterator[Harness]:
+    if request.param == "inprocess":
+        session_factory = _database(request.getfixturevalue("sqlite_url"))
+        shared = InProcessBus(bus_namespace, delivery_limit=DELIVERY_LIMIT)
+        flaky = FlakyInProcessBus(shared)
+
+        @contextlib.asynccontextmanager
+        async def inprocess_outage() -> AsyncIterator[None]:
+            flaky.down = True
+            try:
+                yield
+            finally:
+                flaky.down = False
+
+        h = Harness("inprocess", session_factory, lambda: shared, lambda: flaky, inprocess_outage)  # type: ignore[arg-type]
+        yield h
+        await shared.stop()
+        return
+
+    session_factory = _database(request.getfixturevalue("mysql_url"))
+    rabbit_url = request.getfixturevalue("rabbitmq_url")
+    parsed = make_url(rabbit_url.replace("amqp://", "mysql://", 1))  # reuse the URL parser for host/port
+    proxy = TcpProxy(parsed.host or "127.0.0.1", parsed.port or 5672)
+    await proxy.start()
+    proxied_url = rabbit_url.replace(f"{parsed.host}:{parsed.port}", f"127.0.0.1:{proxy.port}")
+
+    @contextlib.asynccontextmanager
+    async def rabbit_outage() -> AsyncIterator[None]:
+        await proxy.stop()
+        try:
+            yield
+        finally:
+            await proxy.start()
+
+    h = Harness(
+        "rabbit",
+        session_factory,
+        lambda: RabbitBus(rabbit_url, bus_namespace, delivery_limit=DELIVERY_LIMIT),
+        lambda: RabbitBus(proxied_url, bus_namespace, delivery_limit=DELIVERY_LIMIT, publish_timeout=2.0),
+        rabbit_outage,
+    )
+    yield h
+    for bus in reversed(h.buses):
+        with contextlib.suppress(Exception):
+            if isinstance(bus, RabbitBus):
+                await bus.delete_topology()
+            await bus.stop()
+    await proxy.stop()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.seen: list[Envelope] = []
+
+    async def __call__(self, envelope: Envelope) -> None:
+        self.seen.append(envelope)
+
+    def usernames(self) -> list[str]:
+        return [e.data.get("username") for e in self.seen]
+
+
+async def _start_relay(h: Harness, bus: Bus) -> OutboxRelay:
+    relay = OutboxRelay(h.session_factory, bus, poll_seconds=0.05, max_backoff_seconds=0.5)
+    await relay.start()
+    return relay
+
+
+async def test_event_committed_while_broker_unreachable_is_delivered_later(harness: Harness) -> None:
+    recorder = Recorder()
+    consumer = harness.make_bus()
+    consumer.subscribe("test.users", on_events("user.*"), recorder)
+    await harness.started(consumer)
+    producer = await harness.started(harness.make_producer_bus())
+    relay = await _start_relay(harness, producer)
+    outbox = Outbox("test")
+    try:
+        async with harness.outage():
+            with harness.session_factory.begin() as session:
+                session.execute(counters.insert().values(name="alice", value=1))
+                outbox.add(session, registered("alice"))
+
+            def attempted() -> bool:
+                with harness.session_factory() as session:
+                    return (session.scalar(sa.select(outbox_table.c.attempts)) or 0) >= 1
+
+            await wait_for(attempted, timeout=30, what="a failed publish attempt")
+            assert recorder.seen == []
+        await wait_for(lambda: recorder.seen, timeout=30, what="delivery after the outage")
+        assert recorder.usernames() == ["alice"]
+        await wait_for(lambda: relay.pending_count() == 0, what="row marked sent")
+    finally:
+        await relay.stop()
+
+
+async def test_rolled_back_change_publishes_nothing(harness: Harness) -> None:
+    recorder = Recorder()
+    consumer = harness.make_bus()
+    consumer.subscribe("test.users", on_events("user.*"), recorder)
+    await harness.started(consumer)
+    producer = await harness.started(harness.make_producer_bus())
+    relay = await _start_relay(harness, producer)
+    outbox = Outbox("test")
+    try:
+        with pytest.raises(RuntimeError), harness.session_factory.begin() as session:
+            session.execute(counters.insert().values(name="ghost", value=1))
+            outbox.add(session, registered("ghost"))
+            raise RuntimeError("the change fails after writing its event")
+        with harness.session_factory.begin() as session:
+            outbox.add(session, registered("marker"))
+        await wait_for(lambda: "marker" in recorder.usernames(), timeout=20)
+        assert recorder.usernames() == ["marker"]
+        with harness.session_factory() as session:
+            assert session.scalar(sa.select(sa.func.count()).select_from(counters)) == 0
+    finally:
+        await relay.stop()
+
+
+async def test_same_message_twice_changes_state_once(harness: Harness) -> None:
+    applied: list[str] = []
+
+    def apply(session: Session, envelope: Envelope) -> None:
+        name = envelope.data["username"]
+        updated = session.execute(
+            counters.update().where(counters.c.name == name).values(value=counters.c.value + 1)
+        )
+        if updated.rowcount == 0:
+            session.execute(counters.insert().values(name=name, value=1))
+
+    async def handler(envelope: Envelope) -> None:
+        if await apply_once_async(harness.session_factory, "test-counter", envelope, apply):
+            applied.append(envelope.data["username"])
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.counter", on_events("user.registered"), handler)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+
+    twice = make_envelope(registered("bob"), "test")
+    await publisher.publish(twice)
+    await publisher.publish(twice)
+    await publisher.publish(make_envelope(registered("marker"), "test"))
+    await wait_for(lambda: "marker" in applied, timeout=20)
+
+    with harness.session_factory() as session:
+        value = session.scalar(sa.select(counters.c.value).where(counters.c.name == "bob"))
+    assert value == 1
+    assert applied.count("bob") == 1
+
+
+async def test_message_that_always_fails_is_dead_lettered_and_the_queue_keeps_flowing(
+    harness: Harness,
+) -> None:
+    attempts: dict[str, int] = {}
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        name = envelope.data["username"]
+        attempts[name] = attempts.get(name, 0) + 1
+        if name == "poison":
+            raise ValueError("this message can never be applied")
+        handled.append(name)
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.poison", on_events("user.deleted"), handler)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+
+    poison = make_envelope(UserDeleted(user_id="1", username="poison"), "test")
+    await publisher.publish(poison)
+    await publisher.publish(make_envelope(UserDeleted(user_id="2", username="healthy"), "test"))
+
+    await wait_for(lambda: "healthy" in handled, timeout=20, what="the next message")
+
+    async def dead() -> list[Envelope]:
+        return await consumer.dead_letters("test.poison")
+
+    letters = await wait_for(dead, timeout=30, what="the poison message in the DLQ")
+    assert [e.id for e in letters] == [poison.id]
+    # Both transports count the same way: the first delivery plus DELIVERY_LIMIT redeliveries.
+    assert attempts["poison"] == DELIVERY_LIMIT + 1
+    assert attempts["healthy"] == 1
+
+
+async def test_events_are_routed_by_topic_pattern(harness: Harness) -> None:
+    users, posts, everything = Recorder(), Recorder(), Recorder()
+    consumer = harness.make_bus()
+    consumer.subscribe("test.users", on_events("user.*"), users)
+    consumer.subscribe("test.posts", on_events("post.created"), posts)
+    consumer.subscribe("test.all", on_events("#"), everything)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+
+    await publisher.publish(make_envelope(registered("carol"), "test"))
+    await publisher.publish(make_envelope(UserDeleted(user_id="9", username="dave"), "test"))
+    # A control message goes to another exchange: '#' on events must not see it.
+    with contextlib.suppress(BusUnavailable):
+        await publisher.publish(make_envelope(SimControl(command=SimCommand.pause), "test"))
+    await wait_for(lambda: len(everything.seen) == 2 and len(users.seen) == 2, timeout=20)
+    assert posts.seen == []
+    assert sorted(e.type for e in everything.seen) == ["user.deleted", "user.registered"]
+
+
+async def test_request_gets_the_handlers_reply(harness: Harness) -> None:
+    async def control(envelope: Envelope) -> Envelope:
+        return Envelope(type="sim.control.reply", producer="sim", data={"echo": envelope.data["command"]})
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.control", on_control("sim.control"), control)
+    await harness.started(consumer)
+    requester = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+
+    reply = await requester.request(make_envelope(SimControl(command=SimCommand.status), "cli"), timeout=10)
+    assert reply.data == {"echo": "status"}
+
+
+async def test_ping_reports_a_started_bus(harness: Harness) -> None:
+    bus = await harness.started(harness.make_bus())
+    assert await bus.ping() is True
