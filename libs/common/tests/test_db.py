@@ -1,0 +1,87 @@
+"""Engines, sessions and the shared Alembic wiring on SQLite and on a real MySQL/MariaDB."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from aic_common.db import create_db_engine, create_session_factory, ping, transaction
+from aic_common.migrations import downgrade, upgrade
+
+pytestmark = pytest.mark.integration
+
+SAMPLE_MIGRATIONS = str(Path(__file__).parent / "migrations_sample")
+CHINESE_WITH_EMOJI = "今天在咖啡馆遇见了老朋友 ☕️🎉 — naïve café"
+
+
+def table_names(url: str) -> set[str]:
+    engine = create_db_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_migrations_create_service_and_messaging_tables_and_roll_back(database_url: str) -> None:
+    upgrade(SAMPLE_MIGRATIONS, database_url)
+    assert {"notes", "outbox", "processed_messages", "alembic_version"} <= table_names(database_url)
+    upgrade(SAMPLE_MIGRATIONS, database_url)  # a second run is a no-op, not an error
+    downgrade(SAMPLE_MIGRATIONS, database_url)
+    assert table_names(database_url) <= {"alembic_version"}
+
+
+def test_four_byte_unicode_round_trips(database_url: str) -> None:
+    upgrade(SAMPLE_MIGRATIONS, database_url)
+    engine = create_db_engine(database_url)
+    factory = create_session_factory(engine)
+    with transaction(factory) as session:
+        session.execute(
+            sa.text("INSERT INTO notes (id, body) VALUES (1, :body)"), {"body": CHINESE_WITH_EMOJI}
+        )
+    with factory() as session:
+        assert session.execute(sa.text("SELECT body FROM notes WHERE id = 1")).scalar() == CHINESE_WITH_EMOJI
+    engine.dispose()
+
+
+def test_transaction_rolls_back_on_error(database_url: str) -> None:
+    upgrade(SAMPLE_MIGRATIONS, database_url)
+    engine = create_db_engine(database_url)
+    factory = create_session_factory(engine)
+    with pytest.raises(ZeroDivisionError), transaction(factory) as session:
+        session.execute(sa.text("INSERT INTO notes (id, body) VALUES (2, 'half')"))
+        _ = 1 / 0
+    with factory() as session:
+        assert session.execute(sa.text("SELECT COUNT(*) FROM notes")).scalar() == 0
+    engine.dispose()
+
+
+def test_concurrent_migrators_do_not_collide(mysql_url: str) -> None:
+    # Separate processes, as two replicas starting at once would be (Alembic's context is per process).
+    spawn = multiprocessing.get_context("spawn")
+    processes = [spawn.Process(target=upgrade, args=(SAMPLE_MIGRATIONS, mysql_url)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [p.exitcode for p in processes] == [0, 0, 0]
+    assert "notes" in table_names(mysql_url)
+
+
+def test_mysql_engine_uses_utf8mb4_and_pre_ping(mysql_url: str) -> None:
+    engine = create_db_engine(mysql_url)
+    assert engine.url.query["charset"] == "utf8mb4"
+    assert engine.pool._pre_ping is True
+    ping(engine)
+    engine.dispose()
+
+
+def test_sqlite_engine_creates_its_directory_and_uses_wal(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'nested' / 'dir' / 'x.db'}"
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
