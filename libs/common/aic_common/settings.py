@@ -43,6 +43,8 @@ class ServiceSettings(BaseSettings):
     database_url: str = ""
     db_pool_size: int = Field(default=10, ge=1)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
+    # Apply migrations when the service starts (embedded mode); a deployment runs them as a job instead.
+    migrate_on_start: bool = True
 
     # Broker: an AMQP URL. Empty means the in-process transport (embedded mode).
     broker_url: SecretStr = SecretStr("")

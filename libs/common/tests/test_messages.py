@@ -41,7 +41,7 @@ def test_envelope_round_trips_through_bytes_with_chinese_text() -> None:
 
 def test_parse_data_refuses_the_wrong_type_and_bad_payloads() -> None:
     envelope = make_envelope(SimControl(command=SimCommand.pause), "cli")
-    with pytest.raises(ValueError, match="expected post.created"):
+    with pytest.raises(ValueError, match=r"expected post\.created"):
         parse_data(envelope, PostCreated)
     envelope.data["command"] = "explode"
     with pytest.raises(ValidationError):

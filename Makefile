@@ -1,0 +1,33 @@
+# The two commands: `make dev` runs the whole community, `make test` runs every test.
+SHELL := /bin/bash
+export UV_PYTHON_DOWNLOADS := never
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: dev test lint format setup asyncapi clean
+
+$(VENV)/.synced: pyproject.toml uv.lock libs/common/pyproject.toml $(wildcard services/*/pyproject.toml) scripts/bootstrap.sh
+	scripts/bootstrap.sh
+	touch $@
+
+setup: $(VENV)/.synced
+
+dev: setup  ## the whole community in one process on embedded defaults
+	$(PY) -m aic_gateway.dev
+
+test: setup  ## lint and every test, against the real services this machine has
+	scripts/test.sh
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+asyncapi: setup  ## regenerate docs/asyncapi.json from the message catalogue
+	$(PY) -m aic_common.asyncapi docs/asyncapi.json
+
+clean:
+	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache

@@ -1,0 +1,100 @@
+"""The parts every service process assembles the same way: database, bus, outbox relay, health.
+
+A service builds one :class:`ServiceRuntime` in its app factory, registers its consumers on
+``runtime.bus`` and uses :meth:`ServiceRuntime.lifespan` as (part of) its FastAPI lifespan. In
+embedded mode several services share one in-process bus; the runtime then leaves starting and
+stopping it to whoever created it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import Bus, BusUnavailable, InProcessBus, Outbox, OutboxRelay, create_bus
+from aic_common.db import create_db_engine, create_session_factory, run_in_thread
+from aic_common.migrations import upgrade
+from aic_common.settings import ServiceSettings
+from aic_common.web import database_check
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceRuntime:
+    settings: ServiceSettings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    bus: Bus
+    outbox: Outbox
+    relay: OutboxRelay
+    migrations: str | None = None
+    owns_bus: bool = True
+    _started: bool = field(default=False, repr=False)
+
+    @classmethod
+    def create(
+        cls,
+        settings: ServiceSettings,
+        *,
+        migrations: str | None = None,
+        shared_bus: InProcessBus | None = None,
+    ) -> ServiceRuntime:
+        """``migrations`` is the Alembic script location, e.g. ``"aic_auth:migrations"``."""
+        engine = create_db_engine(
+            settings.resolved_database_url(),
+            pool_size=settings.db_pool_size,
+            pool_recycle=settings.db_pool_recycle_seconds,
+        )
+        session_factory = create_session_factory(engine)
+        bus = create_bus(settings, shared_inprocess=shared_bus)
+        return cls(
+            settings=settings,
+            engine=engine,
+            session_factory=session_factory,
+            bus=bus,
+            outbox=Outbox(settings.service_name),
+            relay=OutboxRelay(session_factory, bus, poll_seconds=settings.outbox_poll_seconds),
+            migrations=migrations,
+            owns_bus=shared_bus is None or bus is not shared_bus,
+        )
+
+    async def start(self) -> None:
+        if self.migrations and self.settings.migrate_on_start:
+            await run_in_thread(upgrade, self.migrations, self.settings.resolved_database_url())
+        if self.owns_bus or isinstance(self.bus, InProcessBus):
+            await self.bus.start()  # an in-process bus that is already running ignores this
+        await self.relay.start()
+        self._started = True
+
+    async def stop(self) -> None:
+        if not self._started:
+            return
+        await self.relay.stop()
+        if self.owns_bus:
+            await self.bus.stop()
+        self.engine.dispose()
+        self._started = False
+
+    def install_readiness(self, app: FastAPI) -> None:
+        async def broker() -> None:
+            if not await self.bus.ping():
+                raise BusUnavailable("the message broker does not answer")
+
+        app.state.readiness_checks["database"] = database_check(self.engine)
+        app.state.readiness_checks["broker"] = broker
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        self.install_readiness(app)
+        try:
+            yield
+        finally:
+            await self.stop()

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: lint, then pytest over libs/, services/ and tests/ against the real services.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/local-services.sh)"
+echo "==> lint"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "==> tests"
+exec .venv/bin/python -m pytest "$@"
