@@ -8,6 +8,7 @@ import inspect
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -91,3 +92,21 @@ class TcpProxy:
             with contextlib.suppress(Exception):
                 writer.transport.abort()
             self._writers.discard(writer)
+
+
+def wait_until_serving(url: str, *, process: Any = None, log_path: Any = None, timeout: float = 30.0) -> None:
+    """Block until ``url`` answers 200, failing early if ``process`` (a Popen) exits meanwhile."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            output = Path(log_path).read_text(encoding="utf-8", errors="replace") if log_path else ""
+            raise AssertionError(f"{process.args} exited with {process.returncode} before serving:\n{output}")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer within {timeout}s")
