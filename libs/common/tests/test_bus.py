@@ -318,3 +318,31 @@ async def test_request_gets_the_handlers_reply(harness: Harness) -> None:
 async def test_ping_reports_a_started_bus(harness: Harness) -> None:
     bus = await harness.started(harness.make_bus())
     assert await bus.ping() is True
+
+
+async def test_two_relays_on_one_outbox_publish_each_event_once(harness: Harness) -> None:
+    recorder = Recorder()
+    consumer = harness.make_bus()
+    consumer.subscribe("test.users", on_events("user.*"), recorder)
+    await harness.started(consumer)
+    producers = [await harness.started(harness.make_bus()) for _ in range(2)]
+    if harness.kind == "inprocess":
+        producers = [consumer, consumer]
+    outbox = Outbox("test")
+    names = [f"user{i}" for i in range(300)]
+    with harness.session_factory.begin() as session:
+        for name in names:
+            outbox.add(session, registered(name))
+    relays = [
+        OutboxRelay(harness.session_factory, bus, batch_size=25, poll_seconds=0.05) for bus in producers
+    ]
+    for relay in relays:
+        await relay.start()
+    try:
+        await wait_for(lambda: len(recorder.seen) >= len(names), timeout=60, what="all events")
+        await wait_for(lambda: relays[0].pending_count() == 0, what="all rows marked sent")
+        assert sorted(recorder.usernames()) == sorted(names)
+        assert sum(r.published for r in relays) == len(names)
+    finally:
+        for relay in relays:
+            await relay.stop()

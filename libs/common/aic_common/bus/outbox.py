@@ -4,7 +4,8 @@
 rolled-back change publishes nothing. :class:`OutboxRelay` publishes unsent rows in id order with
 publisher confirms and marks them sent; while the broker is down it backs off and tries again, so
 nothing committed is lost. Replicas share the table safely: rows are claimed with
-``SELECT ... FOR UPDATE SKIP LOCKED`` (on MySQL/MariaDB), so two relays do not publish the same batch.
+``SELECT ... FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB and behind the write lock on SQLite, so two
+relays do not publish the same batch.
 """
 
 from __future__ import annotations
@@ -141,6 +142,10 @@ class OutboxRelay:
     def _drain_batch(self) -> int:
         # Runs in a worker thread holding the row locks while the event loop publishes.
         with self.session_factory.begin() as session:
+            if session.get_bind().dialect.name == "sqlite":
+                # SQLite has no row locks: a no-op write takes the database's write lock first, so
+                # a second relay waits here and then sees these rows as sent.
+                session.execute(outbox_table.update().where(outbox_table.c.id == -1).values(attempts=0))
             rows = session.execute(
                 sa.select(outbox_table.c.id, outbox_table.c.payload)
                 .where(outbox_table.c.sent_at.is_(None))
