@@ -81,3 +81,26 @@ def run_env(target_metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:
                 connection.commit()
     finally:
         engine.dispose()
+
+
+def schema_drift(
+    script_location: str, url: str, target_metadata: sa.MetaData | Sequence[sa.MetaData]
+) -> list:
+    """What differs between the models and the database migrated to head (empty when they agree)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade(script_location, url)
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            metadata = target_metadata
+            if not isinstance(metadata, sa.MetaData):
+                metadata = sa.MetaData()
+                for source in target_metadata:  # type: ignore[union-attr]
+                    for table in source.tables.values():
+                        table.to_metadata(metadata)
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()

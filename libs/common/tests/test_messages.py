@@ -29,9 +29,13 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 
 def test_envelope_round_trips_through_bytes_with_chinese_text() -> None:
     data = PostCreated(
-        post_id="p1", author_id="u1", author_username="lin", content="雨后的西湖 🌧️",
-        mentions=["mei"], created_at=datetime.now(UTC),
-    )  # fmt: skip
+        post_id="p1",
+        author_id="u1",
+        author_username="lin",
+        content="雨后的西湖 🌧️",
+        mentions=["mei"],
+        created_at=datetime.now(UTC),
+    )
     envelope = make_envelope(data, "social", correlation_id="req-1")
     back = Envelope.from_bytes(envelope.to_bytes())
     assert back == envelope

@@ -149,8 +149,11 @@ class InProcessBus:
         if delivery.failures > self.delivery_limit:
             log.error(
                 "message %s (%s) failed %d times on %s; dead-lettered",
-                delivery.envelope.id, delivery.envelope.type, delivery.failures, name,
-            )  # fmt: skip
+                delivery.envelope.id,
+                delivery.envelope.type,
+                delivery.failures,
+                name,
+            )
             queue.dead.append(delivery.envelope)
             if delivery.reply_to is not None and not delivery.reply_to.done():
                 delivery.reply_to.set_exception(BusUnavailable(f"{delivery.envelope.type} failed"))

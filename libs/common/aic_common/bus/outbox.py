@@ -4,8 +4,8 @@
 rolled-back change publishes nothing. :class:`OutboxRelay` publishes unsent rows in id order with
 publisher confirms and marks them sent; while the broker is down it backs off and tries again, so
 nothing committed is lost. Replicas share the table safely: rows are claimed with
-``SELECT ... FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB and behind the write lock on SQLite, so two
-relays do not publish the same batch.
+``SELECT ... FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB (and under a process-wide lock on SQLite), so
+two relays do not publish the same batch.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 
 import anyio.from_thread
@@ -35,6 +36,18 @@ _PENDING_KEY = "aic_outbox_pending"
 def _naive_utc() -> datetime:
     # Stored naive in UTC: MySQL DATETIME has no zone and SQLite would drop it inconsistently.
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+_SQLITE_RELAY_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _sqlite_relay_lock(session_factory: sessionmaker[Session]) -> contextlib.AbstractContextManager[object]:
+    """SQLite has no row locks; embedded mode is one process, so a lock per database file serialises
+    its relays (holding SQLite's write lock across a publish would block every other writer)."""
+    bind = session_factory.kw.get("bind")
+    if bind is None or bind.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    return _SQLITE_RELAY_LOCKS.setdefault(str(bind.url), threading.Lock())
 
 
 class Outbox:
@@ -141,11 +154,7 @@ class OutboxRelay:
 
     def _drain_batch(self) -> int:
         # Runs in a worker thread holding the row locks while the event loop publishes.
-        with self.session_factory.begin() as session:
-            if session.get_bind().dialect.name == "sqlite":
-                # SQLite has no row locks: a no-op write takes the database's write lock first, so
-                # a second relay waits here and then sees these rows as sent.
-                session.execute(outbox_table.update().where(outbox_table.c.id == -1).values(attempts=0))
+        with _sqlite_relay_lock(self.session_factory), self.session_factory.begin() as session:
             rows = session.execute(
                 sa.select(outbox_table.c.id, outbox_table.c.payload)
                 .where(outbox_table.c.sent_at.is_(None))

@@ -165,7 +165,10 @@ class RabbitBus:
                 await dlq.bind(dlx, routing_key=rabbit_queue.name)
 
     async def stop(self) -> None:
-        await self.broker.stop()
+        try:
+            await self.broker.stop()
+        except Exception as exc:  # a channel the broker already closed must not fail the shutdown
+            log.warning("RabbitMQ connection closed with errors: %r", exc)
         self._started = False
 
     # ------------------------------------------------------------------ publishing

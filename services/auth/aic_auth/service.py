@@ -1,0 +1,343 @@
+"""What the auth service does; the HTTP routes and the message handlers both call this."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_auth.models import RefreshToken, User
+from aic_auth.passwords import PasswordHasher, PasswordPolicy
+from aic_auth.schemas import TokenPair, is_valid_username
+from aic_auth.settings import AuthSettings
+from aic_auth.throttle import Limit, Throttle
+from aic_common.bus import Outbox
+from aic_common.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from aic_common.messages import UserDeleted, UserRegistered, UserUpdated
+from aic_common.tokens import TokenIssuer
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+INVALID_CREDENTIALS = "Invalid username or password"
+
+
+def utc_now() -> datetime:
+    # Naive UTC throughout: MySQL DATETIME keeps no zone.
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def hash_refresh_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass
+class AuthService:
+    settings: AuthSettings
+    session_factory: sessionmaker[Session]
+    outbox: Outbox
+    issuer: TokenIssuer
+    hasher: PasswordHasher
+    policy: PasswordPolicy
+    throttle: Throttle
+    clock: Clock = utc_now
+
+    # ------------------------------------------------------------------ accounts
+
+    def register(self, *, username: str, email: str, password: str, display_name: str | None) -> User:
+        self.policy.check(password, username=username, email=email)
+        password_hash = self.hasher.hash(password)  # slow: before the transaction, not inside it
+        with self.session_factory.begin() as session:
+            self._ensure_free(session, username=username, email=email)
+            user = self._new_user(
+                session,
+                username=username,
+                email=email,
+                display_name=display_name or username,
+                password_hash=password_hash,
+                role="user",
+                is_ai=False,
+            )
+        return user
+
+    def create_ai_account(self, session: Session, *, username: str, display_name: str) -> tuple[User, bool]:
+        """An AI character's account (no password) and whether it is new; asking again returns it."""
+        if not is_valid_username(username):
+            raise InvalidInput("username must be 3-32 letters, digits or _", code="invalid_username")
+        existing = session.scalar(sa.select(User).where(User.username_key == username.lower()))
+        if existing is not None:
+            if not existing.is_ai:
+                raise Conflict("That username belongs to a person", code="username_taken")
+            return existing, False
+        user = self._new_user(
+            session,
+            username=username,
+            email=None,
+            display_name=display_name,
+            password_hash=None,
+            role="user",
+            is_ai=True,
+        )
+        return user, True
+
+    def bootstrap_admin(self) -> User | None:
+        """Create the admin named in settings on first start; never touches an existing account."""
+        name = self.settings.bootstrap_admin_username
+        password = self.settings.bootstrap_admin_password.get_secret_value()
+        if not name or not password:
+            return None
+        with self.session_factory.begin() as session:
+            existing = session.scalar(sa.select(User).where(User.username_key == name.lower()))
+            if existing is not None:
+                return existing
+        if not self.settings.is_dev:
+            self.policy.check(password, username=name)
+        email = self.settings.bootstrap_admin_email or None
+        password_hash = self.hasher.hash(password)
+        try:
+            with self.session_factory.begin() as session:
+                user = self._new_user(
+                    session,
+                    username=name,
+                    email=email,
+                    display_name=name,
+                    password_hash=password_hash,
+                    role="admin",
+                    is_ai=False,
+                )
+        except Conflict:  # another replica bootstrapped it at the same moment
+            return None
+        log.info("bootstrapped admin account %s", name)
+        return user
+
+    def _ensure_free(self, session: Session, *, username: str, email: str | None) -> None:
+        if session.scalar(sa.select(User.id).where(User.username_key == username.lower())):
+            raise Conflict("That username is taken", code="username_taken")
+        if email and session.scalar(sa.select(User.id).where(User.email_key == email.lower())):
+            raise Conflict("That email is already registered", code="email_taken")
+
+    def _new_user(
+        self,
+        session: Session,
+        *,
+        username: str,
+        email: str | None,
+        display_name: str,
+        password_hash: str | None,
+        role: str,
+        is_ai: bool,
+    ) -> User:
+        now = self.clock()
+        user = User(
+            id=str(uuid.uuid4()),
+            username=username,
+            username_key=username.lower(),
+            email=email,
+            email_key=email.lower() if email else None,
+            display_name=display_name,
+            password_hash=password_hash,
+            role=role,
+            is_ai=is_ai,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(user)
+        try:
+            session.flush()
+        except IntegrityError as exc:  # lost a race with a concurrent registration
+            raise Conflict("That username or email is taken", code="username_taken") from exc
+        self.outbox.add(
+            session,
+            UserRegistered(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                role=role,
+                is_ai=is_ai,
+                created_at=now,
+            ),
+        )
+        return user
+
+    def get_user(self, user_id: str) -> User:
+        with self.session_factory() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFound("Account not found")
+            return user
+
+    def update_profile(self, user_id: str, *, display_name: str | None, email: str | None) -> User:
+        with self.session_factory.begin() as session:
+            user = self._lock_user(session, user_id)
+            if email is not None and email.lower() != (user.email_key or ""):
+                if session.scalar(sa.select(User.id).where(User.email_key == email.lower())):
+                    raise Conflict("That email is already registered", code="email_taken")
+                user.email, user.email_key = email, email.lower()
+            if display_name is not None:
+                user.display_name = display_name
+            user.updated_at = self.clock()
+            self._publish_updated(session, user)
+            return user
+
+    def change_password(self, user_id: str, *, current_password: str, new_password: str) -> None:
+        user = self.get_user(user_id)
+        if not self.hasher.verify(user.password_hash, current_password):
+            raise Forbidden("The current password is wrong", code="wrong_password")
+        self.policy.check(new_password, username=user.username, email=user.email or "")
+        new_hash = self.hasher.hash(new_password)
+        with self.session_factory.begin() as session:
+            user = self._lock_user(session, user_id)
+            user.password_hash, user.updated_at = new_hash, self.clock()
+            # Every session signed in with the old password ends.
+            self._revoke_all(session, user_id)
+
+    def delete_account(self, user_id: str, *, password: str) -> None:
+        user = self.get_user(user_id)
+        if not self.hasher.verify(user.password_hash, password):
+            raise Forbidden("The password is wrong", code="wrong_password")
+        with self.session_factory.begin() as session:
+            user = self._lock_user(session, user_id)
+            session.execute(sa.delete(RefreshToken).where(RefreshToken.user_id == user_id))
+            session.delete(user)
+            self.outbox.add(session, UserDeleted(user_id=user_id, username=user.username))
+
+    def _lock_user(self, session: Session, user_id: str) -> User:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound("Account not found")
+        return user
+
+    def _publish_updated(self, session: Session, user: User) -> None:
+        self.outbox.add(
+            session,
+            UserUpdated(
+                user_id=user.id,
+                username=user.username,
+                display_name=user.display_name,
+                role=user.role,
+                is_ai=user.is_ai,
+            ),
+        )
+
+    # ------------------------------------------------------------------ sign-in
+
+    def _limits(self, identifier: str, client_ip: str) -> list[Limit]:
+        return [
+            Limit(f"account:{identifier.lower()}", self.settings.login_max_failures_per_account),
+            Limit(f"ip:{client_ip}", self.settings.login_max_failures_per_ip),
+        ]
+
+    def login(self, identifier: str, password: str, client_ip: str) -> TokenPair:
+        """Tokens for the right password; the same 401 for an unknown account, a wrong password or
+        an AI character (which has none), each after one argon2 verification."""
+        now = self.clock()
+        limits = self._limits(identifier, client_ip)
+        with self.session_factory() as session:
+            wait = self.throttle.retry_after(session, limits, now)
+            if wait is not None:
+                raise TooManyRequests(
+                    f"Too many failed sign-in attempts; try again in {wait} seconds", retry_after=wait
+                )
+            key = identifier.lower()
+            column = User.email_key if "@" in key else User.username_key
+            user = session.scalar(sa.select(User).where(column == key))
+        stored_hash = user.password_hash if user is not None else None
+        if not self.hasher.verify(stored_hash, password) or user is None or user.is_ai:
+            with self.session_factory.begin() as session:
+                self.throttle.record_failure(session, [limit.key for limit in limits], now)
+            raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
+        assert stored_hash is not None
+        new_hash = self.hasher.hash(password) if self.hasher.needs_rehash(stored_hash) else None
+        with self.session_factory.begin() as session:
+            if new_hash is not None:
+                session.execute(sa.update(User).where(User.id == user.id).values(password_hash=new_hash))
+            return self._issue_pair(session, user, family_id=str(uuid.uuid4()))
+
+    def _issue_pair(self, session: Session, user: User, *, family_id: str) -> TokenPair:
+        now = self.clock()
+        raw = secrets.token_urlsafe(32)
+        session.add(
+            RefreshToken(
+                token_hash=hash_refresh_token(raw),
+                family_id=family_id,
+                user_id=user.id,
+                created_at=now,
+                expires_at=now + timedelta(seconds=self.settings.refresh_token_ttl_seconds),
+            )
+        )
+        access = self.issuer.issue_access_token(
+            user.id, username=user.username, role=user.role, is_ai=user.is_ai
+        )
+        return TokenPair(
+            access_token=access, refresh_token=raw, expires_in=self.settings.access_token_ttl_seconds
+        )
+
+    def refresh(self, raw: str) -> TokenPair:
+        """Rotate: the presented token is spent and a new one issued in its family. A spent token
+        presented again means it leaked: the whole family is revoked."""
+        now = self.clock()
+        with self.session_factory.begin() as session:
+            token = session.scalar(
+                sa.select(RefreshToken)
+                .where(RefreshToken.token_hash == hash_refresh_token(raw))
+                .with_for_update()
+            )
+            if token is None or token.revoked_at is not None or token.expires_at <= now:
+                raise Unauthorized(
+                    "The refresh token is not valid; sign in again", code="invalid_refresh_token"
+                )
+            if token.used_at is None:
+                token.used_at = now
+                user = session.get(User, token.user_id)
+                if user is None:
+                    raise Unauthorized("The account no longer exists", code="invalid_refresh_token")
+                return self._issue_pair(session, user, family_id=token.family_id)
+            self._revoke_family(session, token.family_id)
+        log.warning("refresh token reuse in family %s: family revoked", token.family_id)
+        raise Unauthorized("The refresh token was already used; sign in again", code="refresh_token_reused")
+
+    def logout(self, raw: str) -> None:
+        with self.session_factory.begin() as session:
+            token = session.scalar(
+                sa.select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(raw))
+            )
+            if token is not None:
+                self._revoke_family(session, token.family_id)
+
+    def _revoke_family(self, session: Session, family_id: str) -> None:
+        session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=self.clock())
+        )
+
+    def _revoke_all(self, session: Session, user_id: str) -> None:
+        session.execute(
+            sa.update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=self.clock())
+        )
+
+    # ------------------------------------------------------------------ service principals
+
+    def service_token(self, client_id: str, client_secret: str) -> str:
+        expected = self.settings.service_clients.get(client_id)
+        # Compare against something even for an unknown client, in constant time.
+        reference = expected.get_secret_value() if expected else secrets.token_urlsafe(32)
+        if not hmac.compare_digest(reference.encode(), client_secret.encode()) or expected is None:
+            raise Unauthorized("Invalid client credentials", code="invalid_client")
+        return self.issuer.issue_access_token(
+            f"service:{client_id}",
+            username=client_id,
+            role="service",
+            ttl_seconds=self.settings.service_token_ttl_seconds,
+        )
