@@ -55,6 +55,11 @@ class ServiceSettings(BaseSettings):
     bus_prefetch: int = Field(default=16, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
 
+    # Access tokens: who issues them and for whom, and where the public keys are (auth's JWKS).
+    jwt_issuer: str = "aic-auth"
+    jwt_audience: str = "aic"
+    jwks_url: str = "http://127.0.0.1:8001/api/auth/.well-known/jwks.json"
+
     # Fields whose value is a secret: refused when left at a placeholder outside dev mode.
     secret_fields: ClassVar[tuple[str, ...]] = ()
 

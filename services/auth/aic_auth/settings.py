@@ -21,8 +21,6 @@ class AuthSettings(ServiceSettings):
     jwt_private_key: SecretStr = SecretStr("")
     # Public keys of earlier signing keys, still accepted while their tokens live (key rotation).
     jwt_previous_public_keys: list[str] = Field(default_factory=list)
-    jwt_issuer: str = "aic-auth"
-    jwt_audience: str = "aic"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     service_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
