@@ -15,6 +15,10 @@ setup: $(VENV)/.synced
 dev: setup  ## the whole community in one process on embedded defaults
 	$(PY) -m aic_gateway.dev
 
+.PHONY: stack
+stack: setup  ## every service its own process on MySQL and RabbitMQ, the gateway in front (AIC_STACK_*)
+	$(PY) -m aic_gateway.stack
+
 test: setup  ## lint and every test, against the real services this machine has
 	scripts/test.sh
 
