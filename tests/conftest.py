@@ -32,6 +32,8 @@ def stack(
         gateway_port=free_port(),
         # An admin for the tests that need one (simulation control); its password is generated.
         admin_username="stackadmin",
+        # Tests speak for many clients from one machine: each names its own address in X-Forwarded-For.
+        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]'}},
     )
     running = Stack(config)
     try:

@@ -36,8 +36,33 @@ def dev_server(tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=20)
 
 
-def test_dev_server_answers_health(dev_server: str) -> None:
-    response = httpx.get(f"{dev_server}/health/live")
-    assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
-    assert response.headers["x-request-id"]
+def test_dev_server_serves_the_ui_the_docs_and_the_auth_flow(dev_server: str) -> None:
+    with httpx.Client(base_url=dev_server, timeout=30) as client:
+        health = client.get("/health/live")
+        assert health.status_code == 200 and health.json() == {"status": "ok"}
+        assert health.headers["x-request-id"]
+
+        page = client.get("/")
+        assert page.status_code == 200 and "AI Community" in page.text
+        assert client.get("/api/docs").status_code == 200
+        assert "/api/auth/login" in client.get("/api/openapi.json").json()["paths"]
+
+        body = {"username": "devuser", "email": "dev@example.com", "password": "dev mode passphrase 1"}
+        assert client.post("/api/auth/register", json=body).status_code == 201
+        tokens = client.post(
+            "/api/auth/login", json={"username": "devuser", "password": body["password"]}
+        ).json()
+        me = client.get("/api/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"})
+        assert me.status_code == 200 and me.json()["username"] == "devuser"
+
+
+def test_dev_server_prints_the_admin_login_that_works(dev_server: str, tmp_path: Path) -> None:
+    log = (tmp_path / "dev.log").read_text(encoding="utf-8")
+    line = next(line for line in log.splitlines() if "Admin login:" in line)
+    username, password = line.split("Admin login:")[1].strip().split(" / ")
+    tokens = httpx.post(f"{dev_server}/api/auth/login", json={"username": username, "password": password})
+    assert tokens.status_code == 200
+    me = httpx.get(
+        f"{dev_server}/api/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
+    )
+    assert me.json()["role"] == "admin"

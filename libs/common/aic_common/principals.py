@@ -64,8 +64,13 @@ async def verify_token(request: Request, token: str) -> Claims:
     if verifier is None:
         # A deployment mistake, not the client's: fail closed with a 500.
         raise RuntimeError("app.state.token_verifier is not configured")
+    return await verify_with(verifier, token)
+
+
+async def verify_with(verifier: Any, token: str) -> Claims:
+    """Verify with a TokenVerifier (sync) or a JwksKeySource (async)."""
     result = verifier.verify(token)
-    if inspect.isawaitable(result):  # JwksKeySource verifies asynchronously
+    if inspect.isawaitable(result):
         result = await result
     return result
 

@@ -60,6 +60,10 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "aic"
     jwks_url: str = "http://127.0.0.1:8001/api/auth/.well-known/jwks.json"
 
+    # Client credentials with which this service asks auth for a service token (internal calls).
+    service_client_id: str = ""
+    service_client_secret: SecretStr = SecretStr("")
+
     # Fields whose value is a secret: refused when left at a placeholder outside dev mode.
     secret_fields: ClassVar[tuple[str, ...]] = ()
 

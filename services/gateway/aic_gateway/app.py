@@ -1,13 +1,196 @@
-"""The gateway's FastAPI app: the single entry point of the system."""
+"""The gateway's FastAPI app: the single entry point, in front of every service and the web UI."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import httpx
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from prometheus_client import Gauge
+from starlette.responses import Response
+
+from aic_common.bus import Bus, BusUnavailable, InProcessBus, create_bus
+from aic_common.errors import NotFound, error_response
+from aic_common.tokens import JwksKeySource
 from aic_common.web import create_service_app
-from aic_gateway.settings import GatewaySettings
+from aic_gateway.docs import docs_router, docs_static
+from aic_gateway.edge import EdgeMiddleware, Limits, SecurityHeadersMiddleware
+from aic_gateway.inprocess import InProcessTransport
+from aic_gateway.proxy import ReverseProxy, Upstream
+from aic_gateway.ratelimit import RateLimiter, create_rate_limiter
+from aic_gateway.settings import UPSTREAM_PREFIXES, GatewaySettings
+from aic_gateway.stream import StreamHub, stream_router
+from aic_gateway.webui import WebUi
+
+JWKS_PATH = "/api/auth/.well-known/jwks.json"
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+@dataclass
+class GatewayState:
+    settings: GatewaySettings
+    upstreams: dict[str, Upstream]
+    proxy: ReverseProxy
+    verifier: JwksKeySource
+    limiter: RateLimiter
+    limits: Limits
+    trusted_proxies: frozenset[str]
+    bus: Bus
+    hub: StreamHub
+
+    def upstream_for(self, path: str) -> Upstream | None:
+        for name, prefixes in UPSTREAM_PREFIXES.items():
+            if any(path == prefix or path.startswith(prefix + "/") for prefix in prefixes):
+                return self.upstreams.get(name)
+        return None
+
+    def timeout_for(self, method: str, path: str) -> httpx.Timeout:
+        s = self.settings
+        long_running = path.startswith("/api/files")  # uploads and downloads of images
+        read = s.upstream_upload_timeout_seconds if long_running else s.upstream_timeout_seconds
+        return httpx.Timeout(read, connect=s.upstream_connect_timeout_seconds)
+
+
+def _upstreams(settings: GatewaySettings, apps: Mapping[str, object] | None) -> dict[str, Upstream]:
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_connections,
+    )
+    upstreams: dict[str, Upstream] = {}
+    for name in UPSTREAM_PREFIXES:
+        if apps is not None and name in apps:
+            transport: httpx.AsyncBaseTransport = InProcessTransport(apps[name])  # type: ignore[arg-type]
+            base_url = f"http://{name}"
+        elif url := settings.upstream_url(name):
+            transport, base_url = httpx.AsyncHTTPTransport(limits=limits, retries=0), url
+        else:
+            continue  # not deployed (yet): its routes answer 503
+        upstreams[name] = Upstream(name, httpx.AsyncClient(transport=transport, base_url=base_url))
+    return upstreams
+
+
+def _proxy_router() -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.api_route(
+        "/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    )
+    async def proxy(request: Request) -> Response:
+        state: GatewayState = request.app.state.gateway
+        path = request.url.path
+        upstream = state.upstream_for(path)
+        if upstream is None:
+            known = any(path.startswith(p) for prefixes in UPSTREAM_PREFIXES.values() for p in prefixes)
+            if known:
+                return error_response(503, "This part of the service is not deployed", "upstream_unavailable")
+            raise NotFound(f"No API at {path}")
+        return await state.proxy.forward(
+            request,
+            upstream,
+            client_ip=request.scope.get("state", {}).get("client_ip", ""),
+            timeout=state.timeout_for(request.method, path),
+        )
+
+    return router
+
+
+def _ui_router(ui: WebUi) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/{path:path}")
+    async def web(path: str) -> Response:
+        return ui.response_for(path)
+
+    return router
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    service_apps: Mapping[str, object] | None = None,
+    shared_bus: InProcessBus | None = None,
+) -> FastAPI:
+    """``service_apps`` (dev mode) are reached in-process; otherwise the ``AIC_<SERVICE>_URL`` settings."""
     settings = settings or GatewaySettings()
-    return create_service_app(settings, title="AI Community")
+    upstreams = _upstreams(settings, service_apps)
+    auth = upstreams.get("auth")
+    verifier = JwksKeySource(
+        str(auth.client.base_url.join(JWKS_PATH)) if auth else settings.jwks_url,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        http_client=auth.client if auth else None,
+    )
+    bus = create_bus(settings, shared_inprocess=shared_bus)
+    hub = StreamHub(
+        bus,
+        heartbeat_seconds=settings.stream_heartbeat_seconds,
+        replay_events=settings.stream_replay_events,
+        replay_seconds=settings.stream_replay_seconds,
+    )
+    hub.register()
+    state = GatewayState(
+        settings=settings,
+        upstreams=upstreams,
+        proxy=ReverseProxy(retries=settings.upstream_retries),
+        verifier=verifier,
+        limiter=create_rate_limiter(settings.redis_url),
+        limits=Limits(
+            per_ip=settings.rate_limit_per_ip,
+            per_user=settings.rate_limit_per_user,
+            login_per_ip=settings.rate_limit_login_per_ip,
+            register_per_ip=settings.rate_limit_register_per_ip,
+            window_seconds=settings.rate_limit_window_seconds,
+        ),
+        trusted_proxies=frozenset(settings.trusted_proxies),
+        bus=bus,
+        hub=hub,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await bus.start()
+        await hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            if shared_bus is None:
+                await bus.stop()
+            for upstream in upstreams.values():
+                await upstream.aclose()
+            await state.limiter.aclose()
+
+    async def broker_ready() -> None:
+        if not await bus.ping():
+            raise BusUnavailable("the message broker does not answer")
+
+    app = create_service_app(
+        settings,
+        title="AI Community gateway",
+        routers=[stream_router(hub)],
+        readiness_checks={"broker": broker_ready},
+        lifespan=lifespan,
+    )
+    app.state.gateway = state
+    Gauge(
+        "aic_stream_subscribers", "Open live-stream connections", registry=app.state.metrics_registry
+    ).set_function(lambda: hub.subscriber_count)
+    app.state.token_verifier = verifier
+    app.include_router(docs_router(app.openapi))
+    app.mount("/api/docs/static", docs_static(), name="docs-static")
+    app.include_router(_proxy_router())
+    app.include_router(_ui_router(WebUi(settings.web_dist_dir)))
+    app.add_middleware(EdgeMiddleware, gateway=state)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "Last-Event-ID"],
+            allow_credentials=False,
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeadersMiddleware)
+    return app

@@ -1,24 +1,92 @@
-"""``make dev``: the whole community in one process on embedded defaults."""
+"""``make dev``: the whole community in one process on embedded defaults.
+
+Every service app runs here with a SQLite file of its own under ``AIC_DATA_DIR`` and one shared
+in-process bus; the gateway reaches them through its normal proxy code over an in-process transport.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
 
+from aic_common.bus import InProcessBus
 from aic_gateway.app import create_app
 from aic_gateway.settings import GatewaySettings
 
 log = logging.getLogger("aic.dev")
 
 
-def main() -> None:
-    settings = GatewaySettings()
+def admin_login(settings: GatewaySettings) -> tuple[str, str]:
+    """The admin named by AIC_BOOTSTRAP_ADMIN_*; otherwise ``admin`` with a password kept under data_dir."""
+    username = os.environ.get("AIC_BOOTSTRAP_ADMIN_USERNAME") or "admin"
+    password = os.environ.get("AIC_BOOTSTRAP_ADMIN_PASSWORD")
+    if password:
+        return username, password
+    saved = settings.data_dir / "admin-password.txt"
+    if saved.is_file():
+        return username, saved.read_text(encoding="utf-8").strip()
+    password = secrets.token_urlsafe(12)
+    saved.write_text(password + "\n", encoding="utf-8")
+    saved.chmod(0o600)
+    return username, password
+
+
+def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
+    from aic_auth.app import create_app as create_auth_app
+    from aic_auth.settings import AuthSettings
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    app = create_app(settings)
+    bus = InProcessBus(settings.bus_namespace)
+    username, password = admin_login(settings)
+    # Each service gets its own SQLite file and the shared bus, whatever AIC_DATABASE_URL says.
+    embedded = {"env": "dev", "data_dir": settings.data_dir, "database_url": "", "broker_url": ""}
+    service_apps: dict[str, FastAPI] = {
+        "auth": create_auth_app(
+            AuthSettings(
+                **embedded,
+                bootstrap_admin_username=username,
+                bootstrap_admin_password=SecretStr(password),
+            ),
+            shared_bus=bus,
+        ),
+    }
+    gateway = create_app(settings, service_apps=service_apps, shared_bus=bus)
+    gateway_lifespan = gateway.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for service_app in service_apps.values():
+                await stack.enter_async_context(service_app.router.lifespan_context(service_app))
+            await stack.enter_async_context(gateway_lifespan(app))
+            try:
+                yield
+            finally:
+                await bus.stop()
+
+    gateway.router.lifespan_context = lifespan
+    return gateway, (username, password)
+
+
+def main() -> None:
+    settings = GatewaySettings(database_url="", broker_url="")
+    app, (username, password) = build_dev_app(settings)
     url = f"http://{settings.host}:{settings.port}"
-    log.info("AI Community is starting at %s (data in %s)", url, settings.data_dir.resolve())
-    print(f"\n  AI Community: {url}\n", flush=True)
+    print(
+        f"\n  AI Community is starting at {url}\n"
+        f"  API docs: {url}/api/docs\n"
+        f"  Admin login: {username} / {password}\n"
+        f"  Data: {Path(settings.data_dir).resolve()}\n",
+        flush=True,
+    )
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
 

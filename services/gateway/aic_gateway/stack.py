@@ -89,6 +89,8 @@ class StackConfig:
     ready_timeout_seconds: float = 90.0
     migrate_timeout_seconds: float = 300.0
     stop_grace_seconds: float = 10.0
+    # Settings to add per service (service name -> AIC_* variables), as a deployment's config would.
+    extra_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not _IDENTIFIER.match(self.db_prefix):
@@ -185,6 +187,7 @@ def service_environment(
             env["AIC_REDIS_URL"] = config.redis_url
         env["AIC_HOST"] = config.host
         env["AIC_PORT"] = str(config.gateway_port)
+    env.update(config.extra_env.get(spec.name, {}))
     return env
 
 

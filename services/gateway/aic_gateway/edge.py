@@ -1,0 +1,182 @@
+"""Edge security: who the caller is, whether the route needs a token, rate limits, security headers.
+
+The services verify tokens again (they trust no header); the gateway checks first so that forged or
+expired tokens and floods never reach them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+from dataclasses import dataclass
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aic_common.errors import code_for_status
+from aic_common.principals import bearer_token, verify_with
+from aic_common.tokens import Claims, InvalidToken
+
+log = logging.getLogger(__name__)
+
+# Routes anyone may call without a token (method, path pattern). Everything else under /api needs one.
+# The services decide what an anonymous caller may see on these; the gateway only lets them through.
+PUBLIC_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
+    (frozenset(methods.split()), re.compile(pattern))
+    for methods, pattern in (
+        ("POST", r"/api/auth/(register|login|refresh|logout|token)"),
+        ("GET", r"/api/auth/\.well-known/jwks\.json"),
+        ("GET HEAD", r"/api/(docs|openapi\.json)(/.*)?"),
+        ("GET", r"/api/stream"),
+        ("GET HEAD", r"/api/users/[^/]+(/posts|/followers|/following)?"),
+        ("GET HEAD", r"/api/posts/[^/]+(/comments)?"),
+        ("GET HEAD", r"/api/feed/explore"),
+        ("GET HEAD", r"/api/search"),
+        ("GET HEAD", r"/api/files/[^/]+(/thumbnail)?"),
+        ("GET HEAD", r"/api/sim/(status|world|agents(/[^/]+)?|actions|events)"),
+    )
+)
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+# Vant sets inline styles; scripts come only from our own hashed bundles.
+UI_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "connect-src 'self'; font-src 'self' data:; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
+    "object-src 'none'"
+)
+
+
+def is_public(method: str, path: str) -> bool:
+    return any(method in methods and pattern.fullmatch(path) for methods, pattern in PUBLIC_ROUTES)
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_ip: int
+    per_user: int
+    login_per_ip: int
+    register_per_ip: int
+    window_seconds: int
+
+
+def client_ip(scope: Scope, trusted_proxies: frozenset[str]) -> str:
+    """The peer's address, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
+    peer = scope["client"][0] if scope.get("client") else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    for key, value in scope["headers"]:
+        if key == b"x-forwarded-for":
+            candidate = value.decode("latin-1").split(",")[-1].strip()
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                return peer
+    return peer
+
+
+class EdgeMiddleware:
+    """Checks every /api request: the token if any (or required), then the rate limits."""
+
+    def __init__(self, app: ASGIApp, *, gateway: object) -> None:
+        self.app = app
+        self.gateway = gateway  # the app's GatewayState: verifier, limiter, limits, trusted proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+            await self.app(scope, receive, send)
+            return
+        state = self.gateway
+        method, path = scope["method"], scope["path"]
+        ip = client_ip(scope, state.trusted_proxies)
+        scope.setdefault("state", {})["client_ip"] = ip
+
+        claims: Claims | None = None
+        authorization = _header(scope, b"authorization")
+        try:
+            token = bearer_token(authorization)
+            if token is not None:
+                claims = await verify_with(state.verifier, token)
+        except InvalidToken as exc:
+            await _reject(send, 401, exc.detail, "invalid_token", {"WWW-Authenticate": "Bearer"})
+            return
+        if claims is None and method != "OPTIONS" and not is_public(method, path):
+            await _reject(
+                send, 401, "Sign in to do this", "not_authenticated", {"WWW-Authenticate": "Bearer"}
+            )
+            return
+
+        limits: Limits = state.limits
+        checks = [(f"ip:{ip}", limits.per_ip)]
+        if claims is not None and claims.role != "service":
+            checks.append((f"user:{claims.subject}", limits.per_user))
+        if method == "POST" and path == "/api/auth/login":
+            checks.append((f"login:{ip}", limits.login_per_ip))
+        elif method == "POST" and path == "/api/auth/register":
+            checks.append((f"register:{ip}", limits.register_per_ip))
+        for key, limit in checks:
+            wait = await state.limiter.hit(key, limit, limits.window_seconds)
+            if wait is not None:
+                await _reject(
+                    send, 429, f"Too many requests; try again in {wait} seconds", "rate_limited",
+                    {"Retry-After": str(wait)},
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)
+
+
+class SecurityHeadersMiddleware:
+    """nosniff, no framing, a CSP per kind of page, HSTS behind TLS."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        csp = DOCS_CSP if path.startswith("/api/docs") else API_CSP if path.startswith("/api") else UI_CSP
+        https = scope.get("scheme") == "https" or _header(scope, b"x-forwarded-proto") == "https"
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+                    (b"content-security-policy", csp.encode()),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                ]
+                if https:
+                    headers.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+_OWN_HEADERS = frozenset(
+    {b"x-content-type-options", b"x-frame-options", b"referrer-policy", b"content-security-policy",
+     b"permissions-policy", b"strict-transport-security"}
+)  # fmt: skip
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _reject(send: Send, status: int, detail: str, code: str | None, headers: dict[str, str]) -> None:
+    body = json.dumps({"detail": detail, "code": code or code_for_status(status)}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(k.lower().encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

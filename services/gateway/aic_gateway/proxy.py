@@ -1,0 +1,146 @@
+"""The reverse proxy: forwards a request to the service that owns its path, streaming both ways.
+
+Bodies are never held whole: the request streams from the client into the upstream call and the
+response streams back. Connections to each upstream are pooled and kept alive. Only idempotent
+requests are retried, and only when the connection could not be made (nothing was sent). Failures
+answer in the common error shape: 503 when the service cannot be reached, 504 when it is too slow,
+502 when it broke the response.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import httpx
+from fastapi import Request
+from starlette.background import BackgroundTask
+from starlette.responses import Response, StreamingResponse
+
+from aic_common.errors import error_response
+from aic_common.observability import current_correlation_id, current_request_id
+
+log = logging.getLogger(__name__)
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+HOP_BY_HOP = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+        "transfer-encoding", "upgrade", "proxy-connection",
+    }
+)  # fmt: skip
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Set by the gateway itself; what a client sends under these names is dropped.
+SET_BY_GATEWAY = frozenset(
+    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id"}
+)
+
+
+@dataclass
+class Upstream:
+    name: str
+    client: httpx.AsyncClient
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+def _connection_listed(headers: list[tuple[str, str]]) -> set[str]:
+    # Headers named in Connection are hop-by-hop too.
+    names: set[str] = set()
+    for key, value in headers:
+        if key == "connection":
+            names.update(part.strip().lower() for part in value.split(","))
+    return names
+
+
+def forwarded_request_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
+    raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.scope["headers"]]
+    dropped = HOP_BY_HOP | SET_BY_GATEWAY | _connection_listed(raw)
+    headers = [(k, v) for k, v in raw if k not in dropped]
+    previous = request.headers.get("x-forwarded-for")
+    headers.append(("x-forwarded-for", f"{previous}, {client_ip}" if previous and client_ip else client_ip))
+    headers.append(("x-forwarded-proto", request.url.scheme))
+    if host := request.headers.get("host"):
+        headers.append(("x-forwarded-host", host))
+    if request_id := current_request_id():
+        headers.append(("x-request-id", request_id))
+    if correlation_id := current_correlation_id():
+        headers.append(("x-correlation-id", correlation_id))
+    return headers
+
+
+def forwarded_response_headers(response: httpx.Response) -> list[tuple[str, str]]:
+    raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw]
+    # The upstream's request id is ours already (we sent it); the gateway's middleware sets it once.
+    dropped = HOP_BY_HOP | _connection_listed(raw) | {"x-request-id"}
+    return [(k, v) for k, v in raw if k not in dropped]
+
+
+def _has_body(request: Request) -> bool:
+    return ("content-length" in request.headers and request.headers["content-length"] != "0") or (
+        "transfer-encoding" in request.headers
+    )
+
+
+class ReverseProxy:
+    def __init__(self, *, retries: int = 2, retry_backoff_seconds: float = 0.1) -> None:
+        self.retries = retries
+        self.retry_backoff_seconds = retry_backoff_seconds
+
+    async def forward(
+        self, request: Request, upstream: Upstream, *, client_ip: str, timeout: httpx.Timeout
+    ) -> Response:
+        method = request.method
+        body = request.stream() if _has_body(request) else None
+        upstream_request = upstream.client.build_request(
+            method,
+            httpx.URL(path=request.url.path, query=request.url.query.encode("latin-1") or None),
+            headers=forwarded_request_headers(request, client_ip),
+            content=body,
+            timeout=timeout,
+        )
+        attempts = 1 + (self.retries if method in IDEMPOTENT and body is None else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                response = await upstream.client.send(upstream_request, stream=True)
+                break
+            except httpx.ConnectError as exc:
+                # Nothing reached the service, so trying again cannot apply anything twice.
+                if attempt < attempts:
+                    await asyncio.sleep(self.retry_backoff_seconds * attempt)
+                    continue
+                log.warning("upstream %s unreachable: %s", upstream.name, exc)
+                detail = f"The {upstream.name} service is unavailable; try again shortly"
+                return error_response(503, detail, "upstream_unavailable", {"Retry-After": "5"})
+            except httpx.TimeoutException as exc:
+                log.warning("upstream %s timed out: %r", upstream.name, exc)
+                return error_response(
+                    504, f"The {upstream.name} service did not answer in time", "upstream_timeout"
+                )
+            except httpx.HTTPError as exc:
+                log.warning("upstream %s failed: %r", upstream.name, exc)
+                return error_response(
+                    502, f"The {upstream.name} service gave a broken response", "bad_gateway"
+                )
+        proxied = StreamingResponse(
+            _relay(response, upstream.name),
+            status_code=response.status_code,
+            background=BackgroundTask(response.aclose),
+        )
+        # Set raw: repeated headers (Set-Cookie) survive, and nothing is added or reordered.
+        proxied.raw_headers = [
+            (k.encode("latin-1"), v.encode("latin-1")) for k, v in forwarded_response_headers(response)
+        ]
+        return proxied
+
+
+async def _relay(response: httpx.Response, name: str):
+    try:
+        async for chunk in response.aiter_raw():
+            yield chunk
+    except httpx.HTTPError as exc:
+        # Headers are gone already; all we can do is cut the stream so the client sees it broke.
+        log.warning("upstream %s broke mid-response: %r", name, exc)
+        raise

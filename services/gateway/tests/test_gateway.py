@@ -1,0 +1,259 @@
+"""The gateway in front of stand-in upstreams (in-process), and with the real auth service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from aic_common.bus import InProcessBus
+from aic_gateway.app import create_app
+from aic_gateway.dev import build_dev_app
+from aic_gateway.settings import GatewaySettings
+
+pytestmark = pytest.mark.integration
+
+
+def echo_upstream() -> FastAPI:
+    """Stands in for a service: reports what reached it."""
+    app = FastAPI(openapi_url=None)
+    hits = {"count": 0}
+    app.state.hits = hits
+
+    @app.api_route("/api/posts/{rest:path}", methods=["GET", "POST", "DELETE"])
+    async def echo(request: Request, rest: str) -> JSONResponse:
+        hits["count"] += 1
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        response = JSONResponse(
+            {
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "size": size,
+            }
+        )
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        return response
+
+    @app.get("/api/feed/home")
+    async def slow() -> JSONResponse:
+        await asyncio.sleep(5)
+        return JSONResponse({})
+
+    @app.get("/api/search")
+    async def stream() -> StreamingResponse:
+        async def chunks() -> AsyncIterator[bytes]:
+            for i in range(5):
+                yield f"chunk{i};".encode()
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(
+            {"openapi": "3.1.0", "paths": {"/api/posts/{id}": {"get": {}}, "/health/live": {"get": {}}},
+             "components": {"schemas": {"UserPublic": {"type": "object", "title": "social one"}}}}
+        )  # fmt: skip
+
+    return app
+
+
+@pytest.fixture
+async def dev(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """The dev composition (real auth in-process) plus a stand-in social upstream."""
+    settings = GatewaySettings(data_dir=tmp_path, upstream_timeout_seconds=0.5, rate_limit_login_per_ip=5)
+    app, _ = build_dev_app(settings)
+    upstream = echo_upstream()
+    from aic_gateway.inprocess import InProcessTransport
+    from aic_gateway.proxy import Upstream
+
+    app.state.gateway.upstreams["social"] = Upstream(
+        "social", httpx.AsyncClient(transport=InProcessTransport(upstream), base_url="http://social")
+    )
+    app.state.upstream_app = upstream
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, client=("198.51.100.10", 4000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client, app
+
+
+async def register_and_login(client: httpx.AsyncClient, name: str = "gwuser") -> str:
+    password = "gateway passphrase 99"
+    created = await client.post(
+        "/api/auth/register", json={"username": name, "email": f"{name}@example.com", "password": password}
+    )
+    assert created.status_code == 201, created.text
+    login = await client.post("/api/auth/login", json={"username": name, "password": password})
+    assert login.status_code == 200, login.text
+    return login.json()["access_token"]
+
+
+async def test_auth_flow_through_the_gateway(dev) -> None:
+    client, _ = dev
+    token = await register_and_login(client)
+    me = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["username"] == "gwuser"
+
+
+async def test_protected_route_needs_a_token_and_a_bad_one_is_refused_at_the_edge(dev) -> None:
+    client, app = dev
+    hits = app.state.upstream_app.state.hits
+    anonymous = await client.post("/api/posts/new", json={})
+    assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+    forged = await client.get("/api/posts/1", headers={"Authorization": "Bearer a.b.c"})
+    assert forged.status_code == 401 and forged.json()["code"] == "invalid_token"
+    assert hits["count"] == 0, "refused requests never reach the service"
+    public = await client.get("/api/posts/1")
+    assert public.status_code == 200 and hits["count"] == 1
+
+
+async def test_headers_are_forwarded_cleanly(dev) -> None:
+    client, _ = dev
+    token = await register_and_login(client, "hdruser")
+    response = await client.get(
+        "/api/posts/7?x=1&y=%E4%B8%AD",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Connection": "keep-alive, X-Secret-Hop",
+            "X-Secret-Hop": "must not pass",
+            "X-Forwarded-For": "10.9.9.9",
+            "X-Request-ID": "client-chosen-id",
+        },
+    )
+    assert response.status_code == 200
+    seen = response.json()
+    assert seen["path"] == "/api/posts/7" and seen["query"] == "x=1&y=%E4%B8%AD"
+    headers = seen["headers"]
+    # Hop-by-hop headers, and those the client's Connection header named, stop at the gateway.
+    assert "x-secret-hop" not in headers and "X-Secret-Hop" not in headers.get("connection", "")
+    # The real peer is appended last; what the client claimed stays to its left, untrusted.
+    assert headers["x-forwarded-for"] == "10.9.9.9, 198.51.100.10"
+    assert headers["x-request-id"] == response.headers["x-request-id"] == "client-chosen-id"
+    assert headers["authorization"] == f"Bearer {token}"
+    assert response.headers.get_list("set-cookie") == [
+        "a=1; Path=/; SameSite=lax",
+        "b=2; Path=/; SameSite=lax",
+    ]
+
+
+async def test_request_and_response_bodies_stream_through(dev) -> None:
+    client, _ = dev
+    token = await register_and_login(client, "bodyuser")
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(64):
+            yield b"x" * 65536
+
+    response = await client.post(
+        "/api/posts/upload", content=body(), headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200 and response.json()["size"] == 64 * 65536
+    streamed = await client.get("/api/search")
+    assert streamed.text == "chunk0;chunk1;chunk2;chunk3;chunk4;"
+
+
+async def test_slow_upstream_gives_504(dev) -> None:
+    client, _ = dev
+    token = await register_and_login(client, "slowuser")
+    response = await client.get("/api/feed/home", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 504 and response.json()["code"] == "upstream_timeout"
+
+
+async def test_unreachable_upstream_gives_503_after_retrying(tmp_path: Path) -> None:
+    from aic_common.testing import free_port
+
+    settings = GatewaySettings(
+        data_dir=tmp_path, social_url=f"http://127.0.0.1:{free_port()}", upstream_retries=2
+    )
+    app = create_app(settings, shared_bus=InProcessBus("t"))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        response = await client.get("/api/posts/1")
+    assert response.status_code == 503
+    assert response.json()["code"] == "upstream_unavailable" and response.headers["retry-after"] == "5"
+
+
+async def test_undeployed_service_and_unknown_api_paths(dev) -> None:
+    client, _ = dev
+    assert (await client.get("/api/files/abc")).status_code == 503
+    assert (await client.get("/api/nothing/here")).status_code == 401  # unknown paths are not public
+    token = await register_and_login(client, "lostuser")
+    missing = await client.get("/api/nothing/here", headers={"Authorization": f"Bearer {token}"})
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_login_rate_limit_answers_429_with_retry_after(dev) -> None:
+    client, _ = dev
+    statuses = []
+    for _ in range(7):
+        response = await client.post(
+            "/api/auth/login", json={"username": "nobody", "password": "whatever123"}
+        )
+        statuses.append(response.status_code)
+    assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
+    assert int(response.headers["retry-after"]) >= 1 and response.json()["code"] == "rate_limited"
+
+
+async def test_security_headers(dev) -> None:
+    client, _ = dev
+    page = await client.get("/")
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    api = await client.get("/api/posts/1")
+    assert api.headers["content-security-policy"].startswith("default-src 'none'")
+    assert api.headers["x-frame-options"] == "DENY"
+
+
+async def test_merged_openapi_and_docs_page(dev) -> None:
+    client, _ = dev
+    document = (await client.get("/api/openapi.json")).json()
+    assert "/api/auth/login" in document["paths"] and "/api/posts/{id}" in document["paths"]
+    assert "/health/live" not in document["paths"]
+    assert "/api/stream" in document["paths"]
+    docs = await client.get("/api/docs")
+    assert docs.status_code == 200 and "/api/docs/static/swagger-ui-bundle.js" in docs.text
+    assert (await client.get("/api/docs/static/swagger-ui-bundle.js")).status_code == 200
+
+
+async def test_web_ui_is_served_with_caching_and_spa_fallback(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    (dist / "assets").mkdir(parents=True)
+    (dist / "index.html").write_text("<!doctype html><title>app</title>", encoding="utf-8")
+    (dist / "assets" / "index-abc123.js").write_text("console.log(1)", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("no", encoding="utf-8")
+    app = create_app(GatewaySettings(data_dir=tmp_path, web_dist_dir=dist), shared_bus=InProcessBus("t"))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        asset = await client.get("/assets/index-abc123.js")
+        assert asset.status_code == 200 and "immutable" in asset.headers["cache-control"]
+        route = await client.get("/profile/someone")
+        assert route.status_code == 200 and "<title>app</title>" in route.text
+        assert route.headers["cache-control"] == "no-cache"
+        escape = await client.get("/..%2Fsecret.txt")
+        assert escape.text != "no" and "<title>app</title>" in escape.text
+
+
+async def test_placeholder_page_until_the_ui_is_built(tmp_path: Path) -> None:
+    app = create_app(
+        GatewaySettings(data_dir=tmp_path, web_dist_dir=tmp_path / "none"), shared_bus=InProcessBus("t")
+    )
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        page = await client.get("/")
+    assert page.status_code == 200 and "AI Community" in page.text
