@@ -165,6 +165,16 @@ class PostCreated(MessageData):
 
 
 @register
+class ProfileUpdated(MessageData):
+    """Social's part of a profile changed (bio, avatar); the avatar file counts as attached."""
+
+    message_type = "profile.updated"
+    user_id: str
+    bio: str = ""
+    avatar_file_id: str | None = None
+
+
+@register
 class PostDeleted(MessageData):
     message_type = "post.deleted"
     post_id: str

@@ -116,3 +116,15 @@ async def require_service(principal: CurrentPrincipal) -> Principal:
 
 AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 ServicePrincipal = Annotated[Principal, Depends(require_service)]
+
+
+def verifier_from_settings(settings: Any, http_client: Any = None) -> Any:
+    """How a service other than auth verifies tokens: auth's JWKS, fetched and cached.
+
+    ``http_client`` reaches auth in-process in dev mode; otherwise ``settings.jwks_url`` is fetched.
+    """
+    from aic_common.tokens import JwksKeySource
+
+    return JwksKeySource(
+        settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, http_client=http_client
+    )
