@@ -163,16 +163,21 @@ async def test_live_stream_delivers_public_events_and_only_the_users_own_private
 
         def notification(user_id: str, marker: str) -> NotificationCreated:
             return NotificationCreated(
-                notification_id=marker, user_id=user_id, kind="follow", actor_id=newcomer["id"],
-                actor_username=newcomer["username"], created_at="2026-01-01T00:00:00Z",
-            )  # fmt: skip
+                notification_id=marker,
+                user_id=user_id,
+                kind="follow",
+                actor_id=newcomer["id"],
+                actor_username=newcomer["username"],
+                created_at="2026-01-01T00:00:00Z",
+            )
 
         await publisher.publish(make_envelope(notification(bob["id"], "for-bob"), "social"))
         await publisher.publish(make_envelope(notification(alice["id"], "for-alice"), "social"))
         await wait_for(
-            lambda: any(e["data"].get("notification_id") == "for-alice" for e in received), timeout=20,
+            lambda: any(e["data"].get("notification_id") == "for-alice" for e in received),
+            timeout=20,
             what="alice's own notification",
-        )  # fmt: skip
+        )
         types = [e["type"] for e in received]
         assert "user.registered" in types
         assert any(e["data"].get("username") == newcomer["username"] for e in received)

@@ -24,8 +24,11 @@ def _serve(module: str, port: int, env: dict[str, str], log: Path) -> subprocess
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "uvicorn", module, "--host", "127.0.0.1", "--port", str(port)],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def peak_rss_bytes(pid: int) -> int:
@@ -48,10 +51,22 @@ def streaming_gateway(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, int]]
         "AIC_FILES_URL": f"http://127.0.0.1:{sink_port}",
     }
     gateway = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "aic_gateway.app:create_app", "--factory", "--host", "127.0.0.1",
-         "--port", str(gateway_port)],
-        cwd=REPO, env=gateway_env, stdout=(tmp_path / "gateway.log").open("wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "aic_gateway.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(gateway_port),
+        ],
+        cwd=REPO,
+        env=gateway_env,
+        stdout=(tmp_path / "gateway.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_until_serving(
             f"http://127.0.0.1:{sink_port}/health/ready", process=sink, log_path=tmp_path / "sink.log"

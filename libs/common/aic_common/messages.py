@@ -281,6 +281,18 @@ class SendMessageCommand(SocialCommand):
     content: str
 
 
+@register
+class CommandRejected(MessageData):
+    """A social command that could not be applied (the same rule a person's request would break)."""
+
+    message_type = "social.command.rejected"
+    command_id: str
+    command_type: str
+    actor_id: str
+    code: str
+    detail: str
+
+
 # ---------------------------------------------------------------- files
 
 

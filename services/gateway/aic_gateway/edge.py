@@ -122,9 +122,12 @@ class EdgeMiddleware:
             wait = await state.limiter.hit(key, limit, limits.window_seconds)
             if wait is not None:
                 await _reject(
-                    send, 429, f"Too many requests; try again in {wait} seconds", "rate_limited",
+                    send,
+                    429,
+                    f"Too many requests; try again in {wait} seconds",
+                    "rate_limited",
                     {"Retry-After": str(wait)},
-                )  # fmt: skip
+                )
                 return
         await self.app(scope, receive, send)
 
@@ -162,9 +165,15 @@ class SecurityHeadersMiddleware:
 
 
 _OWN_HEADERS = frozenset(
-    {b"x-content-type-options", b"x-frame-options", b"referrer-policy", b"content-security-policy",
-     b"permissions-policy", b"strict-transport-security"}
-)  # fmt: skip
+    {
+        b"x-content-type-options",
+        b"x-frame-options",
+        b"referrer-policy",
+        b"content-security-policy",
+        b"permissions-policy",
+        b"strict-transport-security",
+    }
+)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -12,12 +12,20 @@ from aic_common.settings import ServiceSettings
 UPSTREAM_PREFIXES: dict[str, tuple[str, ...]] = {
     "auth": ("/api/auth",),
     "social": (
-        "/api/users", "/api/posts", "/api/comments", "/api/feed", "/api/conversations",
-        "/api/messages", "/api/notifications", "/api/search", "/api/reports", "/api/admin",
+        "/api/users",
+        "/api/posts",
+        "/api/comments",
+        "/api/feed",
+        "/api/conversations",
+        "/api/messages",
+        "/api/notifications",
+        "/api/search",
+        "/api/reports",
+        "/api/admin",
     ),
     "files": ("/api/files",),
     "simulator": ("/api/sim",),
-}  # fmt: skip
+}
 
 
 class GatewaySettings(ServiceSettings):

@@ -60,9 +60,12 @@ def echo_upstream() -> FastAPI:
     @app.get("/openapi.json")
     async def openapi() -> JSONResponse:
         return JSONResponse(
-            {"openapi": "3.1.0", "paths": {"/api/posts/{id}": {"get": {}}, "/health/live": {"get": {}}},
-             "components": {"schemas": {"UserPublic": {"type": "object", "title": "social one"}}}}
-        )  # fmt: skip
+            {
+                "openapi": "3.1.0",
+                "paths": {"/api/posts/{id}": {"get": {}}, "/health/live": {"get": {}}},
+                "components": {"schemas": {"UserPublic": {"type": "object", "title": "social one"}}},
+            }
+        )
 
     return app
 

@@ -1,0 +1,188 @@
+"""What the social service consumes: the user and file projections, and the simulator's commands."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from aic_common.bus import Bus, apply_once, on_commands, on_events
+from aic_common.db import run_in_thread
+from aic_common.errors import AppError, Forbidden
+from aic_common.messages import (
+    CommandRejected,
+    CreateCommentCommand,
+    CreatePostCommand,
+    Envelope,
+    FileDeleted,
+    FileUploaded,
+    FollowCommand,
+    LikeCommand,
+    SendMessageCommand,
+    SocialCommand,
+    UserDeleted,
+    UserRegistered,
+    UserUpdated,
+    parse_data,
+)
+from aic_common.observability import bind_correlation_id
+from aic_social.models import Profile
+from aic_social.service import Actor, SocialService, parse_id
+
+log = logging.getLogger(__name__)
+
+
+def _projection_handlers(service: SocialService) -> dict[str, Callable[[Session, Envelope], None]]:
+    def registered(session: Session, envelope: Envelope) -> None:
+        user = parse_data(envelope, UserRegistered)
+        service.upsert_profile(
+            session,
+            user_id=user.user_id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            is_ai=user.is_ai,
+            created_at=user.created_at.replace(tzinfo=None),
+        )
+
+    def updated(session: Session, envelope: Envelope) -> None:
+        user = parse_data(envelope, UserUpdated)
+        service.upsert_profile(
+            session,
+            user_id=user.user_id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            is_ai=user.is_ai,
+        )
+
+    def deleted(session: Session, envelope: Envelope) -> None:
+        service.forget_user(session, parse_data(envelope, UserDeleted).user_id)
+
+    def file_uploaded(session: Session, envelope: Envelope) -> None:
+        file = parse_data(envelope, FileUploaded)
+        service.record_file(
+            session, file_id=file.file_id, owner_id=file.owner_id, content_type=file.content_type
+        )
+
+    def file_deleted(session: Session, envelope: Envelope) -> None:
+        service.forget_file(session, parse_data(envelope, FileDeleted).file_id)
+
+    return {
+        UserRegistered.message_type: registered,
+        UserUpdated.message_type: updated,
+        UserDeleted.message_type: deleted,
+        FileUploaded.message_type: file_uploaded,
+        FileDeleted.message_type: file_deleted,
+    }
+
+
+def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, SocialCommand, Actor], None]]:
+    def create_post(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, CreatePostCommand)
+        service.create_post(
+            session,
+            actor,
+            content=command.content,
+            image_ids=command.image_ids,
+            location_id=command.location_id,
+        )
+
+    def comment(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, CreateCommentCommand)
+        service.create_comment(
+            session,
+            actor,
+            post_id=parse_id(command.post_id),
+            content=command.content,
+            parent_id=parse_id(command.parent_id, "comment") if command.parent_id else None,
+        )
+
+    def like(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, LikeCommand)
+        service.like(session, actor, parse_id(command.post_id))
+
+    def follow(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, FollowCommand)
+        followee = session.get(Profile, command.followee_id)
+        if followee is None or followee.deleted:
+            raise AppError("No such account to follow", code="not_found", status_code=404)
+        service.follow(session, actor, followee)
+
+    def send_message(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, SendMessageCommand)
+        recipient = session.get(Profile, command.to_user_id)
+        if recipient is None or recipient.deleted:
+            raise AppError("No such account to message", code="not_found", status_code=404)
+        service.send_message(session, actor, to=recipient, content=command.content)
+
+    return {
+        CreatePostCommand.message_type: create_post,
+        CreateCommentCommand.message_type: comment,
+        LikeCommand.message_type: like,
+        FollowCommand.message_type: follow,
+        SendMessageCommand.message_type: send_message,
+    }
+
+
+COMMAND_TYPES: dict[str, type[SocialCommand]] = {
+    cls.message_type: cls
+    for cls in (CreatePostCommand, CreateCommentCommand, LikeCommand, FollowCommand, SendMessageCommand)
+}
+
+
+def register_consumers(bus: Bus, service: SocialService) -> None:
+    projections = _projection_handlers(service)
+    commands = _command_handlers(service)
+    factory = service.session_factory
+
+    async def on_projection(envelope: Envelope) -> None:
+        handler = projections.get(envelope.type)
+        if handler is None:
+            return
+        with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
+            await run_in_thread(apply_once, factory, "social.projections", envelope, handler)
+
+    def apply_command(envelope: Envelope) -> None:
+        command = COMMAND_TYPES[envelope.type].model_validate(envelope.data)
+
+        def apply(session: Session, _: Envelope) -> None:
+            profile = session.get(Profile, command.actor_id)
+            # Commands come from the simulator and may act only for AI characters.
+            if profile is None or profile.deleted or not profile.is_ai:
+                raise Forbidden("Commands may act only for AI characters", code="not_an_ai_account")
+            commands[envelope.type](
+                session, command, Actor(user_id=profile.user_id, role=profile.role, is_ai=True)
+            )
+
+        try:
+            apply_once(factory, "social.commands", envelope, apply)
+        except AppError as error:
+            # The rule was broken, not the system: record the refusal once so the simulator learns it.
+            log.info("command %s %s refused: %s", envelope.type, envelope.id, error.detail)
+            refusal = error
+
+            def reject(session: Session, _: Envelope) -> None:
+                service.outbox.add(
+                    session,
+                    CommandRejected(
+                        command_id=str(envelope.id),
+                        command_type=envelope.type,
+                        actor_id=command.actor_id,
+                        code=refusal.code,
+                        detail=str(refusal.detail),
+                    ),
+                )
+
+            apply_once(factory, "social.commands", envelope, reject)
+
+    async def on_command(envelope: Envelope) -> None:
+        if envelope.type not in COMMAND_TYPES:
+            log.warning("unknown command %s dropped", envelope.type)
+            return
+        with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
+            await run_in_thread(apply_command, envelope)
+
+    bus.subscribe("social.projections", on_events("user.*", "file.*"), on_projection)
+    bus.subscribe("social.commands", on_commands("social.command.*"), on_command)

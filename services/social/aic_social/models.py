@@ -1,0 +1,187 @@
+"""The social service's tables.
+
+Ids are auto-increment integers: they order rows by creation, so every list pages by keyset
+(``id < cursor``) and stays an index range scan however many rows there are. Counters (likes,
+comments, followers, ...) are kept on the rows and changed in the same transaction as the rows they
+count, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aic_common.db import BigIntId, new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class Profile(Base):
+    """A projection of auth's users (``user.*`` events) plus what social owns: bio and avatar."""
+
+    __tablename__ = "profiles"
+
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(32))
+    username_key: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(64))
+    bio: Mapped[str] = mapped_column(sa.String(500), default="")
+    avatar_file_id: Mapped[str | None] = mapped_column(sa.String(36))
+    role: Mapped[str] = mapped_column(sa.String(16), default="user")
+    is_ai: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    post_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    follower_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    following_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class OwnedFile(Base):
+    """Which files exist and who owns them, from ``file.*`` events: a post may use only its author's."""
+
+    __tablename__ = "owned_files"
+
+    file_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    owner_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+
+
+class Post(Base):
+    __tablename__ = "posts"
+    __table_args__ = (
+        # Home feed and profile pages: author_id IN (...) AND id < cursor ORDER BY id DESC.
+        sa.Index("ix_posts_author_id_id", "author_id", "id"),
+        # Explore: recent posts by time.
+        sa.Index("ix_posts_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    author_id: Mapped[str] = mapped_column(sa.String(36))
+    content: Mapped[str] = mapped_column(sa.Text)
+    image_ids: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    location_id: Mapped[str | None] = mapped_column(sa.String(64))
+    like_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    comment_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    deleted_by: Mapped[str | None] = mapped_column(sa.String(36))
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    __table_args__ = (sa.Index("ix_comments_post_id_id", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(sa.BigInteger)
+    author_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    # A reply's parent is always a top-level comment: one level of replies.
+    parent_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+class Like(Base):
+    __tablename__ = "likes"
+
+    post_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Follow(Base):
+    __tablename__ = "follows"
+    __table_args__ = (sa.Index("ix_follows_followee_id_created_at", "followee_id", "created_at"),)
+
+    follower_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    followee_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Conversation(Base):
+    """Two accounts' direct messages; ``user_low`` < ``user_high`` so a pair has exactly one row."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (sa.UniqueConstraint("user_low", "user_high"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_low: Mapped[str] = mapped_column(sa.String(36))
+    user_high: Mapped[str] = mapped_column(sa.String(36))
+    last_message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class ConversationMember(Base):
+    """Each participant's view of a conversation: where it sorts in their list and what is unread."""
+
+    __tablename__ = "conversation_members"
+    __table_args__ = (
+        sa.Index("ix_conversation_members_user_id_last_message_id", "user_id", "last_message_id"),
+    )
+
+    conversation_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    other_id: Mapped[str] = mapped_column(sa.String(36))
+    last_message_id: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    unread_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[int] = mapped_column(sa.BigInteger)
+    sender_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    __table_args__ = (sa.Index("ix_notifications_user_id_id", "user_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(sa.String(36))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[str] = mapped_column(sa.String(36), index=True)
+    post_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    comment_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    read_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+
+
+class Report(Base):
+    __tablename__ = "reports"
+    __table_args__ = (sa.UniqueConstraint("post_id", "reporter_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    post_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
+    reporter_id: Mapped[str] = mapped_column(sa.String(36))
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(36))
+    resolution: Mapped[str | None] = mapped_column(sa.String(20))
+
+
+class SearchTerm(Base):
+    """The search index: one row per (term, document). See ``search.py`` for why this works for Chinese."""
+
+    __tablename__ = "search_terms"
+    __table_args__ = (sa.Index("ix_search_terms_doc", "doc_kind", "doc_id"),)
+
+    # Binary collation: the terms are normalised already, and "cafe" and "café" must not collide.
+    term: Mapped[str] = mapped_column(
+        sa.String(40).with_variant(sa.String(40, collation="utf8mb4_bin"), "mysql"), primary_key=True
+    )
+    doc_kind: Mapped[str] = mapped_column(sa.String(1), primary_key=True)  # "p" post, "u" user
+    doc_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    weight: Mapped[float] = mapped_column(sa.Float)

@@ -1,0 +1,965 @@
+"""What the social service does. HTTP routes and broker commands call the same functions, inside a
+transaction the caller opens, so a person and an AI character go through the same rules."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import Outbox
+from aic_common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from aic_common.messages import (
+    CommentCreated,
+    MessageSent,
+    NotificationCreated,
+    PostCreated,
+    PostDeleted,
+    PostLiked,
+    ProfileUpdated,
+    UserFollowed,
+)
+from aic_social import search
+from aic_social.models import (
+    Comment,
+    Conversation,
+    ConversationMember,
+    Follow,
+    Like,
+    Message,
+    Notification,
+    OwnedFile,
+    Post,
+    Profile,
+    Report,
+)
+from aic_social.settings import SocialSettings
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts: from a verified token (a person) or from a simulator command (an AI character)."""
+
+    user_id: str
+    role: str = "user"
+    is_ai: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+# ---------------------------------------------------------------- cursors
+
+
+def encode_cursor(value: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> object | None:
+    if not cursor:
+        return None
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
+
+
+def id_cursor(cursor: str | None) -> int | None:
+    value = decode_cursor(cursor)
+    if value is None:
+        return None
+    if not isinstance(value, int) or value < 0:
+        raise InvalidInput("The cursor is not valid", code="invalid_cursor")
+    return value
+
+
+def parse_id(value: str, what: str = "post") -> int:
+    if not value.isdigit() or len(value) > 19:
+        raise NotFound(f"No such {what}")
+    return int(value)
+
+
+def mentions_in(text: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for name in MENTION.findall(text):
+        seen.setdefault(name.lower(), None)
+    return list(seen)[:20]
+
+
+@dataclass
+class SocialService:
+    settings: SocialSettings
+    session_factory: sessionmaker[Session]
+    outbox: Outbox
+    clock: Clock = utc_now
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with self.session_factory.begin() as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self.session_factory() as session:
+            yield session
+
+    # ------------------------------------------------------------------ profiles (projection)
+
+    def upsert_profile(
+        self,
+        session: Session,
+        *,
+        user_id: str,
+        username: str,
+        display_name: str,
+        role: str,
+        is_ai: bool,
+        created_at: datetime | None = None,
+    ) -> Profile:
+        now = self.clock()
+        profile = session.get(Profile, user_id, with_for_update=True)
+        if profile is None:
+            profile = Profile(
+                user_id=user_id,
+                username=username,
+                username_key=username.lower(),
+                display_name=display_name,
+                bio="",
+                role=role,
+                is_ai=is_ai,
+                deleted=False,
+                post_count=0,
+                follower_count=0,
+                following_count=0,
+                created_at=created_at or now,
+                updated_at=now,
+            )
+            session.add(profile)
+        elif not profile.deleted:
+            profile.username, profile.username_key = username, username.lower()
+            profile.display_name, profile.role, profile.is_ai = display_name, role, is_ai
+            profile.updated_at = now
+        session.flush()
+        search.index_document(session, search.USER, user_id, f"{username} {profile.display_name}")
+        return profile
+
+    def profile_by_username(self, session: Session, username: str) -> Profile:
+        profile = session.scalar(sa.select(Profile).where(Profile.username_key == username.lower()))
+        if profile is None or profile.deleted:
+            raise NotFound(f"No one is called {username}")
+        return profile
+
+    def active_profile(self, session: Session, user_id: str) -> Profile:
+        profile = session.get(Profile, user_id)
+        if profile is None or profile.deleted:
+            # The profile projection may lag a moment behind registration.
+            raise NotFound("Your profile is not ready yet; try again in a moment", code="profile_not_found")
+        return profile
+
+    def update_profile(
+        self,
+        session: Session,
+        actor: Actor,
+        *,
+        bio: str | None,
+        avatar_file_id: str | None,
+        remove_avatar: bool,
+    ) -> Profile:
+        profile = self.active_profile(session, actor.user_id)
+        if bio is not None:
+            bio = bio.strip()
+            if len(bio) > self.settings.bio_max_length:
+                raise InvalidInput(
+                    f"A bio is at most {self.settings.bio_max_length} characters", code="bio_too_long"
+                )
+            profile.bio = bio
+        if remove_avatar:
+            profile.avatar_file_id = None
+        elif avatar_file_id is not None:
+            self._check_images(session, actor, [avatar_file_id])
+            profile.avatar_file_id = avatar_file_id
+        profile.updated_at = self.clock()
+        self.outbox.add(
+            session,
+            ProfileUpdated(user_id=profile.user_id, bio=profile.bio, avatar_file_id=profile.avatar_file_id),
+        )
+        return profile
+
+    # ------------------------------------------------------------------ files (projection)
+
+    def record_file(self, session: Session, *, file_id: str, owner_id: str, content_type: str) -> None:
+        if session.get(OwnedFile, file_id) is None:
+            session.add(
+                OwnedFile(file_id=file_id, owner_id=owner_id, content_type=content_type, deleted=False)
+            )
+
+    def forget_file(self, session: Session, file_id: str) -> None:
+        owned = session.get(OwnedFile, file_id)
+        if owned is not None:
+            owned.deleted = True
+
+    def _check_images(self, session: Session, actor: Actor, image_ids: list[str]) -> None:
+        if len(image_ids) > self.settings.max_images_per_post:
+            raise InvalidInput(f"At most {self.settings.max_images_per_post} images", code="too_many_images")
+        if len(set(image_ids)) != len(image_ids):
+            raise InvalidInput("The same image is attached twice", code="duplicate_image")
+        if not image_ids:
+            return
+        owned = {
+            f.file_id: f
+            for f in session.scalars(sa.select(OwnedFile).where(OwnedFile.file_id.in_(image_ids)))
+        }
+        for file_id in image_ids:
+            record = owned.get(file_id)
+            if record is None or record.deleted:
+                raise InvalidInput(f"Image {file_id} does not exist (yet)", code="image_not_found")
+            if record.owner_id != actor.user_id:
+                raise Forbidden(f"Image {file_id} is not yours", code="image_not_yours")
+
+    # ------------------------------------------------------------------ posts
+
+    def _check_text(self, text: str, limit: int, what: str) -> str:
+        text = text.strip()
+        if not text:
+            raise InvalidInput(f"A {what} cannot be empty", code=f"{what}_empty")
+        if len(text) > limit:
+            raise InvalidInput(f"A {what} is at most {limit} characters", code=f"{what}_too_long")
+        return text
+
+    def create_post(
+        self, session: Session, actor: Actor, *, content: str, image_ids: list[str], location_id: str | None
+    ) -> Post:
+        author = self.active_profile(session, actor.user_id)
+        content = self._check_text(content, self.settings.post_max_length, "post")
+        self._check_images(session, actor, image_ids)
+        now = self.clock()
+        post = Post(
+            author_id=actor.user_id,
+            content=content,
+            image_ids=list(image_ids),
+            location_id=location_id,
+            like_count=0,
+            comment_count=0,
+            created_at=now,
+        )
+        session.add(post)
+        session.flush()
+        session.execute(
+            sa.update(Profile)
+            .where(Profile.user_id == actor.user_id)
+            .values(post_count=Profile.post_count + 1)
+        )
+        search.index_document(session, search.POST, str(post.id), content)
+        mentioned = self._notify_mentions(session, actor, content, post_id=post.id, comment_id=None)
+        self.outbox.add(
+            session,
+            PostCreated(
+                post_id=str(post.id),
+                author_id=actor.user_id,
+                author_username=author.username,
+                author_is_ai=author.is_ai,
+                content=content,
+                image_ids=list(image_ids),
+                location_id=location_id,
+                mentions=mentioned,
+                created_at=now,
+            ),
+        )
+        return post
+
+    def get_post(self, session: Session, post_id: int) -> Post:
+        post = session.get(Post, post_id)
+        if post is None or post.deleted_at is not None:
+            raise NotFound("No such post")
+        return post
+
+    def delete_post(self, session: Session, actor: Actor, post_id: int) -> None:
+        post = session.get(Post, post_id, with_for_update=True)
+        if post is None or post.deleted_at is not None:
+            raise NotFound("No such post")
+        if post.author_id != actor.user_id and not actor.is_admin:
+            raise Forbidden("Only the author or an admin can delete a post", code="not_your_post")
+        self._soft_delete_post(session, post, deleted_by=actor.user_id)
+
+    def _soft_delete_post(self, session: Session, post: Post, *, deleted_by: str) -> None:
+        """The post, its comments and likes go; every counter follows."""
+        post.deleted_at, post.deleted_by = self.clock(), deleted_by
+        session.execute(
+            sa.update(Comment)
+            .where(Comment.post_id == post.id, Comment.deleted_at.is_(None))
+            .values(deleted_at=post.deleted_at)
+        )
+        session.execute(sa.delete(Like).where(Like.post_id == post.id))
+        session.execute(sa.delete(Notification).where(Notification.post_id == post.id))
+        session.execute(
+            sa.update(Profile)
+            .where(Profile.user_id == post.author_id, Profile.post_count > 0)
+            .values(post_count=Profile.post_count - 1)
+        )
+        search.remove_document(session, search.POST, str(post.id))
+        self.outbox.add(
+            session, PostDeleted(post_id=str(post.id), author_id=post.author_id, deleted_by=deleted_by)
+        )
+
+    # ------------------------------------------------------------------ comments
+
+    def create_comment(
+        self, session: Session, actor: Actor, *, post_id: int, content: str, parent_id: int | None
+    ) -> Comment:
+        author = self.active_profile(session, actor.user_id)
+        post = session.get(Post, post_id, with_for_update=True)
+        if post is None or post.deleted_at is not None:
+            raise NotFound("No such post")
+        content = self._check_text(content, self.settings.comment_max_length, "comment")
+        parent: Comment | None = None
+        if parent_id is not None:
+            parent = session.get(Comment, parent_id)
+            if parent is None or parent.post_id != post_id or parent.deleted_at is not None:
+                raise NotFound("The comment you reply to does not exist", code="parent_not_found")
+            if parent.parent_id is not None:  # one level of replies: answer within the thread
+                parent = session.get(Comment, parent.parent_id)
+        now = self.clock()
+        comment = Comment(
+            post_id=post_id,
+            author_id=actor.user_id,
+            parent_id=parent.id if parent else None,
+            content=content,
+            created_at=now,
+        )
+        session.add(comment)
+        session.flush()
+        post.comment_count += 1
+        if post.author_id != actor.user_id:
+            self._notify(session, post.author_id, "comment", actor, post_id=post_id, comment_id=comment.id)
+        if parent is not None and parent.author_id not in (actor.user_id, post.author_id):
+            self._notify(session, parent.author_id, "reply", actor, post_id=post_id, comment_id=comment.id)
+        mentioned = self._notify_mentions(session, actor, content, post_id=post_id, comment_id=comment.id)
+        self.outbox.add(
+            session,
+            CommentCreated(
+                comment_id=str(comment.id),
+                post_id=str(post_id),
+                post_author_id=post.author_id,
+                author_id=actor.user_id,
+                author_username=author.username,
+                parent_id=str(comment.parent_id) if comment.parent_id else None,
+                content=content,
+                mentions=mentioned,
+                created_at=now,
+            ),
+        )
+        return comment
+
+    def delete_comment(self, session: Session, actor: Actor, comment_id: int) -> None:
+        comment = session.get(Comment, comment_id, with_for_update=True)
+        if comment is None or comment.deleted_at is not None:
+            raise NotFound("No such comment")
+        post = session.get(Post, comment.post_id, with_for_update=True)
+        allowed = (
+            actor.user_id == comment.author_id or actor.is_admin or (post and post.author_id == actor.user_id)
+        )
+        if not allowed:
+            raise Forbidden(
+                "Only its author, the post's author or an admin can delete a comment", code="not_yours"
+            )
+        now = self.clock()
+        # A top-level comment takes its replies with it.
+        doomed = session.scalars(
+            sa.select(Comment).where(
+                sa.or_(Comment.id == comment_id, Comment.parent_id == comment_id),
+                Comment.deleted_at.is_(None),
+            )
+        ).all()
+        for item in doomed:
+            item.deleted_at = now
+        if post is not None:
+            post.comment_count = max(0, post.comment_count - len(doomed))
+        session.execute(sa.delete(Notification).where(Notification.comment_id.in_([c.id for c in doomed])))
+
+    def comments_of(
+        self, session: Session, post_id: int, *, cursor: str | None, limit: int
+    ) -> tuple[list[Comment], dict[int, list[Comment]], str | None]:
+        """Top-level comments oldest first, a page at a time, with all their replies."""
+        self.get_post(session, post_id)
+        after = id_cursor(cursor) or 0
+        top = session.scalars(
+            sa.select(Comment)
+            .where(
+                Comment.post_id == post_id,
+                Comment.parent_id.is_(None),
+                Comment.deleted_at.is_(None),
+                Comment.id > after,
+            )
+            .order_by(Comment.id)
+            .limit(limit + 1)
+        ).all()
+        has_more = len(top) > limit
+        top = top[:limit]
+        replies: dict[int, list[Comment]] = {c.id: [] for c in top}
+        if top:
+            for reply in session.scalars(
+                sa.select(Comment)
+                .where(Comment.parent_id.in_(list(replies)), Comment.deleted_at.is_(None))
+                .order_by(Comment.id)
+            ):
+                replies[reply.parent_id].append(reply)  # type: ignore[index]
+        return list(top), replies, encode_cursor(top[-1].id) if has_more else None
+
+    # ------------------------------------------------------------------ likes
+
+    def like(self, session: Session, actor: Actor, post_id: int) -> bool:
+        """Idempotent: liking twice is one like. Returns whether this call added it."""
+        self.active_profile(session, actor.user_id)
+        post = self.get_post(session, post_id)
+        if session.get(Like, (post_id, actor.user_id)) is not None:
+            return False
+        try:
+            with session.begin_nested():
+                session.add(Like(post_id=post_id, user_id=actor.user_id, created_at=self.clock()))
+        except IntegrityError:  # the same like, concurrently
+            return False
+        session.execute(sa.update(Post).where(Post.id == post_id).values(like_count=Post.like_count + 1))
+        if post.author_id != actor.user_id:
+            self._notify(session, post.author_id, "like", actor, post_id=post_id)
+        self.outbox.add(
+            session, PostLiked(post_id=str(post_id), post_author_id=post.author_id, user_id=actor.user_id)
+        )
+        return True
+
+    def unlike(self, session: Session, actor: Actor, post_id: int) -> None:
+        self.get_post(session, post_id)
+        removed = session.execute(
+            sa.delete(Like).where(Like.post_id == post_id, Like.user_id == actor.user_id)
+        )
+        if removed.rowcount:
+            session.execute(
+                sa.update(Post)
+                .where(Post.id == post_id, Post.like_count > 0)
+                .values(like_count=Post.like_count - 1)
+            )
+
+    # ------------------------------------------------------------------ follows
+
+    def follow(self, session: Session, actor: Actor, followee: Profile) -> bool:
+        self.active_profile(session, actor.user_id)
+        if followee.user_id == actor.user_id:
+            raise InvalidInput("You cannot follow yourself", code="self_follow")
+        if session.get(Follow, (actor.user_id, followee.user_id)) is not None:
+            return False
+        try:
+            with session.begin_nested():
+                session.add(
+                    Follow(follower_id=actor.user_id, followee_id=followee.user_id, created_at=self.clock())
+                )
+        except IntegrityError:
+            return False
+        self._count_follow(session, actor.user_id, followee.user_id, +1)
+        self._notify(session, followee.user_id, "follow", actor)
+        self.outbox.add(session, UserFollowed(follower_id=actor.user_id, followee_id=followee.user_id))
+        return True
+
+    def unfollow(self, session: Session, actor: Actor, followee: Profile) -> None:
+        removed = session.execute(
+            sa.delete(Follow).where(
+                Follow.follower_id == actor.user_id, Follow.followee_id == followee.user_id
+            )
+        )
+        if removed.rowcount:
+            self._count_follow(session, actor.user_id, followee.user_id, -1)
+
+    def _count_follow(self, session: Session, follower_id: str, followee_id: str, delta: int) -> None:
+        session.execute(
+            sa.update(Profile)
+            .where(Profile.user_id == follower_id)
+            .values(following_count=Profile.following_count + delta)
+        )
+        session.execute(
+            sa.update(Profile)
+            .where(Profile.user_id == followee_id)
+            .values(follower_count=Profile.follower_count + delta)
+        )
+
+    def connections(
+        self, session: Session, profile: Profile, *, followers: bool, cursor: str | None, limit: int
+    ) -> tuple[list[Profile], str | None]:
+        """Followers (or followees), most recent first; keyset on (follow time, user id)."""
+        mine, theirs = (
+            (Follow.followee_id, Follow.follower_id)
+            if followers
+            else (Follow.follower_id, Follow.followee_id)
+        )
+        statement = (
+            sa.select(Profile, Follow.created_at)
+            .join(Follow, theirs == Profile.user_id)
+            .where(mine == profile.user_id, Profile.deleted.is_(False))
+        )
+        position = decode_cursor(cursor)
+        if position is not None:
+            if not (
+                isinstance(position, list)
+                and len(position) == 2
+                and all(isinstance(p, str) for p in position)
+            ):
+                raise InvalidInput("The cursor is not valid", code="invalid_cursor")
+            try:
+                at = datetime.fromisoformat(position[0])
+            except ValueError as exc:
+                raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
+            statement = statement.where(
+                sa.or_(Follow.created_at < at, sa.and_(Follow.created_at == at, theirs < position[1]))
+            )
+        rows = session.execute(
+            statement.order_by(Follow.created_at.desc(), theirs.desc()).limit(limit + 1)
+        ).all()
+        next_cursor = None
+        if len(rows) > limit:
+            last_profile, last_at = rows[limit - 1]
+            next_cursor = encode_cursor([last_at.isoformat(), last_profile.user_id])
+        return [row[0] for row in rows[:limit]], next_cursor
+
+    # ------------------------------------------------------------------ feeds
+
+    def home_feed(
+        self, session: Session, actor: Actor, *, cursor: str | None, limit: int
+    ) -> tuple[list[Post], str | None]:
+        """People you follow and yourself, newest first: a range scan of (author_id, id) per author."""
+        followees = sa.select(Follow.followee_id).where(Follow.follower_id == actor.user_id)
+        authors = [actor.user_id, *session.scalars(followees)]
+        before = id_cursor(cursor)
+        statement = sa.select(Post).where(Post.author_id.in_(authors), Post.deleted_at.is_(None))
+        if before is not None:
+            statement = statement.where(Post.id < before)
+        rows = session.scalars(statement.order_by(Post.id.desc()).limit(limit + 1)).all()
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+    def user_posts(
+        self, session: Session, author: Profile, *, cursor: str | None, limit: int
+    ) -> tuple[list[Post], str | None]:
+        before = id_cursor(cursor)
+        statement = sa.select(Post).where(Post.author_id == author.user_id, Post.deleted_at.is_(None))
+        if before is not None:
+            statement = statement.where(Post.id < before)
+        rows = session.scalars(statement.order_by(Post.id.desc()).limit(limit + 1)).all()
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+    def explore_feed(
+        self, session: Session, *, cursor: str | None, limit: int
+    ) -> tuple[list[Post], str | None]:
+        """Recent posts ranked by engagement that decays with age (Hacker-News style).
+
+        The cursor pins the moment the first page was ranked and how far we are, so later pages rank
+        the same set the same way: new posts do not shift it (they show on the next refresh)."""
+        state = decode_cursor(cursor)
+        if state is None:
+            as_of, offset = self.clock(), 0
+        else:
+            if (
+                not isinstance(state, dict)
+                or not isinstance(state.get("o"), int)
+                or not isinstance(state.get("t"), str)
+            ):
+                raise InvalidInput("The cursor is not valid", code="invalid_cursor")
+            try:
+                as_of, offset = datetime.fromisoformat(state["t"]), max(0, state["o"])
+            except ValueError as exc:
+                raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
+        window_start = as_of - timedelta(hours=self.settings.explore_window_hours)
+        candidates = session.execute(
+            sa.select(Post.id, Post.like_count, Post.comment_count, Post.created_at).where(
+                Post.created_at > window_start, Post.created_at <= as_of, Post.deleted_at.is_(None)
+            )
+        ).all()
+        gravity = self.settings.explore_gravity
+
+        def score(row: sa.Row) -> float:
+            age_hours = max(0.0, (as_of - row.created_at).total_seconds() / 3600)
+            return (1 + row.like_count + 2 * row.comment_count) / math.pow(age_hours + 2, gravity)
+
+        ranked = sorted(candidates, key=lambda r: (score(r), r.id), reverse=True)
+        page_ids = [r.id for r in ranked[offset : offset + limit]]
+        posts = (
+            {p.id: p for p in session.scalars(sa.select(Post).where(Post.id.in_(page_ids)))}
+            if page_ids
+            else {}
+        )
+        more = offset + limit < len(ranked)
+        next_cursor = encode_cursor({"t": as_of.isoformat(), "o": offset + limit}) if more else None
+        return [posts[i] for i in page_ids if i in posts], next_cursor
+
+    # ------------------------------------------------------------------ messages
+
+    def send_message(self, session: Session, actor: Actor, *, to: Profile, content: str) -> Message:
+        sender = self.active_profile(session, actor.user_id)
+        if to.user_id == actor.user_id:
+            raise InvalidInput("You cannot message yourself", code="self_message")
+        content = self._check_text(content, self.settings.message_max_length, "message")
+        conversation = self._conversation_between(session, actor.user_id, to.user_id, create=True)
+        assert conversation is not None
+        now = self.clock()
+        message = Message(
+            conversation_id=conversation.id, sender_id=actor.user_id, content=content, created_at=now
+        )
+        session.add(message)
+        session.flush()
+        conversation.last_message_id = message.id
+        session.execute(
+            sa.update(ConversationMember)
+            .where(ConversationMember.conversation_id == conversation.id)
+            .values(
+                last_message_id=message.id,
+                unread_count=sa.case(
+                    (ConversationMember.user_id == to.user_id, ConversationMember.unread_count + 1),
+                    else_=ConversationMember.unread_count,
+                ),
+            )
+        )
+        self._notify(session, to.user_id, "message", actor, message_id=message.id)
+        self.outbox.add(
+            session,
+            MessageSent(
+                message_id=str(message.id),
+                conversation_id=str(conversation.id),
+                sender_id=actor.user_id,
+                sender_username=sender.username,
+                recipient_id=to.user_id,
+                recipient_username=to.username,
+                content=content,
+                created_at=now,
+            ),
+        )
+        return message
+
+    def _conversation_between(self, session: Session, a: str, b: str, *, create: bool) -> Conversation | None:
+        low, high = sorted((a, b))
+        conversation = session.scalar(
+            sa.select(Conversation).where(Conversation.user_low == low, Conversation.user_high == high)
+        )
+        if conversation is not None or not create:
+            return conversation
+        try:
+            with session.begin_nested():
+                conversation = Conversation(user_low=low, user_high=high, created_at=self.clock())
+                session.add(conversation)
+                session.flush()
+                session.add_all(
+                    [
+                        ConversationMember(
+                            conversation_id=conversation.id,
+                            user_id=low,
+                            other_id=high,
+                            last_message_id=0,
+                            unread_count=0,
+                        ),
+                        ConversationMember(
+                            conversation_id=conversation.id,
+                            user_id=high,
+                            other_id=low,
+                            last_message_id=0,
+                            unread_count=0,
+                        ),
+                    ]
+                )
+        except IntegrityError:  # the first messages of a pair crossed: use the other's row
+            conversation = session.scalar(
+                sa.select(Conversation).where(Conversation.user_low == low, Conversation.user_high == high)
+            )
+        return conversation
+
+    def conversations(
+        self, session: Session, actor: Actor, *, cursor: str | None, limit: int
+    ) -> tuple[list[ConversationMember], str | None]:
+        before = id_cursor(cursor)
+        statement = sa.select(ConversationMember).where(
+            ConversationMember.user_id == actor.user_id, ConversationMember.last_message_id > 0
+        )
+        if before is not None:
+            statement = statement.where(ConversationMember.last_message_id < before)
+        rows = session.scalars(
+            statement.order_by(ConversationMember.last_message_id.desc()).limit(limit + 1)
+        ).all()
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].last_message_id) if len(
+            rows
+        ) > limit else None
+
+    def history(
+        self, session: Session, actor: Actor, other: Profile, *, cursor: str | None, limit: int
+    ) -> tuple[list[Message], str | None]:
+        """Newest first; reading the first page marks the conversation read."""
+        conversation = self._conversation_between(session, actor.user_id, other.user_id, create=False)
+        if conversation is None:
+            return [], None
+        before = id_cursor(cursor)
+        statement = sa.select(Message).where(Message.conversation_id == conversation.id)
+        if before is not None:
+            statement = statement.where(Message.id < before)
+        rows = session.scalars(statement.order_by(Message.id.desc()).limit(limit + 1)).all()
+        if before is None:
+            session.execute(
+                sa.update(ConversationMember)
+                .where(
+                    ConversationMember.conversation_id == conversation.id,
+                    ConversationMember.user_id == actor.user_id,
+                )
+                .values(unread_count=0)
+            )
+            session.execute(
+                sa.update(Notification)
+                .where(
+                    Notification.user_id == actor.user_id,
+                    Notification.kind == "message",
+                    Notification.actor_id == other.user_id,
+                    Notification.read_at.is_(None),
+                )
+                .values(read_at=self.clock())
+            )
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+    # ------------------------------------------------------------------ notifications
+
+    def _notify(
+        self,
+        session: Session,
+        user_id: str,
+        kind: str,
+        actor: Actor,
+        *,
+        post_id: int | None = None,
+        comment_id: int | None = None,
+        message_id: int | None = None,
+    ) -> None:
+        recipient = session.get(Profile, user_id)
+        if recipient is None or recipient.deleted:
+            return
+        actor_profile = session.get(Profile, actor.user_id)
+        now = self.clock()
+        notification = Notification(
+            user_id=user_id,
+            kind=kind,
+            actor_id=actor.user_id,
+            post_id=post_id,
+            comment_id=comment_id,
+            message_id=message_id,
+            created_at=now,
+        )
+        session.add(notification)
+        session.flush()
+        self.outbox.add(
+            session,
+            NotificationCreated(
+                notification_id=str(notification.id),
+                user_id=user_id,
+                kind=kind,
+                actor_id=actor.user_id,  # type: ignore[arg-type]
+                actor_username=actor_profile.username if actor_profile else "",
+                post_id=str(post_id) if post_id else None,
+                comment_id=str(comment_id) if comment_id else None,
+                message_id=str(message_id) if message_id else None,
+                created_at=now,
+            ),
+        )
+
+    def _notify_mentions(
+        self, session: Session, actor: Actor, text: str, *, post_id: int, comment_id: int | None
+    ) -> list[str]:
+        names = mentions_in(text)
+        if not names:
+            return []
+        profiles = session.scalars(
+            sa.select(Profile).where(Profile.username_key.in_(names), Profile.deleted.is_(False))
+        ).all()
+        for profile in profiles:
+            if profile.user_id != actor.user_id:
+                self._notify(
+                    session, profile.user_id, "mention", actor, post_id=post_id, comment_id=comment_id
+                )
+        return [p.username for p in profiles]
+
+    def notifications(
+        self, session: Session, actor: Actor, *, cursor: str | None, limit: int
+    ) -> tuple[list[Notification], str | None, int]:
+        before = id_cursor(cursor)
+        statement = sa.select(Notification).where(Notification.user_id == actor.user_id)
+        if before is not None:
+            statement = statement.where(Notification.id < before)
+        rows = session.scalars(statement.order_by(Notification.id.desc()).limit(limit + 1)).all()
+        unread = (
+            session.scalar(
+                sa.select(sa.func.count()).where(
+                    Notification.user_id == actor.user_id, Notification.read_at.is_(None)
+                )
+            )
+            or 0
+        )
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None, unread
+
+    def mark_read(self, session: Session, actor: Actor, ids: list[str] | None) -> None:
+        statement = sa.update(Notification).where(
+            Notification.user_id == actor.user_id, Notification.read_at.is_(None)
+        )
+        if ids is not None:
+            statement = statement.where(Notification.id.in_([int(i) for i in ids if i.isdigit()]))
+        session.execute(statement.values(read_at=self.clock()))
+
+    # ------------------------------------------------------------------ search
+
+    def search_people(self, session: Session, query: str, *, limit: int) -> list[Profile]:
+        """Usernames starting with the query first (people type the start of a name), then the ranked
+        index over usernames and display names."""
+        pattern = query.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        by_prefix = session.scalars(
+            sa.select(Profile)
+            .where(Profile.username_key.like(pattern, escape="\\"), Profile.deleted.is_(False))
+            .order_by(Profile.follower_count.desc(), Profile.username_key)
+            .limit(limit)
+        ).all()
+        ranked = [doc for doc, _ in search.search(session, search.USER, query, limit=limit)]
+        found = {p.user_id: p for p in session.scalars(sa.select(Profile).where(Profile.user_id.in_(ranked)))}
+        people = {p.user_id: p for p in by_prefix}
+        for user_id in ranked:
+            if user_id in found and not found[user_id].deleted:
+                people.setdefault(user_id, found[user_id])
+        return list(people.values())[:limit]
+
+    # ------------------------------------------------------------------ moderation
+
+    def report(self, session: Session, actor: Actor, post_id: int, reason: str) -> Report:
+        self.active_profile(session, actor.user_id)
+        self.get_post(session, post_id)
+        existing = session.scalar(
+            sa.select(Report).where(Report.post_id == post_id, Report.reporter_id == actor.user_id)
+        )
+        if existing is not None:
+            raise Conflict("You reported this post already", code="already_reported")
+        report = Report(post_id=post_id, reporter_id=actor.user_id, reason=reason, created_at=self.clock())
+        session.add(report)
+        session.flush()
+        return report
+
+    def reports(
+        self, session: Session, actor: Actor, *, open_only: bool, cursor: str | None, limit: int
+    ) -> tuple[list[Report], str | None]:
+        self._require_admin(actor)
+        before = id_cursor(cursor)
+        statement = sa.select(Report)
+        if open_only:
+            statement = statement.where(Report.resolved_at.is_(None))
+        if before is not None:
+            statement = statement.where(Report.id < before)
+        rows = session.scalars(statement.order_by(Report.id.desc()).limit(limit + 1)).all()
+        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+
+    def resolve_report(self, session: Session, actor: Actor, report_id: int, action: str) -> Report:
+        self._require_admin(actor)
+        report = session.get(Report, report_id, with_for_update=True)
+        if report is None:
+            raise NotFound("No such report")
+        if action == "remove_post":
+            post = session.get(Post, report.post_id, with_for_update=True)
+            if post is not None and post.deleted_at is None:
+                self._soft_delete_post(session, post, deleted_by=actor.user_id)
+        now = self.clock()
+        # One decision settles every open report of the same post.
+        for open_report in session.scalars(
+            sa.select(Report).where(Report.post_id == report.post_id, Report.resolved_at.is_(None))
+        ):
+            open_report.resolved_at, open_report.resolved_by, open_report.resolution = (
+                now,
+                actor.user_id,
+                action,
+            )
+        return report
+
+    def _require_admin(self, actor: Actor) -> None:
+        if not actor.is_admin:
+            raise Forbidden("Only admins can do this", code="admin_required")
+
+    # ------------------------------------------------------------------ account deletion
+
+    def forget_user(self, session: Session, user_id: str) -> None:
+        """``user.deleted``: their posts, comments, likes and follows go, counts stay right, and the
+        messages others received stay readable under an anonymous name."""
+        profile = session.get(Profile, user_id, with_for_update=True)
+        if profile is None:
+            return
+        for post in session.scalars(
+            sa.select(Post).where(Post.author_id == user_id, Post.deleted_at.is_(None)).with_for_update()
+        ):
+            self._soft_delete_post(session, post, deleted_by=user_id)
+        # Their comments on others' posts, with the counts on those posts.
+        per_post = session.execute(
+            sa.select(Comment.post_id, sa.func.count())
+            .where(Comment.author_id == user_id, Comment.deleted_at.is_(None))
+            .group_by(Comment.post_id)
+        ).all()
+        now = self.clock()
+        session.execute(
+            sa.update(Comment)
+            .where(Comment.author_id == user_id, Comment.deleted_at.is_(None))
+            .values(deleted_at=now)
+        )
+        for post_id, count in per_post:
+            session.execute(
+                sa.update(Post)
+                .where(Post.id == post_id)
+                .values(
+                    comment_count=sa.case((Post.comment_count > count, Post.comment_count - count), else_=0)
+                )
+            )
+        for post_id in session.scalars(sa.select(Like.post_id).where(Like.user_id == user_id)).all():
+            session.execute(
+                sa.update(Post)
+                .where(Post.id == post_id, Post.like_count > 0)
+                .values(like_count=Post.like_count - 1)
+            )
+        session.execute(sa.delete(Like).where(Like.user_id == user_id))
+        for followee in session.scalars(
+            sa.select(Follow.followee_id).where(Follow.follower_id == user_id)
+        ).all():
+            session.execute(
+                sa.update(Profile)
+                .where(Profile.user_id == followee)
+                .values(follower_count=Profile.follower_count - 1)
+            )
+        for follower in session.scalars(
+            sa.select(Follow.follower_id).where(Follow.followee_id == user_id)
+        ).all():
+            session.execute(
+                sa.update(Profile)
+                .where(Profile.user_id == follower)
+                .values(following_count=Profile.following_count - 1)
+            )
+        session.execute(
+            sa.delete(Follow).where(sa.or_(Follow.follower_id == user_id, Follow.followee_id == user_id))
+        )
+        session.execute(
+            sa.delete(Notification).where(
+                sa.or_(Notification.user_id == user_id, Notification.actor_id == user_id)
+            )
+        )
+        session.execute(sa.delete(Report).where(Report.reporter_id == user_id))
+        search.remove_document(session, search.USER, user_id)
+        tombstone = f"deleted_{user_id.replace('-', '')[:12]}"
+        profile.username, profile.username_key = tombstone, tombstone
+        profile.display_name, profile.bio, profile.avatar_file_id = "已注销用户 · Deleted user", "", None
+        profile.deleted, profile.post_count, profile.follower_count, profile.following_count = True, 0, 0, 0
+        profile.updated_at = now

@@ -1,0 +1,23 @@
+"""Settings of the social service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from aic_common.settings import ServiceSettings
+
+
+class SocialSettings(ServiceSettings):
+    service_name: str = "social"
+    post_max_length: int = Field(default=2000, ge=1, le=20000)
+    comment_max_length: int = Field(default=1000, ge=1, le=10000)
+    message_max_length: int = Field(default=2000, ge=1, le=20000)
+    bio_max_length: int = Field(default=300, ge=0, le=500)
+    max_images_per_post: int = Field(default=9, ge=0, le=9)
+    page_size_default: int = Field(default=20, ge=1, le=100)
+    page_size_max: int = Field(default=50, ge=1, le=200)
+    # Explore ranks posts of this many recent hours by engagement that decays with age.
+    explore_window_hours: int = Field(default=72, ge=1)
+    explore_gravity: float = Field(default=1.5, gt=0)
+    # Where the files service serves an image; social only builds links to it.
+    files_url_prefix: str = "/api/files"
