@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import BigInteger, Engine, Integer, MetaData, create_engine, event, text
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -29,6 +30,8 @@ NAMING_CONVENTION = {
 
 # An auto-increment big integer key on MySQL; SQLite only auto-increments INTEGER PRIMARY KEY.
 BigIntId = BigInteger().with_variant(Integer(), "sqlite")
+# Naive UTC with microseconds: MySQL's plain DATETIME would drop them, and ordering by time needs them.
+Timestamp = DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 
 def new_metadata() -> MetaData:

@@ -49,7 +49,7 @@ class Envelope(BaseModel):
 
     @property
     def kind(self) -> MessageKind:
-        return CATALOGUE[self.type].kind if self.type in CATALOGUE else MessageKind.event
+        return CATALOGUE[self.type].message_kind if self.type in CATALOGUE else MessageKind.event
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()

@@ -87,7 +87,15 @@ def main() -> None:
         f"  Data: {Path(settings.data_dir).resolve()}\n",
         flush=True,
     )
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # Open live streams would hold a plain shutdown forever; give them 5 s to close.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
 
 
 if __name__ == "__main__":

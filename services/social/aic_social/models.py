@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from aic_common.db import BigIntId, new_metadata
+from aic_common.db import BigIntId, Timestamp, new_metadata
 
 
 class Base(DeclarativeBase):
@@ -37,8 +37,8 @@ class Profile(Base):
     post_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     follower_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     following_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    updated_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class OwnedFile(Base):
@@ -68,8 +68,8 @@ class Post(Base):
     location_id: Mapped[str | None] = mapped_column(sa.String(64))
     like_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     comment_count: Mapped[int] = mapped_column(sa.Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)
     deleted_by: Mapped[str | None] = mapped_column(sa.String(36))
 
 
@@ -83,8 +83,8 @@ class Comment(Base):
     # A reply's parent is always a top-level comment: one level of replies.
     parent_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     content: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    deleted_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Like(Base):
@@ -92,7 +92,7 @@ class Like(Base):
 
     post_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Follow(Base):
@@ -101,7 +101,7 @@ class Follow(Base):
 
     follower_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     followee_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Conversation(Base):
@@ -114,7 +114,7 @@ class Conversation(Base):
     user_low: Mapped[str] = mapped_column(sa.String(36))
     user_high: Mapped[str] = mapped_column(sa.String(36))
     last_message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class ConversationMember(Base):
@@ -140,7 +140,7 @@ class Message(Base):
     conversation_id: Mapped[int] = mapped_column(sa.BigInteger)
     sender_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     content: Mapped[str] = mapped_column(sa.Text)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class Notification(Base):
@@ -154,8 +154,8 @@ class Notification(Base):
     post_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     comment_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    read_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    read_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Report(Base):
@@ -166,8 +166,8 @@ class Report(Base):
     post_id: Mapped[int] = mapped_column(sa.BigInteger, index=True)
     reporter_id: Mapped[str] = mapped_column(sa.String(36))
     reason: Mapped[str] = mapped_column(sa.String(500))
-    created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    resolved_at: Mapped[datetime | None] = mapped_column(Timestamp)
     resolved_by: Mapped[str | None] = mapped_column(sa.String(36))
     resolution: Mapped[str | None] = mapped_column(sa.String(20))
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from aic_common.types import UtcDateTime
 
 T = TypeVar("T")
 FileId = Annotated[str, StringConstraints(min_length=1, max_length=36, pattern=r"^[A-Za-z0-9-]+$")]
@@ -35,7 +36,7 @@ class ProfilePublic(AuthorPublic):
     post_count: int
     follower_count: int
     following_count: int
-    created_at: datetime
+    created_at: UtcDateTime
     is_following: bool | None = None
     follows_you: bool | None = None
 
@@ -69,7 +70,7 @@ class PostPublic(BaseModel):
     like_count: int
     comment_count: int
     liked_by_me: bool
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class CommentCreate(BaseModel):
@@ -84,7 +85,7 @@ class CommentPublic(BaseModel):
     author: AuthorPublic
     parent_id: str | None
     content: str
-    created_at: datetime
+    created_at: UtcDateTime
     replies: list[CommentPublic] = Field(default_factory=list)
 
 
@@ -99,7 +100,7 @@ class MessagePublic(BaseModel):
     conversation_id: str
     sender: AuthorPublic
     content: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class ConversationPublic(BaseModel):
@@ -116,7 +117,7 @@ class NotificationPublic(BaseModel):
     post_id: str | None
     comment_id: str | None
     message_id: str | None
-    created_at: datetime
+    created_at: UtcDateTime
     read: bool
 
 
@@ -140,8 +141,8 @@ class ReportPublic(BaseModel):
     post_id: str
     reporter: AuthorPublic
     reason: str
-    created_at: datetime
-    resolved_at: datetime | None
+    created_at: UtcDateTime
+    resolved_at: UtcDateTime | None
     resolution: str | None
 
 

@@ -21,8 +21,8 @@ def upgrade() -> None:
         sa.Column("author_id", sa.String(length=36), nullable=False),
         sa.Column("parent_id", sa.BigInteger(), nullable=True),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
+        sa.Column("deleted_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
     )
     with op.batch_alter_table("comments", schema=None) as batch_op:
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.Column("user_low", sa.String(length=36), nullable=False),
         sa.Column("user_high", sa.String(length=36), nullable=False),
         sa.Column("last_message_id", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversations")),
         sa.UniqueConstraint("user_low", "user_high", name=op.f("uq_conversations_user_low_user_high")),
     )
@@ -59,7 +59,7 @@ def upgrade() -> None:
         "follows",
         sa.Column("follower_id", sa.String(length=36), nullable=False),
         sa.Column("followee_id", sa.String(length=36), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("follower_id", "followee_id", name=op.f("pk_follows")),
     )
     with op.batch_alter_table("follows", schema=None) as batch_op:
@@ -71,7 +71,7 @@ def upgrade() -> None:
         "likes",
         sa.Column("post_id", sa.BigInteger(), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("post_id", "user_id", name=op.f("pk_likes")),
     )
     with op.batch_alter_table("likes", schema=None) as batch_op:
@@ -85,7 +85,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.BigInteger(), nullable=False),
         sa.Column("sender_id", sa.String(length=36), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
     )
     with op.batch_alter_table("messages", schema=None) as batch_op:
@@ -103,8 +103,8 @@ def upgrade() -> None:
         sa.Column("post_id", sa.BigInteger(), nullable=True),
         sa.Column("comment_id", sa.BigInteger(), nullable=True),
         sa.Column("message_id", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("read_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
+        sa.Column("read_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notifications")),
     )
     with op.batch_alter_table("notifications", schema=None) as batch_op:
@@ -133,8 +133,8 @@ def upgrade() -> None:
         sa.Column("location_id", sa.String(length=64), nullable=True),
         sa.Column("like_count", sa.Integer(), nullable=False),
         sa.Column("comment_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("deleted_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
+        sa.Column("deleted_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=True),
         sa.Column("deleted_by", sa.String(length=36), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_posts")),
     )
@@ -156,8 +156,8 @@ def upgrade() -> None:
         sa.Column("post_count", sa.Integer(), nullable=False),
         sa.Column("follower_count", sa.Integer(), nullable=False),
         sa.Column("following_count", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
+        sa.Column("updated_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_profiles")),
         sa.UniqueConstraint("username_key", name=op.f("uq_profiles_username_key")),
     )
@@ -169,8 +169,8 @@ def upgrade() -> None:
         sa.Column("post_id", sa.BigInteger(), nullable=False),
         sa.Column("reporter_id", sa.String(length=36), nullable=False),
         sa.Column("reason", sa.String(length=500), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
+        sa.Column("resolved_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=True),
         sa.Column("resolved_by", sa.String(length=36), nullable=True),
         sa.Column("resolution", sa.String(length=20), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_reports")),

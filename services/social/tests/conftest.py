@@ -1,0 +1,155 @@
+"""A running social service per test: embedded (SQLite, in-process bus) and real (MariaDB, RabbitMQ).
+
+Accounts are announced the way auth does it, with ``user.registered`` on the bus, and tokens are
+signed by a test issuer the app trusts.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+from aic_common.bus import Bus, InProcessBus, on_events
+from aic_common.bus.rabbit import RabbitBus
+from aic_common.messages import Envelope, FileUploaded, MessageData, UserRegistered, make_envelope
+from aic_common.testing import wait_for
+from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
+from aic_social.app import create_app
+from aic_social.models import OwnedFile, Profile
+from aic_social.settings import SocialSettings
+
+ISSUER = TokenIssuer(generate_rsa_private_key_pem(), issuer="aic-auth", audience="aic")
+
+
+@dataclass
+class User:
+    id: str
+    username: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class SocialEnv:
+    kind: str
+    client: httpx.AsyncClient
+    app: FastAPI
+    bus: Bus
+    events: list[Envelope] = field(default_factory=list)
+
+    @property
+    def session_factory(self):
+        return self.app.state.runtime.session_factory
+
+    async def publish(self, data: MessageData, producer: str = "test") -> Envelope:
+        envelope = make_envelope(data, producer)
+        await self.bus.publish(envelope)
+        return envelope
+
+    async def user(self, name: str | None = None, *, is_ai: bool = False, role: str = "user") -> User:
+        username = name or f"u{uuid.uuid4().hex[:10]}"
+        user_id = str(uuid.uuid4())
+        await self.publish(
+            UserRegistered(
+                user_id=user_id,
+                username=username,
+                display_name=f"{username} 显示名",
+                role=role,
+                is_ai=is_ai,
+                created_at=datetime.now(UTC),
+            ),
+            producer="auth",
+        )
+
+        def exists() -> bool:
+            with self.session_factory() as session:
+                return session.get(Profile, user_id) is not None
+
+        await wait_for(exists, timeout=20, what=f"the profile of {username}")
+        token = ISSUER.issue_access_token(user_id, username=username, role=role, is_ai=is_ai)
+        return User(user_id, username, token)
+
+    async def file_of(self, owner: User) -> str:
+        file_id = str(uuid.uuid4())
+        await self.publish(
+            FileUploaded(
+                file_id=file_id,
+                owner_id=owner.id,
+                content_type="image/png",
+                size=10,
+                width=1,
+                height=1,
+                sha256="0",
+            ),
+            producer="files",
+        )
+
+        def known() -> bool:
+            with self.session_factory() as session:
+                return session.get(OwnedFile, file_id) is not None
+
+        await wait_for(known, timeout=20, what="the file projection")
+        return file_id
+
+    def of_type(self, message_type: str) -> list[Envelope]:
+        return [e for e in self.events if e.type == message_type]
+
+
+@pytest.fixture(params=["embedded", "real"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str) -> SocialSettings:
+    common = {
+        "env": "test",
+        "data_dir": tmp_path,
+        "bus_namespace": bus_namespace,
+        "outbox_poll_seconds": 0.05,
+    }
+    if request.param == "embedded":
+        return SocialSettings(**common)
+    return SocialSettings(
+        **common,
+        database_url=request.getfixturevalue("mysql_url"),
+        broker_url=request.getfixturevalue("rabbitmq_url"),
+    )
+
+
+@pytest.fixture
+async def social(settings: SocialSettings) -> AsyncIterator[SocialEnv]:
+    events: list[Envelope] = []
+
+    async def observe(envelope: Envelope) -> None:
+        events.append(envelope)
+
+    broker_url = settings.broker_url.get_secret_value()
+    shared: InProcessBus | None = None
+    if broker_url:
+        observer: Bus = RabbitBus(broker_url, settings.bus_namespace)
+    else:
+        shared = observer = InProcessBus(settings.bus_namespace)
+    observer.subscribe("test.observer", on_events("#"), observe)
+    await observer.start()
+    app = create_app(settings, shared_bus=shared)
+    app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
+    try:
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://social") as client:
+                try:
+                    yield SocialEnv("real" if broker_url else "embedded", client, app, observer, events)
+                finally:
+                    if broker_url:
+                        await app.state.runtime.bus.delete_topology()
+    finally:
+        if isinstance(observer, RabbitBus):
+            await observer.delete_topology()
+        await observer.stop()
