@@ -1,0 +1,100 @@
+"""Simulator commands applied with a person's rules, exactly once; schema and query plans."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from aic_common.bus.tables import messaging_metadata
+from aic_common.messages import (
+    CreateCommentCommand,
+    CreatePostCommand,
+    FollowCommand,
+    LikeCommand,
+    SendMessageCommand,
+    make_envelope,
+)
+from aic_common.migrations import schema_drift
+from aic_common.testing import wait_for
+from aic_social.app import MIGRATIONS
+from aic_social.models import Base, Post
+
+from .conftest import SocialEnv
+
+pytestmark = pytest.mark.integration
+
+
+async def test_ai_commands_act_like_a_person_and_answer_with_the_normal_events(social: SocialEnv) -> None:
+    ai, person = await social.user(is_ai=True), await social.user()
+    command = make_envelope(
+        CreatePostCommand(actor_id=ai.id, content="今天的夕阳真美 🌇", location_id="pier"), "simulator"
+    )
+    command.correlation_id = "action-42"
+    await social.bus.publish(command)
+    await social.bus.publish(command)  # redelivered: still one post
+
+    created = await wait_for(lambda: social.of_type("post.created"), timeout=20)
+    assert created[0].data["author_id"] == ai.id and created[0].data["author_is_ai"] is True
+    assert created[0].correlation_id == "action-42", "the simulator matches results to its actions"
+    post_id = created[0].data["post_id"]
+
+    person_post = (
+        await social.client.post("/api/posts", json={"content": "hi"}, headers=person.headers)
+    ).json()
+    for data in (
+        CreateCommentCommand(
+            actor_id=ai.id, post_id=person_post["id"], content="@" + person.username + " 你好"
+        ),
+        LikeCommand(actor_id=ai.id, post_id=person_post["id"]),
+        FollowCommand(actor_id=ai.id, followee_id=person.id),
+        SendMessageCommand(actor_id=ai.id, to_user_id=person.id, content="很高兴认识你"),
+    ):
+        await social.bus.publish(make_envelope(data, "simulator"))
+    await wait_for(
+        lambda: all(
+            social.of_type(t) for t in ("comment.created", "post.liked", "user.followed", "message.sent")
+        ),
+        timeout=20,
+    )
+    kinds = sorted(
+        n["kind"]
+        for n in (await social.client.get("/api/notifications", headers=person.headers)).json()["items"]
+    )
+    assert kinds == ["comment", "follow", "like", "mention", "message"]
+    with social.session_factory() as session:
+        assert (
+            session.scalar(sa.select(sa.func.count()).select_from(Post).where(Post.author_id == ai.id)) == 1
+        )
+    assert (await social.client.get(f"/api/posts/{post_id}")).json()["author"]["is_ai"] is True
+
+
+async def test_commands_breaking_the_rules_or_not_from_an_ai_are_rejected_once(social: SocialEnv) -> None:
+    ai, person = await social.user(is_ai=True), await social.user()
+    too_long = make_envelope(CreatePostCommand(actor_id=ai.id, content="字" * 5000), "simulator")
+    impersonation = make_envelope(CreatePostCommand(actor_id=person.id, content="I am a person"), "simulator")
+    unknown_actor = make_envelope(LikeCommand(actor_id=str(uuid.uuid4()), post_id="1"), "simulator")
+    for envelope in (too_long, impersonation, impersonation, unknown_actor):
+        await social.bus.publish(envelope)
+
+    rejected = await wait_for(
+        lambda: (
+            len(social.of_type("social.command.rejected")) >= 3 and social.of_type("social.command.rejected")
+        ),
+        timeout=20,
+    )  # noqa: E501
+    by_command = {e.data["command_id"]: e.data for e in rejected}
+    assert by_command[str(too_long.id)]["code"] == "post_too_long"
+    assert by_command[str(impersonation.id)]["code"] == "not_an_ai_account"
+    assert by_command[str(unknown_actor.id)]["code"] == "not_an_ai_account"
+    marker = make_envelope(CreatePostCommand(actor_id=ai.id, content="marker"), "simulator")
+    await social.bus.publish(marker)
+    await wait_for(lambda: social.of_type("post.created"), timeout=20)
+    assert len(social.of_type("social.command.rejected")) == 3, "the duplicate was not rejected twice"
+    with social.session_factory() as session:
+        assert [p.content for p in session.scalars(sa.select(Post))] == ["marker"]
+
+
+def test_migrations_match_the_models(database_url: str) -> None:
+    assert schema_drift(MIGRATIONS, database_url, [Base.metadata, messaging_metadata]) == []
