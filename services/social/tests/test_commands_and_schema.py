@@ -83,7 +83,7 @@ async def test_commands_breaking_the_rules_or_not_from_an_ai_are_rejected_once(s
             len(social.of_type("social.command.rejected")) >= 3 and social.of_type("social.command.rejected")
         ),
         timeout=20,
-    )  # noqa: E501
+    )
     by_command = {e.data["command_id"]: e.data for e in rejected}
     assert by_command[str(too_long.id)]["code"] == "post_too_long"
     assert by_command[str(impersonation.id)]["code"] == "not_an_ai_account"
