@@ -9,12 +9,16 @@ from collections.abc import Iterator
 import pytest
 
 from aic_common.testing import free_port
+from aic_common.testing.fixtures import S3Endpoint
 from aic_gateway.stack import Stack, StackConfig
 
 
 @pytest.fixture(scope="session")
 def stack(
-    mysql_server_url: str, rabbitmq_url: str, tmp_path_factory: pytest.TempPathFactory
+    mysql_server_url: str,
+    rabbitmq_url: str,
+    moto_s3: S3Endpoint,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
     """Every service started from :data:`aic_gateway.stack.SERVICES`, on databases and a bus namespace of
     this session alone; stopped, and its databases dropped, when the session ends.
@@ -26,6 +30,10 @@ def stack(
         mysql_url=mysql_server_url,
         broker_url=rabbitmq_url,
         redis_url=os.environ.get("AIC_TEST_REDIS_URL", ""),
+        s3_endpoint_url=moto_s3.url,
+        s3_access_key=moto_s3.access_key,
+        s3_secret_key=moto_s3.secret_key,
+        s3_bucket=f"aic-files-{run}",  # the files service creates it at start-up
         bus_namespace=f"s{run}",
         db_prefix=f"aic_s{run}",
         state_dir=tmp_path_factory.mktemp("stack"),

@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from aic_common.bus import InProcessBus
 from aic_gateway.app import create_app
+from aic_gateway.inprocess import InProcessTransport
 from aic_gateway.settings import GatewaySettings
 
 log = logging.getLogger("aic.dev")
@@ -42,6 +44,8 @@ def admin_login(settings: GatewaySettings) -> tuple[str, str]:
 def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
     from aic_auth.app import create_app as create_auth_app
     from aic_auth.settings import AuthSettings
+    from aic_files.app import create_app as create_files_app
+    from aic_files.settings import FilesSettings
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus(settings.bus_namespace)
@@ -58,6 +62,14 @@ def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
             shared_bus=bus,
         ),
     }
+    # Files verifies tokens with auth's JWKS, fetched in-process; its objects go under data_dir/files.
+    service_apps["files"] = create_files_app(
+        FilesSettings(**embedded),
+        shared_bus=bus,
+        jwks_client=httpx.AsyncClient(
+            transport=InProcessTransport(service_apps["auth"]), base_url="http://auth"
+        ),
+    )
     gateway = create_app(settings, service_apps=service_apps, shared_bus=bus)
     gateway_lifespan = gateway.router.lifespan_context
 

@@ -65,6 +65,7 @@ class ServiceSpec:
 # Every backend service, in start order (auth first: the others fetch its JWKS). Append new ones here.
 SERVICES: list[ServiceSpec] = [
     ServiceSpec(AUTH, "aic_auth.app:create_app", "aic_auth.migrate", service_client=False),
+    ServiceSpec("files", "aic_files.app:create_app", "aic_files.migrate"),
 ]
 
 # Always started last, in front of the others; it owns nothing durable.
@@ -76,6 +77,11 @@ class StackConfig:
     mysql_url: str = DEFAULT_MYSQL_URL  # a server URL with rights to create databases
     broker_url: str = DEFAULT_BROKER_URL
     redis_url: str = ""  # empty: the gateway limits rates in memory
+    # Object storage of the files service (MinIO/S3); empty: files keeps objects under its data dir.
+    s3_endpoint_url: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "aic-files"
     bus_namespace: str = "aic"
     db_prefix: str = "aic"  # databases are named <db_prefix>_<service>
     state_dir: Path = Path("var/stack")  # logs, generated secrets, each service's data dir
@@ -177,6 +183,11 @@ def service_environment(
         if config.admin_username:
             env["AIC_BOOTSTRAP_ADMIN_USERNAME"] = config.admin_username
             env["AIC_BOOTSTRAP_ADMIN_PASSWORD"] = stack_secrets.admin_password
+    if spec.name == "files" and config.s3_endpoint_url:
+        env["AIC_S3_ENDPOINT_URL"] = config.s3_endpoint_url
+        env["AIC_S3_ACCESS_KEY"] = config.s3_access_key
+        env["AIC_S3_SECRET_KEY"] = config.s3_secret_key
+        env["AIC_S3_BUCKET"] = config.s3_bucket
     if spec.service_client:
         env["AIC_SERVICE_CLIENT_ID"] = spec.name
         env["AIC_SERVICE_CLIENT_SECRET"] = stack_secrets.service_clients[spec.name]
@@ -466,6 +477,10 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--mysql-url", default=env.get("AIC_STACK_MYSQL_URL") or DEFAULT_MYSQL_URL)
     parser.add_argument("--broker-url", default=env.get("AIC_STACK_BROKER_URL") or DEFAULT_BROKER_URL)
     parser.add_argument("--redis-url", default=env.get("AIC_STACK_REDIS_URL", ""))
+    parser.add_argument("--s3-endpoint-url", default=env.get("AIC_STACK_S3_ENDPOINT_URL", ""))
+    parser.add_argument("--s3-access-key", default=env.get("AIC_STACK_S3_ACCESS_KEY", ""))
+    parser.add_argument("--s3-secret-key", default=env.get("AIC_STACK_S3_SECRET_KEY", ""))
+    parser.add_argument("--s3-bucket", default=env.get("AIC_STACK_S3_BUCKET", "aic-files"))
     parser.add_argument("--port", type=int, default=int(env.get("AIC_STACK_PORT") or 8000))
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--prefix", default="aic", help="databases are named <prefix>_<service>")
@@ -505,6 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         mysql_url=args.mysql_url,
         broker_url=args.broker_url,
         redis_url=args.redis_url,
+        s3_endpoint_url=args.s3_endpoint_url,
+        s3_access_key=args.s3_access_key,
+        s3_secret_key=args.s3_secret_key,
+        s3_bucket=args.s3_bucket,
         bus_namespace=args.bus_namespace,
         db_prefix=args.prefix,
         state_dir=args.state_dir,

@@ -189,7 +189,7 @@ async def test_unreachable_upstream_gives_503_after_retrying(tmp_path: Path) -> 
 
 async def test_undeployed_service_and_unknown_api_paths(dev) -> None:
     client, _ = dev
-    assert (await client.get("/api/files/abc")).status_code == 503
+    assert (await client.get("/api/sim/status")).status_code == 503  # not in dev mode yet
     assert (await client.get("/api/nothing/here")).status_code == 401  # unknown paths are not public
     token = await register_and_login(client, "lostuser")
     missing = await client.get("/api/nothing/here", headers={"Authorization": f"Bearer {token}"})

@@ -67,12 +67,14 @@ def metadata(file_id: str, _: CurrentPrincipal, service: Service) -> FileMetadat
     return service.metadata(service.get(_checked_id(file_id)))
 
 
-@router.api_route("/{file_id}", methods=["GET", "HEAD"], response_class=Response)
+@router.get("/{file_id}", response_class=Response)
+@router.head("/{file_id}", response_class=Response, include_in_schema=False)
 async def download(file_id: str, request: Request, service: Service) -> Response:
     return await _serve(request, service, file_id, thumbnail=False)
 
 
-@router.api_route("/{file_id}/thumbnail", methods=["GET", "HEAD"], response_class=Response)
+@router.get("/{file_id}/thumbnail", response_class=Response)
+@router.head("/{file_id}/thumbnail", response_class=Response, include_in_schema=False)
 async def download_thumbnail(file_id: str, request: Request, service: Service) -> Response:
     return await _serve(request, service, file_id, thumbnail=True)
 
