@@ -1,0 +1,548 @@
+"""The LLM tier: ask any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, OpenAI) to decide.
+
+One :class:`LlmPolicy` is shared by all agents, so its semaphore is the simulator-wide limit on LLM
+calls in flight. It asks for structured output (a JSON schema in ``response_format``) but also accepts
+a JSON object in plain text or a fenced block, since many servers ignore ``response_format``. Whatever
+the server says is validated against :class:`Decision` and the options offered; anything else raises
+:class:`LlmError` so that the next tier decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import random
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import httpx
+from pydantic import ValidationError
+
+from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Memory, Option, Perception
+from aic_simulator.tiers import PolicyError, invalid_reason
+
+StructuredOutput = Literal["json_schema", "json_object", "none"]
+
+# Actions whose point is the text the LLM writes: without it the engine has nothing to say.
+TEXT_ACTIONS = frozenset(
+    {ActionKind.post, ActionKind.comment, ActionKind.message, ActionKind.reply, ActionKind.talk}
+)
+
+
+class LlmError(PolicyError):
+    """The LLM tier could not decide; ``reason`` is short and goes into the decision log."""
+
+
+class LlmPolicy:
+    """A decision policy backed by an OpenAI-compatible ``/chat/completions`` endpoint.
+
+    ``base_url`` is the API root (e.g. ``http://127.0.0.1:11434/v1``). ``concurrency`` limits calls
+    in flight across every agent using this instance. ``timeout`` (seconds, None for none) bounds a
+    whole decision, retries and waits for a free slot included. At most ``max_attempts`` requests are
+    sent per decision; 429, 5xx and transport errors are retried after an exponential backoff with
+    jitter (``backoff_base`` doubling up to ``backoff_max``), or after the server's Retry-After when
+    it gives one (capped at ``retry_after_cap``). Other 4xx are not retried.
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        concurrency: int = 8,
+        timeout: float | None = None,
+        max_attempts: int = 3,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+        retry_after_cap: float = 10.0,
+        request_timeout: float = 120.0,
+        temperature: float | None = 0.8,
+        max_tokens: int | None = 400,
+        structured_output: StructuredOutput = "json_schema",
+        max_memories: int = 8,
+        max_feed_items: int = 8,
+        max_messages: int = 5,
+        extra_body: Mapping[str, Any] | None = None,
+        client: httpx.AsyncClient | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1:
+            raise ValueError("concurrency and max_attempts must be at least 1")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.model = model
+        self.api_key = api_key or None
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_max = backoff_max
+        self.retry_after_cap = retry_after_cap
+        self.request_timeout = request_timeout
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.structured_output = structured_output
+        self.max_memories = max_memories
+        self.max_feed_items = max_feed_items
+        self.max_messages = max_messages
+        self.extra_body = dict(extra_body or {})
+        self._client = client
+        self._own_client = client is None
+        self._semaphore = asyncio.Semaphore(concurrency)
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self.reset_stats()
+
+    # ------------------------------------------------------------------ counters
+
+    def reset_stats(self) -> None:
+        """Zero the counters (a benchmark calls this before its measured run)."""
+        self.in_flight = 0  # HTTP calls in progress now (each holds a semaphore slot)
+        self.max_in_flight = 0
+        self.calls = 0  # HTTP requests sent, retries included
+        self.decisions = 0  # decide() calls
+        self.errors = 0  # decide() calls that gave no decision (error, invalid output, timeout, cancel)
+        self.retries = 0
+        self.tokens = 0
+        self._busy_seconds = 0.0
+        self._busy_since = time.perf_counter()
+
+    @property
+    def busy_seconds(self) -> float:
+        """Time-integral of ``in_flight``: slot-seconds spent waiting on the server."""
+        return self._busy_seconds + self.in_flight * (time.perf_counter() - self._busy_since)
+
+    def busy_fraction(self, elapsed: float) -> float:
+        """Share of the ``concurrency`` slots kept busy over ``elapsed`` seconds of wall time."""
+        return self.busy_seconds / (elapsed * self.concurrency) if elapsed > 0 else 0.0
+
+    def stats(self) -> dict[str, float | int]:
+        return {
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+            "busy_seconds": round(self.busy_seconds, 3),
+            "calls": self.calls,
+            "decisions": self.decisions,
+            "errors": self.errors,
+            "retries": self.retries,
+            "tokens": self.tokens,
+            "concurrency": self.concurrency,
+        }
+
+    def _in_flight_changed(self, delta: int) -> None:
+        now = time.perf_counter()
+        self._busy_seconds += self.in_flight * (now - self._busy_since)
+        self._busy_since = now
+        self.in_flight += delta
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _http(self) -> httpx.AsyncClient:
+        # Created on first use so that the client belongs to the loop that runs the decisions.
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+            )
+            self._client = httpx.AsyncClient(timeout=self.request_timeout, limits=limits)
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._own_client:
+            await self._client.aclose()
+            self._client = None
+
+    async def __aenter__(self) -> LlmPolicy:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ deciding
+
+    async def decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
+        self.decisions += 1
+        try:
+            if self.timeout is None:
+                return await self._decide(perception)
+            deadline = asyncio.timeout(self.timeout)
+            try:
+                async with deadline:
+                    return await self._decide(perception)
+            except TimeoutError:
+                if deadline.expired():
+                    raise LlmError(f"timeout after {float(self.timeout)}s") from None
+                raise
+        except BaseException:
+            # Counted whatever ended it, a caller's cancellation (the tier's timeout) included.
+            self.errors += 1
+            raise
+
+    async def _decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
+        started = time.perf_counter()
+        if not perception.options:
+            raise LlmError("no options offered")
+        memories = top_memories(perception.memories, self.max_memories)
+        messages = [
+            {"role": "system", "content": system_prompt(perception)},
+            {
+                "role": "user",
+                "content": user_prompt(
+                    perception, memories, feed_limit=self.max_feed_items, message_limit=self.max_messages
+                ),
+            },
+        ]
+        body: dict[str, Any] = {"model": self.model, "messages": messages, **self.extra_body}
+        if self.temperature is not None:
+            body["temperature"] = self.temperature
+        if self.max_tokens is not None:
+            body["max_tokens"] = self.max_tokens
+        if self.structured_output == "json_schema":
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "decision", "strict": True, "schema": decision_schema(perception)},
+            }
+        elif self.structured_output == "json_object":
+            body["response_format"] = {"type": "json_object"}
+
+        payload, attempts, waits = await self._post(body)
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        prompt_tokens = _int(usage.get("prompt_tokens"))
+        completion_tokens = _int(usage.get("completion_tokens"))
+        tokens = _int(usage.get("total_tokens")) or prompt_tokens + completion_tokens
+        self.tokens += tokens
+        detail: dict[str, Any] = {
+            "model": payload.get("model") or self.model,
+            "attempts": attempts,
+            "retry_waits": waits,
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+        }
+        text = _answer_text(payload)
+        try:
+            decision = parse_decision(perception, text)
+        except LlmError as exc:
+            exc.tokens = tokens
+            exc.detail = {**detail, "answer": (text or "")[:500]}
+            raise
+        return decision, DecisionTrace(
+            tier=self.name,
+            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            memories_used=[m.id for m in memories],
+            options_considered=[option_label(o) for o in perception.options],
+            tokens=tokens,
+            detail=detail,
+        )
+
+    async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, list[float]]:
+        """Send with retries; returns the JSON payload, the attempts made and the waits between them."""
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        waits: list[float] = []
+        failure = ""
+        for attempt in range(1, self.max_attempts + 1):
+            retry_after: float | None = None
+            try:
+                response = await self._send(body, headers)
+            except httpx.TransportError as exc:
+                failure = type(exc).__name__
+            else:
+                status = response.status_code
+                if status == 200:
+                    try:
+                        payload = response.json()
+                    except ValueError:
+                        raise LlmError("invalid response: body is not JSON") from None
+                    if not isinstance(payload, dict):
+                        raise LlmError("invalid response: body is not a JSON object")
+                    return payload, attempt, waits
+                if status != 429 and status < 500:
+                    # A wrong request (bad model, key or field): retrying won't help.
+                    raise LlmError(f"HTTP {status}: {_snippet(response.text)}")
+                failure = f"HTTP {status}"
+                retry_after = parse_retry_after(response.headers)
+            if attempt == self.max_attempts:
+                break
+            delay = self._delay(attempt, retry_after)
+            waits.append(round(delay, 3))
+            self.retries += 1
+            await asyncio.sleep(delay)
+        raise LlmError(f"{failure} after {self.max_attempts} attempts")
+
+    async def _send(self, body: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        # The slot is held only while a request is on the wire, not during backoff, so that a
+        # throttled agent does not keep others from the server.
+        async with self._semaphore:
+            self.calls += 1
+            self._in_flight_changed(+1)
+            try:
+                return await self._http().post(self.url, json=body, headers=headers)
+            finally:
+                self._in_flight_changed(-1)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            # The server said how long; waiting longer only delays the agent.
+            return min(max(retry_after, 0.0), self.retry_after_cap)
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        # Jitter spreads the retries of agents that failed together.
+        return ceiling * self._rng.uniform(0.5, 1.0)
+
+
+# ---------------------------------------------------------------------- structured output
+
+
+def decision_schema(perception: Perception) -> dict[str, Any]:
+    """The JSON schema of :class:`Decision`, narrowed to what is offered, in the strict-mode subset.
+
+    Strict mode wants every property required, no extra properties and no length keywords, so the
+    schema is written here rather than taken from pydantic; lengths are still checked on parsing.
+    """
+    actions = sorted({o.action.value for o in perception.options})
+    targets: list[str | None] = sorted({o.target for o in perception.options if o.target is not None})
+    if any(o.target is None for o in perception.options):
+        targets.append(None)
+    # Listing the targets lets servers with constrained decoding keep the answer among the options.
+    target: dict[str, Any] = {"type": ["string", "null"] if None in targets else "string", "enum": targets}
+    if targets == [None]:
+        target = {"type": "null"}
+    return {
+        "type": "object",
+        "properties": {
+            "action": {"type": "string", "enum": actions},
+            "target": target,
+            "content": {"type": ["string", "null"]},
+            "reason": {"type": "string"},
+        },
+        "required": ["action", "target", "content", "reason"],
+        "additionalProperties": False,
+    }
+
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
+
+
+def extract_json(text: str) -> dict[str, Any]:
+    """The first JSON object in an answer: the whole text, a fenced block, or an object inside prose."""
+    text = _THINK.sub("", text).strip()
+    candidates = [text, *(m.group(1).strip() for m in _FENCE.finditer(text))]
+    for candidate in candidates:
+        try:
+            value = json.loads(candidate)
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    decoder = json.JSONDecoder()
+    for match in re.finditer(r"\{", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            return value
+    raise ValueError("no JSON object in the answer")
+
+
+def parse_decision(perception: Perception, text: str | None) -> Decision:
+    """Validate an answer against :class:`Decision` and the options offered; LlmError otherwise."""
+    if not text or not text.strip():
+        raise LlmError("invalid output: empty answer")
+    try:
+        raw = extract_json(text)
+    except ValueError as exc:
+        raise LlmError(f"invalid output: {exc}") from None
+    action = raw.get("action")
+    # Checked before pydantic so that the log says "not offered" rather than an enum error.
+    if action not in {o.action.value for o in perception.options}:
+        raise LlmError(f"invalid output: action {str(action)[:40]!r} not offered")
+    if isinstance(raw.get("target"), str) and raw["target"].strip().lower() in ("", "null", "none"):
+        raw["target"] = None  # small models write the null as a string
+    try:
+        decision = Decision.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "answer"
+        raise LlmError(f"invalid output: {where}: {first.get('msg', 'invalid')}") from None
+    invalid = invalid_reason(perception, decision)
+    if invalid is not None:
+        raise LlmError(f"invalid output: {invalid}")
+    if decision.action in TEXT_ACTIONS and not (decision.content or "").strip():
+        raise LlmError(f"invalid output: action {decision.action.value!r} without content")
+    return decision
+
+
+def _answer_text(payload: dict[str, Any]) -> str | None:
+    try:
+        message = payload["choices"][0]["message"]
+    except (KeyError, IndexError, TypeError):
+        raise LlmError("invalid response: no choices[0].message") from None
+    if not isinstance(message, dict):
+        raise LlmError("invalid response: no choices[0].message")
+    if message.get("refusal"):
+        raise LlmError(f"refused: {_snippet(str(message['refusal']))}")
+    content = message.get("content")
+    if isinstance(content, list):  # some servers send content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return content if isinstance(content, str) else None
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` (OpenAI) or ``Retry-After`` (seconds or an HTTP date)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    if "retry-after-ms" in lowered:
+        try:
+            return max(float(lowered["retry-after-ms"]) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _snippet(text: str, limit: int = 200) -> str:
+    return " ".join(text.split())[:limit]
+
+
+# ---------------------------------------------------------------------- prompts
+
+
+def option_label(option: Option) -> str:
+    if option.label:
+        return option.label
+    return f"{option.action.value} {option.target}" if option.target else option.action.value
+
+
+def top_memories(memories: list[Memory], limit: int) -> list[Memory]:
+    return sorted(memories, key=lambda m: m.score, reverse=True)[:limit]
+
+
+# Persona keys shown first and how to call them; any other key is shown as it is.
+_PERSONA_FIELDS: dict[str, tuple[str, str]] = {
+    "age": ("Age", "年龄"),
+    "gender": ("Gender", "性别"),
+    "occupation": ("Occupation", "职业"),
+    "traits": ("Personality", "性格"),
+    "interests": ("Interests", "兴趣"),
+    "writing_style": ("Writing style", "写作风格"),
+    "style": ("Writing style", "写作风格"),
+    "daily_rhythm": ("Daily rhythm", "作息"),
+    "rhythm": ("Daily rhythm", "作息"),
+    "home": ("Home", "住处"),
+    "bio": ("About you", "简介"),
+    "description": ("About you", "简介"),
+    "background": ("Background", "背景"),
+}
+_PERSONA_SKIP = frozenset({"name", "display_name", "id", "agent_id", "username", "language", "avatar"})
+
+
+def _render(value: Any, limit: int = 300) -> str:
+    if isinstance(value, Mapping):
+        text = "; ".join(f"{k}: {_render(v, 80)}" for k, v in value.items())
+    elif isinstance(value, list | tuple | set):
+        text = ", ".join(_render(v, 80) for v in value)
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _persona_lines(persona: Mapping[str, Any], zh: bool) -> list[str]:
+    lines = []
+    for key, (en_label, zh_label) in _PERSONA_FIELDS.items():
+        if persona.get(key) not in (None, "", [], {}):
+            lines.append(f"- {zh_label if zh else en_label}: {_render(persona[key])}")
+    for key, value in persona.items():
+        if key not in _PERSONA_FIELDS and key not in _PERSONA_SKIP and value not in (None, "", [], {}):
+            lines.append(f"- {key}: {_render(value)}")
+    return lines
+
+
+def system_prompt(perception: Perception) -> str:
+    zh = perception.language.startswith("zh")
+    persona = "\n".join(_persona_lines(perception.persona, zh))
+    if zh:
+        return (
+            f"你是「{perception.name}」，生活在一个小社区里，社区有自己的社交网络。始终保持角色，"
+            "不要提到自己是 AI 或语言模型。\n"
+            f"你的人设：\n{persona}\n\n"
+            "每一轮你会看到此刻的时间、地点、身边的人、发生的事、动态和私信，以及你现在可以做的事（编号列出）。"
+            "从中选择恰好一项。发帖、评论、私信、回复或聊天时，用简体中文、按你的写作风格写 content，"
+            "像真实用户那样简短自然；其他动作 content 为 null。\n"
+            '只回答一个 JSON 对象：{"action": "...", "target": "..." 或 null, "content": "..." 或 null, '
+            '"reason": "一句话的内心理由"}，action 和 target 必须照抄所选选项。'
+        )
+    return (
+        f"You are {perception.name}, a character living in a small community that has its own social "
+        "network. Stay in character; never mention being an AI or a language model.\n"
+        f"Your persona:\n{persona}\n\n"
+        "Each turn you are told the time, where you are, who is around, what is happening, your feed and "
+        "your messages, and the numbered things you can do now. Choose exactly one. For a post, comment, "
+        "message, reply or talk, write the content in English in your own writing style, short and natural "
+        "like a real user; for other actions content is null.\n"
+        'Answer with one JSON object only: {"action": "...", "target": "..." or null, "content": "..." or '
+        'null, "reason": "a one-line private reason"}, copying action and target from the chosen option.'
+    )
+
+
+def user_prompt(
+    perception: Perception, memories: list[Memory], *, feed_limit: int = 8, message_limit: int = 5
+) -> str:
+    zh = perception.language.startswith("zh")
+
+    def t(en: str, cn: str) -> str:
+        return cn if zh else en
+
+    p = perception
+    none = t("none", "无")
+    lines = [
+        f"{t('Time', '时间')}: {p.sim_time.strftime('%Y-%m-%d %H:%M (%A)')}",
+        f"{t('Place', '地点')}: {p.location_name} ({p.location_id})",
+        f"{t('Energy', '精力')}: {p.energy:.2f}/1, {t('sociability', '社交欲')}: {p.sociability:.2f}/1, "
+        f"{t('mood', '心情')}: {p.mood:+.2f} (-1..1)",
+        f"{t('Carrying', '随身物品')}: {', '.join(p.inventory) or none}",
+        f"{t('People here', '在场的人')}: {', '.join(p.people_here) or none}",
+        f"{t('Events', '正在发生')}: {'; '.join(p.active_events) or none}",
+    ]
+    lines.append(f"\n{t('Feed', '动态')}:")
+    for item in p.feed[:feed_limit]:
+        mine = t(" (yours)", "（你的）") if item.is_mine else ""
+        lines.append(f"- [{item.post_id}] {item.author_name}{mine}: {_render(item.content, 280)}")
+    if not p.feed:
+        lines.append(f"- {none}")
+    lines.append(f"\n{t('Unread messages', '未读私信')}:")
+    for message in p.unread_messages[:message_limit]:
+        lines.append(f"- [{message.message_id}] {message.sender_name}: {_render(message.content, 400)}")
+    if not p.unread_messages:
+        lines.append(f"- {none}")
+    lines.append(f"\n{t('What you remember', '你记得')}:")
+    for memory in memories:
+        lines.append(f"- {_render(memory.content, 240)}")
+    if not memories:
+        lines.append(f"- {none}")
+    # One option per line as "N. {json} — label": the JSON is what the answer copies.
+    lines.append(f"\n{t('What you can do now', '你现在可以做的事')}:")
+    for number, option in enumerate(p.options, 1):
+        choice = json.dumps({"action": option.action.value, "target": option.target}, ensure_ascii=False)
+        lines.append(f"{number}. {choice} — {option_label(option)}")
+    lines.append(t("\nAnswer with the JSON object only.", "\n只回答 JSON 对象。"))
+    return "\n".join(lines)
