@@ -1,0 +1,77 @@
+"""The simulator's app factory: the composition root of the service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from aic_common.bus import InProcessBus
+from aic_common.db import run_in_thread
+from aic_common.principals import verifier_from_settings
+from aic_common.runtime import ServiceRuntime
+from aic_common.web import create_service_app
+from aic_simulator.api import sim
+from aic_simulator.messaging import register_consumers
+from aic_simulator.policy import Policy
+from aic_simulator.rules import RulePolicy
+from aic_simulator.runner import Simulation
+from aic_simulator.settings import SimulatorSettings
+from aic_simulator.world import load_world_file, seed_world
+
+MIGRATIONS = "aic_simulator:migrations"
+
+
+def build_policy(settings: SimulatorSettings) -> Policy:
+    """Rules alone, or an LLM first with rules to fall back on when it is slow, down or nonsensical."""
+    rules = RulePolicy(settings.seed)
+    if not settings.llm_base_url:
+        return rules
+    from aic_simulator.llm import LlmPolicy
+    from aic_simulator.tiers import TieredPolicy
+
+    llm = LlmPolicy(
+        settings.llm_base_url,
+        settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value() or None,
+        concurrency=settings.llm_concurrency,
+        max_attempts=settings.llm_max_attempts,
+    )
+    return TieredPolicy([llm, rules], decision_timeout=settings.decision_timeout_seconds)
+
+
+def create_app(
+    settings: SimulatorSettings | None = None,
+    *,
+    shared_bus: InProcessBus | None = None,
+    jwks_client: Any = None,
+    policy: Policy | None = None,
+) -> FastAPI:
+    settings = settings or SimulatorSettings()
+    runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
+    simulation = Simulation(settings, runtime, policy or build_policy(settings))
+    register_consumers(runtime.bus, runtime.session_factory, simulation)
+    world = load_world_file(settings.world_file)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            await run_in_thread(
+                seed_world, runtime.session_factory, runtime.outbox, world, settings.sim_start
+            )
+            runtime.relay.notify()
+            await simulation.start()
+            try:
+                yield
+            finally:
+                await simulation.stop()
+
+    app = create_service_app(
+        settings, title="AI Community simulator", routers=[sim.router], lifespan=lifespan
+    )
+    app.state.simulation = simulation
+    app.state.runtime = runtime
+    app.state.token_verifier = verifier_from_settings(settings, jwks_client)
+    return app

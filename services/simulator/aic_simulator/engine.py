@@ -1,0 +1,540 @@
+"""The discrete-event engine: a clock, a heap of agent wake-ups, perceive → decide → act.
+
+One step (a tick): the clock moves to the next wake-up, never further than ``max_time_jump``; every
+agent due by then finishes its previous action and decides its next one (concurrently, so LLM calls
+overlap), and the decisions are applied in a fixed order (by agent id), which keeps rule-based runs
+reproducible. Actions take simulated time; the agent sleeps until its action ends or until someone
+addresses it (a message, a comment, a mention), whichever comes first. ``speed`` paces simulated time
+against wall time; 0 runs as fast as it can.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aic_common.db import run_in_thread
+from aic_common.messages import (
+    CreateCommentCommand,
+    CreatePostCommand,
+    FollowCommand,
+    LikeCommand,
+    SendMessageCommand,
+    SimActionFinished,
+    SimActionStarted,
+    SimClockAdvanced,
+    SimState,
+    SimStateChanged,
+)
+from aic_simulator.memory import forget_beyond, reflect, remember, retrieve
+from aic_simulator.policy import (
+    ActionKind,
+    Decision,
+    DecisionTrace,
+    FeedItem,
+    IncomingMessage,
+    Option,
+    Perception,
+    Policy,
+    option_allows,
+)
+from aic_simulator.settings import SimulatorSettings
+from aic_simulator.state import AgentState, Relation, World
+from aic_simulator.store import Changes, SimStore
+
+log = logging.getLogger(__name__)
+
+# Simulated minutes each action takes.
+DURATION_MINUTES: dict[ActionKind, int] = {
+    ActionKind.browse: 15,
+    ActionKind.post: 10,
+    ActionKind.comment: 5,
+    ActionKind.like: 2,
+    ActionKind.follow: 2,
+    ActionKind.message: 5,
+    ActionKind.reply: 3,
+    ActionKind.talk: 20,
+    ActionKind.pick_up: 3,
+    ActionKind.use_item: 15,
+    ActionKind.attend_event: 60,
+    ActionKind.rest: 90,
+}
+SOCIAL_ACTIONS = {
+    ActionKind.post,
+    ActionKind.comment,
+    ActionKind.like,
+    ActionKind.follow,
+    ActionKind.message,
+    ActionKind.reply,
+}
+
+
+@dataclass
+class StepReport:
+    step: int
+    sim_time: datetime
+    decisions: int
+
+
+def clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+class Engine:
+    def __init__(self, settings: SimulatorSettings, store: SimStore, policy: Policy, world: World) -> None:
+        self.settings = settings
+        self.store = store
+        self.policy = policy
+        self.world = world
+        self.ttl = timedelta(seconds=settings.lease_ttl_seconds)
+        self.decision_latencies: list[float] = []
+        self.tier_counts: dict[str, int] = {}
+        self.fallbacks = 0
+        self.actions_wall: list[float] = []  # wall times of recent actions, for actions per minute
+        # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
+        self.on_flush: Callable[[], Awaitable[None] | None] | None = None
+
+    # ------------------------------------------------------------------ one tick
+
+    async def step(self) -> StepReport:
+        world = self.world
+        changes = Changes()
+        await run_in_thread(self.store.refresh, world)
+        previous = world.sim_time
+        next_wake = world.next_wake()
+        limit = previous + timedelta(seconds=self.settings.max_time_jump_seconds)
+        target = limit if next_wake is None else min(max(next_wake, previous), limit)
+        if target > previous:
+            world.sim_time = target
+            if self.settings.publish_action_events:
+                changes.send(SimClockAdvanced(sim_time=target, previous_sim_time=previous))
+        due = world.pop_due(world.sim_time)
+        for agent in due:
+            self._finish(agent, changes)
+        perceptions = [self.perceive(agent) for agent in due]
+        results = await asyncio.gather(*(self._decide(p) for p in perceptions))
+        for agent, perception, (decision, trace) in zip(due, perceptions, results, strict=True):
+            self._apply(agent, perception, decision, trace, changes)
+        world.steps += 1
+        await run_in_thread(self.store.flush, world, changes, self.ttl)
+        if self.on_flush is not None:
+            result = self.on_flush()
+            if asyncio.iscoroutine(result):
+                await result
+        return StepReport(world.steps, world.sim_time, len(due))
+
+    async def _decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
+        decision, trace = await self.policy.decide(perception)
+        if not option_allows(perception, decision):  # the last tier is rules, which only picks options
+            raise RuntimeError(f"policy chose an action that was not offered: {decision.action}")
+        self.decision_latencies.append(trace.latency_ms)
+        del self.decision_latencies[:-500]
+        self.tier_counts[trace.tier] = self.tier_counts.get(trace.tier, 0) + 1
+        if trace.fallback_reason:
+            self.fallbacks += 1
+        return decision, trace
+
+    # ------------------------------------------------------------------ perceiving
+
+    def perceive(self, agent: AgentState) -> Perception:
+        world = self.world
+        location = world.locations[agent.location_id]
+        here = world.people_at(agent.location_id, besides=agent.id)
+        events = world.active_events(agent.location_id)
+        feed = self._feed_for(agent)
+        unread = [
+            IncomingMessage(s.ref_id, s.from_user_id, s.from_username, s.content)
+            for s in agent.stimuli
+            if s.kind == "message"
+        ]
+        query = " ".join([location.name, *(e.title for e in events), *(m.content for m in unread)])
+        memories = retrieve(agent, world.sim_time, query, k=5)
+        return Perception(
+            agent_id=agent.id,
+            name=agent.display_name,
+            persona=agent.persona,
+            sim_time=world.sim_time,
+            location_id=location.id,
+            location_name=location.name if agent.language != "en" else location.name_en,
+            energy=agent.energy,
+            sociability=agent.sociability,
+            mood=agent.mood,
+            inventory=[world.items[i].name for i in agent.inventory],
+            people_here=[a.display_name for a in here],
+            active_events=[e.title for e in events],
+            feed=feed,
+            unread_messages=unread,
+            memories=memories,
+            options=self._options(agent, here, events, feed, unread),
+            language=agent.language,
+        )
+
+    def _feed_for(self, agent: AgentState) -> list[FeedItem]:
+        limit = self.settings.ai_browse_comment_limit
+        items = [
+            FeedItem(f.post_id, f.author_id, f.author_username, f.content[:280], f.author_id == agent.user_id)
+            for f in reversed(self.world.feed)
+        ]
+        return items[:limit]
+
+    def _options(
+        self,
+        agent: AgentState,
+        here: list[AgentState],
+        events: list[Any],
+        feed: list[FeedItem],
+        unread: list[IncomingMessage],
+    ) -> list[Option]:
+        world = self.world
+        options: list[Option] = [Option(ActionKind.rest, None, "rest")]
+        linked = agent.user_id is not None  # social actions need the account
+        if linked:
+            for message in unread[:3]:
+                options.append(Option(ActionKind.reply, message.message_id, f"reply:{message.sender_name}"))
+            for stimulus in agent.stimuli:
+                if stimulus.kind in ("comment", "mention") and stimulus.post_id:
+                    options.append(
+                        Option(ActionKind.comment, stimulus.post_id, f"answer:{stimulus.from_username}")
+                    )
+                    break
+            if feed:
+                options.append(Option(ActionKind.browse, None, "browse the feed"))
+            if agent.energy > 0.15:
+                options.append(Option(ActionKind.post, None, "write a post"))
+            others = [f for f in feed if not f.is_mine][:3]
+            for item in others:
+                options.append(Option(ActionKind.like, item.post_id, f"like {item.author_name}'s post"))
+                options.append(
+                    Option(ActionKind.comment, item.post_id, f"comment on {item.author_name}'s post")
+                )
+            for item in others:
+                if (agent.user_id, item.author_id) not in world.follows:
+                    options.append(Option(ActionKind.follow, item.author_id, f"follow {item.author_name}"))
+                    break
+            friends = sorted(
+                ((rel.affinity, other) for other, rel in agent.relations.items() if rel.affinity >= 0.5),
+                reverse=True,
+            )
+            for _, other in friends[:1]:
+                friend = world.agents.get(other)
+                if friend is not None and friend.user_id:
+                    options.append(
+                        Option(ActionKind.message, friend.user_id, f"message:{friend.display_name}")
+                    )
+        for person in here[:3]:
+            options.append(Option(ActionKind.talk, person.id, f"talk with {person.display_name}"))
+        for event in events[:1]:
+            options.append(Option(ActionKind.attend_event, str(event.id), f"join {event.title}"))
+        for item_id in agent.inventory[:2]:
+            options.append(Option(ActionKind.use_item, item_id, f"use {world.items[item_id].name_en}"))
+        for item in world.items.values():
+            if item.location_id == agent.location_id and item.holder_id is None:
+                options.append(Option(ActionKind.pick_up, item.id, f"pick up {item.name_en}"))
+                break
+        if agent.location_id != agent.home_id:
+            options.append(Option(ActionKind.move, agent.home_id, "home"))
+        for location_id in self._places_to_go(agent):
+            options.append(
+                Option(ActionKind.move, location_id, f"go to {world.locations[location_id].name_en}")
+            )
+        return options
+
+    def _places_to_go(self, agent: AgentState) -> list[str]:
+        world = self.world
+        open_now = [
+            loc
+            for loc in world.locations.values()
+            if loc.id != agent.location_id and loc.kind != "home" and loc.is_open(world.sim_time)
+        ]
+        with_events = {e.location_id for e in world.active_events() if e.location_id}
+        ranked = sorted(
+            open_now,
+            key=lambda loc: (loc.id not in with_events, self._distance(agent.location_id, loc.id), loc.id),
+        )
+        return [loc.id for loc in ranked[:3]]
+
+    def _distance(self, a: str, b: str) -> float:
+        la, lb = self.world.locations[a], self.world.locations[b]
+        return math.hypot(la.x - lb.x, la.y - lb.y)
+
+    # ------------------------------------------------------------------ acting
+
+    def _finish(self, agent: AgentState, changes: Changes) -> None:
+        if agent.current_decision is None:
+            return
+        changes.outcomes[agent.current_decision] = "finished"
+        if self.settings.publish_action_events:
+            changes.send(
+                SimActionFinished(
+                    action_id=str(agent.current_decision),
+                    agent_id=agent.id,
+                    user_id=agent.user_id,
+                    action=agent.current_action or "",
+                    sim_time=self.world.sim_time,
+                )
+            )
+        agent.current_action, agent.current_decision = None, None
+        agent.dirty = True
+
+    def _apply(
+        self,
+        agent: AgentState,
+        perception: Perception,
+        decision: Decision,
+        trace: DecisionTrace,
+        changes: Changes,
+    ) -> None:
+        world = self.world
+        world.decisions += 1
+        number = world.decisions
+        now = world.sim_time
+        minutes = DURATION_MINUTES.get(decision.action, 15)
+        # The social command carries this as its correlation id, so its result events can be matched.
+        command_id = f"decision-{number}" if decision.action in SOCIAL_ACTIONS else None
+        summary = self._act(agent, decision, changes, correlation=f"decision-{number}")
+        if decision.action == ActionKind.move and decision.target in world.locations:
+            minutes = 10 + int(self._distance(perception.location_id, decision.target) / 3)
+        # Needs drift: effort tires, company satisfies sociability, solitude builds it up.
+        social = decision.action in (
+            ActionKind.talk,
+            ActionKind.attend_event,
+            ActionKind.reply,
+            ActionKind.message,
+        )
+        agent.energy = clamp(
+            agent.energy + (0.35 if decision.action == ActionKind.rest else -0.03 * minutes / 15), 0, 1
+        )
+        agent.sociability = clamp(agent.sociability + (-0.15 if social else 0.04), 0, 1)
+        for event in world.active_events(agent.location_id):
+            agent.mood = clamp(agent.mood + 0.1 * event.effects.get("mood", 0), -1, 1)
+        ends_at = now + timedelta(minutes=minutes)
+        agent.current_action, agent.current_decision = decision.action.value, number
+        agent.dirty = True
+        world.schedule(agent, ends_at)
+        changes.action_logs.append(
+            {
+                "decision": number,
+                "step": world.steps + 1,
+                "agent_id": agent.id,
+                "sim_time": now,
+                "ends_at": ends_at,
+                "action": decision.action.value,
+                "target": decision.target,
+                "content": decision.content,
+                "location_id": agent.location_id,
+                "tier": trace.tier,
+                "fallback_reason": trace.fallback_reason,
+                "trace": {
+                    "reason": decision.reason,
+                    "latency_ms": round(trace.latency_ms, 2),
+                    "tokens": trace.tokens,
+                    "memories_used": trace.memories_used,
+                    "options_considered": trace.options_considered,
+                    **({"detail": trace.detail} if trace.detail else {}),
+                },
+                "outcome": "started",
+                "command_id": command_id,
+            }
+        )
+        if self.settings.publish_action_events:
+            changes.send(
+                SimActionStarted(
+                    action_id=str(number),
+                    agent_id=agent.id,
+                    user_id=agent.user_id,
+                    action=decision.action.value,
+                    sim_time=now,
+                    location_id=agent.location_id,
+                    summary=summary[:200],
+                )
+            )
+        self.actions_wall.append(time.monotonic())
+        del self.actions_wall[:-1000]
+        if reflection := reflect(agent, now, self.settings.reflection_threshold):
+            changes.memories.append((agent.id, reflection))
+        for seq in forget_beyond(agent, now, self.settings.memory_limit):
+            changes.forgotten.append((agent.id, seq))
+
+    def _memory(
+        self, agent: AgentState, changes: Changes, kind: str, content: str, importance: float
+    ) -> None:
+        changes.memories.append((agent.id, remember(agent, self.world.sim_time, kind, content, importance)))
+
+    def _act(self, agent: AgentState, decision: Decision, changes: Changes, *, correlation: str) -> str:
+        """Carry out the decision; returns a one-line summary for the activity stream."""
+        world = self.world
+        zh = agent.language != "en"
+        target = decision.target
+        text = (decision.content or "").strip()
+        match decision.action:
+            case ActionKind.post:
+                changes.send(
+                    CreatePostCommand(
+                        actor_id=agent.user_id or "", content=text or "…", location_id=agent.location_id
+                    ),
+                    correlation,
+                )
+                self._memory(
+                    agent, changes, "observation", ("我发了一条动态:" if zh else "I posted: ") + text, 4
+                )
+                return text
+            case ActionKind.comment:
+                stimulus = next(
+                    (s for s in agent.stimuli if s.post_id == target and s.kind in ("comment", "mention")),
+                    None,
+                )
+                parent = stimulus.ref_id if stimulus and stimulus.kind == "comment" else None
+                changes.send(
+                    CreateCommentCommand(
+                        actor_id=agent.user_id or "",
+                        post_id=target or "",
+                        content=text or "👍",
+                        parent_id=parent,
+                    ),
+                    correlation,
+                )
+                if stimulus:
+                    self._handled(agent, stimulus.id, changes)
+                self._memory(
+                    agent, changes, "observation", ("我评论了:" if zh else "I commented: ") + text, 3
+                )
+                return text
+            case ActionKind.like:
+                changes.send(LikeCommand(actor_id=agent.user_id or "", post_id=target or ""), correlation)
+                return f"liked {target}"
+            case ActionKind.follow:
+                changes.send(
+                    FollowCommand(actor_id=agent.user_id or "", followee_id=target or ""), correlation
+                )
+                world.follows.add((agent.user_id or "", target or ""))
+                return f"followed {target}"
+            case ActionKind.reply | ActionKind.message:
+                stimulus = next(
+                    (s for s in agent.stimuli if s.ref_id == target and s.kind == "message"), None
+                )
+                to_user = stimulus.from_user_id if stimulus else target
+                changes.send(
+                    SendMessageCommand(
+                        actor_id=agent.user_id or "", to_user_id=to_user or "", content=text or "🙂"
+                    ),
+                    correlation,
+                )
+                if stimulus:
+                    self._handled(agent, stimulus.id, changes)
+                    self._memory(
+                        agent,
+                        changes,
+                        "conversation",
+                        _said(stimulus.from_username, stimulus.content[:80], text[:80], zh),
+                        6,
+                    )
+                    relation = agent.relations.setdefault(stimulus.from_user_id, Relation())
+                    relation.affinity, relation.interactions = (
+                        min(1.0, relation.affinity + 0.05),
+                        relation.interactions + 1,
+                    )
+                    relation.dirty = True
+                return text
+            case ActionKind.move:
+                destination = world.locations.get(target or "")
+                if destination is not None:
+                    agent.location_id = destination.id
+                    self._memory(
+                        agent,
+                        changes,
+                        "observation",
+                        ("我来到了" if zh else "I went to ")
+                        + (destination.name if zh else destination.name_en),
+                        2,
+                    )
+                return f"→ {target}"
+            case ActionKind.talk:
+                other = world.agents.get(target or "")
+                if other is not None:
+                    topic = text or ("聊天" if zh else "a chat")
+                    for me, them in ((agent, other), (other, agent)):
+                        self._memory(
+                            me,
+                            changes,
+                            "conversation",
+                            (
+                                f"和{them.display_name}聊了天:{topic}"
+                                if me.language != "en"
+                                else f"Talked with {them.display_name}: {topic}"
+                            ),
+                            5,
+                        )
+                        relation = me.relations.setdefault(them.id, Relation())
+                        relation.affinity, relation.interactions = (
+                            min(1.0, relation.affinity + 0.08),
+                            relation.interactions + 1,
+                        )
+                        relation.dirty = True
+                        me.dirty = True
+                return f"talked with {target}"
+            case ActionKind.pick_up:
+                item = world.items.get(target or "")
+                if item is not None and item.holder_id is None and item.location_id == agent.location_id:
+                    item.holder_id, item.location_id, item.dirty = agent.id, None, True
+                    agent.inventory.append(item.id)
+                    self._memory(
+                        agent,
+                        changes,
+                        "observation",
+                        ("我捡到了" if zh else "I picked up ") + (item.name if zh else item.name_en),
+                        3,
+                    )
+                return f"picked up {target}"
+            case ActionKind.use_item:
+                item = world.items.get(target or "")
+                if item is not None and item.holder_id == agent.id:
+                    agent.energy = clamp(agent.energy + item.effects.get("energy", 0), 0, 1)
+                    agent.mood = clamp(agent.mood + item.effects.get("mood", 0), -1, 1)
+                    agent.sociability = clamp(agent.sociability + item.effects.get("sociability", 0), 0, 1)
+                return f"used {target}"
+            case ActionKind.attend_event:
+                event = next((e for e in world.events if str(e.id) == target), None)
+                if event is not None:
+                    agent.mood = clamp(agent.mood + event.effects.get("mood", 0), -1, 1)
+                    self._memory(
+                        agent, changes, "observation", ("我参加了" if zh else "I joined ") + event.title, 6
+                    )
+                return f"joined event {target}"
+            case ActionKind.browse:
+                seen = self._feed_for(agent)
+                if seen:
+                    lines = "; ".join(f"{f.author_name}: {f.content[:40]}" for f in seen[:3])
+                    self._memory(
+                        agent, changes, "observation", ("我刷到了:" if zh else "I read: ") + lines, 2
+                    )
+                return f"read {len(seen)} posts"
+            case ActionKind.rest:
+                return "rested"
+        return decision.action.value
+
+    def _handled(self, agent: AgentState, stimulus_id: int, changes: Changes) -> None:
+        agent.stimuli = [s for s in agent.stimuli if s.id != stimulus_id]
+        changes.handled_stimuli.append(stimulus_id)
+
+    # ------------------------------------------------------------------ state changes
+
+    def state_event(self) -> SimStateChanged:
+        return SimStateChanged(
+            state=SimState(self.world.state), sim_time=self.world.sim_time, speed=self.world.speed
+        )
+
+    def actions_per_minute(self) -> float:
+        cutoff = time.monotonic() - 60
+        return float(sum(1 for t in self.actions_wall if t >= cutoff))
+
+
+def _said(who: str, what: str, reply: str, zh: bool) -> str:
+    if zh:
+        return f"{who}对我说“{what}”,我回复了“{reply}”"
+    return f"{who} said “{what}”; I replied “{reply}”"

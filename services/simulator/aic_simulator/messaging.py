@@ -1,0 +1,231 @@
+"""What the simulator consumes: the social network as its agents perceive it, and operator control."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import Bus, apply_once_async, on_control, on_events
+from aic_common.errors import AppError
+from aic_common.messages import (
+    CommentCreated,
+    Envelope,
+    MessageSent,
+    PostCreated,
+    PostDeleted,
+    SimControl,
+    UserFollowed,
+    UserRegistered,
+    parse_data,
+)
+from aic_simulator.models import Agent, KnownFollow, SeenPost, Stimulus
+from aic_simulator.runner import Simulation
+from aic_simulator.store import wall_now
+
+log = logging.getLogger(__name__)
+CONTROL_REPLY = "sim.control.reply"
+
+
+def _agents_by_user(session: Session, user_ids: list[str]) -> dict[str, Agent]:
+    if not user_ids:
+        return {}
+    return {
+        a.user_id: a
+        for a in session.scalars(sa.select(Agent).where(Agent.user_id.in_(user_ids)))
+        if a.user_id
+    }
+
+
+def _agents_by_username(session: Session, usernames: list[str]) -> list[Agent]:
+    if not usernames:
+        return []
+    lowered = [u.lower() for u in usernames]
+    return [a for a in session.scalars(sa.select(Agent)) if a.username.lower() in lowered]
+
+
+def _stimulus(
+    session: Session,
+    agent: Agent,
+    kind: str,
+    ref_id: str,
+    post_id: str | None,
+    from_id: str,
+    from_name: str,
+    content: str,
+) -> None:
+    session.add(
+        Stimulus(
+            agent_id=agent.id,
+            kind=kind,
+            ref_id=ref_id,
+            post_id=post_id,
+            from_user_id=from_id,
+            from_username=from_name,
+            content=content[:2000],
+            handled=False,
+            received_at=wall_now(),
+        )
+    )
+
+
+def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
+    """Each records what the event means to the agents; True when an agent was addressed (wake it)."""
+
+    def registered(session: Session, envelope: Envelope) -> bool:
+        user = parse_data(envelope, UserRegistered)
+        if user.is_ai:
+            session.execute(
+                sa.update(Agent)
+                .where(Agent.username == user.username, Agent.user_id.is_(None))
+                .values(user_id=user.user_id)
+            )
+        return False
+
+    def post_created(session: Session, envelope: Envelope) -> bool:
+        post = parse_data(envelope, PostCreated)
+        if session.scalar(sa.select(SeenPost.id).where(SeenPost.post_id == post.post_id)) is None:
+            session.add(
+                SeenPost(
+                    post_id=post.post_id,
+                    author_id=post.author_id,
+                    author_username=post.author_username,
+                    content=post.content,
+                    deleted=False,
+                    created_at=post.created_at.replace(tzinfo=None),
+                )
+            )
+        addressed = False
+        for agent in _agents_by_username(session, post.mentions):
+            if agent.user_id != post.author_id:
+                _stimulus(
+                    session,
+                    agent,
+                    "mention",
+                    post.post_id,
+                    post.post_id,
+                    post.author_id,
+                    post.author_username,
+                    post.content,
+                )
+                addressed = True
+        return addressed
+
+    def post_deleted(session: Session, envelope: Envelope) -> bool:
+        gone = parse_data(envelope, PostDeleted)
+        session.execute(sa.update(SeenPost).where(SeenPost.post_id == gone.post_id).values(deleted=True))
+        return False
+
+    def comment_created(session: Session, envelope: Envelope) -> bool:
+        comment = parse_data(envelope, CommentCreated)
+        addressed = False
+        owner = _agents_by_user(session, [comment.post_author_id]).get(comment.post_author_id)
+        if owner is not None and owner.user_id != comment.author_id:
+            _stimulus(
+                session,
+                owner,
+                "comment",
+                comment.comment_id,
+                comment.post_id,
+                comment.author_id,
+                comment.author_username,
+                comment.content,
+            )
+            addressed = True
+        for agent in _agents_by_username(session, comment.mentions):
+            if agent.user_id not in (comment.author_id, comment.post_author_id):
+                _stimulus(
+                    session,
+                    agent,
+                    "mention",
+                    comment.comment_id,
+                    comment.post_id,
+                    comment.author_id,
+                    comment.author_username,
+                    comment.content,
+                )
+                addressed = True
+        return addressed
+
+    def message_sent(session: Session, envelope: Envelope) -> bool:
+        message = parse_data(envelope, MessageSent)
+        recipient = _agents_by_user(session, [message.recipient_id]).get(message.recipient_id)
+        if recipient is None or recipient.user_id == message.sender_id:
+            return False
+        _stimulus(
+            session,
+            recipient,
+            "message",
+            message.message_id,
+            None,
+            message.sender_id,
+            message.sender_username,
+            message.content,
+        )
+        return True
+
+    def followed(session: Session, envelope: Envelope) -> bool:
+        follow = parse_data(envelope, UserFollowed)
+        if session.get(KnownFollow, (follow.follower_id, follow.followee_id)) is None:
+            session.add(KnownFollow(follower_id=follow.follower_id, followee_id=follow.followee_id))
+        return False
+
+    return {
+        UserRegistered.message_type: registered,
+        PostCreated.message_type: post_created,
+        PostDeleted.message_type: post_deleted,
+        CommentCreated.message_type: comment_created,
+        MessageSent.message_type: message_sent,
+        UserFollowed.message_type: followed,
+    }
+
+
+def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulation: Simulation) -> None:
+    handlers = perception_handlers()
+
+    async def on_event(envelope: Envelope) -> None:
+        handler = handlers.get(envelope.type)
+        if handler is None:
+            return
+        addressed: list[bool] = []
+
+        def apply(session: Session, env: Envelope) -> None:
+            addressed.append(handler(session, env))
+
+        await apply_once_async(session_factory, "simulator.perception", envelope, apply)
+        if any(addressed):
+            simulation.poke()
+
+    async def on_control_message(envelope: Envelope) -> Envelope | None:
+        if not simulation.is_leader:
+            return None  # a standby stays silent: the leader answers
+        try:
+            command = parse_data(envelope, SimControl)
+            status = await simulation.control(command.command, steps=command.steps, speed=command.speed)
+            data = {"ok": True, "status": status}
+        except AppError as error:
+            data = {"ok": False, "code": error.code, "detail": error.detail}
+        except ValueError as error:
+            data = {"ok": False, "code": "validation_error", "detail": str(error)}
+        return Envelope(
+            type=CONTROL_REPLY, producer="simulator", correlation_id=envelope.correlation_id, data=data
+        )
+
+    bus.subscribe(
+        "simulator.perception",
+        on_events(
+            "user.registered",
+            "post.created",
+            "post.deleted",
+            "comment.created",
+            "message.sent",
+            "user.followed",
+        ),
+        on_event,
+    )
+    # Every instance hears control messages on a queue of its own; only the leader answers.
+    bus.subscribe(
+        "simulator.control", on_control(SimControl.message_type), on_control_message, exclusive=True
+    )

@@ -1,0 +1,197 @@
+"""The simulator's tables: the world, the agents and what they remember, the log of their decisions,
+what they have perceived of the social network, and the engine's own state (checkpoint and lease)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from aic_common.db import BigIntId, Timestamp, new_metadata
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+class SimState(Base):
+    """The one row that says where the simulation is: the checkpoint a restarted engine resumes from."""
+
+    __tablename__ = "sim_state"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    state: Mapped[str] = mapped_column(sa.String(16))
+    sim_time: Mapped[datetime] = mapped_column(Timestamp)
+    speed: Mapped[float] = mapped_column(sa.Float)
+    seed: Mapped[int] = mapped_column(sa.Integer)
+    steps: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    decisions: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Lease(Base):
+    """Leadership: only the holder of an unexpired lease runs the engine."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(100))
+    expires_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    x: Mapped[float] = mapped_column(sa.Float)
+    y: Mapped[float] = mapped_column(sa.Float)
+    capacity: Mapped[int] = mapped_column(sa.Integer)
+    opens_at: Mapped[int] = mapped_column(sa.Integer)  # hour of day, 0-24
+    closes_at: Mapped[int] = mapped_column(sa.Integer)
+    description: Mapped[str] = mapped_column(sa.String(500))
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    name_en: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    location_id: Mapped[str | None] = mapped_column(sa.String(64))  # where it lies, if nobody has it
+    holder_id: Mapped[str | None] = mapped_column(sa.String(64))  # the agent carrying it
+    effects: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+
+class GameEvent(Base):
+    __tablename__ = "game_events"
+    __table_args__ = (sa.Index("ix_game_events_starts_at", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    description: Mapped[str] = mapped_column(sa.String(1000))
+    location_id: Mapped[str | None] = mapped_column(sa.String(64))
+    starts_at: Mapped[datetime] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    effects: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    source: Mapped[str] = mapped_column(sa.String(16))  # "world" (scheduled) or "admin" (injected)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(64))
+    user_id: Mapped[str | None] = mapped_column(
+        sa.String(36), unique=True
+    )  # the social account, once created
+    persona: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    home_id: Mapped[str] = mapped_column(sa.String(64))
+    location_id: Mapped[str] = mapped_column(sa.String(64))
+    energy: Mapped[float] = mapped_column(sa.Float)
+    sociability: Mapped[float] = mapped_column(sa.Float)
+    mood: Mapped[float] = mapped_column(sa.Float)
+    current_action: Mapped[str | None] = mapped_column(sa.String(32))
+    current_decision: Mapped[int | None] = mapped_column(sa.BigInteger)
+    memory_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_wake_at: Mapped[datetime] = mapped_column(Timestamp)
+    importance_since_reflection: Mapped[float] = mapped_column(sa.Float, default=0.0)
+
+
+class Relationship(Base):
+    __tablename__ = "relationships"
+
+    agent_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    other: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # an agent id or a user id
+    affinity: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    interactions: Mapped[int] = mapped_column(sa.Integer, default=0)
+    note: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class MemoryRecord(Base):
+    __tablename__ = "memories"
+    __table_args__ = (sa.Index("ix_memories_agent_id_id", "agent_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(sa.String(64))
+    seq: Mapped[int] = mapped_column(sa.Integer)  # per agent, assigned by the engine (ids come at flush)
+    sim_time: Mapped[datetime] = mapped_column(Timestamp)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # observation, conversation, message, reflection
+    content: Mapped[str] = mapped_column(sa.String(1000))
+    importance: Mapped[float] = mapped_column(sa.Float)
+
+
+class ActionLog(Base):
+    __tablename__ = "action_logs"
+    __table_args__ = (
+        sa.Index("ix_action_logs_agent_id_id", "agent_id", "id"),
+        sa.Index("ix_action_logs_action", "action"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    # The engine's decision number: unique, assigned before the row is written, so the engine can
+    # refer to the row (to record the outcome) without waiting for its id.
+    decision: Mapped[int] = mapped_column(sa.BigInteger, unique=True)
+    step: Mapped[int] = mapped_column(sa.BigInteger)
+    agent_id: Mapped[str] = mapped_column(sa.String(64))
+    sim_time: Mapped[datetime] = mapped_column(Timestamp)
+    ends_at: Mapped[datetime] = mapped_column(Timestamp)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    target: Mapped[str | None] = mapped_column(sa.String(200))
+    content: Mapped[str | None] = mapped_column(sa.Text)
+    location_id: Mapped[str] = mapped_column(sa.String(64))
+    tier: Mapped[str] = mapped_column(sa.String(16))
+    fallback_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    trace: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    outcome: Mapped[str] = mapped_column(sa.String(32), default="started")
+    command_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # the social command it sent
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class SeenPost(Base):
+    """The simulator's own view of recent posts, from ``post.created`` / ``post.deleted``."""
+
+    __tablename__ = "seen_posts"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    author_id: Mapped[str] = mapped_column(sa.String(36))
+    author_username: Mapped[str] = mapped_column(sa.String(32))
+    content: Mapped[str] = mapped_column(sa.Text)
+    deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Stimulus(Base):
+    """Something addressed to an agent that should wake it early: a message, a comment, a mention."""
+
+    __tablename__ = "stimuli"
+    __table_args__ = (sa.Index("ix_stimuli_handled_id", "handled", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))  # message, comment, mention, follow
+    ref_id: Mapped[str] = mapped_column(sa.String(40))
+    post_id: Mapped[str | None] = mapped_column(sa.String(20))
+    from_user_id: Mapped[str] = mapped_column(sa.String(36))
+    from_username: Mapped[str] = mapped_column(sa.String(32))
+    content: Mapped[str] = mapped_column(sa.Text)
+    handled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class KnownFollow(Base):
+    """Who follows whom, from ``user.followed``; agents use it to decide whom to follow."""
+
+    __tablename__ = "known_follows"
+
+    follower_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    followee_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)

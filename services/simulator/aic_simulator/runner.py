@@ -1,0 +1,218 @@
+"""Running the engine: leadership, the run loop and its pacing, and operator control.
+
+Every simulator instance competes for the engine lease; the holder loads the last checkpoint and runs,
+the others stay passive (they still record what they perceive) and take over when the holder's
+lease lapses. Control commands (start, stop, pause, resume, step N, set speed, status) reach the
+leader from HTTP, from the broker and from the CLI alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from aic_common.db import run_in_thread
+from aic_common.errors import AppError, Conflict, ServiceUnavailable
+from aic_common.messages import SimCommand
+from aic_common.runtime import ServiceRuntime
+from aic_simulator.engine import Engine
+from aic_simulator.policy import Policy
+from aic_simulator.settings import SimulatorSettings
+from aic_simulator.store import Changes, LeaseLost, SimStore
+
+log = logging.getLogger(__name__)
+REFRESH_SECONDS = 0.5  # how often a waiting engine looks for messages addressed to its agents
+
+
+class NotLeader(ServiceUnavailable):
+    code = "not_leader"
+
+
+class Simulation:
+    def __init__(self, settings: SimulatorSettings, runtime: ServiceRuntime, policy: Policy) -> None:
+        self.settings = settings
+        self.runtime = runtime
+        self.policy = policy
+        self.holder = f"{settings.service_name}-{uuid.uuid4().hex[:10]}"
+        self.store = SimStore(runtime.session_factory, runtime.outbox, self.holder)
+        self.engine: Engine | None = None
+        self._lock = asyncio.Lock()  # one control command or step at a time
+        self._poke = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._lead_task: asyncio.Task[None] | None = None
+        self.ttl = timedelta(seconds=settings.lease_ttl_seconds)
+        self.known_leader: str | None = None
+
+    # ------------------------------------------------------------------ leadership
+
+    async def start(self) -> None:
+        self._lead_task = asyncio.create_task(self._lead(), name="simulator-leadership")
+
+    async def stop(self) -> None:
+        for task in (self._lead_task, self._loop_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.engine is not None:
+            with contextlib.suppress(Exception):
+                await run_in_thread(self.store.release)
+        self.engine = None
+
+    @property
+    def is_leader(self) -> bool:
+        return self.engine is not None
+
+    async def _lead(self) -> None:
+        while True:
+            try:
+                if await run_in_thread(self.store.try_lead, self.ttl):
+                    if self.engine is None:
+                        await self._become_leader()
+                else:
+                    if self.engine is not None:
+                        await self._lose_leadership("another instance holds the lease")
+                    leader = await run_in_thread(self.store.leader)
+                    self.known_leader = leader[0] if leader else None
+            except Exception:
+                log.exception("leadership check failed")
+            await asyncio.sleep(self.settings.lease_ttl_seconds / 3)
+
+    async def _become_leader(self) -> None:
+        s = self.settings
+        world = await run_in_thread(self.store.load, s.seed, s.speed, s.sim_start, s.memory_limit)
+        self.engine = Engine(s, self.store, self.policy, world)
+        self.engine.on_flush = self.runtime.relay.notify
+        log.info("%s leads the simulation at %s (%s)", self.holder, world.sim_time, world.state)
+        if world.state == "running" or (s.autostart and world.state == "stopped" and world.steps == 0):
+            world.state = "running"
+            self._start_loop()
+
+    async def _lose_leadership(self, why: str) -> None:
+        log.warning("%s stops leading: %s", self.holder, why)
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+        self.engine = None
+
+    # ------------------------------------------------------------------ running
+
+    def _start_loop(self) -> None:
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = asyncio.create_task(self._run(), name="simulator-engine")
+
+    def poke(self) -> None:
+        """Something arrived for an agent: stop waiting and step now."""
+        self._poke.set()
+
+    async def _run(self) -> None:
+        try:
+            while self.engine is not None and self.engine.world.state == "running":
+                async with self._lock:
+                    engine = self.engine
+                    if engine is None or engine.world.state != "running":
+                        break
+                    before = engine.world.sim_time
+                    await engine.step()
+                await self._pace(engine, before)
+        except LeaseLost as exc:
+            await self._lose_leadership(str(exc))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("the engine failed; it stays paused until an operator resumes it")
+            if self.engine is not None:
+                self.engine.world.state = "paused"
+
+    async def _pace(self, engine: Engine, before: Any) -> None:
+        """Wait the wall time the simulated step is worth, waking early when someone needs an agent."""
+        world = engine.world
+        speed = world.speed
+        if speed <= 0:
+            await asyncio.sleep(0)
+            return
+        upcoming = world.next_wake()
+        step_to = (
+            min(upcoming, world.sim_time + timedelta(seconds=self.settings.max_time_jump_seconds))
+            if upcoming
+            else (world.sim_time + timedelta(seconds=self.settings.max_time_jump_seconds))
+        )
+        remaining = max(0.0, (step_to - world.sim_time).total_seconds() / speed)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + remaining
+        while world.state == "running" and (left := deadline - loop.time()) > 0:
+            self._poke.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poke.wait(), min(left, REFRESH_SECONDS))
+            if await run_in_thread(self.store.refresh, world):
+                return  # an agent was addressed: act at once
+
+    # ------------------------------------------------------------------ control
+
+    async def control(
+        self, command: SimCommand, *, steps: int | None = None, speed: float | None = None
+    ) -> dict[str, Any]:
+        engine = self.engine
+        if engine is None:
+            raise NotLeader("This simulator instance is on standby; another one leads")
+        if command == SimCommand.status:
+            return self.status()
+        async with self._lock:
+            world = engine.world
+            previous = world.state
+            if command == SimCommand.start:
+                world.state = "running"
+            elif command == SimCommand.resume:
+                if world.state == "stopped":
+                    raise Conflict("The simulation is stopped; start it", code="not_paused")
+                world.state = "running"
+            elif command == SimCommand.pause:
+                if world.state == "running":
+                    world.state = "paused"
+            elif command == SimCommand.stop:
+                world.state = "stopped"
+            elif command == SimCommand.set_speed:
+                if speed is None:
+                    raise AppError("set_speed needs a speed", code="speed_required", status_code=422)
+                world.speed = speed
+            elif command == SimCommand.step:
+                if world.state == "running":
+                    raise Conflict("Pause the simulation before stepping it", code="running")
+                for _ in range(steps or 1):
+                    await engine.step()
+            changes = Changes()
+            if world.state != previous or command == SimCommand.set_speed:
+                changes.send(engine.state_event())
+            await run_in_thread(self.store.flush, world, changes, self.ttl)
+        self.runtime.relay.notify()
+        if world.state == "running":
+            self._start_loop()
+            self.poke()
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        engine = self.engine
+        if engine is None:
+            return {"state": "standby", "is_leader": False, "leader": self.known_leader}
+        world = engine.world
+        latencies = engine.decision_latencies
+        return {
+            "state": world.state,
+            "is_leader": True,
+            "leader": self.holder,
+            "sim_time": world.sim_time.isoformat(),
+            "speed": world.speed,
+            "seed": world.seed,
+            "steps": world.steps,
+            "decisions": world.decisions,
+            "agents": len(world.agents),
+            "agents_with_accounts": sum(1 for a in world.agents.values() if a.user_id),
+            "actions_per_minute": engine.actions_per_minute(),
+            "decision_latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
+            "decisions_by_tier": dict(engine.tier_counts),
+            "fallbacks": engine.fallbacks,
+        }

@@ -1,0 +1,109 @@
+"""Request and response bodies of the simulator API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aic_common.messages import SimCommand
+from aic_common.types import UtcDateTime
+
+
+class ControlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    command: SimCommand
+    steps: int | None = Field(default=None, ge=1, le=10_000)
+    speed: float | None = Field(default=None, ge=0, le=100_000)
+
+
+class AgentSummary(BaseModel):
+    id: str
+    username: str
+    display_name: str
+    user_id: str | None
+    location_id: str
+    current_action: str | None
+    energy: float
+    sociability: float
+    mood: float
+    summary: str
+    summary_en: str
+
+
+class LocationView(BaseModel):
+    id: str
+    name: str
+    name_en: str
+    kind: str
+    x: float
+    y: float
+    capacity: int
+    open_now: bool
+    agents: list[AgentSummary]
+
+
+class GameEventView(BaseModel):
+    id: str
+    title: str
+    description: str
+    location_id: str | None
+    starts_at: UtcDateTime
+    ends_at: UtcDateTime
+    source: str
+    active: bool
+
+
+class WorldView(BaseModel):
+    sim_time: UtcDateTime | None
+    locations: list[LocationView]
+    events: list[GameEventView]
+
+
+class MemoryView(BaseModel):
+    seq: int
+    sim_time: UtcDateTime
+    kind: str
+    content: str
+    importance: float
+
+
+class ActionView(BaseModel):
+    id: str
+    decision: int
+    step: int
+    agent_id: str
+    sim_time: UtcDateTime
+    ends_at: UtcDateTime
+    action: str
+    target: str | None
+    content: str | None
+    location_id: str
+    tier: str
+    fallback_reason: str | None
+    trace: dict[str, Any]
+    outcome: str
+
+
+class AgentDetail(AgentSummary):
+    persona: dict[str, Any]
+    home_id: str
+    inventory: list[str]
+    relationships: list[dict[str, Any]]
+    memories: list[MemoryView]
+    recent_actions: list[ActionView]
+
+
+class ActionPage(BaseModel):
+    items: list[ActionView]
+    next_cursor: str | None
+
+
+class EventCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=1000)
+    location_id: str | None = Field(default=None, max_length=64)
+    starts_in_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30)
+    duration_minutes: int = Field(default=120, ge=1, le=60 * 24 * 7)
+    effects: dict[str, float] = Field(default_factory=dict, max_length=5)

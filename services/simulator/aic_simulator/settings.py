@@ -1,0 +1,44 @@
+"""Settings of the simulator."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from pydantic import Field, SecretStr
+
+from aic_common.settings import ServiceSettings
+
+DEFAULT_WORLD = Path(__file__).parent / "data" / "default_world.json"
+
+
+class SimulatorSettings(ServiceSettings):
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    service_name: str = "simulator"
+
+    world_file: Path = DEFAULT_WORLD
+    seed: int = 7
+    # Simulated seconds per wall-clock second; 0 runs as fast as it can.
+    speed: float = Field(default=60.0, ge=0, le=100_000)
+    # The clock never jumps further than this in one step, so time-based events are not skipped.
+    max_time_jump_seconds: int = Field(default=900, ge=1)
+    sim_start: datetime = datetime(2026, 6, 1, 7, 0)
+    # Start running as soon as this instance leads (dev mode); otherwise wait for an operator.
+    autostart: bool = False
+
+    decision_timeout_seconds: float = Field(default=10.0, gt=0)
+    llm_base_url: str = ""
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: SecretStr = SecretStr("")
+    llm_concurrency: int = Field(default=4, ge=1, le=256)
+    llm_max_attempts: int = Field(default=3, ge=1, le=10)
+
+    ai_browse_comment_limit: int = Field(default=10, ge=1, le=100)
+    memory_limit: int = Field(default=200, ge=10)
+    reflection_threshold: float = Field(default=40.0, gt=0)
+    # Leadership: one simulator acts at a time; a standby takes over when the lease expires.
+    lease_ttl_seconds: float = Field(default=10.0, gt=1)
+    # How often (wall seconds) a running engine writes its state (a checkpoint) while running.
+    checkpoint_seconds: float = Field(default=1.0, gt=0)
+    publish_action_events: bool = True

@@ -1,0 +1,183 @@
+"""The world as the engine holds it in memory between checkpoints.
+
+The engine reads and changes these objects without touching the database; ``store.flush`` writes
+what changed (a checkpoint) in one transaction together with the messages the changes produce.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass
+class LocationInfo:
+    id: str
+    name: str
+    name_en: str
+    kind: str
+    x: float
+    y: float
+    capacity: int
+    opens_at: int
+    closes_at: int
+
+    def is_open(self, at: datetime) -> bool:
+        hour = at.hour + at.minute / 60
+        if self.closes_at > 24:  # past midnight (a bar)
+            return hour >= self.opens_at or hour < self.closes_at - 24
+        return self.opens_at <= hour < self.closes_at
+
+
+@dataclass
+class ItemState:
+    id: str
+    name: str
+    name_en: str
+    kind: str
+    location_id: str | None
+    holder_id: str | None
+    effects: dict[str, float]
+    dirty: bool = False
+
+
+@dataclass
+class EventInfo:
+    id: int
+    title: str
+    description: str
+    location_id: str | None
+    starts_at: datetime
+    ends_at: datetime
+    effects: dict[str, float]
+
+    def active(self, at: datetime) -> bool:
+        return self.starts_at <= at < self.ends_at
+
+
+@dataclass
+class MemoryEntry:
+    seq: int
+    sim_time: datetime
+    kind: str
+    content: str
+    importance: float
+    terms: frozenset[str]
+
+
+@dataclass
+class Relation:
+    affinity: float = 0.0
+    interactions: int = 0
+    note: str = ""
+    dirty: bool = False
+
+
+@dataclass
+class Stimulus:
+    id: int
+    kind: str  # message, comment, mention, follow
+    ref_id: str
+    post_id: str | None
+    from_user_id: str
+    from_username: str
+    content: str
+
+
+@dataclass
+class AgentState:
+    id: str
+    username: str
+    display_name: str
+    user_id: str | None
+    persona: dict[str, Any]
+    home_id: str
+    location_id: str
+    energy: float
+    sociability: float
+    mood: float
+    current_action: str | None
+    current_decision: int | None
+    next_wake_at: datetime
+    importance_since_reflection: float
+    memory_seq: int
+    inventory: list[str] = field(default_factory=list)
+    memories: list[MemoryEntry] = field(default_factory=list)
+    relations: dict[str, Relation] = field(default_factory=dict)
+    stimuli: list[Stimulus] = field(default_factory=list)
+    dirty: bool = False
+
+    @property
+    def language(self) -> str:
+        return str(self.persona.get("language", "zh"))
+
+
+@dataclass
+class FeedEntry:
+    seen_id: int
+    post_id: str
+    author_id: str
+    author_username: str
+    content: str
+
+
+@dataclass
+class World:
+    sim_time: datetime
+    speed: float
+    state: str
+    seed: int
+    steps: int
+    decisions: int
+    locations: dict[str, LocationInfo]
+    items: dict[str, ItemState]
+    events: list[EventInfo]
+    agents: dict[str, AgentState]
+    feed: deque[FeedEntry] = field(default_factory=lambda: deque(maxlen=300))
+    follows: set[tuple[str, str]] = field(default_factory=set)
+    last_seen_post: int = 0
+    last_stimulus: int = 0
+    heap: list[tuple[datetime, str]] = field(default_factory=list)
+
+    def agent_by_user(self, user_id: str) -> AgentState | None:
+        for agent in self.agents.values():
+            if agent.user_id == user_id:
+                return agent
+        return None
+
+    def schedule(self, agent: AgentState, at: datetime) -> None:
+        agent.next_wake_at = at
+        heapq.heappush(self.heap, (at, agent.id))
+
+    def next_wake(self) -> datetime | None:
+        # Entries go stale when an agent is rescheduled; skip those lazily.
+        while self.heap:
+            at, agent_id = self.heap[0]
+            if self.agents[agent_id].next_wake_at == at:
+                return at
+            heapq.heappop(self.heap)
+        return None
+
+    def pop_due(self, until: datetime) -> list[AgentState]:
+        due: list[AgentState] = []
+        seen: set[str] = set()
+        while self.heap and self.heap[0][0] <= until:
+            at, agent_id = heapq.heappop(self.heap)
+            agent = self.agents[agent_id]
+            if agent.next_wake_at == at and agent_id not in seen:
+                seen.add(agent_id)
+                due.append(agent)
+        return sorted(due, key=lambda a: (a.next_wake_at, a.id))
+
+    def people_at(self, location_id: str, *, besides: str | None = None) -> list[AgentState]:
+        return [a for a in self.agents.values() if a.location_id == location_id and a.id != besides]
+
+    def active_events(self, location_id: str | None = None) -> list[EventInfo]:
+        return [
+            e
+            for e in self.events
+            if e.active(self.sim_time) and (location_id is None or e.location_id in (None, location_id))
+        ]

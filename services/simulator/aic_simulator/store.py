@@ -1,0 +1,411 @@
+"""Loading the world from the database and writing it back: the engine's checkpoints.
+
+A checkpoint writes, in one transaction: changed agents, items and relationships, new and forgotten
+memories, new action logs and finished actions, handled stimuli, the engine's clock, and the messages
+(commands and events) the changes produce, through the outbox. So a command is published only if the
+action that sent it is recorded, and a restarted engine resumes exactly from the last checkpoint.
+The transaction also renews the leadership lease, and fails if another instance took it (fencing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import Outbox
+from aic_common.messages import MessageData
+from aic_simulator.memory import terms_of
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    GameEvent,
+    Item,
+    KnownFollow,
+    Lease,
+    Location,
+    MemoryRecord,
+    Relationship,
+    SeenPost,
+    SimState,
+)
+from aic_simulator.models import Stimulus as StimulusRow
+from aic_simulator.state import (
+    AgentState,
+    EventInfo,
+    FeedEntry,
+    ItemState,
+    LocationInfo,
+    MemoryEntry,
+    Relation,
+    Stimulus,
+    World,
+)
+
+log = logging.getLogger(__name__)
+ENGINE_LEASE = "engine"
+
+
+class LeaseLost(Exception):
+    """Another instance leads now: this one must stop acting."""
+
+
+def wall_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class Changes:
+    """What happened since the last checkpoint."""
+
+    action_logs: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: dict[int, str] = field(default_factory=dict)  # decision number -> outcome
+    memories: list[tuple[str, MemoryEntry]] = field(default_factory=list)
+    forgotten: list[tuple[str, int]] = field(default_factory=list)
+    handled_stimuli: list[int] = field(default_factory=list)
+    messages: list[MessageData] = field(default_factory=list)
+    correlations: list[str | None] = field(default_factory=list)
+
+    def send(self, data: MessageData, correlation_id: str | None = None) -> None:
+        self.messages.append(data)
+        self.correlations.append(correlation_id)
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.action_logs
+            or self.outcomes
+            or self.memories
+            or self.forgotten
+            or self.handled_stimuli
+            or self.messages
+        )
+
+
+class SimStore:
+    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox, holder: str) -> None:
+        self.session_factory = session_factory
+        self.outbox = outbox
+        self.holder = holder
+
+    # ------------------------------------------------------------------ leadership
+
+    def try_lead(self, ttl: timedelta) -> bool:
+        """Take or renew the engine lease; False while another live instance holds it."""
+        now = wall_now()
+        with self.session_factory.begin() as session:
+            lease = session.get(Lease, ENGINE_LEASE, with_for_update=True)
+            if lease is None:
+                session.add(Lease(name=ENGINE_LEASE, holder=self.holder, expires_at=now + ttl))
+                return True
+            if lease.holder == self.holder or lease.expires_at <= now:
+                lease.holder, lease.expires_at = self.holder, now + ttl
+                return True
+            return False
+
+    def release(self) -> None:
+        with self.session_factory.begin() as session:
+            session.execute(
+                sa.update(Lease)
+                .where(Lease.name == ENGINE_LEASE, Lease.holder == self.holder)
+                .values(expires_at=wall_now() - timedelta(seconds=1))
+            )
+
+    def leader(self) -> tuple[str, datetime] | None:
+        with self.session_factory() as session:
+            lease = session.get(Lease, ENGINE_LEASE)
+            return (lease.holder, lease.expires_at) if lease and lease.expires_at > wall_now() else None
+
+    # ------------------------------------------------------------------ loading
+
+    def load(
+        self, settings_seed: int, settings_speed: float, default_start: datetime, memory_limit: int
+    ) -> World:
+        with self.session_factory() as session:
+            state = session.get(SimState, 1)
+            if state is None:
+                state = SimState(
+                    id=1,
+                    state="stopped",
+                    sim_time=default_start,
+                    speed=settings_speed,
+                    seed=settings_seed,
+                    steps=0,
+                    decisions=0,
+                    updated_at=wall_now(),
+                )
+            locations = {
+                row.id: LocationInfo(
+                    row.id,
+                    row.name,
+                    row.name_en,
+                    row.kind,
+                    row.x,
+                    row.y,
+                    row.capacity,
+                    row.opens_at,
+                    row.closes_at,
+                )
+                for row in session.scalars(sa.select(Location))
+            }
+            items = {
+                row.id: ItemState(
+                    row.id,
+                    row.name,
+                    row.name_en,
+                    row.kind,
+                    row.location_id,
+                    row.holder_id,
+                    dict(row.effects or {}),
+                )
+                for row in session.scalars(sa.select(Item))
+            }
+            events = [
+                EventInfo(
+                    e.id, e.title, e.description, e.location_id, e.starts_at, e.ends_at, dict(e.effects or {})
+                )
+                for e in session.scalars(sa.select(GameEvent).order_by(GameEvent.starts_at, GameEvent.id))
+            ]
+            agents: dict[str, AgentState] = {}
+            for row in session.scalars(sa.select(Agent).order_by(Agent.id)):
+                agents[row.id] = AgentState(
+                    id=row.id,
+                    username=row.username,
+                    display_name=row.display_name,
+                    user_id=row.user_id,
+                    persona=dict(row.persona),
+                    home_id=row.home_id,
+                    location_id=row.location_id,
+                    energy=row.energy,
+                    sociability=row.sociability,
+                    mood=row.mood,
+                    current_action=row.current_action,
+                    current_decision=row.current_decision,
+                    next_wake_at=row.next_wake_at,
+                    importance_since_reflection=row.importance_since_reflection,
+                    memory_seq=row.memory_seq,
+                )
+            for item in items.values():
+                if item.holder_id in agents:
+                    agents[item.holder_id].inventory.append(item.id)
+            for rel in session.scalars(sa.select(Relationship)):
+                if rel.agent_id in agents:
+                    agents[rel.agent_id].relations[rel.other] = Relation(
+                        rel.affinity, rel.interactions, rel.note
+                    )
+            for record in session.scalars(
+                sa.select(MemoryRecord).order_by(MemoryRecord.agent_id, MemoryRecord.seq)
+            ):
+                if record.agent_id in agents:
+                    agents[record.agent_id].memories.append(
+                        MemoryEntry(
+                            record.seq,
+                            record.sim_time,
+                            record.kind,
+                            record.content,
+                            record.importance,
+                            terms_of(record.content),
+                        )
+                    )
+            follows = {(f.follower_id, f.followee_id) for f in session.scalars(sa.select(KnownFollow))}
+        world = World(
+            sim_time=state.sim_time,
+            speed=state.speed,
+            state=state.state,
+            seed=state.seed,
+            steps=state.steps,
+            decisions=state.decisions,
+            locations=locations,
+            items=items,
+            events=events,
+            agents=agents,
+            follows=follows,
+        )
+        for agent in agents.values():
+            world.schedule(agent, agent.next_wake_at)
+        self.refresh(world)
+        return world
+
+    def refresh(self, world: World) -> bool:
+        """Pull in what consumers recorded since: new posts, stimuli, account ids, follows, events."""
+        changed = False
+        with self.session_factory() as session:
+            for post in session.scalars(
+                sa.select(SeenPost).where(SeenPost.id > world.last_seen_post).order_by(SeenPost.id).limit(500)
+            ):
+                world.last_seen_post = post.id
+                if not post.deleted:
+                    world.feed.append(
+                        FeedEntry(post.id, post.post_id, post.author_id, post.author_username, post.content)
+                    )
+            deleted = set(
+                session.scalars(
+                    sa.select(SeenPost.post_id).where(
+                        SeenPost.deleted.is_(True), SeenPost.post_id.in_([f.post_id for f in world.feed])
+                    )
+                )
+            )
+            if deleted:
+                world.feed = type(world.feed)(
+                    (f for f in world.feed if f.post_id not in deleted), maxlen=world.feed.maxlen
+                )
+            for row in session.scalars(
+                sa.select(StimulusRow)
+                .where(StimulusRow.id > world.last_stimulus, StimulusRow.handled.is_(False))
+                .order_by(StimulusRow.id)
+            ):
+                world.last_stimulus = row.id
+                agent = world.agents.get(row.agent_id)
+                if agent is None:
+                    continue
+                agent.stimuli.append(
+                    Stimulus(
+                        row.id,
+                        row.kind,
+                        row.ref_id,
+                        row.post_id,
+                        row.from_user_id,
+                        row.from_username,
+                        row.content,
+                    )
+                )
+                # Reactivity: someone addressed this agent, so it acts now rather than at its next wake.
+                if agent.next_wake_at > world.sim_time:
+                    world.schedule(agent, world.sim_time)
+                changed = True
+            unlinked = [a for a in world.agents.values() if a.user_id is None]
+            if unlinked:
+                ids = dict(
+                    session.execute(
+                        sa.select(Agent.id, Agent.user_id).where(
+                            Agent.id.in_([a.id for a in unlinked]), Agent.user_id.is_not(None)
+                        )
+                    ).all()
+                )
+                for agent in unlinked:
+                    agent.user_id = ids.get(agent.id)
+            known_events = {e.id for e in world.events}
+            for event in session.scalars(
+                sa.select(GameEvent).where(GameEvent.id.not_in(known_events or {-1}))
+            ):
+                world.events.append(
+                    EventInfo(
+                        event.id,
+                        event.title,
+                        event.description,
+                        event.location_id,
+                        event.starts_at,
+                        event.ends_at,
+                        dict(event.effects or {}),
+                    )
+                )
+            world.follows |= {(f.follower_id, f.followee_id) for f in session.scalars(sa.select(KnownFollow))}
+        return changed
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def flush(self, world: World, changes: Changes, ttl: timedelta) -> None:
+        now = wall_now()
+        with self.session_factory.begin() as session:
+            renewed = session.execute(
+                sa.update(Lease)
+                .where(Lease.name == ENGINE_LEASE, Lease.holder == self.holder)
+                .values(expires_at=now + ttl)
+            )
+            if renewed.rowcount != 1:
+                raise LeaseLost("another simulator instance holds the engine lease")
+            state = session.get(SimState, 1)
+            if state is None:
+                state = SimState(id=1)
+                session.add(state)
+            state.state, state.sim_time, state.speed, state.seed = (
+                world.state,
+                world.sim_time,
+                world.speed,
+                world.seed,
+            )
+            state.steps, state.decisions, state.updated_at = world.steps, world.decisions, now
+            for agent in world.agents.values():
+                if not agent.dirty:
+                    continue
+                session.execute(
+                    sa.update(Agent)
+                    .where(Agent.id == agent.id)
+                    .values(
+                        location_id=agent.location_id,
+                        energy=agent.energy,
+                        sociability=agent.sociability,
+                        mood=agent.mood,
+                        current_action=agent.current_action,
+                        current_decision=agent.current_decision,
+                        next_wake_at=agent.next_wake_at,
+                        importance_since_reflection=agent.importance_since_reflection,
+                        memory_seq=agent.memory_seq,
+                    )
+                )
+                for other, relation in agent.relations.items():
+                    if relation.dirty:
+                        self._upsert_relation(session, agent.id, other, relation)
+                        relation.dirty = False
+                agent.dirty = False
+            for item in world.items.values():
+                if item.dirty:
+                    session.execute(
+                        sa.update(Item)
+                        .where(Item.id == item.id)
+                        .values(location_id=item.location_id, holder_id=item.holder_id)
+                    )
+                    item.dirty = False
+            if changes.memories:
+                session.execute(
+                    sa.insert(MemoryRecord),
+                    [
+                        {
+                            "agent_id": agent_id,
+                            "seq": m.seq,
+                            "sim_time": m.sim_time,
+                            "kind": m.kind,
+                            "content": m.content,
+                            "importance": m.importance,
+                        }
+                        for agent_id, m in changes.memories
+                    ],
+                )
+            for agent_id, seq in changes.forgotten:
+                session.execute(
+                    sa.delete(MemoryRecord).where(MemoryRecord.agent_id == agent_id, MemoryRecord.seq == seq)
+                )
+            if changes.action_logs:
+                session.execute(
+                    sa.insert(ActionLog), [{**row, "created_at": now} for row in changes.action_logs]
+                )
+            for decision, outcome in changes.outcomes.items():
+                session.execute(
+                    sa.update(ActionLog).where(ActionLog.decision == decision).values(outcome=outcome)
+                )
+            if changes.handled_stimuli:
+                session.execute(
+                    sa.update(StimulusRow)
+                    .where(StimulusRow.id.in_(changes.handled_stimuli))
+                    .values(handled=True)
+                )
+            for data, correlation_id in zip(changes.messages, changes.correlations, strict=True):
+                self.outbox.add(session, data, correlation_id=correlation_id)
+
+    def _upsert_relation(self, session: Session, agent_id: str, other: str, relation: Relation) -> None:
+        row = session.get(Relationship, (agent_id, other))
+        if row is None:
+            session.add(
+                Relationship(
+                    agent_id=agent_id,
+                    other=other,
+                    affinity=relation.affinity,
+                    interactions=relation.interactions,
+                    note=relation.note,
+                )
+            )
+        else:
+            row.affinity, row.interactions = relation.affinity, relation.interactions
