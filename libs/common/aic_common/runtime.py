@@ -68,8 +68,10 @@ class ServiceRuntime:
     async def start(self) -> None:
         if self.migrations and self.settings.migrate_on_start:
             await run_in_thread(upgrade, self.migrations, self.settings.resolved_database_url())
-        if self.owns_bus or isinstance(self.bus, InProcessBus):
-            await self.bus.start()  # an in-process bus that is already running ignores this
+        if self.owns_bus:
+            # A shared in-process bus is started by its owner once every service has migrated, so no
+            # message reaches a consumer whose tables do not exist yet.
+            await self.bus.start()
         await self.relay.start()
         self._started = True
 

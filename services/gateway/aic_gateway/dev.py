@@ -46,6 +46,10 @@ def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
     from aic_auth.settings import AuthSettings
     from aic_files.app import create_app as create_files_app
     from aic_files.settings import FilesSettings
+    from aic_simulator.app import create_app as create_simulator_app
+    from aic_simulator.settings import SimulatorSettings
+    from aic_social.app import create_app as create_social_app
+    from aic_social.settings import SocialSettings
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     bus = InProcessBus(settings.bus_namespace)
@@ -62,13 +66,14 @@ def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
             shared_bus=bus,
         ),
     }
-    # Files verifies tokens with auth's JWKS, fetched in-process; its objects go under data_dir/files.
-    service_apps["files"] = create_files_app(
-        FilesSettings(**embedded),
-        shared_bus=bus,
-        jwks_client=httpx.AsyncClient(
-            transport=InProcessTransport(service_apps["auth"]), base_url="http://auth"
-        ),
+    # The other services verify tokens with auth's JWKS, fetched in-process.
+    jwks = httpx.AsyncClient(transport=InProcessTransport(service_apps["auth"]), base_url="http://auth")
+    service_apps["social"] = create_social_app(SocialSettings(**embedded), shared_bus=bus, jwks_client=jwks)
+    # Files keeps its objects under data_dir/files.
+    service_apps["files"] = create_files_app(FilesSettings(**embedded), shared_bus=bus, jwks_client=jwks)
+    # The community comes alive on its own: the simulation starts as soon as the simulator leads.
+    service_apps["simulator"] = create_simulator_app(
+        SimulatorSettings(**embedded, autostart=True), shared_bus=bus, jwks_client=jwks
     )
     gateway = create_app(settings, service_apps=service_apps, shared_bus=bus)
     gateway_lifespan = gateway.router.lifespan_context
@@ -79,6 +84,7 @@ def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
             for service_app in service_apps.values():
                 await stack.enter_async_context(service_app.router.lifespan_context(service_app))
             await stack.enter_async_context(gateway_lifespan(app))
+            await bus.start()  # every service is migrated and subscribed: deliver
             try:
                 yield
             finally:

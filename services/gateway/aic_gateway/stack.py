@@ -66,6 +66,8 @@ class ServiceSpec:
 SERVICES: list[ServiceSpec] = [
     ServiceSpec(AUTH, "aic_auth.app:create_app", "aic_auth.migrate", service_client=False),
     ServiceSpec("files", "aic_files.app:create_app", "aic_files.migrate"),
+    ServiceSpec("social", "aic_social.app:create_app", "aic_social.migrate"),
+    ServiceSpec("simulator", "aic_simulator.app:create_app", "aic_simulator.migrate"),
 ]
 
 # Always started last, in front of the others; it owns nothing durable.

@@ -187,9 +187,18 @@ async def test_unreachable_upstream_gives_503_after_retrying(tmp_path: Path) -> 
     assert response.json()["code"] == "upstream_unavailable" and response.headers["retry-after"] == "5"
 
 
-async def test_undeployed_service_and_unknown_api_paths(dev) -> None:
+async def test_undeployed_service_answers_503(tmp_path: Path) -> None:
+    app = create_app(GatewaySettings(data_dir=tmp_path), shared_bus=InProcessBus("t"))
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+    ):
+        response = await client.get("/api/posts/1")
+    assert response.status_code == 503 and response.json()["code"] == "upstream_unavailable"
+
+
+async def test_unknown_api_paths(dev) -> None:
     client, _ = dev
-    assert (await client.get("/api/sim/status")).status_code == 503  # not in dev mode yet
     assert (await client.get("/api/nothing/here")).status_code == 401  # unknown paths are not public
     token = await register_and_login(client, "lostuser")
     missing = await client.get("/api/nothing/here", headers={"Authorization": f"Bearer {token}"})
