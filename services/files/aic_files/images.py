@@ -268,8 +268,11 @@ def _save_thumbnail(im: Image.Image, path_stem: Path, size: int) -> EncodedFile:
     if getattr(im, "n_frames", 1) > 1:
         im.seek(0)
     alpha = _has_alpha(im)
+    if im.mode in ("1", "P"):
+        im = im.convert("RGBA" if alpha else "RGB")  # palette images only resize by nearest pixel
+    # Shrunk in place (the full image is saved already), then converted: never a full-size copy.
+    im.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     thumb = im.convert("RGBA" if alpha else "RGB")
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=3.0)
     if alpha:
         path = path_stem.with_suffix(".png")
         thumb.save(path, "PNG")
