@@ -74,6 +74,11 @@ class Simulation:
                 if await run_in_thread(self.store.try_lead, self.ttl):
                     if self.engine is None:
                         await self._become_leader()
+                    elif self.engine.world.state != "running":
+                        # Idle engines still learn what happened (accounts created, messages waiting).
+                        async with self._lock:
+                            if self.engine is not None:
+                                await run_in_thread(self.store.refresh, self.engine.world)
                 else:
                     if self.engine is not None:
                         await self._lose_leadership("another instance holds the lease")
@@ -160,6 +165,9 @@ class Simulation:
         if engine is None:
             raise NotLeader("This simulator instance is on standby; another one leads")
         if command == SimCommand.status:
+            if engine.world.state != "running":
+                async with self._lock:
+                    await run_in_thread(self.store.refresh, engine.world)
             return self.status()
         async with self._lock:
             world = engine.world
