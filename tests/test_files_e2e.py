@@ -128,3 +128,11 @@ def test_a_9_mb_image_round_trips_through_the_gateway_with_flat_memory(stack: St
 
         assert client.delete(info["url"], headers=auth).status_code == 204
         assert client.get(info["url"]).status_code == 404
+
+        # Over the 10 MiB limit: the service's 413 reaches the client through the gateway, whether the
+        # size was declared up front or found while streaming.
+        too_big = big_source + b"\x00" * (2 * MB)
+        declared = client.post("/api/files", files={"file": ("big.png", too_big, "image/png")}, headers=auth)
+        assert declared.status_code == 413 and declared.json()["code"] == "file_too_large"
+        streamed = upload(too_big, "big.png")
+        assert streamed.status_code == 413 and streamed.json()["code"] == "file_too_large"
