@@ -49,6 +49,8 @@ from aic_social.settings import SocialSettings
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
+# The index of posts by (author_id, id) that the home feed reads (see home_feed).
+HOME_FEED_INDEX = "ix_posts_author_id_id"
 
 
 def utc_now() -> datetime:
@@ -547,6 +549,12 @@ class SocialService:
         authors = [actor.user_id, *session.scalars(followees)]
         before = id_cursor(cursor)
         statement = sa.select(Post).where(Post.author_id.in_(authors), Post.deleted_at.is_(None))
+        # Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the
+        # followees wrote a large share of all posts (the ORDER BY ... LIMIT shortcut, which assumes
+        # their posts are spread evenly over time). That walk has no bound: quiet followees or an old
+        # cursor make it read the whole table. The (author_id, id) range reads only their posts.
+        for dialect in ("mysql", "mariadb"):
+            statement = statement.with_hint(Post, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
         if before is not None:
             statement = statement.where(Post.id < before)
         rows = session.scalars(statement.order_by(Post.id.desc()).limit(limit + 1)).all()
