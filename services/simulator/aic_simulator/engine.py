@@ -11,6 +11,7 @@ against wall time; 0 runs as fast as it can.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 import time
@@ -97,21 +98,29 @@ class Engine:
         self.tier_counts: dict[str, int] = {}
         self.fallbacks = 0
         self.actions_wall: list[float] = []  # wall times of recent actions, for actions per minute
+        self.pending = Changes()
+        self._open_places: list[Any] | None = None  # places open at the current simulated time
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
 
     # ------------------------------------------------------------------ one tick
 
-    async def step(self) -> StepReport:
+    async def step(self, *, refresh: bool = True, checkpoint: bool = True) -> StepReport:
+        """One tick. ``refresh`` pulls in what consumers recorded; ``checkpoint`` writes the state.
+
+        A running engine refreshes and checkpoints on a wall-clock rhythm rather than every tick;
+        what a tick changes waits in ``self.pending`` until then."""
         world = self.world
-        changes = Changes()
-        await run_in_thread(self.store.refresh, world)
+        changes = self.pending
+        if refresh:
+            await run_in_thread(self.store.refresh, world)
         previous = world.sim_time
         next_wake = world.next_wake()
         limit = previous + timedelta(seconds=self.settings.max_time_jump_seconds)
         target = limit if next_wake is None else min(max(next_wake, previous), limit)
         if target > previous:
             world.sim_time = target
+            self._open_places = None
             if self.settings.publish_action_events:
                 changes.send(SimClockAdvanced(sim_time=target, previous_sim_time=previous))
         due = world.pop_due(world.sim_time)
@@ -122,12 +131,22 @@ class Engine:
         for agent, perception, (decision, trace) in zip(due, perceptions, results, strict=True):
             self._apply(agent, perception, decision, trace, changes)
         world.steps += 1
-        await run_in_thread(self.store.flush, world, changes, self.ttl)
+        if checkpoint:
+            await self.checkpoint()
+        return StepReport(world.steps, world.sim_time, len(due))
+
+    async def checkpoint(self) -> None:
+        """Write the state and everything pending in one transaction."""
+        changes, self.pending = self.pending, Changes()
+        try:
+            await run_in_thread(self.store.flush, self.world, changes, self.ttl)
+        except Exception:
+            self.pending = _merge(changes, self.pending)  # nothing was written: keep it for the next try
+            raise
         if self.on_flush is not None:
             result = self.on_flush()
             if asyncio.iscoroutine(result):
                 await result
-        return StepReport(world.steps, world.sim_time, len(due))
 
     async def _decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
         decision, trace = await self.policy.decide(perception)
@@ -145,7 +164,7 @@ class Engine:
     def perceive(self, agent: AgentState) -> Perception:
         world = self.world
         location = world.locations[agent.location_id]
-        here = world.people_at(agent.location_id, besides=agent.id)
+        here = world.people_at(agent.location_id, besides=agent.id, limit=5)
         events = world.active_events(agent.location_id)
         feed = self._feed_for(agent)
         unread = [
@@ -177,11 +196,10 @@ class Engine:
 
     def _feed_for(self, agent: AgentState) -> list[FeedItem]:
         limit = self.settings.ai_browse_comment_limit
-        items = [
+        return [
             FeedItem(f.post_id, f.author_id, f.author_username, f.content[:280], f.author_id == agent.user_id)
-            for f in reversed(self.world.feed)
+            for f in itertools.islice(reversed(self.world.feed), limit)
         ]
-        return items[:limit]
 
     def _options(
         self,
@@ -247,11 +265,11 @@ class Engine:
 
     def _places_to_go(self, agent: AgentState) -> list[str]:
         world = self.world
-        open_now = [
-            loc
-            for loc in world.locations.values()
-            if loc.id != agent.location_id and loc.kind != "home" and loc.is_open(world.sim_time)
-        ]
+        if self._open_places is None:
+            self._open_places = [
+                loc for loc in world.locations.values() if loc.kind != "home" and loc.is_open(world.sim_time)
+            ]
+        open_now = [loc for loc in self._open_places if loc.id != agent.location_id]
         with_events = {e.location_id for e in world.active_events() if e.location_id}
         ranked = sorted(
             open_now,
@@ -313,7 +331,8 @@ class Engine:
         agent.sociability = clamp(agent.sociability + (-0.15 if social else 0.04), 0, 1)
         for event in world.active_events(agent.location_id):
             agent.mood = clamp(agent.mood + 0.1 * event.effects.get("mood", 0), -1, 1)
-        ends_at = now + timedelta(minutes=minutes)
+        # Wake on a whole simulated minute: agents share ticks, so a tick decides for many at once.
+        ends_at = (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
         agent.current_action, agent.current_decision = decision.action.value, number
         agent.dirty = True
         world.schedule(agent, ends_at)
@@ -444,7 +463,7 @@ class Engine:
             case ActionKind.move:
                 destination = world.locations.get(target or "")
                 if destination is not None:
-                    agent.location_id = destination.id
+                    world.move(agent, destination.id)
                     self._memory(
                         agent,
                         changes,
@@ -538,3 +557,11 @@ def _said(who: str, what: str, reply: str, zh: bool) -> str:
     if zh:
         return f"{who}对我说“{what}”,我回复了“{reply}”"
     return f"{who} said “{what}”; I replied “{reply}”"
+
+
+def _merge(first: Changes, then: Changes) -> Changes:
+    merged = Changes()
+    for name in ("action_logs", "memories", "forgotten", "handled_stimuli", "messages", "correlations"):
+        getattr(merged, name).extend(getattr(first, name) + getattr(then, name))
+    merged.outcomes = {**first.outcomes, **then.outcomes}
+    return merged

@@ -23,7 +23,7 @@ from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
 from aic_simulator.policy import Policy
 from aic_simulator.settings import SimulatorSettings
-from aic_simulator.store import Changes, LeaseLost, SimStore
+from aic_simulator.store import LeaseLost, SimStore
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.5  # how often a waiting engine looks for messages addressed to its agents
@@ -115,15 +115,33 @@ class Simulation:
         self._poke.set()
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        last_checkpoint = last_refresh = loop.time()
         try:
             while self.engine is not None and self.engine.world.state == "running":
                 async with self._lock:
                     engine = self.engine
                     if engine is None or engine.world.state != "running":
                         break
+                    now = loop.time()
+                    # Refresh and checkpoint on a wall-clock rhythm, not every tick: at speed 0 a
+                    # tick takes milliseconds and the database would set the pace.
+                    refresh = now - last_refresh >= REFRESH_SECONDS
+                    checkpoint = now - last_checkpoint >= self.settings.checkpoint_seconds
                     before = engine.world.sim_time
-                    await engine.step()
-                await self._pace(engine, before)
+                    await engine.step(refresh=refresh, checkpoint=checkpoint)
+                    last_refresh = now if refresh else last_refresh
+                    last_checkpoint = now if checkpoint else last_checkpoint
+                if engine.world.speed > 0 and engine.pending:
+                    # About to wait: what this tick did (a reply, a post) goes out now, not after the wait.
+                    async with self._lock:
+                        await engine.checkpoint()
+                    last_checkpoint = loop.time()
+                if await self._pace(engine, before):
+                    last_refresh = loop.time()
+            if self.engine is not None:
+                async with self._lock:
+                    await self.engine.checkpoint()
         except LeaseLost as exc:
             await self._lose_leadership(str(exc))
         except asyncio.CancelledError:
@@ -133,13 +151,15 @@ class Simulation:
             if self.engine is not None:
                 self.engine.world.state = "paused"
 
-    async def _pace(self, engine: Engine, before: Any) -> None:
-        """Wait the wall time the simulated step is worth, waking early when someone needs an agent."""
+    async def _pace(self, engine: Engine, before: Any) -> bool:
+        """Wait the wall time the simulated step is worth, waking early when someone needs an agent.
+
+        Returns whether it refreshed the world while waiting."""
         world = engine.world
         speed = world.speed
         if speed <= 0:
             await asyncio.sleep(0)
-            return
+            return False
         upcoming = world.next_wake()
         step_to = (
             min(upcoming, world.sim_time + timedelta(seconds=self.settings.max_time_jump_seconds))
@@ -149,12 +169,15 @@ class Simulation:
         remaining = max(0.0, (step_to - world.sim_time).total_seconds() / speed)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + remaining
+        refreshed = False
         while world.state == "running" and (left := deadline - loop.time()) > 0:
             self._poke.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._poke.wait(), min(left, REFRESH_SECONDS))
+            refreshed = True
             if await run_in_thread(self.store.refresh, world):
-                return  # an agent was addressed: act at once
+                break  # an agent was addressed: act at once
+        return refreshed
 
     # ------------------------------------------------------------------ control
 
@@ -191,11 +214,10 @@ class Simulation:
                 if world.state == "running":
                     raise Conflict("Pause the simulation before stepping it", code="running")
                 for _ in range(steps or 1):
-                    await engine.step()
-            changes = Changes()
+                    await engine.step(checkpoint=False)
             if world.state != previous or command == SimCommand.set_speed:
-                changes.send(engine.state_event())
-            await run_in_thread(self.store.flush, world, changes, self.ttl)
+                engine.pending.send(engine.state_event())
+            await engine.checkpoint()
         self.runtime.relay.notify()
         if world.state == "running":
             self._start_loop()

@@ -141,6 +141,17 @@ class World:
     last_seen_post: int = 0
     last_stimulus: int = 0
     heap: list[tuple[datetime, str]] = field(default_factory=list)
+    occupants: dict[str, set[str]] = field(default_factory=dict)  # location -> agents there
+
+    def __post_init__(self) -> None:
+        for agent in self.agents.values():
+            self.occupants.setdefault(agent.location_id, set()).add(agent.id)
+
+    def move(self, agent: AgentState, location_id: str) -> None:
+        self.occupants.get(agent.location_id, set()).discard(agent.id)
+        self.occupants.setdefault(location_id, set()).add(agent.id)
+        agent.location_id = location_id
+        agent.dirty = True
 
     def agent_by_user(self, user_id: str) -> AgentState | None:
         for agent in self.agents.values():
@@ -172,8 +183,11 @@ class World:
                 due.append(agent)
         return sorted(due, key=lambda a: (a.next_wake_at, a.id))
 
-    def people_at(self, location_id: str, *, besides: str | None = None) -> list[AgentState]:
-        return [a for a in self.agents.values() if a.location_id == location_id and a.id != besides]
+    def people_at(
+        self, location_id: str, *, besides: str | None = None, limit: int | None = None
+    ) -> list[AgentState]:
+        ids = sorted(i for i in self.occupants.get(location_id, ()) if i != besides)
+        return [self.agents[i] for i in ids[:limit]]
 
     def active_events(self, location_id: str | None = None) -> list[EventInfo]:
         return [

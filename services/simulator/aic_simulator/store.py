@@ -328,36 +328,37 @@ class SimStore:
                 world.seed,
             )
             state.steps, state.decisions, state.updated_at = world.steps, world.decisions, now
-            for agent in world.agents.values():
-                if not agent.dirty:
-                    continue
+            # Bulk statements (executemany): a checkpoint of thousands of agents is a few round trips.
+            dirty = [a for a in world.agents.values() if a.dirty]
+            if dirty:
                 session.execute(
-                    sa.update(Agent)
-                    .where(Agent.id == agent.id)
-                    .values(
-                        location_id=agent.location_id,
-                        energy=agent.energy,
-                        sociability=agent.sociability,
-                        mood=agent.mood,
-                        current_action=agent.current_action,
-                        current_decision=agent.current_decision,
-                        next_wake_at=agent.next_wake_at,
-                        importance_since_reflection=agent.importance_since_reflection,
-                        memory_seq=agent.memory_seq,
-                    )
+                    sa.update(Agent),
+                    [
+                        {
+                            "id": a.id,
+                            "location_id": a.location_id,
+                            "energy": a.energy,
+                            "sociability": a.sociability,
+                            "mood": a.mood,
+                            "current_action": a.current_action,
+                            "current_decision": a.current_decision,
+                            "next_wake_at": a.next_wake_at,
+                            "importance_since_reflection": a.importance_since_reflection,
+                            "memory_seq": a.memory_seq,
+                        }
+                        for a in dirty
+                    ],
                 )
-                for other, relation in agent.relations.items():
-                    if relation.dirty:
-                        self._upsert_relation(session, agent.id, other, relation)
-                        relation.dirty = False
+            self._write_relations(session, dirty)
+            for agent in dirty:
                 agent.dirty = False
-            for item in world.items.values():
-                if item.dirty:
-                    session.execute(
-                        sa.update(Item)
-                        .where(Item.id == item.id)
-                        .values(location_id=item.location_id, holder_id=item.holder_id)
-                    )
+            moved = [i for i in world.items.values() if i.dirty]
+            if moved:
+                session.execute(
+                    sa.update(Item),
+                    [{"id": i.id, "location_id": i.location_id, "holder_id": i.holder_id} for i in moved],
+                )
+                for item in moved:
                     item.dirty = False
             if changes.memories:
                 session.execute(
@@ -395,17 +396,34 @@ class SimStore:
             for data, correlation_id in zip(changes.messages, changes.correlations, strict=True):
                 self.outbox.add(session, data, correlation_id=correlation_id)
 
-    def _upsert_relation(self, session: Session, agent_id: str, other: str, relation: Relation) -> None:
-        row = session.get(Relationship, (agent_id, other))
-        if row is None:
-            session.add(
-                Relationship(
-                    agent_id=agent_id,
-                    other=other,
-                    affinity=relation.affinity,
-                    interactions=relation.interactions,
-                    note=relation.note,
+    def _write_relations(self, session: Session, agents: list[AgentState]) -> None:
+        changed = [(a.id, other, rel) for a in agents for other, rel in a.relations.items() if rel.dirty]
+        if not changed:
+            return
+        keys = {(agent_id, other) for agent_id, other, _ in changed}
+        existing = {
+            (r.agent_id, r.other)
+            for r in session.execute(
+                sa.select(Relationship.agent_id, Relationship.other).where(
+                    Relationship.agent_id.in_({agent_id for agent_id, _ in keys})
                 )
             )
-        else:
-            row.affinity, row.interactions = relation.affinity, relation.interactions
+        }
+        rows = [
+            {
+                "agent_id": agent_id,
+                "other": other,
+                "affinity": rel.affinity,
+                "interactions": rel.interactions,
+                "note": rel.note,
+            }
+            for agent_id, other, rel in changed
+        ]
+        new = [row for row in rows if (row["agent_id"], row["other"]) not in existing]
+        old = [row for row in rows if (row["agent_id"], row["other"]) in existing]
+        if new:
+            session.execute(sa.insert(Relationship), new)
+        if old:
+            session.execute(sa.update(Relationship), old)
+        for _, _, rel in changed:
+            rel.dirty = False

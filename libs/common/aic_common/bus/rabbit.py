@@ -2,8 +2,8 @@
 
 Topology (every name prefixed with the namespace):
 - topic exchanges ``events``, ``commands``, ``control`` (durable); routing key = message type;
-- one durable quorum queue per subscription with ``x-delivery-limit`` and at-least-once
-  dead-lettering to the direct exchange ``dlx``, where ``<queue>.dlq`` collects what failed;
+- one durable quorum queue per subscription with ``x-delivery-limit`` and dead-lettering to the
+  direct exchange ``dlx``, where ``<queue>.dlq`` collects what failed;
 - exclusive, auto-deleted classic queues for per-replica live consumers.
 Publishing waits for the broker's confirm and marks messages persistent. Consumers ack after the
 handler returns (its DB transaction committed) and nack on error, so the quorum queue counts the
@@ -95,9 +95,10 @@ class RabbitBus:
                 "x-delivery-limit": self.delivery_limit,
                 "x-dead-letter-exchange": self._dlx.name,
                 "x-dead-letter-routing-key": name,
-                # at-least-once dead-lettering keeps a message until the DLQ has it (needs reject-publish).
-                "x-dead-letter-strategy": "at-least-once",
-                "x-overflow": "reject-publish",
+                # The default at-most-once dead-lettering: RabbitMQ 3.10's at-least-once mode runs a
+                # worker per queue under one supervisor that gives up (taking every quorum queue's
+                # dead-lettering with it) when queues come and go quickly. The DLQ holds poison
+                # messages for an operator to inspect; it is not part of the delivery guarantee.
             },
         )
 
@@ -114,7 +115,7 @@ class RabbitBus:
         rabbit_queue = self._rabbit_queue(subscription)
         self._subscriptions.append((subscription, rabbit_queue))
 
-        async def consume(body: bytes, message: RabbitMessage) -> bytes | None:
+        async def consume(body: bytes, message: RabbitMessage) -> None:
             try:
                 envelope = Envelope.from_bytes(body)
             except ValueError as exc:
@@ -123,7 +124,14 @@ class RabbitBus:
                 raise RejectMessage() from exc
             reply = await handler(envelope)
             if reply is not None and message.reply_to:
-                return reply.to_bytes()
+                # Replied by hand (no_reply below): a consumer with nothing to say must send nothing,
+                # or a silent standby's empty answer could reach the requester before the real one.
+                await self.broker.publish(
+                    reply.to_bytes(),
+                    routing_key=message.reply_to,
+                    correlation_id=message.correlation_id,
+                    content_type="application/json",
+                )
             return None
 
         self.broker.subscriber(
@@ -131,6 +139,7 @@ class RabbitBus:
             self._exchanges[bindings[0].exchange],
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=_raw_body,
+            no_reply=True,
             title=rabbit_queue.name,
         )(consume)
 
