@@ -117,14 +117,16 @@ def main() -> None:
             print(
                 f"{agents:>7} agents, {args.hours} simulated hours: {result['decisions']:>8} decisions in "
                 f"{result['seconds']:.1f} s = {result['decisions_per_second']:,.0f} decisions/s; "
-                f"memory {result['bytes_per_agent'] / 1024:.1f} KiB/agent (peak {result['peak_bytes_per_agent'] / 1024:.1f})",
+                f"memory {result['bytes_per_agent'] / 1024:.1f} KiB/agent "
+                f"(peak {result['peak_bytes_per_agent'] / 1024:.1f})",
                 flush=True,
             )
     base = results[0]
     for result in results[1:]:
+        speed = result["decisions_per_second"] / base["decisions_per_second"]
+        memory = result["bytes_per_agent"] / base["bytes_per_agent"]
         print(
-            f"ratio {result['agents']}/{base['agents']} agents: decisions/s x{result['decisions_per_second'] / base['decisions_per_second']:.2f}, "
-            f"memory per agent x{result['bytes_per_agent'] / base['bytes_per_agent']:.2f}"
+            f"ratio {result['agents']}/{base['agents']} agents: decisions/s x{speed:.2f}, memory per agent x{memory:.2f}"
         )
 
 
