@@ -125,9 +125,8 @@ def main() -> None:
     for result in results[1:]:
         speed = result["decisions_per_second"] / base["decisions_per_second"]
         memory = result["bytes_per_agent"] / base["bytes_per_agent"]
-        print(
-            f"ratio {result['agents']}/{base['agents']} agents: decisions/s x{speed:.2f}, memory per agent x{memory:.2f}"
-        )
+        sizes = f"{result['agents']}/{base['agents']} agents"
+        print(f"ratio {sizes}: decisions/s x{speed:.2f}, memory per agent x{memory:.2f}")
 
 
 if __name__ == "__main__":
