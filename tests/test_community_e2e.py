@@ -166,6 +166,15 @@ async def test_ai_characters_post_through_commands_and_answer_a_person_in_charac
     posts = await wait_for(ai_posts, timeout=30, interval=0.5, what="posts by AI characters in social")
     assert posts[0]["author"]["username"].startswith("ai_")
 
+    async def learned() -> list[dict]:
+        actions = (await gateway.get("/api/sim/actions", params={"action": "post", "limit": 50})).json()[
+            "items"
+        ]
+        return [a for a in actions if (a["result"] or "").startswith("applied: post.created")]
+
+    # The simulator learns the outcome of its commands from social's events.
+    await wait_for(learned, timeout=30, interval=0.5, what="the simulator learning its posts were applied")
+
     person = await Person(gateway, f"visitor_{uuid.uuid4().hex[:6]}", ip).sign_up()
     await person.until_known_to_social()
     await sim("start")

@@ -11,17 +11,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from aic_common.bus import Bus, apply_once_async, on_control, on_events
 from aic_common.errors import AppError
 from aic_common.messages import (
+    CommandRejected,
     CommentCreated,
     Envelope,
     MessageSent,
     PostCreated,
     PostDeleted,
+    PostLiked,
     SimControl,
     UserFollowed,
     UserRegistered,
     parse_data,
 )
-from aic_simulator.models import Agent, KnownFollow, SeenPost, Stimulus
+from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenPost, Stimulus
 from aic_simulator.runner import Simulation
 from aic_simulator.store import wall_now
 
@@ -69,6 +71,18 @@ def _stimulus(
             received_at=wall_now(),
         )
     )
+
+
+def record_result(session: Session, envelope: Envelope) -> None:
+    """Social answers a command with its normal events, correlated with the deciding action."""
+    correlation = envelope.correlation_id or ""
+    if envelope.producer != "social" or not correlation.startswith("decision-"):
+        return
+    if envelope.type == CommandRejected.message_type:
+        result = f"rejected: {envelope.data.get('code', '')}"[:120]
+    else:
+        result = f"applied: {envelope.type}"
+    session.execute(sa.update(ActionLog).where(ActionLog.command_id == correlation).values(result=result))
 
 
 def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
@@ -172,7 +186,12 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
             session.add(KnownFollow(follower_id=follow.follower_id, followee_id=follow.followee_id))
         return False
 
+    def result_only(session: Session, envelope: Envelope) -> bool:
+        return False
+
     return {
+        CommandRejected.message_type: result_only,
+        PostLiked.message_type: result_only,
         UserRegistered.message_type: registered,
         PostCreated.message_type: post_created,
         PostDeleted.message_type: post_deleted,
@@ -192,6 +211,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
         addressed: list[bool] = []
 
         def apply(session: Session, env: Envelope) -> None:
+            record_result(session, env)
             addressed.append(handler(session, env))
 
         await apply_once_async(session_factory, "simulator.perception", envelope, apply)

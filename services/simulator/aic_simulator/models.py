@@ -152,6 +152,8 @@ class ActionLog(Base):
     fallback_reason: Mapped[str | None] = mapped_column(sa.String(500))
     trace: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     outcome: Mapped[str] = mapped_column(sa.String(32), default="started")
+    # What the social network did with the command this action sent, learned from its events.
+    result: Mapped[str | None] = mapped_column(sa.String(120))
     command_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # the social command it sent
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 

@@ -83,6 +83,7 @@ class ActionView(BaseModel):
     fallback_reason: str | None
     trace: dict[str, Any]
     outcome: str
+    result: str | None = None
 
 
 class AgentDetail(AgentSummary):

@@ -77,6 +77,7 @@ def _action(row: ActionLog) -> ActionView:
         fallback_reason=row.fallback_reason,
         trace=row.trace or {},
         outcome=row.outcome,
+        result=row.result,
     )
 
 

@@ -30,6 +30,7 @@ def upgrade() -> None:
         sa.Column("fallback_reason", sa.String(length=500), nullable=True),
         sa.Column("trace", sa.JSON(), nullable=False),
         sa.Column("outcome", sa.String(length=32), nullable=False),
+        sa.Column("result", sa.String(length=120), nullable=True),
         sa.Column("command_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_action_logs")),
