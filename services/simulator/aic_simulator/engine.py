@@ -33,7 +33,7 @@ from aic_common.messages import (
     SimState,
     SimStateChanged,
 )
-from aic_simulator.memory import forget_beyond, reflect, remember, retrieve
+from aic_simulator.memory import forget_beyond, reflect, remember, retrieve, terms_of
 from aic_simulator.policy import (
     ActionKind,
     Decision,
@@ -532,10 +532,26 @@ class Engine:
                     self._memory(
                         agent, changes, "observation", ("我刷到了:" if zh else "I read: ") + lines, 2
                     )
-                return f"read {len(seen)} posts"
+                liked = self._react(agent, seen, changes, correlation)
+                return f"read {len(seen)} posts, liked {liked}"
             case ActionKind.rest:
                 return "rested"
         return decision.action.value
+
+    def _react(self, agent: AgentState, seen: list[FeedItem], changes: Changes, correlation: str) -> int:
+        """While browsing, like (at most two) posts that touch what the persona cares about."""
+        if agent.user_id is None:
+            return 0
+        interests = terms_of(
+            " ".join(map(str, agent.persona.get("interests", []) + agent.persona.get("topics", [])))
+        )
+        liked = 0
+        for item in seen:
+            if liked == 2 or item.is_mine or not (terms_of(item.content) & interests):
+                continue
+            changes.send(LikeCommand(actor_id=agent.user_id, post_id=item.post_id), correlation)
+            liked += 1
+        return liked
 
     def _handled(self, agent: AgentState, stimulus_id: int, changes: Changes) -> None:
         agent.stimuli = [s for s in agent.stimuli if s.id != stimulus_id]
