@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from aic_auth.app import create_app
 from aic_auth.service import utc_now
 from aic_auth.settings import AuthSettings
-from aic_common.bus import Bus, InProcessBus, on_events
-from aic_common.bus.rabbit import RabbitBus
+from aic_common.bus import Bus
 from aic_common.messages import Envelope
+from aic_common.testing import observed_bus, serving
 from aic_common.tokens import generate_rsa_private_key_pem
 
 SERVICE_SECRET = "simulator-secret-0123456789abcdef"
@@ -100,46 +100,11 @@ async def auth(settings: AuthSettings) -> AsyncIterator[AuthEnv]:
         yield env
 
 
-def running_auth(settings: AuthSettings):
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def manager() -> AsyncIterator[AuthEnv]:
-        clock = FakeClock()
-        events: list[Envelope] = []
-
-        async def observe(envelope: Envelope) -> None:
-            events.append(envelope)
-
-        broker_url = settings.broker_url.get_secret_value()
-        shared: InProcessBus | None = None
-        observer: Bus
-        if broker_url:
-            observer = RabbitBus(broker_url, settings.bus_namespace)
-        else:
-            shared = observer = InProcessBus(settings.bus_namespace)
-        observer.subscribe("test.observer", on_events("user.*"), observe)
-        await observer.start()
-        app = create_app(settings, shared_bus=shared, clock=clock)
-        try:
-            async with LifespanManager(app):
-                transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-                async with httpx.AsyncClient(transport=transport, base_url="http://auth") as client:
-                    try:
-                        yield AuthEnv(
-                            "real" if broker_url else "embedded",
-                            client,
-                            app,
-                            clock,
-                            events,
-                            publisher=observer,
-                        )
-                    finally:
-                        if broker_url:
-                            await app.state.runtime.bus.delete_topology()
-        finally:
-            if isinstance(observer, RabbitBus):
-                await observer.delete_topology()
-            await observer.stop()
-
-    return manager()
+@asynccontextmanager
+async def running_auth(settings: AuthSettings) -> AsyncIterator[AuthEnv]:
+    clock = FakeClock()
+    async with observed_bus(settings, "user.*") as observed:
+        app = create_app(settings, shared_bus=observed.shared, clock=clock)
+        async with serving(app, "http://auth") as client:
+            kind = "embedded" if observed.shared else "real"
+            yield AuthEnv(kind, client, app, clock, observed.events, publisher=observed.bus)

@@ -15,13 +15,12 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from PIL import Image
 
-from aic_common.bus import Bus, InProcessBus, on_events
-from aic_common.bus.rabbit import RabbitBus
+from aic_common.bus import Bus
 from aic_common.messages import Envelope, MessageData, make_envelope
+from aic_common.testing import observed_bus, serving
 from aic_common.testing.fixtures import S3Endpoint
 from aic_common.tokens import TokenIssuer, generate_rsa_private_key_pem
 from aic_files.app import create_app
@@ -149,42 +148,13 @@ async def files(settings: FilesSettings) -> AsyncIterator[FilesEnv]:
 @asynccontextmanager
 async def running_files(settings: FilesSettings, **app_kwargs: Any) -> AsyncIterator[FilesEnv]:
     clock = FakeClock()
-    events: list[Envelope] = []
-
-    async def observe(envelope: Envelope) -> None:
-        events.append(envelope)
-
-    broker_url = settings.broker_url.get_secret_value()
-    shared: InProcessBus | None = None
-    observer: Bus
-    if broker_url:
-        observer = RabbitBus(broker_url, settings.bus_namespace)
-    else:
-        shared = observer = InProcessBus(settings.bus_namespace)
-    observer.subscribe("test.observer", on_events("file.*"), observe)
-    await observer.start()
-    app = create_app(settings, shared_bus=shared, jwks_client=jwks_client(), clock=clock, **app_kwargs)
-    try:
-        async with LifespanManager(app):
-            transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://files") as client:
-                try:
-                    yield FilesEnv(
-                        "real" if broker_url else "embedded",
-                        client,
-                        app,
-                        clock,
-                        settings,
-                        events,
-                        publisher=observer,
-                    )
-                finally:
-                    if broker_url:
-                        await app.state.runtime.bus.delete_topology()
-    finally:
-        if isinstance(observer, RabbitBus):
-            await observer.delete_topology()
-        await observer.stop()
+    async with observed_bus(settings, "file.*") as observed:
+        app = create_app(
+            settings, shared_bus=observed.shared, jwks_client=jwks_client(), clock=clock, **app_kwargs
+        )
+        async with serving(app, "http://files") as client:
+            kind = "embedded" if observed.shared else "real"
+            yield FilesEnv(kind, client, app, clock, settings, observed.events, publisher=observed.bus)
 
 
 # ---------------------------------------------------------------- images made on the spot

@@ -14,13 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from aic_common.bus import Bus, InProcessBus, on_events
-from aic_common.bus.rabbit import RabbitBus
+from aic_common.bus import Bus
 from aic_common.messages import Envelope, FileUploaded, MessageData, UserRegistered, make_envelope
-from aic_common.testing import wait_for
+from aic_common.testing import observed_bus, serving, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_social.app import create_app
 from aic_social.models import OwnedFile, Profile
@@ -125,31 +123,9 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str)
 
 @pytest.fixture
 async def social(settings: SocialSettings) -> AsyncIterator[SocialEnv]:
-    events: list[Envelope] = []
-
-    async def observe(envelope: Envelope) -> None:
-        events.append(envelope)
-
-    broker_url = settings.broker_url.get_secret_value()
-    shared: InProcessBus | None = None
-    if broker_url:
-        observer: Bus = RabbitBus(broker_url, settings.bus_namespace)
-    else:
-        shared = observer = InProcessBus(settings.bus_namespace)
-    observer.subscribe("test.observer", on_events("#"), observe)
-    await observer.start()
-    app = create_app(settings, shared_bus=shared)
-    app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
-    try:
-        async with LifespanManager(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://social") as client:
-                try:
-                    yield SocialEnv("real" if broker_url else "embedded", client, app, observer, events)
-                finally:
-                    if broker_url:
-                        await app.state.runtime.bus.delete_topology()
-    finally:
-        if isinstance(observer, RabbitBus):
-            await observer.delete_topology()
-        await observer.stop()
+    async with observed_bus(settings) as observed:
+        app = create_app(settings, shared_bus=observed.shared)
+        app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
+        async with serving(app, "http://social") as client:
+            kind = "embedded" if observed.shared else "real"
+            yield SocialEnv(kind, client, app, observed.bus, observed.events)

@@ -7,7 +7,7 @@ import contextlib
 import inspect
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -110,3 +110,57 @@ def wait_until_serving(url: str, *, process: Any = None, log_path: Any = None, t
             pass
         time.sleep(0.05)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+class ObservedBus:
+    """A test's own client of the bus a service under test uses, recording the events it sees.
+
+    ``shared`` is the in-process bus to hand to the app in embedded mode (None with RabbitMQ, where
+    the app connects by itself); ``bus`` publishes as another service would.
+    """
+
+    def __init__(self, bus: Any, shared: Any, events: list[Any]) -> None:
+        self.bus, self.shared, self.events = bus, shared, events
+
+
+@contextlib.asynccontextmanager
+async def observed_bus(settings: Any, *patterns: str) -> AsyncIterator[ObservedBus]:
+    from aic_common.bus import InProcessBus, on_events
+    from aic_common.bus.rabbit import RabbitBus
+
+    events: list[Any] = []
+
+    async def observe(envelope: Any) -> None:
+        events.append(envelope)
+
+    broker_url = settings.broker_url.get_secret_value()
+    namespace = settings.bus_namespace
+    bus: Any = RabbitBus(broker_url, namespace) if broker_url else InProcessBus(namespace)
+    bus.subscribe("test.observer", on_events(*(patterns or ("#",))), observe)
+    await bus.start()
+    try:
+        yield ObservedBus(bus, None if broker_url else bus, events)
+    finally:
+        if isinstance(bus, RabbitBus):
+            await bus.delete_topology()
+        await bus.stop()
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: Any, base_url: str, client: tuple[str, int] = ("127.0.0.1", 50000)
+) -> AsyncIterator[Any]:
+    """The app's lifespan and an HTTP client calling it in-process; its RabbitMQ queues removed after."""
+    import httpx
+    from asgi_lifespan import LifespanManager
+
+    from aic_common.bus.rabbit import RabbitBus
+
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app, client=client)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+            try:
+                yield http
+            finally:
+                if isinstance(app.state.runtime.bus, RabbitBus):
+                    await app.state.runtime.bus.delete_topology()
