@@ -144,9 +144,11 @@ async def harness(request: pytest.FixtureRequest, bus_namespace: str) -> AsyncIt
     yield h
     for bus in reversed(h.buses):
         with contextlib.suppress(Exception):
-            if isinstance(bus, RabbitBus):
-                await bus.delete_topology()
             await bus.stop()
+    for bus in reversed(h.buses):
+        if isinstance(bus, RabbitBus):
+            with contextlib.suppress(Exception):
+                await bus.delete_topology()
     await proxy.stop()
 
 

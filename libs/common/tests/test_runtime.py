@@ -67,8 +67,8 @@ async def running(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
             yield client, runtime, consumed
-        if hasattr(runtime.bus, "delete_topology"):
-            await runtime.bus.delete_topology()
+    if hasattr(runtime.bus, "delete_topology"):  # once the app has stopped consuming
+        await runtime.bus.delete_topology()
 
 
 async def test_a_write_publishes_through_the_outbox_to_a_consumer(running) -> None:

@@ -209,9 +209,10 @@ async def transport(request: pytest.FixtureRequest, bus_namespace: str) -> Async
     yield Transport("rabbit", make_bus, publisher)
     for bus in reversed(buses):
         with contextlib.suppress(Exception):
-            await bus.delete_topology()
-        with contextlib.suppress(Exception):
             await bus.stop()
+    for bus in reversed(buses):
+        with contextlib.suppress(Exception):
+            await bus.delete_topology()
 
 
 @pytest.fixture(scope="module")

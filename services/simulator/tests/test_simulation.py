@@ -35,16 +35,20 @@ USER = {"Authorization": f"Bearer {ISSUER.issue_access_token('user-id', username
 
 @contextlib.asynccontextmanager
 async def simulator(
-    settings: SimulatorSettings, bus: InProcessBus | None = None
+    settings: SimulatorSettings, bus: InProcessBus | None = None, *, owns_topology: bool = True
 ) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    """``owns_topology=False`` for a second instance on the same queues: deleting queues another
+    instance still consumes from races its reconnect and upsets RabbitMQ 3.10's quorum queues."""
     app = create_app(settings, shared_bus=bus)
     app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
-    async with LifespanManager(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client:
-            yield client, app
-        runtime_bus = app.state.runtime.bus
-        if isinstance(runtime_bus, RabbitBus):
-            await runtime_bus.delete_topology()
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client,
+    ):
+        yield client, app
+    runtime_bus = app.state.runtime.bus
+    if owns_topology and isinstance(runtime_bus, RabbitBus):
+        await runtime_bus.delete_topology()
 
 
 def embedded(tmp_path: Path, name: str = "sim", **overrides: object) -> SimulatorSettings:
@@ -224,7 +228,7 @@ async def test_a_standby_instance_stays_passive_and_takes_over_when_the_leader_d
     async with simulator(settings("one")) as (first_client, first):
         await leading(first)
         await control(first_client, "step", steps=3)
-        async with simulator(settings("two")) as (second_client, second):
+        async with simulator(settings("two"), owns_topology=False) as (second_client, second):
             status = (await second_client.get("/api/sim/status")).json()
             assert status["is_leader"] is False
             # Control through the standby reaches the leader over the broker.

@@ -17,6 +17,7 @@ import logging
 import uuid
 from typing import Any
 
+import aio_pika
 from faststream import AckPolicy
 from faststream.exceptions import RejectMessage
 from faststream.rabbit import (
@@ -52,6 +53,7 @@ class RabbitBus:
         connect_timeout: float = 30.0,
         app_id: str = "aic",
     ) -> None:
+        self.url = url
         self.namespace = namespace
         self.delivery_limit = delivery_limit
         self.publish_timeout = publish_timeout
@@ -249,10 +251,12 @@ class RabbitBus:
         return found
 
     async def delete_topology(self) -> None:
-        """Delete this bus's queues, dead-letter queues and exchanges (tearing down a namespace)."""
-        connection = self.broker._connection
-        if connection is None:
-            return
+        """Delete this bus's queues, dead-letter queues and exchanges (tearing down a namespace).
+
+        Call it once every consumer of the namespace has stopped: deleting a quorum queue that a
+        robust connection is still consuming makes it re-declare the queue mid-deletion, which
+        RabbitMQ 3.10 answers by failing the channel. Uses a connection of its own for that reason."""
+        connection = await aio_pika.connect(self.url, timeout=10)
         channel = await connection.channel()
         try:
             for subscription, rabbit_queue in self._subscriptions:
@@ -263,3 +267,4 @@ class RabbitBus:
                 await channel.exchange_delete(exchange.name)
         finally:
             await channel.close()
+            await connection.close()

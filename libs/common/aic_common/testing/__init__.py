@@ -141,9 +141,9 @@ async def observed_bus(settings: Any, *patterns: str) -> AsyncIterator[ObservedB
     try:
         yield ObservedBus(bus, None if broker_url else bus, events)
     finally:
+        await bus.stop()
         if isinstance(bus, RabbitBus):
             await bus.delete_topology()
-        await bus.stop()
 
 
 @contextlib.asynccontextmanager
@@ -156,11 +156,11 @@ async def serving(
 
     from aic_common.bus.rabbit import RabbitBus
 
-    async with LifespanManager(app):
-        transport = httpx.ASGITransport(app=app, client=client)
-        async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
-            try:
+    try:
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app, client=client)
+            async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
                 yield http
-            finally:
-                if isinstance(app.state.runtime.bus, RabbitBus):
-                    await app.state.runtime.bus.delete_topology()
+    finally:
+        if isinstance(app.state.runtime.bus, RabbitBus):  # once the app has stopped consuming
+            await app.state.runtime.bus.delete_topology()
