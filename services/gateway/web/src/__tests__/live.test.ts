@@ -1,0 +1,109 @@
+import { createPinia, setActivePinia } from 'pinia'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { tokens } from '@/api/tokens'
+import { useFeedStore } from '@/stores/feed'
+import { useLiveStore } from '@/stores/live'
+import { makePost, mockFetch } from './helpers'
+
+/** Records what the store opens; tests push frames and errors through it. */
+class FakeEventSource {
+  static readonly CONNECTING = 0
+  static readonly OPEN = 1
+  static readonly CLOSED = 2
+  static instances: FakeEventSource[] = []
+  readyState = FakeEventSource.CONNECTING
+  onopen: (() => void) | null = null
+  onerror: (() => void) | null = null
+  private listeners = new Map<string, (event: MessageEvent<string>) => void>()
+
+  constructor(readonly url: string) {
+    FakeEventSource.instances.push(this)
+  }
+  addEventListener(type: string, listener: (event: MessageEvent<string>) => void): void {
+    this.listeners.set(type, listener)
+  }
+  close(): void {
+    this.readyState = FakeEventSource.CLOSED
+  }
+  emit(type: string, id: string, data: Record<string, unknown>): void {
+    const frame = { type, id, occurred_at: '2026-01-01T00:00:00Z', data }
+    this.listeners.get(type)?.(new MessageEvent(type, { data: JSON.stringify(frame), lastEventId: id }))
+  }
+}
+
+function jwtExpiringIn(seconds: number): string {
+  const payload = btoa(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + seconds }))
+  return `h.${payload.replace(/=+$/, '')}.s`
+}
+
+const flush = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+describe('live store', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    FakeEventSource.instances = []
+    vi.stubGlobal('EventSource', FakeEventSource)
+    setActivePinia(createPinia())
+  })
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('puts a created post on top of Explore and counts notifications', async () => {
+    mockFetch([{ path: '/api/posts/7', reply: () => ({ status: 200, body: makePost('7', { content: 'live!' }) }) }])
+    const live = useLiveStore()
+    const feed = useFeedStore()
+    feed.prepend('explore', makePost('6'))
+
+    await live.dispatch({ type: 'post.created', id: 'e1', occurred_at: '', data: { post_id: '7', author_id: 'u9' } })
+    await live.dispatch({ type: 'post.created', id: 'e2', occurred_at: '', data: { post_id: '7', author_id: 'u9' } })
+    expect(feed.feeds.explore.items.map((p) => p.id)).toEqual(['7', '6'])
+    expect(feed.feeds.home.items).toHaveLength(0) // not someone we are known to follow
+
+    await live.dispatch({ type: 'notification.created', id: 'e3', occurred_at: '', data: { user_id: 'u1', kind: 'like' } })
+    await live.dispatch({ type: 'notification.created', id: 'e4', occurred_at: '', data: { user_id: 'u1', kind: 'comment' } })
+    expect(live.unreadNotifications).toBe(2)
+    expect(live.lastEventId).toBe('e4')
+    live.markNotificationsSeen()
+    expect(live.unreadNotifications).toBe(0)
+  })
+
+  it('connects with the access token and reconnects with last_event_id after the stream closes', async () => {
+    vi.useFakeTimers()
+    tokens.save(jwtExpiringIn(600), 'r1')
+    mockFetch([{ path: '/api/posts/1', reply: () => ({ status: 404, body: { detail: 'gone', code: 'not_found' } }) }])
+    const live = useLiveStore()
+    await live.connect()
+    const first = FakeEventSource.instances[0]!
+    expect(first.url).toMatch(/^\/api\/stream\?access_token=h\./)
+    first.onopen?.()
+    expect(live.connected).toBe(true)
+
+    first.emit('notification.created', 'evt-41', { user_id: 'u1', kind: 'follow' })
+    expect(live.unreadNotifications).toBe(1)
+
+    first.readyState = FakeEventSource.CLOSED // the server ended the stream (e.g. a 401)
+    first.onerror?.()
+    expect(live.connected).toBe(false)
+    await vi.advanceTimersByTimeAsync(1000)
+    const second = FakeEventSource.instances[1]!
+    expect(new URL(second.url, 'http://x').searchParams.get('last_event_id')).toBe('evt-41')
+
+    live.disconnect()
+    expect(second.readyState).toBe(FakeEventSource.CLOSED)
+  })
+
+  it('refetches the feeds on reset', async () => {
+    mockFetch([
+      { path: '/api/feed/home', reply: () => ({ status: 200, body: { items: [makePost('h1')], next_cursor: null } }) },
+      { path: '/api/feed/explore', reply: () => ({ status: 200, body: { items: [makePost('x1')], next_cursor: null } }) },
+    ])
+    const live = useLiveStore()
+    const feed = useFeedStore()
+    feed.prepend('explore', makePost('stale'))
+    await live.dispatch({ type: 'reset', id: '', occurred_at: '', data: {} })
+    await flush()
+    expect(feed.feeds.explore.items.map((p) => p.id)).toEqual(['x1'])
+    expect(feed.feeds.home.items.map((p) => p.id)).toEqual(['h1'])
+  })
+})

@@ -1,0 +1,145 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { api, freshAccessToken } from '@/api/client'
+import type { LiveEvent, NotificationCreatedData, Post, PostCreatedData } from '@/api/types'
+import { useAuthStore } from './auth'
+import { useFeedStore } from './feed'
+
+// The gateway sends named events (`event: post.created`), which EventSource only delivers to
+// listeners registered for that name; `reset` means our last_event_id is too old: refetch.
+export const LIVE_EVENT_TYPES = [
+  'post.created',
+  'post.deleted',
+  'notification.created',
+  'message.sent',
+  'comment.created',
+  'post.liked',
+  'reset',
+] as const
+
+const RECONNECT_DELAYS_MS = [1000, 2000, 5000, 10000, 30000]
+
+export const useLiveStore = defineStore('live', () => {
+  const connected = ref(false)
+  const unreadNotifications = ref(0)
+  const lastEventId = ref<string | null>(null)
+  let source: EventSource | null = null
+  let reconnectTimer: ReturnType<typeof setTimeout> | null = null
+  let failures = 0
+  let wanted = false
+
+  async function dispatch(event: LiveEvent): Promise<void> {
+    if (event.id) lastEventId.value = event.id
+    const feed = useFeedStore()
+    switch (event.type) {
+      case 'post.created':
+        await onPostCreated(event.data as unknown as PostCreatedData)
+        break
+      case 'post.deleted':
+        feed.remove(String(event.data.post_id))
+        break
+      case 'notification.created': {
+        // The gateway only streams a notification to its recipient; the check guards a stale session.
+        const data = event.data as unknown as NotificationCreatedData
+        const me = useAuthStore().user
+        if (!me || data.user_id === me.id) unreadNotifications.value += 1
+        break
+      }
+      case 'reset':
+        lastEventId.value = null
+        await Promise.allSettled([feed.refresh('home'), feed.refresh('explore')])
+        break
+    }
+  }
+
+  async function onPostCreated(data: PostCreatedData): Promise<void> {
+    const feed = useFeedStore()
+    // The event lacks display name and image URLs; the post itself has them.
+    let post: Post
+    try {
+      post = await api.get<Post>(`/posts/${data.post_id}`)
+    } catch {
+      return // deleted already, or not visible to us
+    }
+    feed.prepend('explore', post)
+    // Whom the user follows is not known here yet, so only their own posts go on top of Following.
+    if (post.author.id === useAuthStore().user?.id) feed.prepend('home', post)
+  }
+
+  function handleFrame(frame: MessageEvent<string>): void {
+    let event: LiveEvent
+    try {
+      event = JSON.parse(frame.data) as LiveEvent
+    } catch {
+      return
+    }
+    if (!event.type) event.type = frame.type
+    if (!event.id && frame.lastEventId) event.id = frame.lastEventId
+    void dispatch(event)
+  }
+
+  async function open(): Promise<void> {
+    close()
+    if (!wanted) return
+    const params = new URLSearchParams()
+    const token = useAuthStore().isSignedIn ? await freshAccessToken() : null
+    if (token) params.set('access_token', token)
+    if (lastEventId.value) params.set('last_event_id', lastEventId.value)
+    if (!wanted) return // disconnect() was called while the token was refreshing
+    const query = params.toString()
+    source = new EventSource(`/api/stream${query ? `?${query}` : ''}`)
+    source.onopen = () => {
+      connected.value = true
+      failures = 0
+    }
+    source.onerror = () => {
+      connected.value = false
+      // CONNECTING: the browser retries by itself (with Last-Event-ID). CLOSED: it gave up, often a
+      // 401 from an expired token in the URL, so reconnect with a fresh token after a backoff.
+      if (source?.readyState === EventSource.CLOSED) scheduleReconnect()
+    }
+    for (const type of LIVE_EVENT_TYPES) source.addEventListener(type, handleFrame as EventListener)
+  }
+
+  function scheduleReconnect(): void {
+    if (!wanted || reconnectTimer) return
+    const delay = RECONNECT_DELAYS_MS[Math.min(failures, RECONNECT_DELAYS_MS.length - 1)] ?? 30000
+    failures += 1
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = null
+      void open()
+    }, delay)
+  }
+
+  function close(): void {
+    source?.close()
+    source = null
+    connected.value = false
+    if (reconnectTimer) clearTimeout(reconnectTimer)
+    reconnectTimer = null
+  }
+
+  function connect(): Promise<void> {
+    wanted = true
+    return open()
+  }
+
+  function disconnect(): void {
+    wanted = false
+    close()
+  }
+
+  function markNotificationsSeen(): void {
+    unreadNotifications.value = 0
+  }
+
+  return {
+    connected,
+    unreadNotifications,
+    lastEventId,
+    connect,
+    disconnect,
+    dispatch,
+    markNotificationsSeen,
+  }
+})
