@@ -4,7 +4,10 @@ export UV_PYTHON_DOWNLOADS := never
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: dev test lint format setup asyncapi clean
+WEB := services/gateway/web
+WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) $(wildcard $(WEB)/*.json $(WEB)/*.ts $(WEB)/index.html)
+
+.PHONY: dev test lint format setup web asyncapi clean
 
 $(VENV)/.synced: pyproject.toml uv.lock libs/common/pyproject.toml $(wildcard services/*/pyproject.toml) scripts/bootstrap.sh
 	scripts/bootstrap.sh
@@ -12,14 +15,19 @@ $(VENV)/.synced: pyproject.toml uv.lock libs/common/pyproject.toml $(wildcard se
 
 setup: $(VENV)/.synced
 
-dev: setup  ## the whole community in one process on embedded defaults
+$(WEB)/dist/index.html: $(WEB_SOURCES) scripts/web.sh
+	scripts/web.sh build
+
+web: $(WEB)/dist/index.html  ## build the web UI (again only when its sources changed)
+
+dev: setup web  ## the whole community in one process on embedded defaults
 	$(PY) -m aic_gateway.dev
 
 .PHONY: stack
 stack: setup  ## every service its own process on MySQL and RabbitMQ, the gateway in front (AIC_STACK_*)
 	$(PY) -m aic_gateway.stack
 
-test: setup  ## lint and every test, against the real services this machine has
+test: setup web  ## lint, the web UI's unit tests and every other test, against the real services this machine has
 	scripts/test.sh
 
 lint: setup
@@ -34,4 +42,4 @@ asyncapi: setup  ## regenerate docs/asyncapi.json from the message catalogue
 	$(PY) -m aic_common.asyncapi docs/asyncapi.json
 
 clean:
-	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache $(WEB)/node_modules $(WEB)/dist

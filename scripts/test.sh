@@ -6,5 +6,7 @@ eval "$(scripts/local-services.sh)"
 echo "==> lint"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+echo "==> web UI unit tests"
+scripts/web.sh test
 echo "==> tests"
 exec .venv/bin/python -m pytest "$@"
