@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
@@ -27,28 +27,9 @@ from aic_common.observability import (
     service_var,
 )
 
-pytestmark = pytest.mark.unit
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("restore_logging")]
 
 log = logging.getLogger("aic.tests.observability")
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """configure_logging changes process-wide logging; put it back for the other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    uvicorn = {
-        name: (list(lg.handlers), lg.propagate, lg.disabled)
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-        for lg in [logging.getLogger(name)]
-    }
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, (saved_handlers, propagate, disabled) in uvicorn.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = saved_handlers
-        lg.propagate, lg.disabled = propagate, disabled
 
 
 def make_app(service_name: str = "svc-test") -> tuple[FastAPI, HttpMetrics]:

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -30,26 +29,7 @@ from aic_common.web import (
     run_readiness_checks,
 )
 
-pytestmark = pytest.mark.unit
-
-
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """create_service_app configures process-wide logging; put it back for the other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    uvicorn = {
-        name: (list(lg.handlers), lg.propagate, lg.disabled)
-        for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-        for lg in [logging.getLogger(name)]
-    }
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    for name, (saved_handlers, propagate, disabled) in uvicorn.items():
-        lg = logging.getLogger(name)
-        lg.handlers[:] = saved_handlers
-        lg.propagate, lg.disabled = propagate, disabled
+pytestmark = [pytest.mark.unit, pytest.mark.usefixtures("restore_logging")]
 
 
 def settings(name: str = "websvc") -> ServiceSettings:
