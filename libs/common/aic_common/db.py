@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -42,6 +43,11 @@ class Base(DeclarativeBase):
     """Declarative base for services that do not need their own; each service normally has one."""
 
     metadata = new_metadata()
+
+
+def utc_now() -> datetime:
+    """Now, as naive UTC: how every service stores time (MySQL's DATETIME keeps no zone)."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def is_sqlite(url: str) -> bool:

@@ -9,7 +9,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from aic_auth.schemas import TokenPair, is_valid_username
 from aic_auth.settings import AuthSettings
 from aic_auth.throttle import Limit, Throttle
 from aic_common.bus import Outbox
+from aic_common.db import utc_now
 from aic_common.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from aic_common.messages import UserDeleted, UserRegistered, UserUpdated
 from aic_common.tokens import TokenIssuer
@@ -29,11 +30,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 INVALID_CREDENTIALS = "Invalid username or password"
-
-
-def utc_now() -> datetime:
-    # Naive UTC throughout: MySQL DATETIME keeps no zone.
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def hash_refresh_token(raw: str) -> str:

@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Outbox
-from aic_common.db import for_update_skip_locked
+from aic_common.db import for_update_skip_locked, utc_now
 from aic_common.errors import Conflict, Forbidden, NotFound
 from aic_common.messages import FileDeleted, FileUploaded
 from aic_common.principals import Principal
@@ -39,11 +39,6 @@ from aic_files.storage import Storage, object_key
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    # Naive UTC throughout: MySQL DATETIME keeps no zone.
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def display_filename(record: StoredFile) -> str:

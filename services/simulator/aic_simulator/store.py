@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Outbox
+from aic_common.db import utc_now as wall_now  # wall-clock time, as opposed to simulated time
 from aic_common.messages import MessageData
 from aic_simulator.memory import terms_of
 from aic_simulator.models import (
@@ -52,10 +53,6 @@ ENGINE_LEASE = "engine"
 
 class LeaseLost(Exception):
     """Another instance leads now: this one must stop acting."""
-
-
-def wall_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass

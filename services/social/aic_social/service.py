@@ -12,13 +12,14 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Outbox
+from aic_common.db import utc_now
 from aic_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from aic_common.messages import (
     CommentCreated,
@@ -51,10 +52,6 @@ Clock = Callable[[], datetime]
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
 # The index of posts by (author_id, id) that the home feed reads (see home_feed).
 HOME_FEED_INDEX = "ix_posts_author_id_id"
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus.tables import processed_messages_table
-from aic_common.db import run_in_thread
+from aic_common.db import run_in_thread, utc_now
 from aic_common.messages import Envelope
 from aic_common.observability import bind_correlation_id
 
@@ -33,11 +33,7 @@ def claim_message(session: Session, consumer: str, message_id: str) -> bool:
     ).first()
     if seen is not None:
         return False
-    session.execute(
-        table.insert().values(
-            consumer=consumer, message_id=message_id, processed_at=datetime.now(UTC).replace(tzinfo=None)
-        )
-    )
+    session.execute(table.insert().values(consumer=consumer, message_id=message_id, processed_at=utc_now()))
     return True
 
 
@@ -69,7 +65,7 @@ async def apply_once_async(
 
 def forget_processed_before(session_factory: sessionmaker[Session], age: timedelta) -> int:
     """Drop idempotency records older than ``age`` (far beyond any redelivery window)."""
-    cutoff = datetime.now(UTC).replace(tzinfo=None) - age
+    cutoff = utc_now() - age
     with session_factory.begin() as session:
         result = session.execute(
             processed_messages_table.delete().where(processed_messages_table.c.processed_at < cutoff)

@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import anyio.from_thread
 import anyio.to_thread
@@ -24,18 +24,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus.base import Bus
 from aic_common.bus.tables import outbox_table
-from aic_common.db import for_update_skip_locked
+from aic_common.db import for_update_skip_locked, utc_now
 from aic_common.messages import Envelope, MessageData, make_envelope
 from aic_common.observability import correlation_id_var
 
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "aic_outbox_pending"
-
-
-def _naive_utc() -> datetime:
-    # Stored naive in UTC: MySQL DATETIME has no zone and SQLite would drop it inconsistently.
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 _SQLITE_RELAY_LOCKS: dict[str, threading.Lock] = {}
@@ -67,7 +62,7 @@ class Outbox:
                 message_id=str(envelope.id),
                 message_type=envelope.type,
                 payload=envelope.model_dump_json(),
-                created_at=_naive_utc(),
+                created_at=utc_now(),
             )
         )
         session.info[_PENDING_KEY] = True
@@ -176,7 +171,7 @@ class OutboxRelay:
                 confirmed.append(row.id)
             if confirmed:
                 session.execute(
-                    outbox_table.update().where(outbox_table.c.id.in_(confirmed)).values(sent_at=_naive_utc())
+                    outbox_table.update().where(outbox_table.c.id.in_(confirmed)).values(sent_at=utc_now())
                 )
             if error is not None:
                 failed_id = rows[len(confirmed)].id
@@ -195,7 +190,7 @@ class OutboxRelay:
         return await asyncio.gather(*(self.bus.publish(e) for e in envelopes), return_exceptions=True)
 
     def _delete_old_sent(self) -> None:
-        cutoff = _naive_utc() - self.keep_sent_for
+        cutoff = utc_now() - self.keep_sent_for
         with self.session_factory.begin() as session:
             session.execute(
                 outbox_table.delete().where(
