@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -13,11 +12,11 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
 from aic_auth.models import User
 from aic_common.bus import Outbox
 from aic_common.db import create_db_engine, create_session_factory
+from aic_common.testing.fixtures import fresh_mysql_database
 from aic_social import search
 from aic_social.models import Comment, Follow, Like, Post, Profile, SearchTerm
 from aic_social.seed import SeedSummary, default_password_hasher, generate, seed
@@ -32,17 +31,9 @@ PASSWORD = "a-seeded-password-42"
 
 @pytest.fixture
 def auth_url(mysql_server_url: str) -> Iterator[str]:
-    """A second fresh database, for auth, made and dropped the way ``mysql_url`` does it."""
-    name = f"aic_t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
-    try:
-        yield make_url(mysql_server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-        admin.dispose()
+    """A second fresh database, for auth."""
+    with fresh_mysql_database(mysql_server_url) as url:
+        yield url
 
 
 @pytest.fixture

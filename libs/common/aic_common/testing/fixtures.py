@@ -72,9 +72,9 @@ def mysql_server_url() -> Iterator[str]:
     )
 
 
-@pytest.fixture
-def mysql_url(mysql_server_url: str) -> Iterator[str]:
-    """A fresh utf8mb4 database on the test server, dropped after the test."""
+@contextlib.contextmanager
+def fresh_mysql_database(mysql_server_url: str) -> Iterator[str]:
+    """A new utf8mb4 database on the server, dropped on exit; yields its URL."""
     name = f"aic_t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
     try:
@@ -91,6 +91,13 @@ def mysql_url(mysql_server_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
         admin.dispose()
+
+
+@pytest.fixture
+def mysql_url(mysql_server_url: str) -> Iterator[str]:
+    """A fresh utf8mb4 database on the test server, dropped after the test."""
+    with fresh_mysql_database(mysql_server_url) as url:
+        yield url
 
 
 @pytest.fixture
