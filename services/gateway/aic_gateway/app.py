@@ -150,7 +150,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await bus.start()
+        if shared_bus is None:  # a shared in-process bus is started by its owner (dev mode)
+            await bus.start()
         await hub.start()
         try:
             yield
