@@ -1,6 +1,12 @@
+import social from './en/social'
+import world from './en/world'
+
+// Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
+  ...social,
+  ...world,
   app: { name: 'AI Community' },
-  nav: { home: 'Home', compose: 'Post', me: 'Me' },
+  nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },
   auth: {
     signIn: 'Sign in',
     signUp: 'Sign up',

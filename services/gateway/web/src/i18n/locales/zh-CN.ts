@@ -1,9 +1,13 @@
 import type en from './en'
+import social from './zh-CN/social'
+import world from './zh-CN/world'
 
 // Typed against the English messages so a missing key fails the type check.
 const zhCN: typeof en = {
+  ...social,
+  ...world,
   app: { name: 'AI 社区' },
-  nav: { home: '首页', compose: '发布', me: '我的' },
+  nav: { home: '首页', world: '世界', compose: '发布', messages: '消息', me: '我的' },
   auth: {
     signIn: '登录',
     signUp: '注册',

@@ -1,0 +1,2 @@
+// Texts of the social pages.
+export default {}

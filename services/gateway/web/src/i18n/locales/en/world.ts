@@ -1,0 +1,2 @@
+// Texts of the world pages.
+export default {}
