@@ -107,3 +107,23 @@ describe('live store', () => {
     expect(feed.feeds.home.items.map((p) => p.id)).toEqual(['h1'])
   })
 })
+
+describe('live store subscriptions', () => {
+  beforeEach(() => setActivePinia(createPinia()))
+
+  it('calls listeners of the event type until they unsubscribe, and survives one that throws', async () => {
+    const live = useLiveStore()
+    const seen: string[] = []
+    live.on('sim.action.started', () => {
+      throw new Error('broken page')
+    })
+    const off = live.on('sim.action.started', (event) => seen.push(String(event.data.action)))
+    live.on('message.sent', () => seen.push('message'))
+
+    await live.dispatch({ type: 'sim.action.started', id: 'a1', occurred_at: '', data: { action: 'post' } })
+    off()
+    await live.dispatch({ type: 'sim.action.started', id: 'a2', occurred_at: '', data: { action: 'rest' } })
+    expect(seen).toEqual(['post'])
+    expect(live.lastEventId).toBe('a2')
+  })
+})

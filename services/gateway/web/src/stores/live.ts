@@ -14,8 +14,16 @@ export const LIVE_EVENT_TYPES = [
   'message.sent',
   'comment.created',
   'post.liked',
+  'user.followed',
+  'sim.clock.advanced',
+  'sim.action.started',
+  'sim.action.finished',
+  'sim.state.changed',
   'reset',
 ] as const
+
+export type LiveEventType = (typeof LIVE_EVENT_TYPES)[number]
+export type LiveListener = (event: LiveEvent) => void
 
 const RECONNECT_DELAYS_MS = [1000, 2000, 5000, 10000, 30000]
 
@@ -27,6 +35,16 @@ export const useLiveStore = defineStore('live', () => {
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null
   let failures = 0
   let wanted = false
+  // Pages (chat, notifications, world, console) subscribe here instead of this store knowing them all.
+  const listeners = new Map<string, Set<LiveListener>>()
+
+  /** Calls `listener` for every live event of `type`; returns the function that unsubscribes. */
+  function on(type: LiveEventType, listener: LiveListener): () => void {
+    let set = listeners.get(type)
+    if (!set) listeners.set(type, (set = new Set()))
+    set.add(listener)
+    return () => set.delete(listener)
+  }
 
   async function dispatch(event: LiveEvent): Promise<void> {
     if (event.id) lastEventId.value = event.id
@@ -49,6 +67,13 @@ export const useLiveStore = defineStore('live', () => {
         lastEventId.value = null
         await Promise.allSettled([feed.refresh('home'), feed.refresh('explore')])
         break
+    }
+    for (const listener of listeners.get(event.type) ?? []) {
+      try {
+        listener(event)
+      } catch (error) {
+        console.error('live listener failed', event.type, error)
+      }
     }
   }
 
@@ -140,6 +165,7 @@ export const useLiveStore = defineStore('live', () => {
     connect,
     disconnect,
     dispatch,
+    on,
     markNotificationsSeen,
   }
 })
