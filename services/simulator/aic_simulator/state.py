@@ -6,6 +6,7 @@ what changed (a checkpoint) in one transaction together with the messages the ch
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
@@ -141,15 +142,26 @@ class World:
     last_seen_post: int = 0
     last_stimulus: int = 0
     heap: list[tuple[datetime, str]] = field(default_factory=list)
-    occupants: dict[str, set[str]] = field(default_factory=dict)  # location -> agents there
+    # location -> ids of the agents there, kept sorted as they move, so that a perception reads the
+    # first few without sorting a crowd (deterministic for a seed: always the lowest ids).
+    occupants: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for agent in self.agents.values():
-            self.occupants.setdefault(agent.location_id, set()).add(agent.id)
+            self.occupants.setdefault(agent.location_id, []).append(agent.id)
+        for ids in self.occupants.values():
+            ids.sort()
 
     def move(self, agent: AgentState, location_id: str) -> None:
-        self.occupants.get(agent.location_id, set()).discard(agent.id)
-        self.occupants.setdefault(location_id, set()).add(agent.id)
+        here = self.occupants.get(agent.location_id)
+        if here is not None:
+            index = bisect.bisect_left(here, agent.id)
+            if index < len(here) and here[index] == agent.id:
+                del here[index]
+        there = self.occupants.setdefault(location_id, [])
+        index = bisect.bisect_left(there, agent.id)
+        if index == len(there) or there[index] != agent.id:
+            there.insert(index, agent.id)
         agent.location_id = location_id
         agent.dirty = True
 
@@ -186,8 +198,11 @@ class World:
     def people_at(
         self, location_id: str, *, besides: str | None = None, limit: int | None = None
     ) -> list[AgentState]:
-        ids = sorted(i for i in self.occupants.get(location_id, ()) if i != besides)
-        return [self.agents[i] for i in ids[:limit]]
+        """The agents at ``location_id`` in id order, ``besides`` left out, the first ``limit`` of them."""
+        ids = self.occupants.get(location_id, [])
+        # Only the slice that can be returned is read: one more than the limit covers ``besides``.
+        window = ids if limit is None else ids[: limit + 1]
+        return [self.agents[i] for i in window if i != besides][:limit]
 
     def active_events(self, location_id: str | None = None) -> list[EventInfo]:
         return [
