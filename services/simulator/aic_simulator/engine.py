@@ -66,6 +66,8 @@ DURATION_MINUTES: dict[ActionKind, int] = {
     ActionKind.attend_event: 60,
     ActionKind.rest: 90,
 }
+# The tier name of the LLM policy (LlmPolicy.name); its latency is reported apart from the rules'.
+LLM_TIER = "llm"
 SOCIAL_ACTIONS = {
     ActionKind.post,
     ActionKind.comment,
@@ -95,6 +97,7 @@ class Engine:
         self.world = world
         self.ttl = timedelta(seconds=settings.lease_ttl_seconds)
         self.decision_latencies: list[float] = []
+        self.llm_latencies: list[float] = []  # every LLM call a decision waited for, answered or not
         self.tier_counts: dict[str, int] = {}
         self.fallbacks = 0
         self.actions_wall: list[float] = []  # wall times of recent actions, for actions per minute
@@ -154,6 +157,8 @@ class Engine:
             raise RuntimeError(f"policy chose an action that was not offered: {decision.action}")
         self.decision_latencies.append(trace.latency_ms)
         del self.decision_latencies[:-500]
+        self.llm_latencies.extend(llm_latencies_of(trace))
+        del self.llm_latencies[:-500]
         self.tier_counts[trace.tier] = self.tier_counts.get(trace.tier, 0) + 1
         if trace.fallback_reason:
             self.fallbacks += 1
@@ -459,7 +464,8 @@ class Engine:
                         relation.interactions + 1,
                     )
                     relation.dirty = True
-                return text
+                # The summary is streamed to everyone; what was written in private stays out of it.
+                return "sent a message"
             case ActionKind.move:
                 destination = world.locations.get(target or "")
                 if destination is not None:
@@ -567,6 +573,19 @@ class Engine:
     def actions_per_minute(self) -> float:
         cutoff = time.monotonic() - 60
         return float(sum(1 for t in self.actions_wall if t >= cutoff))
+
+
+def llm_latencies_of(trace: DecisionTrace) -> list[float]:
+    """How long the LLM tier took in one decision: its answer, and any attempt that fell through."""
+    spent = [
+        float(failed["latency_ms"])
+        for failed in trace.detail.get("fallbacks", [])
+        if failed.get("tier") == LLM_TIER and "latency_ms" in failed
+    ]
+    if trace.tier == LLM_TIER:
+        # Behind TieredPolicy, latency_ms is the whole decision; the tier's own time is kept apart.
+        spent.append(float(trace.detail.get("tier_latency_ms", trace.latency_ms)))
+    return spent
 
 
 def _said(who: str, what: str, reply: str, zh: bool) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import statistics
 import uuid
 from datetime import timedelta
@@ -229,7 +230,8 @@ class Simulation:
         if engine is None:
             return {"state": "standby", "is_leader": False, "leader": self.known_leader}
         world = engine.world
-        latencies = engine.decision_latencies
+        decision_p50, decision_p95 = latency_percentiles(engine.decision_latencies)
+        llm_p50, llm_p95 = latency_percentiles(engine.llm_latencies)
         return {
             "state": world.state,
             "is_leader": True,
@@ -242,7 +244,21 @@ class Simulation:
             "agents": len(world.agents),
             "agents_with_accounts": sum(1 for a in world.agents.values() if a.user_id),
             "actions_per_minute": engine.actions_per_minute(),
-            "decision_latency_ms_p50": round(statistics.median(latencies), 2) if latencies else None,
+            "decision_latency_ms_p50": decision_p50,
+            "decision_latency_ms_p95": decision_p95,
+            # Which tiers decide, in order ("llm>rule" when an LLM is configured, else "rule").
+            "policy": self.policy.name,
+            "llm_latency_ms_p50": llm_p50,
+            "llm_latency_ms_p95": llm_p95,
             "decisions_by_tier": dict(engine.tier_counts),
             "fallbacks": engine.fallbacks,
         }
+
+
+def latency_percentiles(latencies: list[float]) -> tuple[float | None, float | None]:
+    """Median and 95th percentile (nearest rank) in milliseconds; None for both when nothing was measured."""
+    if not latencies:
+        return None, None
+    ordered = sorted(latencies)
+    p95 = ordered[math.ceil(0.95 * len(ordered)) - 1]
+    return round(statistics.median(ordered), 2), round(p95, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -93,6 +94,14 @@ class AgentDetail(AgentSummary):
     relationships: list[dict[str, Any]]
     memories: list[MemoryView]
     recent_actions: list[ActionView]
+
+
+class ActionResult(StrEnum):
+    """What the social network did with the command an action sent (a filter of the action log)."""
+
+    applied = "applied"
+    rejected = "rejected"
+    pending = "pending"  # sent, no answer yet
 
 
 class ActionPage(BaseModel):

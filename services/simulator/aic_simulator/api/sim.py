@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request, status
 from aic_common.bus import BusUnavailable
 from aic_common.errors import AppError, InvalidInput, NotFound, ServiceUnavailable
 from aic_common.messages import SimControl, make_envelope
-from aic_common.principals import AdminPrincipal
+from aic_common.principals import AdminPrincipal, OptionalPrincipal, Principal
 from aic_simulator.models import (
     ActionLog,
     Agent,
@@ -25,6 +25,7 @@ from aic_simulator.models import (
 from aic_simulator.runner import Simulation
 from aic_simulator.schemas import (
     ActionPage,
+    ActionResult,
     ActionView,
     AgentDetail,
     AgentSummary,
@@ -39,6 +40,9 @@ from aic_simulator.state import LocationInfo
 from aic_simulator.store import wall_now
 
 router = APIRouter(prefix="/api/sim", tags=["simulation"])
+
+# Actions whose text went to one person only.
+PRIVATE_ACTIONS = frozenset({"reply", "message"})
 
 
 def _simulation(request: Request) -> Simulation:
@@ -79,6 +83,19 @@ def _action(row: ActionLog) -> ActionView:
         outcome=row.outcome,
         result=row.result,
     )
+
+
+def _is_operator(principal: Principal | None) -> bool:
+    return principal is not None and principal.is_admin
+
+
+def _public_action(view: ActionView) -> ActionView:
+    """An action as anyone may see it: no private text or recipient, and no decision trace, whose
+    options and LLM answers can quote what people wrote to the character in private."""
+    hidden: dict[str, Any] = {"trace": {}, "fallback_reason": None}
+    if view.action in PRIVATE_ACTIONS:
+        hidden.update(content=None, target=None)
+    return view.model_copy(update=hidden)
 
 
 def _event(row: GameEvent, now: Any) -> GameEventView:
@@ -184,7 +201,10 @@ def agents(request: Request) -> list[AgentSummary]:
 
 
 @router.get("/agents/{agent_id}", response_model=AgentDetail)
-def agent_detail(agent_id: str, request: Request) -> AgentDetail:
+def agent_detail(agent_id: str, request: Request, principal: OptionalPrincipal) -> AgentDetail:
+    """Memories and relationships (they hold private conversations) only for operators; for anyone
+    else the recent actions as :func:`_public_action` shows them."""
+    operator = _is_operator(principal)
     with request.app.state.runtime.session_factory() as session:
         agent = session.get(Agent, agent_id) or session.scalar(
             sa.select(Agent).where(sa.or_(Agent.username == agent_id, Agent.user_id == agent_id))
@@ -202,6 +222,7 @@ def agent_detail(agent_id: str, request: Request) -> AgentDetail:
         ).all()
         relations = session.scalars(sa.select(Relationship).where(Relationship.agent_id == agent.id)).all()
         inventory = session.scalars(sa.select(Item.name).where(Item.holder_id == agent.id)).all()
+        recent = [_action(a) for a in actions]
         return AgentDetail(
             **_summary(agent).model_dump(),
             persona=agent.persona,
@@ -215,26 +236,33 @@ def agent_detail(agent_id: str, request: Request) -> AgentDetail:
                     "note": r.note,
                 }
                 for r in relations
-            ],
+            ]
+            if operator
+            else [],
             memories=[
                 MemoryView(
                     seq=m.seq, sim_time=m.sim_time, kind=m.kind, content=m.content, importance=m.importance
                 )
                 for m in memories
-            ],
-            recent_actions=[_action(a) for a in actions],
+            ]
+            if operator
+            else [],
+            recent_actions=recent if operator else [_public_action(a) for a in recent],
         )
 
 
 @router.get("/actions", response_model=ActionPage)
 def actions(
     request: Request,
+    principal: OptionalPrincipal,
     agent_id: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=32)] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
+    result: ActionResult | None = None,
     cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ActionPage:
+    """The action log, newest first; operators see the whole of each decision (see _public_action)."""
     statement = sa.select(ActionLog)
     if agent_id:
         statement = statement.where(ActionLog.agent_id == agent_id)
@@ -242,12 +270,18 @@ def actions(
         statement = statement.where(ActionLog.action == action)
     if tier:
         statement = statement.where(ActionLog.tier == tier)
+    if result == ActionResult.pending:
+        statement = statement.where(ActionLog.command_id.is_not(None), ActionLog.result.is_(None))
+    elif result is not None:
+        # record_result writes "applied: <event>" or "rejected: <code>".
+        statement = statement.where(ActionLog.result.like(f"{result.value}:%"))
     if cursor:
         statement = statement.where(ActionLog.id < int(cursor))
     with request.app.state.runtime.session_factory() as session:
         rows = session.scalars(statement.order_by(ActionLog.id.desc()).limit(limit + 1)).all()
+    views = [_action(r) for r in rows[:limit]]
     return ActionPage(
-        items=[_action(r) for r in rows[:limit]],
+        items=views if _is_operator(principal) else [_public_action(v) for v in views],
         next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None,
     )
 

@@ -1,0 +1,203 @@
+"""The simulator API as the operator console reads it: status, the action log's filters, and what only
+operators may see of the characters (what people wrote to them in private)."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from aic_common.messages import MessageSent, UserRegistered, make_envelope
+from aic_common.testing import observed_bus, serving, wait_for
+from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
+from aic_simulator.app import create_app
+from aic_simulator.models import ActionLog
+from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Perception, Policy
+from aic_simulator.rules import RulePolicy
+from aic_simulator.settings import SimulatorSettings
+from aic_simulator.tiers import PolicyError, TieredPolicy
+
+pytestmark = pytest.mark.integration
+ISSUER = TokenIssuer(generate_rsa_private_key_pem(), issuer="aic-auth", audience="aic")
+ADMIN = {"Authorization": f"Bearer {ISSUER.issue_access_token('admin-id', username='admin', role='admin')}"}
+USER = {"Authorization": f"Bearer {ISSUER.issue_access_token('user-id', username='someone', role='user')}"}
+
+
+def settings_for(tmp_path: Path, **overrides: Any) -> SimulatorSettings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "sim",
+        "bus_namespace": f"t{uuid.uuid4().hex[:8]}",
+        "lease_ttl_seconds": 2,
+        "outbox_poll_seconds": 0.05,
+    }
+    return SimulatorSettings(**{**values, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def simulator(
+    settings: SimulatorSettings, *, policy: Policy | None = None, bus: Any = None
+) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
+    app = create_app(settings, policy=policy, shared_bus=bus)
+    app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
+    async with serving(app, "http://sim") as client:
+        await wait_for(lambda: app.state.simulation.is_leader, timeout=20, what="leadership")
+        yield client, app
+
+
+async def control(client: httpx.AsyncClient, command: str, **extra: Any) -> dict[str, Any]:
+    response = await client.post("/api/sim/control", json={"command": command, **extra}, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+class StubLlm:
+    """An LLM tier that answers "rest" and reports 40 or 60 ms in turn, and gives up on one agent."""
+
+    name = "llm"
+
+    def __init__(self, gives_up_on: str) -> None:
+        self.gives_up_on = gives_up_on
+        self.latencies = itertools.cycle([40.0, 60.0])
+
+    async def decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
+        if perception.agent_id == self.gives_up_on:
+            raise PolicyError("invalid output: stub")
+        trace = DecisionTrace(tier=self.name, latency_ms=next(self.latencies))
+        return Decision(action=ActionKind.rest, reason="stub rests"), trace
+
+
+async def test_status_reports_the_policy_and_llm_latency_apart_from_the_rules(tmp_path: Path) -> None:
+    policy = TieredPolicy([StubLlm(gives_up_on="chen_mo"), RulePolicy(7)], decision_timeout=5)
+    async with simulator(settings_for(tmp_path), policy=policy) as (client, _):
+        status = await control(client, "step", steps=30)
+        by_tier = status["decisions_by_tier"]
+        assert status["policy"] == "llm>rule"
+        assert by_tier["llm"] > 0 and by_tier["rule"] > 0
+        assert status["fallbacks"] == by_tier["rule"], "every rule decision was a fallback from the LLM"
+        # The stub's own 40/60 ms, not the whole decision's time; failed calls count too (and are fast).
+        assert status["llm_latency_ms_p95"] == 60.0
+        assert 0 < status["llm_latency_ms_p50"] <= 60.0
+        assert status["decision_latency_ms_p95"] >= status["decision_latency_ms_p50"] > 0
+        assert status["actions_per_minute"] == status["decisions"] > 0 and status["agents"] == 10
+
+    async with simulator(settings_for(tmp_path / "rules")) as (client, _):
+        status = await control(client, "step", steps=5)
+        assert status["policy"] == "rule"
+        assert status["llm_latency_ms_p50"] is None and status["llm_latency_ms_p95"] is None
+        assert status["decision_latency_ms_p50"] is not None
+
+
+def log_row(decision: int, action: str, *, command_id: str | None, result: str | None) -> ActionLog:
+    at = datetime(2026, 6, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=decision)
+    return ActionLog(
+        decision=decision,
+        step=decision,
+        agent_id="lin_xiaoyu",
+        sim_time=at,
+        ends_at=at + timedelta(minutes=5),
+        action=action,
+        location_id="cafe",
+        tier="rule",
+        trace={"reason": "test"},
+        outcome="finished",
+        command_id=command_id,
+        result=result,
+        created_at=at,
+    )
+
+
+async def test_the_action_log_filters_by_what_social_did_with_each_command(tmp_path: Path) -> None:
+    async with simulator(settings_for(tmp_path)) as (client, app):
+        with app.state.runtime.session_factory.begin() as session:
+            session.add_all(
+                [
+                    log_row(1, "post", command_id="decision-1", result="applied: post.created"),
+                    log_row(2, "comment", command_id="decision-2", result="rejected: post_not_found"),
+                    log_row(3, "like", command_id="decision-3", result=None),
+                    log_row(4, "rest", command_id=None, result=None),
+                    log_row(5, "post", command_id="decision-5", result="applied: post.created"),
+                ]
+            )
+
+        async def decisions(**query: Any) -> list[int]:
+            response = await client.get("/api/sim/actions", params=query, headers=ADMIN)
+            assert response.status_code == 200, response.text
+            return [item["decision"] for item in response.json()["items"]]
+
+        assert await decisions(result="applied") == [5, 1]
+        assert await decisions(result="rejected") == [2]
+        assert await decisions(result="pending") == [3], "no command, nothing pending"
+        assert await decisions(result="applied", action="comment") == []
+        assert await decisions(agent_id="lin_xiaoyu", limit=2) == [5, 4]
+        page = (await client.get("/api/sim/actions", params={"limit": 2, "result": "applied"})).json()
+        assert page["next_cursor"] is None and len(page["items"]) == 2
+
+        bad = await client.get("/api/sim/actions", params={"result": "maybe"})
+        assert bad.status_code == 422
+
+
+async def test_what_people_write_to_a_character_in_private_is_for_operators_only(tmp_path: Path) -> None:
+    # Slow, so only the message wakes the character.
+    settings = settings_for(tmp_path, speed=1)
+    async with (
+        observed_bus(settings, "sim.action.started") as observed,
+        simulator(settings, bus=observed.shared) as (client, app),
+    ):
+        ai_user = str(uuid.uuid4())
+        registered = UserRegistered(
+            user_id=ai_user,
+            username="ai_lin_xiaoyu",
+            display_name="林小雨",
+            is_ai=True,
+            created_at=datetime.now(UTC),
+        )
+        await observed.bus.publish(make_envelope(registered, "auth"))
+        await wait_for(
+            lambda: app.state.simulation.engine.world.agents["lin_xiaoyu"].user_id == ai_user,
+            timeout=20,
+            what="the character linked to its account",
+        )
+        await control(client, "start")
+        secret = "小雨,我的门禁密码是 4711"
+        sent = MessageSent(
+            message_id="m-1",
+            conversation_id="c-1",
+            sender_id=str(uuid.uuid4()),
+            sender_username="visitor",
+            recipient_id=ai_user,
+            recipient_username="ai_lin_xiaoyu",
+            content=secret,
+            created_at=datetime.now(UTC),
+        )
+        await observed.bus.publish(make_envelope(sent, "social"))
+
+        def streamed_replies() -> list[dict[str, Any]]:
+            return [e.data for e in observed.events if e.data["action"] == "reply"]
+
+        reply = (await wait_for(streamed_replies, timeout=30, what="the reply's public event"))[0]
+        await control(client, "pause")
+        assert reply["summary"] == "sent a message" and reply["agent_id"] == "lin_xiaoyu"
+
+        query = {"agent_id": "lin_xiaoyu", "action": "reply"}
+        as_operator = (await client.get("/api/sim/actions", params=query, headers=ADMIN)).json()["items"]
+        assert "4711" in as_operator[0]["content"] and as_operator[0]["trace"]["reason"]
+        for headers in ({}, USER):
+            public = (await client.get("/api/sim/actions", params=query, headers=headers)).json()["items"]
+            assert public[0]["id"] == as_operator[0]["id"]
+            assert public[0]["content"] is None and public[0]["target"] is None and public[0]["trace"] == {}
+
+            detail = (await client.get("/api/sim/agents/lin_xiaoyu", headers=headers)).json()
+            assert detail["memories"] == [] and detail["relationships"] == []
+            assert "4711" not in str(detail) and detail["persona"]["summary"]
+
+        detail = (await client.get("/api/sim/agents/lin_xiaoyu", headers=ADMIN)).json()
+        assert any("4711" in memory["content"] for memory in detail["memories"])
+        assert detail["relationships"] and detail["recent_actions"][0]["trace"]
