@@ -9,6 +9,10 @@ Adding a service is one line in :data:`SERVICES`::
 
 It then gets its own database, a service-client secret registered with auth, migrations before it
 starts, its own process and log, and the gateway is given ``AIC_SOCIAL_URL``.
+
+The containers run exactly what this runner runs: :func:`serve_command` and :func:`migrate_command` are
+the commands of ``docker-compose.yml``, the Kubernetes manifests and the images, and
+:func:`service_environment` names the variables each of them is given (``tests/deploy`` checks both).
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ AUTH = "auth"
 GATEWAY = "gateway"
 JWKS_PATH = "/api/auth/.well-known/jwks.json"
 READY_PATH = "/health/ready"
+LIVE_PATH = "/health/live"
+METRICS_PATH = "/metrics"
+# uvicorn's own default; the runner states it so that containers can widen it to their proxies' networks.
+LOCAL_PROXIES = "127.0.0.1,::1"
 SECRETS_FILE = "secrets.json"
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
@@ -73,6 +81,27 @@ SERVICES: list[ServiceSpec] = [
 # Always started last, in front of the others; it owns nothing durable.
 GATEWAY_SPEC = ServiceSpec(GATEWAY, "aic_gateway.app:create_app", None, service_client=False)
 
+# Every container listens here; docker-compose.yml and the Kubernetes manifests name the same port.
+CONTAINER_HOST = "0.0.0.0"  # noqa: S104 - a container's only interface is its pod or compose network
+CONTAINER_PORT = 8000
+# Open requests (a live stream, an upload) get this long after SIGTERM; the orchestrator waits longer.
+CONTAINER_GRACEFUL_SHUTDOWN_SECONDS = 20
+
+
+def serve_command(spec: ServiceSpec, *, host: str, port: int, graceful_shutdown_seconds: int) -> list[str]:
+    """The arguments after the Python interpreter that serve one service."""
+    listen = ["--host", host, "--port", str(port)]
+    # Lifespan "on": a failing startup ends the process instead of serving without its lifespan.
+    lifecycle = ["--lifespan", "on", "--timeout-graceful-shutdown", str(graceful_shutdown_seconds)]
+    return ["-m", "uvicorn", spec.factory, "--factory", *listen, *lifecycle]
+
+
+def migrate_command(spec: ServiceSpec) -> list[str]:
+    """The arguments after the Python interpreter that bring a service's database to its latest schema."""
+    if spec.migrate_module is None:
+        raise ValueError(f"{spec.name} has no database to migrate")
+    return ["-m", spec.migrate_module]
+
 
 @dataclass(frozen=True)
 class StackConfig:
@@ -89,6 +118,8 @@ class StackConfig:
     state_dir: Path = Path("var/stack")  # logs, generated secrets, each service's data dir
     gateway_port: int = 8000
     host: str = "127.0.0.1"
+    # Peers whose X-Forwarded-For uvicorn believes (FORWARDED_ALLOW_IPS): addresses or networks.
+    forwarded_allow_ips: str = LOCAL_PROXIES
     # "test" rather than "dev": the settings then refuse placeholder secrets, as in production.
     env: str = "test"
     admin_username: str = ""  # bootstrap admin; its password is generated when not given
@@ -165,10 +196,12 @@ def _write_private(path: Path, text: str) -> None:
 def service_environment(
     spec: ServiceSpec, config: StackConfig, stack_secrets: StackSecrets, urls: Mapping[str, str]
 ) -> dict[str, str]:
-    """The ``AIC_*`` environment of one service: the single definition the runner, the test fixture and
-    the docker-compose checks share. ``urls`` maps each service name (``auth`` at least) to its base URL.
+    """The environment of one service (its ``AIC_*`` settings and uvicorn's ``FORWARDED_ALLOW_IPS``): the
+    single definition the runner, the test fixture and the docker-compose and Kubernetes checks share.
+    ``urls`` maps each service name (``auth`` at least) to its base URL.
     """
     env = {
+        "FORWARDED_ALLOW_IPS": config.forwarded_allow_ips,
         "AIC_ENV": config.env,
         "AIC_BROKER_URL": config.broker_url,
         "AIC_BUS_NAMESPACE": config.bus_namespace,
@@ -377,7 +410,7 @@ class Stack:
         return self.config.state_dir / "logs" / f"{name}.log"
 
     def env_for(self, name: str) -> dict[str, str]:
-        """The exact ``AIC_*`` environment the service was started with."""
+        """The exact environment (beyond the runner's own) the service was started with."""
         self._spec(name)
         if name not in self._envs:
             raise RuntimeError("the stack has not been started")
@@ -424,7 +457,7 @@ class Stack:
     def _migrate(self, spec: ServiceSpec) -> None:
         assert spec.migrate_module is not None
         log.info("migrating %s", spec.name)
-        process = self._popen([sys.executable, "-m", spec.migrate_module], spec.name)
+        process = self._popen([sys.executable, *migrate_command(spec)], spec.name)
         try:
             returncode = process.wait(timeout=self.config.migrate_timeout_seconds)
         except subprocess.TimeoutExpired:
@@ -439,16 +472,13 @@ class Stack:
 
     def _launch(self, spec: ServiceSpec) -> None:
         log.info("starting %s on %s", spec.name, self.url(spec.name))
-        process = self._popen(
-            [
-                sys.executable, "-m", "uvicorn", spec.factory, "--factory",
-                "--host", self.config.host, "--port", str(self._ports[spec.name]),
-                # "on": a failing startup ends the process instead of serving without its lifespan.
-                "--lifespan", "on",
-                "--timeout-graceful-shutdown", str(max(1, int(self.config.stop_grace_seconds) - 2)),
-            ],
-            spec.name,
-        )  # fmt: skip
+        command = serve_command(
+            spec,
+            host=self.config.host,
+            port=self._ports[spec.name],
+            graceful_shutdown_seconds=max(1, int(self.config.stop_grace_seconds) - 2),
+        )
+        process = self._popen([sys.executable, *command], spec.name)
         self._processes[spec.name] = process
         wait_until_serving(
             f"{self.url(spec.name)}{READY_PATH}",
