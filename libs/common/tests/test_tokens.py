@@ -7,23 +7,33 @@ missing check would let it through.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
 import stat
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from aic_common.errors import AppError, ServiceUnavailable
+from aic_common.testing.tokens import (
+    AUDIENCE,
+    ISSUER,
+    b64json,
+    b64url,
+    forge,
+    forgeries,
+    good_claims,
+    header,
+    rs256_sign,
+    split,
+)
 from aic_common.tokens import (
     Claims,
     InvalidToken,
@@ -39,60 +49,8 @@ from aic_common.tokens import (
 
 pytestmark = pytest.mark.unit
 
-ISS = "aic-auth"
-AUD = "aic"
 
-
-# --- helpers ----------------------------------------------------------------------------------------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64json(obj: Any) -> str:
-    return b64url(json.dumps(obj, separators=(",", ":")).encode())
-
-
-def rs256_sign(private_pem: str, signing_input: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-    assert isinstance(key, rsa.RSAPrivateKey)
-    return key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-
-
-def forge(private_pem: str, header: dict[str, Any], claims: dict[str, Any]) -> str:
-    """A token signed by hand with RS256 (whatever ``alg`` the header claims)."""
-    signing_input = f"{b64json(header)}.{b64json(claims)}"
-    return f"{signing_input}.{b64url(rs256_sign(private_pem, signing_input.encode()))}"
-
-
-def good_claims(**overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": ISS,
-        "aud": AUD,
-        "sub": "42",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 300,
-        "jti": uuid.uuid4().hex,
-        "typ": "access",
-        "username": "xiaoming",
-        "role": "user",
-        "is_ai": False,
-    }
-    claims.update(overrides)
-    return {k: v for k, v in claims.items() if v is not None}
-
-
-def split(token: str) -> tuple[dict[str, Any], dict[str, Any], str]:
-    h, p, s = token.split(".")
-    pad = lambda seg: seg + "=" * (-len(seg) % 4)  # noqa: E731
-    return (
-        json.loads(base64.urlsafe_b64decode(pad(h))),
-        json.loads(base64.urlsafe_b64decode(pad(p))),
-        s,
-    )
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def assert_rejected(verifier: TokenVerifier, token: str, detail_contains: str) -> InvalidToken:
@@ -117,7 +75,7 @@ def other_private_pem() -> str:
 
 @pytest.fixture(scope="module")
 def issuer(private_pem: str) -> TokenIssuer:
-    return TokenIssuer(private_pem, issuer=ISS, audience=AUD)
+    return TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
 
 
 @pytest.fixture(scope="module")
@@ -128,13 +86,6 @@ def verifier(issuer: TokenIssuer) -> TokenVerifier:
 @pytest.fixture(scope="module")
 def kid(issuer: TokenIssuer) -> str:
     return issuer.kid
-
-
-def header(kid: str | None, alg: str = "RS256") -> dict[str, Any]:
-    h: dict[str, Any] = {"alg": alg, "typ": "JWT"}
-    if kid is not None:
-        h["kid"] = kid
-    return h
 
 
 # --- good tokens ------------------------------------------------------------------------------------
@@ -152,7 +103,7 @@ def test_good_token_round_trips_claims(issuer: TokenIssuer, verifier: TokenVerif
     assert len(claims.jti) == 32 and int(claims.jti, 16) >= 0
     assert claims.raw["display_name"] == "李雷"
     assert claims.raw["typ"] == "access"
-    assert (claims.raw["iss"], claims.raw["aud"]) == (ISS, AUD)
+    assert (claims.raw["iss"], claims.raw["aud"]) == (ISSUER, AUDIENCE)
     assert claims.raw["exp"] - claims.raw["iat"] == 900
     assert claims.raw["nbf"] == claims.raw["iat"] >= before
     assert claims.expires_at == datetime.fromtimestamp(claims.raw["exp"], UTC)
@@ -230,7 +181,7 @@ def test_rejects_wrong_audience(private_pem: str, kid: str, verifier: TokenVerif
 
 
 def test_accepts_audience_list_containing_ours(private_pem: str, kid: str, verifier: TokenVerifier) -> None:
-    token = forge(private_pem, header(kid), good_claims(aud=["other", AUD]))
+    token = forge(private_pem, header(kid), good_claims(aud=["other", AUDIENCE]))
     assert verifier.verify(token).subject == "42"
 
 
@@ -350,6 +301,18 @@ def test_rejects_malformed(verifier: TokenVerifier, token: str) -> None:
         verifier.verify(token)
 
 
+def test_every_forgery_of_the_shared_matrix_is_refused(private_pem: str, kid: str) -> None:
+    # The matrix the end-to-end security tests send to every service; here against the verifier itself.
+    verifier = TokenVerifier.from_issuer(TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE))
+    matrix = forgeries(private_pem, kid)
+    assert len(matrix) >= 15
+    for name, token in matrix.items():
+        with pytest.raises(InvalidToken):
+            verifier.verify(token)
+            pytest.fail(f"forgery {name} was accepted")
+    assert verifier.verify(forge(private_pem, header(kid), good_claims())).subject == "42"
+
+
 def test_rejects_signed_non_object_payload(private_pem: str, kid: str, verifier: TokenVerifier) -> None:
     signing_input = f"{b64json(header(kid))}.{b64json(['not', 'claims'])}"
     token = f"{signing_input}.{b64url(rs256_sign(private_pem, signing_input.encode()))}"
@@ -387,9 +350,9 @@ def test_issuer_refuses_weak_or_wrong_keys(private_pem: str) -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     with pytest.raises(ValueError, match="2048"):
-        TokenIssuer(weak.decode(), issuer=ISS, audience=AUD)
+        TokenIssuer(weak.decode(), issuer=ISSUER, audience=AUDIENCE)
     with pytest.raises(ValueError):
-        TokenIssuer(public_key_pem(private_pem), issuer=ISS, audience=AUD)
+        TokenIssuer(public_key_pem(private_pem), issuer=ISSUER, audience=AUDIENCE)
 
 
 # --- keys, JWKS and rotation ------------------------------------------------------------------------
@@ -416,7 +379,7 @@ def test_jwks_lists_public_keys_and_verifies(issuer: TokenIssuer) -> None:
     assert not {"d", "p", "q", "dp", "dq", "qi"} & set(key)
 
     # Through JSON, as a service fetching it would see it.
-    verifier = TokenVerifier.from_jwks(json.loads(json.dumps(jwks)), ISS, AUD)
+    verifier = TokenVerifier.from_jwks(json.loads(json.dumps(jwks)), ISSUER, AUDIENCE)
     token = issuer.issue_access_token("7", username="bot", role="service")
     assert verifier.verify(token).role == "service"
 
@@ -432,37 +395,37 @@ def test_from_jwks_skips_unusable_keys(issuer: TokenIssuer) -> None:
             good,
         ]
     }
-    assert TokenVerifier.from_jwks(jwks, ISS, AUD).kids == {issuer.kid}
+    assert TokenVerifier.from_jwks(jwks, ISSUER, AUDIENCE).kids == {issuer.kid}
     with pytest.raises(ValueError, match="no usable"):
-        TokenVerifier.from_jwks({"keys": jwks["keys"][:4]}, ISS, AUD)
+        TokenVerifier.from_jwks({"keys": jwks["keys"][:4]}, ISSUER, AUDIENCE)
     for not_a_jwks in ([good], {"keys": good}, "keys"):
         with pytest.raises(ValueError, match="JWKS"):
-            TokenVerifier.from_jwks(not_a_jwks, ISS, AUD)  # type: ignore[arg-type]
+            TokenVerifier.from_jwks(not_a_jwks, ISSUER, AUDIENCE)  # type: ignore[arg-type]
 
 
 def test_key_rotation(private_pem: str, other_private_pem: str) -> None:
-    old_issuer = TokenIssuer(private_pem, issuer=ISS, audience=AUD)
+    old_issuer = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
     old_token = old_issuer.issue_access_token("1", username="a", role="user")
 
     new_issuer = TokenIssuer(
-        other_private_pem, issuer=ISS, audience=AUD, extra_public_keys=[public_key_pem(private_pem)]
+        other_private_pem, issuer=ISSUER, audience=AUDIENCE, extra_public_keys=[public_key_pem(private_pem)]
     )
     new_token = new_issuer.issue_access_token("2", username="b", role="user")
     assert split(new_token)[0]["kid"] == new_issuer.kid != old_issuer.kid
     assert [k["kid"] for k in new_issuer.jwks()["keys"]] == [new_issuer.kid, old_issuer.kid]
 
-    verifier = TokenVerifier.from_jwks(new_issuer.jwks(), ISS, AUD)
+    verifier = TokenVerifier.from_jwks(new_issuer.jwks(), ISSUER, AUDIENCE)
     assert verifier.verify(old_token).subject == "1"
     assert verifier.verify(new_token).subject == "2"
 
     # Once the old key is dropped from the JWKS, its tokens stop verifying.
-    dropped = TokenIssuer(other_private_pem, issuer=ISS, audience=AUD)
+    dropped = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE)
     assert_rejected(TokenVerifier.from_issuer(dropped), old_token, "unknown key")
 
 
 def test_verifier_keeps_only_public_keys(private_pem: str, kid: str) -> None:
     # Handed a private PEM by mistake, the verifier still only verifies; signing stays with the issuer.
-    verifier = TokenVerifier({kid: private_pem}, ISS, AUD)
+    verifier = TokenVerifier({kid: private_pem}, ISSUER, AUDIENCE)
     assert verifier.verify(forge(private_pem, header(kid), good_claims())).subject == "42"
 
 
@@ -520,14 +483,14 @@ class FakeMonotonic:
 def make_source(server: FakeJwksServer, clock: FakeMonotonic) -> JwksKeySource:
     client = httpx.AsyncClient(transport=httpx.MockTransport(server.handler))
     return JwksKeySource(
-        "http://auth/api/auth/.well-known/jwks.json", ISS, AUD, http_client=client, monotonic=clock
+        "http://auth/api/auth/.well-known/jwks.json", ISSUER, AUDIENCE, http_client=client, monotonic=clock
     )
 
 
 async def test_jwks_source_caches_and_refetches_on_unknown_kid(
     private_pem: str, other_private_pem: str
 ) -> None:
-    old = TokenIssuer(private_pem, issuer=ISS, audience=AUD)
+    old = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
     server, clock = FakeJwksServer(old.jwks()), FakeMonotonic()
     source = make_source(server, clock)
 
@@ -538,7 +501,7 @@ async def test_jwks_source_caches_and_refetches_on_unknown_kid(
 
     # The auth service rotates its key; a token with the new kid triggers one refetch.
     clock.now += 31
-    new = TokenIssuer(other_private_pem, issuer=ISS, audience=AUD, extra_public_keys=[private_pem])
+    new = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE, extra_public_keys=[private_pem])
     server.jwks = new.jwks()
     assert (await source.verify(new.issue_access_token("2", username="b", role="user"))).subject == "2"
     assert server.requests == 2
@@ -561,7 +524,7 @@ async def test_jwks_source_caches_and_refetches_on_unknown_kid(
 
 
 async def test_jwks_source_refreshes_when_stale_and_keeps_keys_on_failure(private_pem: str) -> None:
-    issuer = TokenIssuer(private_pem, issuer=ISS, audience=AUD)
+    issuer = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
     server, clock = FakeJwksServer(issuer.jwks()), FakeMonotonic()
     source = make_source(server, clock)
     token = issuer.issue_access_token("1", username="a", role="user")
@@ -574,7 +537,7 @@ async def test_jwks_source_refreshes_when_stale_and_keeps_keys_on_failure(privat
 
 
 async def test_jwks_source_unavailable_without_keys(private_pem: str) -> None:
-    issuer = TokenIssuer(private_pem, issuer=ISS, audience=AUD)
+    issuer = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
     server, clock = FakeJwksServer(issuer.jwks()), FakeMonotonic()
     server.fail = True
     source = make_source(server, clock)
