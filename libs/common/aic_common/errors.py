@@ -114,6 +114,59 @@ def error_response(
     )
 
 
+# The error shape in OpenAPI terms: every operation documents it for 422 and as its default response.
+_ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "Error": {
+        "title": "Error",
+        "description": "Every error: what went wrong for people, a stable code for programs.",
+        "type": "object",
+        "required": ["detail", "code"],
+        "properties": {
+            "detail": {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/ValidationIssue"}},
+                ]
+            },
+            "code": {"type": "string"},
+        },
+    },
+    "ValidationIssue": {
+        "title": "ValidationIssue",
+        "type": "object",
+        "required": ["loc", "msg", "type"],
+        "properties": {
+            "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+            "msg": {"type": "string"},
+            "type": {"type": "string"},
+        },
+    },
+}
+# FastAPI's own description of a 422, which our handlers never send (they send the shape above).
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def document_error_responses(openapi: dict[str, Any]) -> dict[str, Any]:
+    """``openapi`` with the common error shape documented on every operation: as the body of a 422
+    (instead of FastAPI's, which our handlers do not send) and as the default response (401, 403, 404,
+    409, 429, 503 ... all share it)."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for item in openapi.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            responses["422"] = {"description": "The request is not valid", "content": error}
+            responses.setdefault(
+                "default", {"description": "An error, in the common shape", "content": error}
+            )
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    schemas.update(_ERROR_SCHEMAS)
+    return openapi
+
+
 def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     # Keep what helps a client fix the request; drop the echoed input (it may be a password).
     return [

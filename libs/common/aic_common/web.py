@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from starlette.types import ASGIApp
 
-from aic_common.errors import error_response, install_error_handlers
+from aic_common.errors import document_error_responses, error_response, install_error_handlers
 from aic_common.observability import (
     HttpMetrics,
     RequestContextMiddleware,
@@ -47,6 +47,11 @@ class _ServiceApp(FastAPI):
         return RequestContextMiddleware(
             super().build_middleware_stack(), service_name=self.service_name, metrics=self.http_metrics
         )
+
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            self.openapi_schema = document_error_responses(super().openapi())
+        return self.openapi_schema
 
 
 async def _run_check(name: str, check: ReadinessCheck, limit_seconds: float) -> str:

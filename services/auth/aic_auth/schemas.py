@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+
+from aic_common.types import UtcDateTime
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_]{3,32}$"
 Username = Annotated[str, StringConstraints(pattern=USERNAME_PATTERN)]
@@ -71,7 +72,7 @@ class UserPublic(BaseModel):
     display_name: str
     role: str
     is_ai: bool
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class UserPrivate(UserPublic):

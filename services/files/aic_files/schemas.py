@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime
 
 from pydantic import BaseModel
 
 from aic_common.errors import InvalidInput
+from aic_common.types import UtcDateTime
 
 MAX_FILENAME_CHARS = 255
 
@@ -47,5 +47,5 @@ class FileMetadata(FilePublic):
     owner_id: str
     sha256: str
     thumbnail_content_type: str
-    created_at: datetime
+    created_at: UtcDateTime
     attached: bool

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import httpx
 from fastapi import Request
@@ -85,6 +86,26 @@ def forwarded_response_headers(response: httpx.Response) -> list[tuple[str, str]
     return [(k, v) for k, v in raw if k not in dropped]
 
 
+# What may stay as the client sent it in a forwarded path and query: RFC 3986's reserved and unreserved
+# characters and existing percent-escapes. Anything else (controls, spaces, raw non-ASCII bytes) is
+# percent-encoded, so the service decodes exactly what the client meant.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~%"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def upstream_target(request: Request) -> httpx.URL:
+    """The path and query to ask the upstream for: the client's own bytes, still percent-encoded.
+
+    Never the decoded path: an encoded ``%2F`` or ``%1F`` must reach the service as sent, not as a
+    slash (another route) or a control character (an invalid URL).
+    """
+    raw_path = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
+    target = quote(raw_path, safe=_PATH_SAFE)
+    if query := request.scope.get("query_string", b""):
+        target += "?" + quote(query, safe=_QUERY_SAFE)
+    return httpx.URL(raw_path=target.encode("ascii"))
+
+
 def _has_body(request: Request) -> bool:
     return ("content-length" in request.headers and request.headers["content-length"] != "0") or (
         "transfer-encoding" in request.headers
@@ -103,7 +124,7 @@ class ReverseProxy:
         body = request.stream() if _has_body(request) else None
         upstream_request = upstream.client.build_request(
             method,
-            httpx.URL(path=request.url.path, query=request.url.query.encode("latin-1") or None),
+            upstream_target(request),
             headers=forwarded_request_headers(request, client_ip),
             content=body,
             timeout=timeout,
