@@ -2,15 +2,50 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from aic_common.testing import free_port
 from aic_common.testing.fixtures import S3Endpoint
 from aic_gateway.stack import Stack, StackConfig
+
+
+def stack_config(
+    mysql_server_url: str, broker_url: str, state_dir: Path, s3: S3Endpoint | None = None, **changes: Any
+) -> StackConfig:
+    """A stack on databases and a bus namespace of its own (a new run id), as the tests run it;
+    ``changes`` override any other :class:`StackConfig` field."""
+    run = uuid.uuid4().hex[:8]
+    config = StackConfig(
+        mysql_url=mysql_server_url,
+        broker_url=broker_url,
+        redis_url=os.environ.get("AIC_TEST_REDIS_URL", ""),
+        s3_endpoint_url=s3.url if s3 else "",
+        s3_access_key=s3.access_key if s3 else "",
+        s3_secret_key=s3.secret_key if s3 else "",
+        s3_bucket=f"aic-files-{run}",  # the files service creates it at start-up
+        bus_namespace=f"s{run}",
+        db_prefix=f"aic_s{run}",
+        state_dir=state_dir,
+        gateway_port=free_port(),
+        # An admin for the tests that need one (simulation control); its password is generated.
+        admin_username="stackadmin",
+        # Tests speak for many clients from one machine: each names its own address in X-Forwarded-For.
+        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]'}},
+    )
+    return dataclasses.replace(config, **changes)
+
+
+@pytest.fixture(scope="session")
+def stack_config_factory() -> Callable[..., StackConfig]:
+    """:func:`stack_config`, for tests in other folders that start stacks of their own."""
+    return stack_config
 
 
 @pytest.fixture(scope="session")
@@ -25,25 +60,7 @@ def stack(
 
     Needs MySQL/MariaDB and RabbitMQ: skipped without them (failed with ``CI=true``), like their fixtures.
     """
-    run = uuid.uuid4().hex[:8]
-    config = StackConfig(
-        mysql_url=mysql_server_url,
-        broker_url=rabbitmq_url,
-        redis_url=os.environ.get("AIC_TEST_REDIS_URL", ""),
-        s3_endpoint_url=moto_s3.url,
-        s3_access_key=moto_s3.access_key,
-        s3_secret_key=moto_s3.secret_key,
-        s3_bucket=f"aic-files-{run}",  # the files service creates it at start-up
-        bus_namespace=f"s{run}",
-        db_prefix=f"aic_s{run}",
-        state_dir=tmp_path_factory.mktemp("stack"),
-        gateway_port=free_port(),
-        # An admin for the tests that need one (simulation control); its password is generated.
-        admin_username="stackadmin",
-        # Tests speak for many clients from one machine: each names its own address in X-Forwarded-For.
-        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]'}},
-    )
-    running = Stack(config)
+    running = Stack(stack_config(mysql_server_url, rabbitmq_url, tmp_path_factory.mktemp("stack"), moto_s3))
     try:
         running.start()
         yield running

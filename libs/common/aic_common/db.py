@@ -6,6 +6,9 @@ pool and message handlers call :func:`run_in_thread`, so no DB call blocks the e
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -16,9 +19,15 @@ import anyio.to_thread
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# MySQL/MariaDB errors after which running the same transaction again can succeed: the server picked
+# it as a deadlock's victim (1213) or it waited too long for a lock (1205).
+_LOCK_CONFLICT_ERRORS = frozenset({1205, 1213})
 
 # Constraint names that are the same on every backend, so Alembic migrations can refer to them.
 NAMING_CONVENTION = {
@@ -101,6 +110,36 @@ def transaction(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session whose work commits on success and rolls back on any error."""
     with session_factory.begin() as session:
         yield session
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """Whether ``error`` is a deadlock or lock wait timeout: the transaction lost a race, not a rule."""
+    if not isinstance(error, DBAPIError):
+        return False
+    args = getattr(error.orig, "args", ())
+    return bool(args) and args[0] in _LOCK_CONFLICT_ERRORS
+
+
+def run_transaction(
+    session_factory: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 5
+) -> T:
+    """``work`` in a transaction that commits on success, run again when it lost a lock conflict.
+
+    Concurrent transactions on InnoDB deadlock now and then (gap locks of two inserts into the same
+    index range, for instance); the server rolls one back and says to try again, which this does after
+    a short random pause so the two do not collide once more.
+    """
+    attempt = 1
+    while True:
+        try:
+            with session_factory.begin() as session:
+                return work(session)
+        except DBAPIError as error:
+            if attempt >= attempts or not is_lock_conflict(error):
+                raise
+            log.info("transaction lost a lock conflict (attempt %d of %d); retrying", attempt, attempts)
+            time.sleep(random.uniform(0.0, 0.02 * attempt))  # noqa: S311 - jitter, not a secret
+            attempt += 1
 
 
 async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:

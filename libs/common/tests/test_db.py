@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
-from aic_common.db import create_db_engine, create_session_factory, ping, transaction
+from aic_common.db import create_db_engine, create_session_factory, ping, run_transaction, transaction
 from aic_common.migrations import downgrade, upgrade
 
 pytestmark = pytest.mark.integration
@@ -85,3 +87,55 @@ def test_sqlite_engine_creates_its_directory_and_uses_wal(tmp_path: Path) -> Non
         assert connection.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
     engine.dispose()
+
+
+def test_a_deadlock_victim_is_run_again_and_both_transactions_commit(mysql_url: str) -> None:
+    """Two transactions lock two rows in opposite order: InnoDB rolls one back (1213), which
+    run_transaction runs again; both changes end up committed, neither raises."""
+    upgrade(SAMPLE_MIGRATIONS, mysql_url)
+    engine = create_db_engine(mysql_url)
+    factory = create_session_factory(engine)
+    with transaction(factory) as session:
+        session.execute(sa.text("INSERT INTO notes (id, body) VALUES (1, ''), (2, '')"))
+    both_hold_their_first_lock = threading.Barrier(2, timeout=10)
+    attempts: list[str] = []
+
+    def writer(name: str, first: int, second: int) -> None:
+        def work(session: Session) -> None:
+            attempts.append(name)
+            session.execute(sa.text("SELECT id FROM notes WHERE id = :id FOR UPDATE"), {"id": first})
+            if attempts.count(name) == 1:
+                both_hold_their_first_lock.wait()
+            session.execute(
+                sa.text("UPDATE notes SET body = CONCAT(body, :name) WHERE id IN (:a, :b)"),
+                {"name": name, "a": first, "b": second},
+            )
+
+        run_transaction(factory, work)
+
+    threads = [
+        threading.Thread(target=writer, args=("a", 1, 2)),
+        threading.Thread(target=writer, args=("b", 2, 1)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    with factory() as session:
+        bodies = [row.body for row in session.execute(sa.text("SELECT body FROM notes ORDER BY id"))]
+    engine.dispose()
+    assert len(attempts) == 3  # one of the two ran twice
+    assert sorted(bodies[0]) == sorted(bodies[1]) == ["a", "b"]
+
+
+def test_run_transaction_does_not_retry_other_errors(sqlite_url: str) -> None:
+    factory = create_session_factory(create_db_engine(sqlite_url))
+    calls: list[int] = []
+
+    def work(session: Session) -> None:
+        calls.append(1)
+        session.execute(sa.text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(sa.exc.OperationalError):
+        run_transaction(factory, work)
+    assert calls == [1]

@@ -24,8 +24,14 @@ POST, USER = "p", "u"
 MAX_QUERY_TERMS = 12
 
 
-def index_document(session: Session, kind: str, doc_id: str, text: str) -> None:
-    remove_document(session, kind, doc_id)
+def index_document(session: Session, kind: str, doc_id: str, text: str, *, new: bool = False) -> None:
+    """Index ``text`` as the document's terms, replacing what it had unless ``new``.
+
+    For a new document there is nothing to replace, and on InnoDB the delete of absent rows takes gap
+    locks on which concurrent inserts of other new documents deadlock.
+    """
+    if not new:
+        remove_document(session, kind, doc_id)
     terms = tokenize(text)
     if not terms:
         return

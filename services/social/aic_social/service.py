@@ -268,7 +268,7 @@ class SocialService:
             .where(Profile.user_id == actor.user_id)
             .values(post_count=Profile.post_count + 1)
         )
-        search.index_document(session, search.POST, str(post.id), content)
+        search.index_document(session, search.POST, str(post.id), content, new=True)
         mentioned = self._notify_mentions(session, actor, content, post_id=post.id, comment_id=None)
         self.outbox.add(
             session,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus.tables import processed_messages_table
-from aic_common.db import run_in_thread, utc_now
+from aic_common.db import run_in_thread, run_transaction, utc_now
 from aic_common.messages import Envelope
 from aic_common.observability import bind_correlation_id
 
@@ -43,13 +43,21 @@ def apply_once(
     envelope: Envelope,
     apply: Callable[[Session, Envelope], None],
 ) -> bool:
-    """Run ``apply`` in a transaction that also claims the message; False when it was a duplicate."""
-    with session_factory.begin() as session:
+    """Run ``apply`` in a transaction that also claims the message; False when it was a duplicate.
+
+    A transaction that loses a deadlock is run again here rather than failing the delivery: a failed
+    delivery counts towards the queue's delivery limit, and a valid message must not end in the DLQ
+    because it met another one at the wrong moment.
+    """
+
+    def claim_and_apply(session: Session) -> bool:
         if not claim_message(session, consumer, str(envelope.id)):
             log.info("skipping duplicate %s %s for %s", envelope.type, envelope.id, consumer)
             return False
         apply(session, envelope)
-    return True
+        return True
+
+    return run_transaction(session_factory, claim_and_apply)
 
 
 async def apply_once_async(

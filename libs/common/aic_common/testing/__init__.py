@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import inspect
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -30,6 +31,20 @@ async def wait_for(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what or condition!r}")
         await asyncio.sleep(interval)
+
+
+def wait_until(
+    condition: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> Any:
+    """:func:`wait_for` for synchronous tests: block until ``condition()`` is truthy and return it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or condition!r}")
+        time.sleep(interval)
 
 
 def free_port() -> int:
@@ -92,6 +107,55 @@ class TcpProxy:
             with contextlib.suppress(Exception):
                 writer.transport.abort()
             self._writers.discard(writer)
+
+
+class ThreadedTcpProxy:
+    """A :class:`TcpProxy` on an event loop of its own thread, for callers that block.
+
+    A :class:`~aic_gateway.stack.Stack` starts its processes synchronously (migrations through the
+    proxy included), so a proxy on the caller's own loop would never get to forward a byte.
+    """
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self._proxy = TcpProxy(target_host, target_port)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="tcp-proxy", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self._proxy.port
+
+    @property
+    def is_up(self) -> bool:
+        return self._proxy.is_up
+
+    def _call(self, coroutine: Any) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout=30)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self._proxy.start())
+
+    def cut(self) -> None:
+        """Refuse new connections and cut every open one (the target went down)."""
+        self._call(self._proxy.stop())
+
+    def restore(self) -> None:
+        self._call(self._proxy.start())
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._call(self._proxy.stop())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+        self._loop.close()
+
+    def __enter__(self) -> ThreadedTcpProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def wait_until_serving(url: str, *, process: Any = None, log_path: Any = None, timeout: float = 30.0) -> None:
