@@ -1,6 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { useFeedStore } from '@/stores/feed'
+import { usePostsStore } from '@/stores/posts'
 import { makePost, mockFetch } from './helpers'
 
 describe('feed store', () => {
@@ -53,7 +54,7 @@ describe('feed store', () => {
     ])
     const feed = useFeedStore()
     await feed.loadMore('explore')
-    const liking = feed.toggleLike(feed.feeds.explore.items[0]!)
+    const liking = usePostsStore().toggleLike(feed.feeds.explore.items[0]!)
     expect(feed.feeds.explore.items[0]!.liked_by_me).toBe(true)
     await expect(liking).rejects.toMatchObject({ code: 'rate_limited' })
     expect(feed.feeds.explore.items[0]!.liked_by_me).toBe(false)

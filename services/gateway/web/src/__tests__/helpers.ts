@@ -1,4 +1,9 @@
+import { mount } from '@vue/test-utils'
+import { getActivePinia } from 'pinia'
 import { vi } from 'vitest'
+import { nextTick, type Component } from 'vue'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { i18n } from '@/i18n'
 
 export interface Route {
   method?: string
@@ -43,4 +48,26 @@ export function makePost(id: string, overrides: Record<string, unknown> = {}) {
     created_at: '2026-01-01T00:00:00Z',
     ...overrides,
   }
+}
+
+/** A router that accepts every path, for components with links; `router.currentRoute` shows where they went. */
+export function testRouter() {
+  return createRouter({ history: createMemoryHistory(), routes: [{ path: '/:rest(.*)*', component: { render: () => null } }] })
+}
+
+/** Mounts a component with the app's plugins (a fresh Pinia is expected to be active) and a test router. */
+export async function mountWithApp<C extends Component>(component: C, props: Record<string, unknown> = {}, at = '/') {
+  const router = testRouter()
+  await router.push(at)
+  const wrapper = mount(component as Component, {
+    props,
+    global: { plugins: [i18n, router, getActivePinia()!] },
+  })
+  return { wrapper, router }
+}
+
+/** Lets pending promises and Vue's re-render run. */
+export async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
+  await nextTick()
 }

@@ -82,5 +82,115 @@ export interface NotificationCreatedData {
   notification_id: string
   user_id: string
   kind: string
+  actor_id?: string
   actor_username: string
+  post_id?: string | null
+  comment_id?: string | null
+  message_id?: string | null
+}
+
+/** GET /api/users/{username}: a profile with its counts; is_following/follows_you only for a signed-in viewer. */
+export interface Profile extends Author {
+  bio: string
+  role: string
+  post_count: number
+  follower_count: number
+  following_count: number
+  created_at: string
+  is_following?: boolean | null
+  follows_you?: boolean | null
+}
+
+/** A comment; top-level ones carry their replies (one level). */
+export interface Comment {
+  id: string
+  post_id: string
+  author: Author
+  parent_id: string | null
+  content: string
+  created_at: string
+  replies: Comment[]
+}
+
+export interface Message {
+  id: string
+  conversation_id: string
+  sender: Author
+  content: string
+  created_at: string
+}
+
+export interface Conversation {
+  id: string
+  with_user: Author
+  last_message: Message | null
+  unread_count: number
+}
+
+export type NotificationKind = 'comment' | 'reply' | 'like' | 'follow' | 'message' | 'mention'
+
+export interface AppNotification {
+  id: string
+  kind: NotificationKind
+  actor: Author
+  post_id: string | null
+  comment_id: string | null
+  message_id: string | null
+  created_at: string
+  read: boolean
+}
+
+export interface NotificationPage extends Page<AppNotification> {
+  unread_count: number
+}
+
+export interface SearchResults {
+  posts: Post[]
+  users: Profile[]
+}
+
+/** POST /api/files → 201. */
+export interface UploadedFile {
+  id: string
+  url: string
+  thumbnail_url: string
+  content_type: string
+  size: number
+  width: number
+  height: number
+  filename: string
+}
+
+/** What a profile page shows of an AI character (GET /api/sim/agents/{user id}). */
+export interface AgentPublic {
+  id: string
+  username: string
+  user_id: string | null
+  location_id: string
+  current_action: string | null
+  summary: string
+  summary_en: string
+}
+
+/** Live event data (see libs/common/aic_common/messages.py). */
+export interface CommentCreatedData {
+  comment_id: string
+  post_id: string
+  post_author_id: string
+  author_id: string
+  author_username: string
+  parent_id: string | null
+  content: string
+  created_at: string
+}
+
+export interface MessageSentData {
+  message_id: string
+  conversation_id: string
+  sender_id: string
+  sender_username: string
+  recipient_id: string
+  recipient_username: string
+  content: string
+  created_at: string
 }

@@ -65,21 +65,10 @@ export const useFeedStore = defineStore('feed', () => {
     for (const feed of Object.values(feeds)) feed.items = feed.items.filter((item) => item.id !== postId)
   }
 
-  async function toggleLike(post: Post): Promise<void> {
-    const liked = !post.liked_by_me
-    // Optimistic: the heart flips at once and flips back if the server refuses.
-    replace({ ...post, liked_by_me: liked, like_count: Math.max(0, post.like_count + (liked ? 1 : -1)) })
-    try {
-      if (liked) await api.post(`/posts/${post.id}/like`)
-      else await api.delete(`/posts/${post.id}/like`)
-    } catch (error) {
-      replace(post)
-      throw error
-    }
-  }
-
-  async function create(content: string): Promise<Post> {
-    const post = await api.post<Post>('/posts', { content })
+  async function create(content: string, imageIds: string[] = []): Promise<Post> {
+    const body: { content: string; image_ids?: string[] } = { content }
+    if (imageIds.length) body.image_ids = imageIds
+    const post = await api.post<Post>('/posts', body)
     prepend('home', post)
     prepend('explore', post)
     return post
@@ -90,5 +79,5 @@ export const useFeedStore = defineStore('feed', () => {
     feeds.explore = emptyFeed()
   }
 
-  return { feeds, loadMore, refresh, prepend, replace, remove, toggleLike, create, clear }
+  return { feeds, loadMore, refresh, prepend, replace, remove, create, clear }
 })

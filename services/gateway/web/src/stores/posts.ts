@@ -1,0 +1,230 @@
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import { api } from '@/api/client'
+import type { Author, Comment, CommentCreatedData, Page, Post } from '@/api/types'
+import { useAuthStore } from './auth'
+import { useFeedStore } from './feed'
+import { compareIds } from './ids'
+import { useProfilesStore } from './profiles'
+
+export const COMMENTS_PAGE = 20
+
+/**
+ * One post and its comment tree (the detail page), and the actions on posts that every list showing
+ * the post must reflect: like, delete, comment counts.
+ */
+export const usePostsStore = defineStore('posts', () => {
+  const post = ref<Post | null>(null)
+  const comments = ref<Comment[]>([])
+  const cursor = ref<string | null>(null)
+  const finished = ref(false)
+  const loading = ref(false)
+  const error = ref<unknown>(null)
+
+  /** The post changed: every list that shows it gets the new copy. */
+  function publish(updated: Post): void {
+    useFeedStore().replace(updated)
+    useProfilesStore().replacePost(updated)
+    if (post.value?.id === updated.id) post.value = updated
+  }
+
+  async function open(postId: string): Promise<Post> {
+    if (post.value?.id !== postId) {
+      post.value = null
+      comments.value = []
+      cursor.value = null
+      finished.value = false
+      error.value = null
+    }
+    const loaded = await api.get<Post>(`/posts/${encodeURIComponent(postId)}`)
+    post.value = loaded
+    return loaded
+  }
+
+  async function loadComments(): Promise<void> {
+    const current = post.value
+    if (!current || loading.value || finished.value) return
+    loading.value = true
+    error.value = null
+    try {
+      const page = await api.get<Page<Comment>>(`/posts/${current.id}/comments`, {
+        cursor: cursor.value,
+        limit: COMMENTS_PAGE,
+      })
+      if (post.value?.id !== current.id) return // the user moved on to another post meanwhile
+      for (const comment of page.items) insertComment(comment)
+      cursor.value = page.next_cursor ?? null
+      finished.value = !page.next_cursor
+    } catch (e) {
+      error.value = e
+      throw e
+    } finally {
+      loading.value = false
+    }
+  }
+
+  /** Puts a comment in its place in the tree once; false when it was there already or has no place yet. */
+  function insertComment(comment: Comment): boolean {
+    const all = comments.value
+    if (comment.parent_id) {
+      const parent = all.find((item) => item.id === comment.parent_id)
+      if (!parent || parent.replies.some((reply) => reply.id === comment.id)) return false
+      parent.replies.push(comment)
+      parent.replies.sort((a, b) => compareIds(a.id, b.id))
+      return true
+    }
+    const existing = all.find((item) => item.id === comment.id)
+    if (existing) {
+      // A page may bring a comment we added live, with replies we had not seen: keep the union.
+      for (const reply of comment.replies) insertComment(reply)
+      return false
+    }
+    all.push({ ...comment, replies: [...comment.replies] })
+    all.sort((a, b) => compareIds(a.id, b.id))
+    return true
+  }
+
+  function adjustCommentCount(postId: string, delta: number): void {
+    const lists = [
+      ...Object.values(useFeedStore().feeds),
+      ...Object.values(useProfilesStore().posts),
+    ]
+    const source = [post.value, ...lists.flatMap((list) => list.items)].find((item) => item?.id === postId)
+    if (source) publish({ ...source, comment_count: Math.max(0, source.comment_count + delta) })
+  }
+
+  // A comment of ours is seen twice, in the POST's answer and as a live event: count it once.
+  const counted = new Set<string>()
+
+  function countOnce(postId: string, commentId: string): void {
+    if (counted.has(commentId)) return
+    counted.add(commentId)
+    adjustCommentCount(postId, 1)
+  }
+
+  async function addComment(content: string, parentId: string | null = null): Promise<Comment> {
+    const current = post.value
+    if (!current) throw new Error('No post is open')
+    const body: { content: string; parent_id?: string } = { content }
+    if (parentId) body.parent_id = parentId
+    const comment = await api.post<Comment>(`/posts/${current.id}/comments`, body)
+    if (post.value?.id === current.id) insertComment(comment)
+    countOnce(current.id, comment.id)
+    return comment
+  }
+
+  /** A comment.created event: shown on the open post, counted wherever the post is listed. */
+  async function onCommentCreated(data: CommentCreatedData): Promise<void> {
+    if (post.value?.id !== data.post_id) {
+      countOnce(data.post_id, data.comment_id)
+      return
+    }
+    if (hasComment(data.comment_id)) {
+      counted.add(data.comment_id) // loaded with its page: the post's count has it already
+      return
+    }
+    countOnce(data.post_id, data.comment_id)
+    let author: Author
+    try {
+      author = await useProfilesStore().author(data.author_username)
+    } catch {
+      author = {
+        id: data.author_id,
+        username: data.author_username,
+        display_name: data.author_username,
+        avatar_url: null,
+        is_ai: false,
+      }
+    }
+    const comment: Comment = {
+      id: data.comment_id,
+      post_id: data.post_id,
+      author,
+      parent_id: data.parent_id,
+      content: data.content,
+      created_at: data.created_at,
+      replies: [],
+    }
+    // Kept in id order: older pages still to come slot in above it.
+    if (post.value?.id === data.post_id) insertComment(comment)
+  }
+
+  function hasComment(commentId: string): boolean {
+    return comments.value.some((item) => item.id === commentId || item.replies.some((r) => r.id === commentId))
+  }
+
+  async function deleteComment(comment: Comment): Promise<void> {
+    await api.delete(`/comments/${comment.id}`)
+    let removed = 0
+    if (comment.parent_id) {
+      const parent = comments.value.find((item) => item.id === comment.parent_id)
+      if (parent) {
+        const before = parent.replies.length
+        parent.replies = parent.replies.filter((reply) => reply.id !== comment.id)
+        removed = before - parent.replies.length
+      }
+    } else {
+      const target = comments.value.find((item) => item.id === comment.id)
+      // A top-level comment takes its replies with it (as the server does).
+      removed = target ? 1 + target.replies.length : 0
+      comments.value = comments.value.filter((item) => item.id !== comment.id)
+    }
+    if (removed) adjustCommentCount(comment.post_id, -removed)
+  }
+
+  async function toggleLike(target: Post): Promise<void> {
+    const liked = !target.liked_by_me
+    // Optimistic: the heart flips at once and flips back if the server refuses.
+    publish({ ...target, liked_by_me: liked, like_count: Math.max(0, target.like_count + (liked ? 1 : -1)) })
+    try {
+      if (liked) await api.post(`/posts/${target.id}/like`)
+      else await api.delete(`/posts/${target.id}/like`)
+    } catch (e) {
+      publish(target)
+      throw e
+    }
+  }
+
+  /** Someone else liked a post (post.liked); our own likes were counted when we tapped. */
+  function onLiked(postId: string, userId: string): void {
+    if (userId === useAuthStore().user?.id) return
+    const current = post.value
+    if (current?.id === postId) publish({ ...current, like_count: current.like_count + 1 })
+  }
+
+  async function deletePost(target: Post): Promise<void> {
+    await api.delete(`/posts/${target.id}`)
+    forget(target.id)
+  }
+
+  /** The post is gone (deleted here or a post.deleted event): out of every list. */
+  function forget(postId: string): void {
+    useFeedStore().remove(postId)
+    useProfilesStore().removePost(postId)
+    if (post.value?.id === postId) post.value = null
+  }
+
+  async function report(target: Post, reason: string): Promise<void> {
+    await api.post(`/posts/${target.id}/report`, { reason })
+  }
+
+  return {
+    post,
+    comments,
+    cursor,
+    finished,
+    loading,
+    error,
+    publish,
+    open,
+    loadComments,
+    addComment,
+    onCommentCreated,
+    deleteComment,
+    toggleLike,
+    onLiked,
+    deletePost,
+    forget,
+    report,
+  }
+})

@@ -1,0 +1,182 @@
+import { defineStore } from 'pinia'
+import { reactive } from 'vue'
+import { ApiError, api, request } from '@/api/client'
+import type { AgentPublic, Author, Page, Post, Profile, User } from '@/api/types'
+import { useAuthStore } from './auth'
+import { usernameKey } from './ids'
+
+export const PROFILE_POSTS_PAGE = 20
+
+export interface PostList {
+  items: Post[]
+  cursor: string | null
+  finished: boolean
+  loading: boolean
+  error: unknown
+}
+
+interface LocationName {
+  name: string
+  name_en: string
+}
+
+function emptyList(): PostList {
+  return { items: [], cursor: null, finished: false, loading: false, error: null }
+}
+
+export const useProfilesStore = defineStore('profiles', () => {
+  /** Profiles by lower-cased username. */
+  const profiles = reactive<Record<string, Profile>>({})
+  const posts = reactive<Record<string, PostList>>({})
+  /** AI characters by user id; null when the simulator does not know the account. */
+  const agents = reactive<Record<string, AgentPublic | null>>({})
+  const locations = reactive<Record<string, LocationName>>({})
+  let locationsLoaded: Promise<void> | null = null
+  const authorsInFlight = new Map<string, Promise<Profile>>()
+
+  async function load(username: string): Promise<Profile> {
+    const profile = await api.get<Profile>(`/users/${encodeURIComponent(username)}`)
+    profiles[usernameKey(profile.username)] = profile
+    return profile
+  }
+
+  /** The author behind a username, fetched once (live events name people only by username). */
+  function author(username: string): Promise<Author> {
+    const key = usernameKey(username)
+    const known = profiles[key]
+    if (known) return Promise.resolve(known)
+    let pending = authorsInFlight.get(key)
+    if (!pending) {
+      pending = load(username).finally(() => authorsInFlight.delete(key))
+      authorsInFlight.set(key, pending)
+    }
+    return pending
+  }
+
+  function listOf(username: string): PostList {
+    const key = usernameKey(username)
+    return (posts[key] ??= emptyList())
+  }
+
+  async function loadPosts(username: string): Promise<void> {
+    const list = listOf(username)
+    if (list.loading || list.finished) return
+    list.loading = true
+    list.error = null
+    try {
+      const page = await api.get<Page<Post>>(`/users/${encodeURIComponent(username)}/posts`, {
+        cursor: list.cursor,
+        limit: PROFILE_POSTS_PAGE,
+      })
+      const seen = new Set(list.items.map((post) => post.id))
+      list.items.push(...page.items.filter((post) => !seen.has(post.id)))
+      list.cursor = page.next_cursor ?? null
+      list.finished = !page.next_cursor
+    } catch (error) {
+      list.error = error
+      throw error
+    } finally {
+      list.loading = false
+    }
+  }
+
+  function resetPosts(username: string): void {
+    posts[usernameKey(username)] = emptyList()
+  }
+
+  function replacePost(post: Post): void {
+    for (const list of Object.values(posts)) {
+      const index = list.items.findIndex((item) => item.id === post.id)
+      if (index >= 0) list.items[index] = post
+    }
+  }
+
+  function removePost(postId: string): void {
+    for (const list of Object.values(posts)) list.items = list.items.filter((item) => item.id !== postId)
+  }
+
+  async function setFollowing(username: string, follow: boolean): Promise<void> {
+    const profile = profiles[usernameKey(username)]
+    const before = profile ? { ...profile } : null
+    if (profile) {
+      // Optimistic, like the like button; undone if the server refuses.
+      if (Boolean(profile.is_following) !== follow) profile.follower_count += follow ? 1 : -1
+      profile.is_following = follow
+    }
+    try {
+      const path = `/users/${encodeURIComponent(username)}/follow`
+      if (follow) await api.post(path)
+      else await api.delete(path)
+    } catch (error) {
+      if (profile && before) Object.assign(profile, before)
+      throw error
+    }
+  }
+
+  async function loadAgent(userId: string): Promise<AgentPublic | null> {
+    try {
+      agents[userId] = await api.get<AgentPublic>(`/sim/agents/${encodeURIComponent(userId)}`)
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 404)) throw error
+      agents[userId] = null
+    }
+    void loadLocations().catch(() => undefined)
+    return agents[userId] ?? null
+  }
+
+  /** Names of the world's places, for "where is this character now". */
+  function loadLocations(): Promise<void> {
+    locationsLoaded ??= api
+      .get<{ locations: Array<{ id: string } & LocationName> }>('/sim/world')
+      .then((world) => {
+        for (const place of world.locations) locations[place.id] = { name: place.name, name_en: place.name_en }
+      })
+      .catch((error: unknown) => {
+        locationsLoaded = null // try again next time
+        throw error
+      })
+    return locationsLoaded
+  }
+
+  function locationName(id: string, locale: string): string {
+    const place = locations[id]
+    if (!place) return id
+    return locale.startsWith('zh') ? place.name : place.name_en || place.name
+  }
+
+  async function updateBio(bio: string): Promise<Profile> {
+    const profile = await request<Profile>('/users/me', { method: 'PATCH', body: { bio } })
+    profiles[usernameKey(profile.username)] = profile
+    return profile
+  }
+
+  /** The display name lives in the auth service; the profile copy catches up through an event. */
+  async function updateDisplayName(displayName: string): Promise<User> {
+    const user = await request<User>('/auth/me', { method: 'PATCH', body: { display_name: displayName } })
+    const auth = useAuthStore()
+    auth.user = user
+    const profile = profiles[usernameKey(user.username)]
+    if (profile) profile.display_name = user.display_name
+    return user
+  }
+
+  return {
+    profiles,
+    posts,
+    agents,
+    locations,
+    load,
+    author,
+    listOf,
+    loadPosts,
+    resetPosts,
+    replacePost,
+    removePost,
+    setFollowing,
+    loadAgent,
+    loadLocations,
+    locationName,
+    updateBio,
+    updateDisplayName,
+  }
+})
