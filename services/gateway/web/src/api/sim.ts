@@ -1,0 +1,223 @@
+// The simulator's API (/api/sim/*) and the shapes of its live events; only the fields the UI reads.
+import { api } from './client'
+
+export type SimRunState = 'running' | 'paused' | 'stopped' | 'standby'
+export type SimCommand = 'start' | 'stop' | 'pause' | 'resume' | 'step' | 'set_speed' | 'status'
+
+/** GET /api/sim/status. A standby instance only knows its state and who leads. */
+export interface SimStatus {
+  state: SimRunState
+  is_leader: boolean
+  leader: string | null
+  sim_time?: string
+  speed?: number
+  seed?: number
+  steps?: number
+  decisions?: number
+  agents?: number
+  agents_with_accounts?: number
+  actions_per_minute?: number
+  decision_latency_ms_p50?: number | null
+  decision_latency_ms_p95?: number | null
+  policy?: string
+  llm_latency_ms_p50?: number | null
+  llm_latency_ms_p95?: number | null
+  decisions_by_tier?: Record<string, number>
+  fallbacks?: number
+  checkpoint?: { state: string; sim_time: string; steps: number } | null
+}
+
+export interface ControlRequest {
+  command: SimCommand
+  steps?: number
+  speed?: number
+}
+
+export interface AgentSummary {
+  id: string
+  username: string
+  display_name: string
+  /** The character's social account, once created (the profile link goes there). */
+  user_id: string | null
+  location_id: string
+  current_action: string | null
+  energy: number
+  sociability: number
+  mood: number
+  summary: string
+  summary_en: string
+}
+
+export interface LocationView {
+  id: string
+  name: string
+  name_en: string
+  kind: string
+  /** Map position, 0-100 on both axes. */
+  x: number
+  y: number
+  capacity: number
+  open_now: boolean
+  agents: AgentSummary[]
+}
+
+export interface GameEvent {
+  id: string
+  title: string
+  description: string
+  location_id: string | null
+  starts_at: string
+  ends_at: string
+  /** "world" (scheduled) or "admin" (injected). */
+  source: string
+  active: boolean
+}
+
+export interface WorldView {
+  sim_time: string | null
+  locations: LocationView[]
+  events: GameEvent[]
+}
+
+export interface MemoryView {
+  seq: number
+  sim_time: string
+  kind: string
+  content: string
+  importance: number
+}
+
+export interface DecisionTrace {
+  reason?: string
+  latency_ms?: number
+  tokens?: number
+  memories_used?: number[]
+  options_considered?: string[]
+  detail?: Record<string, unknown>
+}
+
+/** One decision of the action log. Non-operators get no trace and no private text. */
+export interface ActionView {
+  id: string
+  decision: number
+  step: number
+  agent_id: string
+  sim_time: string
+  ends_at: string
+  action: string
+  target: string | null
+  content: string | null
+  location_id: string
+  /** Which policy decided: "llm" or "rule". */
+  tier: string
+  /** Why the tiers above the deciding one did not decide. */
+  fallback_reason: string | null
+  trace: DecisionTrace
+  outcome: string
+  /** What social did with the command: "applied: post.created", "rejected: <code>", or null. */
+  result: string | null
+}
+
+export interface Relationship {
+  other: string
+  affinity: number
+  interactions: number
+  note: string
+}
+
+export interface AgentDetail extends AgentSummary {
+  persona: Record<string, unknown>
+  home_id: string
+  inventory: string[]
+  relationships: Relationship[]
+  memories: MemoryView[]
+  recent_actions: ActionView[]
+}
+
+export interface ActionPage {
+  items: ActionView[]
+  next_cursor: string | null
+}
+
+export type ActionResultFilter = 'applied' | 'rejected' | 'pending'
+
+export interface ActionFilters {
+  agent_id?: string
+  action?: string
+  tier?: string
+  result?: ActionResultFilter | ''
+}
+
+export interface EventCreate {
+  title: string
+  description?: string
+  location_id?: string | null
+  starts_in_minutes?: number
+  duration_minutes?: number
+  effects?: Partial<Record<'mood' | 'energy' | 'sociability', number>>
+}
+
+// Live events (`data` of /api/stream frames). Times are simulated and carry no zone.
+export interface SimClockAdvancedData {
+  sim_time: string
+  previous_sim_time: string
+}
+
+export interface SimActionStartedData {
+  action_id: string
+  agent_id: string
+  user_id: string | null
+  action: string
+  sim_time: string
+  location_id: string | null
+  summary: string
+}
+
+export interface SimActionFinishedData {
+  action_id: string
+  agent_id: string
+  user_id: string | null
+  action: string
+  sim_time: string
+  outcome: string
+}
+
+export interface SimStateChangedData {
+  state: SimRunState
+  sim_time: string
+  speed: number
+}
+
+/** Every kind of action a character can take (the simulator's ActionKind). */
+export const ACTION_KINDS = [
+  'browse',
+  'post',
+  'comment',
+  'like',
+  'follow',
+  'message',
+  'reply',
+  'move',
+  'talk',
+  'pick_up',
+  'use_item',
+  'attend_event',
+  'rest',
+] as const
+
+export const simApi = {
+  status: () => api.get<SimStatus>('/sim/status'),
+  control: (body: ControlRequest) => api.post<SimStatus>('/sim/control', body),
+  world: () => api.get<WorldView>('/sim/world'),
+  agents: () => api.get<AgentSummary[]>('/sim/agents'),
+  agent: (id: string) => api.get<AgentDetail>(`/sim/agents/${encodeURIComponent(id)}`),
+  actions: (filters: ActionFilters, cursor: string | null, limit = 30) =>
+    api.get<ActionPage>('/sim/actions', { ...filters, cursor, limit }),
+  events: () => api.get<GameEvent[]>('/sim/events'),
+  createEvent: (body: EventCreate) => api.post<GameEvent>('/sim/events', body),
+}
+
+/** Milliseconds of a simulated time. The simulator writes them with or without a "Z"; both mean UTC. */
+export function simTimeMs(value: string): number {
+  return Date.parse(/(Z|[+-]\d\d:?\d\d)$/i.test(value) ? value : `${value}Z`)
+}

@@ -1,0 +1,95 @@
+// How the world pages write simulated times, places and characters' actions in the current language.
+import type { AgentSummary } from '@/api/sim'
+import { ACTION_KINDS, simTimeMs } from '@/api/sim'
+import type { Place, TickerEntry } from '@/stores/sim'
+
+type Translate = (key: string, values?: Record<string, unknown>) => string
+
+// Simulated times are wall-clock readings of the town, not instants in the reader's time zone.
+const TOWN_ZONE = 'UTC'
+
+export function formatSimDateTime(value: string | null | undefined, locale: string): string {
+  if (!value) return ''
+  return new Intl.DateTimeFormat(locale, {
+    timeZone: TOWN_ZONE,
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(simTimeMs(value))
+}
+
+export function formatSimClock(value: string | null | undefined, locale: string): string {
+  if (!value) return ''
+  return new Intl.DateTimeFormat(locale, {
+    timeZone: TOWN_ZONE,
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(simTimeMs(value))
+}
+
+export function placeName(place: Place | undefined, locale: string): string {
+  if (!place) return ''
+  return locale.startsWith('zh') ? place.name : place.name_en || place.name
+}
+
+export function agentSummary(agent: AgentSummary, locale: string): string {
+  return locale.startsWith('zh') ? agent.summary || agent.summary_en : agent.summary_en || agent.summary
+}
+
+/** The first letter of a name, for an avatar without a picture. */
+export function initialOf(name: string): string {
+  return Array.from(name.trim())[0]?.toUpperCase() ?? '?'
+}
+
+// A steady colour per character, dark enough for white initials (contrast ≥ 4.5:1).
+const AVATAR_COLOURS = ['#1461b3', '#6929c4', '#a2191f', '#0e6e55', '#9f1853', '#6f4a00', '#005d5d', '#4a3aa8']
+
+export function avatarColour(id: string): string {
+  let hash = 0
+  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0
+  return AVATAR_COLOURS[hash % AVATAR_COLOURS.length]!
+}
+
+const KNOWN_DOINGS = new Set<string>(ACTION_KINDS)
+
+/** What a character is doing now, from its current action. */
+export function describeDoing(action: string | null, t: Translate): string {
+  if (!action) return t('world.doing.none')
+  return KNOWN_DOINGS.has(action) ? t(`world.doing.${action}`) : t('world.doing.other', { action })
+}
+
+export interface Directory {
+  agentsById: Map<string, AgentSummary>
+  placesById: Map<string, Place>
+}
+
+/** One sentence for the activity ticker, per kind of action. */
+export function describeAction(entry: TickerEntry, directory: Directory, t: Translate, locale: string): string {
+  const name = directory.agentsById.get(entry.agentId)?.display_name ?? t('world.someone')
+  const place = placeName(directory.placesById.get(entry.locationId ?? ''), locale) || t('world.somewhere')
+  switch (entry.action) {
+    case 'post':
+    case 'comment':
+      return entry.text
+        ? t(`world.ticker.${entry.action}`, { name, text: entry.text })
+        : t(`world.ticker.${entry.action}NoText`, { name })
+    case 'move':
+      return t('world.ticker.move', { name, place })
+    case 'attend_event':
+      return t('world.ticker.attend_event', { name, place })
+    case 'talk': {
+      const other = directory.agentsById.get(entry.target ?? '')
+      return other
+        ? t('world.ticker.talk', { name, other: other.display_name })
+        : t('world.ticker.talkSomeone', { name })
+    }
+    default:
+      return KNOWN_DOINGS.has(entry.action)
+        ? t(`world.ticker.${entry.action}`, { name })
+        : t('world.ticker.other', { name, action: entry.action })
+  }
+}
