@@ -118,7 +118,7 @@ async def receive_upload(request: Request, *, max_bytes: int, spool_dir: Path | 
             status_code=415,
         )
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + ENVELOPE_BYTES:
+    if declared.isascii() and declared.isdigit() and int(declared) > max_bytes + ENVELOPE_BYTES:
         raise FileTooLarge(max_bytes)  # refused before a byte of the body is read
 
     receiver = _Receiver(max_bytes)

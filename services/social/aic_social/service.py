@@ -92,8 +92,16 @@ def id_cursor(cursor: str | None) -> int | None:
     return value
 
 
+# Row ids in URLs and bodies: ASCII digits only (str.isdigit() also takes "²", which int() refuses).
+_ROW_ID = re.compile(r"[0-9]{1,19}")
+
+
+def is_row_id(value: str) -> bool:
+    return _ROW_ID.fullmatch(value) is not None
+
+
 def parse_id(value: str, what: str = "post") -> int:
-    if not value.isdigit() or len(value) > 19:
+    if not is_row_id(value):
         raise NotFound(f"No such {what}")
     return int(value)
 
@@ -822,7 +830,7 @@ class SocialService:
             Notification.user_id == actor.user_id, Notification.read_at.is_(None)
         )
         if ids is not None:
-            statement = statement.where(Notification.id.in_([int(i) for i in ids if i.isdigit()]))
+            statement = statement.where(Notification.id.in_([int(i) for i in ids if is_row_id(i)]))
         session.execute(statement.values(read_at=self.clock()))
 
     # ------------------------------------------------------------------ search
