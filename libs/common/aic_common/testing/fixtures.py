@@ -163,13 +163,18 @@ def _wait_http(url: str, timeout: float) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout}s")
 
 
-@pytest.fixture(scope="session")
-def moto_s3() -> Iterator[S3Endpoint]:
-    """moto's S3-compatible server on a free loopback port, for as long as the session runs."""
-    port = free_port()
+def moto_server_path() -> str | None:
     server = shutil.which("moto_server") or os.path.join(os.path.dirname(sys.executable), "moto_server")
-    if not os.path.exists(server):
-        unavailable("moto_server", "install the dev dependencies (make test does)")
+    return server if os.path.exists(server) else None
+
+
+@contextlib.contextmanager
+def run_moto_server() -> Iterator[S3Endpoint]:
+    """moto's S3-compatible server on a free loopback port until the block ends (tests, benchmarks)."""
+    server = moto_server_path()
+    if server is None:
+        raise RuntimeError("moto_server is not installed: install the dev dependencies (make test does)")
+    port = free_port()
     process = subprocess.Popen(  # noqa: S603
         [server, "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -179,6 +184,15 @@ def moto_s3() -> Iterator[S3Endpoint]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[S3Endpoint]:
+    """moto's S3-compatible server on a free loopback port, for as long as the session runs."""
+    if moto_server_path() is None:
+        unavailable("moto_server", "install the dev dependencies (make test does)")
+    with run_moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")
