@@ -140,6 +140,10 @@ EOF
 AIC_BROKER_URL=$broker_url
 AIC_REDIS_URL=$redis_url
 EOF
+  # A self-signed certificate for the dev overlay's Ingress (prod gets one from cert-manager).
+  tls_host=${TLS_HOST:-aic.localhost}
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$tls_host" \
+    -addext "subjectAltName=DNS:$tls_host" -keyout "$dir/tls.key" -out "$dir/tls.crt" 2>/dev/null
   echo "secrets written to $dir; the admin signs in as $admin_username / $admin_password" >&2
 }
 

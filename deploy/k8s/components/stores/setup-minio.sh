@@ -8,8 +8,8 @@ set -eu
 : "${S3_BUCKET:=aic-files}"
 : "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}"
 export MC_CONFIG_DIR="${MC_CONFIG_DIR:-/tmp/.mc}"
-policy=$(mktemp)
-trap 'rm -f "$policy"' EXIT
+mkdir -p "$MC_CONFIG_DIR"
+policy=$MC_CONFIG_DIR/aic-files-policy.json
 
 mc alias set aic "$MINIO_URL" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null
 mc mb --ignore-existing "aic/$S3_BUCKET"
