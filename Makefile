@@ -38,6 +38,10 @@ format: setup
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+.PHONY: bench
+bench: setup  ## every benchmark on this machine (MariaDB, RabbitMQ, Redis), written to docs/benchmarks.md
+	eval "$$(scripts/local-services.sh)" && $(PY) -m bench $(BENCH_ARGS)
+
 asyncapi: setup  ## regenerate docs/asyncapi.json from the message catalogue
 	$(PY) -m aic_common.asyncapi docs/asyncapi.json
 

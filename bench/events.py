@@ -128,7 +128,7 @@ def run(ctx: Context) -> Section:
             details=[
                 f"{count} commands in {seconds:.1f} s (writing them to the outbox took {written:.2f} s)",
                 f"raw reference: {count} persistent messages, {BATCH} in flight, {raw_rate:,.0f} msg/s",
-                f"CPU while draining: {cpu.summary()}",
+                f"CPU while draining: {cpu.summary(e2e_rate)}",
             ],
         )
     )

@@ -62,7 +62,9 @@ def run(ctx: Context) -> Section:
         LoadSpec("closed", seconds=ctx.seconds(15), concurrency=32, warmup_seconds=ctx.warmup()),
         processes,
     )
-    details = [f"saturation, 32 workers: {latency_line(saturation)}; {saturation_cpu.summary()}"]
+    details = [
+        f"saturation, 32 workers: {latency_line(saturation)}; {saturation_cpu.summary(saturation.throughput)}"
+    ]
     best = 0.0
     for rate in QUICK_STEPS if ctx.quick else FULL_STEPS:
         spec = LoadSpec("open", seconds=ctx.seconds(20), rate=rate, warmup_seconds=ctx.warmup())
@@ -74,7 +76,7 @@ def run(ctx: Context) -> Section:
         passed = result.p99_ms < P99_LIMIT_MS and result.error_rate < 0.01
         details.append(
             f"{rate} req/s: {latency_line(result)} — {'ok' if passed else 'over the limit'}; {kinds}; "
-            f"{cpu.summary()}"
+            f"{cpu.summary(result.throughput)}"
         )
         print(f"  feed step {details[-1]}", flush=True)
         if not passed:

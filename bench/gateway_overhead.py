@@ -76,7 +76,7 @@ def run(ctx: Context) -> Section:
             target: str, spec: LoadSpec, endpoint_of: dict[str, Endpoint] = endpoints
         ) -> tuple[LoadResult, str]:
             result, cpu = ctx.measure(endpoint_of[target], spec, [endpoint_of["direct"].service, "gateway"])
-            return result, f"{target}: {latency_line(result)}; {cpu.summary()}"
+            return result, f"{target}: {latency_line(result)}; {cpu.summary(result.throughput)}"
 
         saturation = LoadSpec(
             "closed", seconds=ctx.seconds(15), concurrency=CONCURRENCY[kind], warmup_seconds=ctx.warmup()

@@ -25,10 +25,10 @@ class Context:
 
     def seconds(self, full: float) -> float:
         """A measuring window: ``full`` seconds, or a sliver of it in a quick run."""
-        return min(1.5, full) if self.quick else full
+        return min(1.0, full) if self.quick else full
 
     def warmup(self, full: float = 3.0) -> float:
-        return 0.3 if self.quick else full
+        return 0.2 if self.quick else full
 
     @property
     def stack(self) -> BenchStack:

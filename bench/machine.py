@@ -95,9 +95,14 @@ class CpuShare:
     machine_busy: float  # share of all cores busy, 0..1
     cores_by_process: dict[str, float]  # name -> cores used on average (1.0 = one core)
 
-    def summary(self) -> str:
-        parts = ", ".join(f"{name} {cores:.2f}" for name, cores in self.cores_by_process.items())
-        return f"machine {self.machine_busy:.0%} busy; cores used: {parts}"
+    def summary(self, requests_per_second: float = 0.0) -> str:
+        """Cores used by each process and, given the throughput, its CPU time per request: unlike
+        latency, CPU per request hardly moves when other work shares the machine."""
+        parts = []
+        for name, cores in self.cores_by_process.items():
+            per_request = f" = {cores / requests_per_second * 1000:.1f} ms/req" if requests_per_second else ""
+            parts.append(f"{name} {cores:.2f}{per_request}")
+        return f"machine {self.machine_busy:.0%} busy; CPU cores used: {', '.join(parts)}"
 
 
 class CpuMeter:

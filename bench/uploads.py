@@ -85,7 +85,7 @@ def run(ctx: Context) -> Section:
             reference_value=raw,
             details=[
                 f"{len(image):,} bytes a JPEG; uploads: {latency_line(result)}",
-                f"CPU during the uploads: {cpu.summary()}",
+                f"CPU during the uploads: {cpu.summary(result.throughput)}",
             ],
         )
     )
