@@ -65,7 +65,7 @@ export const useLiveStore = defineStore('live', () => {
       }
       case 'reset':
         lastEventId.value = null
-        await Promise.allSettled([feed.refresh('home'), feed.refresh('explore')])
+        await Promise.allSettled([feed.refresh('home'), feed.refresh('explore'), loadUnreadNotifications()])
         break
     }
     for (const listener of listeners.get(event.type) ?? []) {
@@ -146,12 +146,24 @@ export const useLiveStore = defineStore('live', () => {
 
   function connect(): Promise<void> {
     wanted = true
+    void loadUnreadNotifications()
     return open()
   }
 
   function disconnect(): void {
     wanted = false
     close()
+  }
+
+  /** The unread count as the server has it (on sign-in, after a reset, after reading some). */
+  async function loadUnreadNotifications(): Promise<void> {
+    if (!useAuthStore().isSignedIn) return
+    try {
+      const page = await api.get<{ unread_count: number }>('/notifications', { limit: 1 })
+      unreadNotifications.value = page.unread_count
+    } catch {
+      // Offline or signed out meanwhile: live events keep counting.
+    }
   }
 
   function markNotificationsSeen(): void {
@@ -166,6 +178,7 @@ export const useLiveStore = defineStore('live', () => {
     disconnect,
     dispatch,
     on,
+    loadUnreadNotifications,
     markNotificationsSeen,
   }
 })

@@ -6,6 +6,7 @@ import { useAuthStore } from './auth'
 import { useFeedStore } from './feed'
 import { compareIds } from './ids'
 import { useProfilesStore } from './profiles'
+import { onSignedOut } from './session'
 
 export const COMMENTS_PAGE = 20
 
@@ -207,6 +208,14 @@ export const usePostsStore = defineStore('posts', () => {
   async function report(target: Post, reason: string): Promise<void> {
     await api.post(`/posts/${target.id}/report`, { reason })
   }
+
+  onSignedOut(() => {
+    post.value = null
+    comments.value = []
+    cursor.value = null
+    finished.value = false
+    counted.clear()
+  })
 
   return {
     post,

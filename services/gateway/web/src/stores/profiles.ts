@@ -4,6 +4,7 @@ import { ApiError, api, request } from '@/api/client'
 import type { AgentPublic, Author, Page, Post, Profile, User } from '@/api/types'
 import { useAuthStore } from './auth'
 import { usernameKey } from './ids'
+import { onSignedOut } from './session'
 
 export const PROFILE_POSTS_PAGE = 20
 
@@ -159,6 +160,13 @@ export const useProfilesStore = defineStore('profiles', () => {
     if (profile) profile.display_name = user.display_name
     return user
   }
+
+  // Follow flags and the AI details are the viewer's view: another account starts afresh.
+  onSignedOut(() => {
+    for (const record of [profiles, posts, agents]) {
+      for (const key of Object.keys(record)) delete record[key]
+    }
+  })
 
   return {
     profiles,

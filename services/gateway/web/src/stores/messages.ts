@@ -1,0 +1,285 @@
+import { defineStore } from 'pinia'
+import { computed, reactive, ref } from 'vue'
+import { api } from '@/api/client'
+import type { Author, Conversation, Message, MessageSentData, NotificationCreatedData, Page } from '@/api/types'
+import { useAuthStore } from './auth'
+import { compareIds, usernameKey } from './ids'
+import { useLiveStore } from './live'
+import { useProfilesStore } from './profiles'
+import { onSignedOut } from './session'
+
+export const CONVERSATIONS_PAGE = 20
+export const MESSAGES_PAGE = 30
+/** How long "thinking…" shows after messaging an AI character if no answer comes. */
+export const AI_REPLY_TIMEOUT_MS = 90_000
+
+export interface ChatState {
+  partner: Author | null
+  /** Oldest first, as they are shown. */
+  messages: Message[]
+  /** Cursor to the next older page; null once the first message is loaded. */
+  olderCursor: string | null
+  hasOlder: boolean
+  loading: boolean
+  loaded: boolean
+  awaitingReply: boolean
+}
+
+function emptyChat(): ChatState {
+  return {
+    partner: null,
+    messages: [],
+    olderCursor: null,
+    hasOlder: false,
+    loading: false,
+    loaded: false,
+    awaitingReply: false,
+  }
+}
+
+/** Conversations and the chats in them. The chat on screen is kept read as messages arrive. */
+export const useMessagesStore = defineStore('messages', () => {
+  const conversations = ref<Conversation[]>([])
+  const conversationsCursor = ref<string | null>(null)
+  const conversationsFinished = ref(false)
+  const conversationsLoading = ref(false)
+  const conversationsLoaded = ref(false)
+  const conversationsError = ref<unknown>(null)
+  const chats = reactive<Record<string, ChatState>>({})
+  /** Username key of the chat on screen, if any. */
+  const openKey = ref<string | null>(null)
+  const replyTimers = new Map<string, ReturnType<typeof setTimeout>>()
+  const latestInFlight = new Map<string, Promise<void>>()
+
+  const unreadConversations = computed(() => conversations.value.filter((c) => c.unread_count > 0).length)
+
+  function chatOf(username: string): ChatState {
+    return (chats[usernameKey(username)] ??= emptyChat())
+  }
+
+  function isOpen(username: string): boolean {
+    return openKey.value === usernameKey(username)
+  }
+
+  // ------------------------------------------------------------------ conversation list
+
+  async function loadConversations(): Promise<void> {
+    if (conversationsLoading.value || conversationsFinished.value) return
+    conversationsLoading.value = true
+    conversationsError.value = null
+    try {
+      const page = await api.get<Page<Conversation>>('/conversations', {
+        cursor: conversationsCursor.value,
+        limit: CONVERSATIONS_PAGE,
+      })
+      const seen = new Set(conversations.value.map((c) => c.id))
+      conversations.value.push(...page.items.filter((c) => !seen.has(c.id)).map(withOpenChatRead))
+      conversationsCursor.value = page.next_cursor ?? null
+      conversationsFinished.value = !page.next_cursor
+      conversationsLoaded.value = true
+    } catch (error) {
+      conversationsError.value = error
+      throw error
+    } finally {
+      conversationsLoading.value = false
+    }
+  }
+
+  /** The newest page again: changed conversations go on top, older ones keep their place below. */
+  async function refreshConversations(): Promise<void> {
+    const page = await api.get<Page<Conversation>>('/conversations', { limit: CONVERSATIONS_PAGE })
+    const fresh = new Set(page.items.map((c) => c.id))
+    conversations.value = [
+      ...page.items.map(withOpenChatRead),
+      ...conversations.value.filter((c) => !fresh.has(c.id)),
+    ]
+    if (!conversationsLoaded.value) {
+      conversationsCursor.value = page.next_cursor ?? null
+      conversationsFinished.value = !page.next_cursor
+      conversationsLoaded.value = true
+    }
+  }
+
+  /** The chat on screen is read as its messages arrive, whatever an in-flight list page says. */
+  function withOpenChatRead(conversation: Conversation): Conversation {
+    return isOpen(conversation.with_user.username) ? { ...conversation, unread_count: 0 } : conversation
+  }
+
+  function markConversationRead(username: string): void {
+    for (const conversation of conversations.value) {
+      if (usernameKey(conversation.with_user.username) === usernameKey(username)) conversation.unread_count = 0
+    }
+  }
+
+  // ------------------------------------------------------------------ one chat
+
+  function merge(chat: ChatState, messages: Message[]): Message[] {
+    const known = new Set(chat.messages.map((m) => m.id))
+    const added = messages.filter((m) => !known.has(m.id))
+    if (added.length) chat.messages = [...chat.messages, ...added].sort((a, b) => compareIds(a.id, b.id))
+    return added
+  }
+
+  /** Shows the chat with `username`: the partner, the newest messages; reading them marks them read. */
+  async function openChat(username: string): Promise<void> {
+    openKey.value = usernameKey(username)
+    const chat = chatOf(username)
+    const partner = useProfilesStore()
+      .load(username)
+      .then((profile) => {
+        chat.partner = profile
+      })
+    await Promise.all([partner, fetchLatest(username)])
+  }
+
+  function closeChat(username: string): void {
+    if (isOpen(username)) openKey.value = null
+  }
+
+  /**
+   * The newest page of the chat. The API marks the conversation and its message notifications read
+   * when it serves that page, so this is also how the open chat stays read.
+   */
+  function fetchLatest(username: string): Promise<void> {
+    const key = usernameKey(username)
+    const running = latestInFlight.get(key)
+    // One at a time; a call while one runs waits for it and fetches once more after it.
+    const next = (running ?? Promise.resolve())
+      .catch(() => undefined)
+      .then(async () => {
+        const chat = chatOf(username)
+        chat.loading = true
+        try {
+          const page = await api.get<Page<Message>>(`/conversations/${encodeURIComponent(username)}/messages`, {
+            limit: MESSAGES_PAGE,
+          })
+          const added = merge(chat, page.items)
+          if (!chat.loaded) {
+            chat.olderCursor = page.next_cursor ?? null
+            chat.hasOlder = Boolean(page.next_cursor)
+            chat.loaded = true
+          }
+          if (added.some((m) => usernameKey(m.sender.username) === key)) stopAwaiting(username)
+          markConversationRead(username)
+        } finally {
+          chat.loading = false
+        }
+        await useLiveStore().loadUnreadNotifications()
+      })
+    const tracked = next.finally(() => {
+      if (latestInFlight.get(key) === tracked) latestInFlight.delete(key)
+    })
+    latestInFlight.set(key, tracked)
+    return tracked
+  }
+
+  async function loadOlder(username: string): Promise<void> {
+    const chat = chatOf(username)
+    if (chat.loading || !chat.hasOlder || !chat.olderCursor) return
+    chat.loading = true
+    try {
+      const page = await api.get<Page<Message>>(`/conversations/${encodeURIComponent(username)}/messages`, {
+        cursor: chat.olderCursor,
+        limit: MESSAGES_PAGE,
+      })
+      merge(chat, page.items)
+      chat.olderCursor = page.next_cursor ?? null
+      chat.hasOlder = Boolean(page.next_cursor)
+    } finally {
+      chat.loading = false
+    }
+  }
+
+  async function send(username: string, content: string): Promise<Message> {
+    const message = await api.post<Message>('/messages', { to: username, content })
+    const chat = chatOf(username)
+    merge(chat, [message])
+    if (chat.partner?.is_ai) startAwaiting(username)
+    if (conversationsLoaded.value) void refreshConversations().catch(() => undefined)
+    return message
+  }
+
+  function startAwaiting(username: string): void {
+    const key = usernameKey(username)
+    chatOf(username).awaitingReply = true
+    clearTimeout(replyTimers.get(key))
+    replyTimers.set(
+      key,
+      setTimeout(() => stopAwaiting(username), AI_REPLY_TIMEOUT_MS),
+    )
+  }
+
+  function stopAwaiting(username: string): void {
+    const key = usernameKey(username)
+    clearTimeout(replyTimers.get(key))
+    replyTimers.delete(key)
+    const chat = chats[key]
+    if (chat) chat.awaitingReply = false
+  }
+
+  // ------------------------------------------------------------------ live
+
+  /** A message.sent event: the gateway streams it to its sender and its recipient only. */
+  async function onMessageSent(data: MessageSentData): Promise<void> {
+    const me = useAuthStore().user?.id
+    const other = data.sender_id === me ? data.recipient_username : data.sender_username
+    if (data.sender_id !== me) stopAwaiting(other)
+    const work: Array<Promise<unknown>> = []
+    if (isOpen(other)) work.push(fetchLatest(other))
+    else if (chats[usernameKey(other)]) chats[usernameKey(other)]!.loaded = false // refetched when opened
+    if (conversationsLoaded.value) work.push(refreshConversations())
+    await Promise.allSettled(work)
+  }
+
+  /** A message notification from the person on screen is read already: fetching marks it so. */
+  async function onNotification(data: NotificationCreatedData): Promise<void> {
+    if (data.kind === 'message' && isOpen(data.actor_username)) await fetchLatest(data.actor_username)
+  }
+
+  /** Keeps this store in step with the stream while a messages page is on screen. */
+  function subscribe(): () => void {
+    const live = useLiveStore()
+    const offs = [
+      live.on('message.sent', (event) => void onMessageSent(event.data as unknown as MessageSentData)),
+      live.on('notification.created', (event) => void onNotification(event.data as unknown as NotificationCreatedData)),
+    ]
+    return () => offs.forEach((off) => off())
+  }
+
+  function clear(): void {
+    conversations.value = []
+    conversationsCursor.value = null
+    conversationsFinished.value = false
+    conversationsLoaded.value = false
+    for (const key of Object.keys(chats)) {
+      stopAwaiting(key)
+      delete chats[key]
+    }
+    openKey.value = null
+  }
+
+  onSignedOut(clear)
+
+  return {
+    conversations,
+    conversationsFinished,
+    conversationsLoading,
+    conversationsLoaded,
+    conversationsError,
+    chats,
+    openKey,
+    unreadConversations,
+    chatOf,
+    loadConversations,
+    refreshConversations,
+    openChat,
+    closeChat,
+    fetchLatest,
+    loadOlder,
+    send,
+    onMessageSent,
+    onNotification,
+    subscribe,
+    clear,
+  }
+})
