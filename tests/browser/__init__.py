@@ -1,0 +1,1 @@
+"""Browser tests of the web UI: headless Chromium driven by Playwright against the real topology."""

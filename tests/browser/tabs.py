@@ -1,0 +1,61 @@
+"""Browser tabs for the tests: each in a context of its own, signed in through the UI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Browser, Page, ViewportSize, expect
+
+from .community import Account, fake_ip
+
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
+# The stack shares two cores with everything else: give pages more than Playwright's 5 s default.
+TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+class Tabs:
+    """The browser tabs of one test, each in a context of its own: its own storage (so its own signed-in
+    person), client address and language."""
+
+    def __init__(self, browser: Browser, base_url: str) -> None:
+        self.browser, self.base_url = browser, base_url
+        self.pages: list[Page] = []
+        self.page_errors: list[str] = []
+
+    def open(self, *, locale: str = "en-US", viewport: ViewportSize | None = None) -> Page:
+        context = self.browser.new_context(
+            base_url=self.base_url,
+            locale=locale,
+            viewport=viewport or PHONE,
+            extra_http_headers={"X-Forwarded-For": fake_ip()},
+        )
+        context.set_default_timeout(TIMEOUT_MS)
+        page = context.new_page()
+        page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+        self.pages.append(page)
+        return page
+
+    def signed_in(
+        self, account: Account, *, locale: str = "en-US", viewport: ViewportSize | None = None
+    ) -> Page:
+        """A new tab where ``account`` signed in through the sign-in page, now on the home feed."""
+        page = self.open(locale=locale, viewport=viewport)
+        page.goto("/signin")
+        page.get_by_label(re.compile("^(Username or email|用户名或邮箱)$")).fill(account.username)
+        page.get_by_label(re.compile("^(Password|密码)$")).fill(account.password)
+        page.get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
+        expect(page).to_have_url(f"{self.base_url}/")
+        return page
+
+    def save_screenshots(self, folder: Path, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for number, page in enumerate(self.pages, start=1):
+            if not page.is_closed():
+                page.screenshot(path=folder / f"{name}-{number}.png", full_page=True)
+
+    def close(self) -> None:
+        for page in self.pages:
+            page.context.close()
