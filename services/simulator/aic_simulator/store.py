@@ -249,6 +249,7 @@ class SimStore:
                 world.feed = type(world.feed)(
                     (f for f in world.feed if f.post_id not in deleted), maxlen=world.feed.maxlen
                 )
+            character_accounts: set[str] | None = None
             for row in session.scalars(
                 sa.select(StimulusRow)
                 .where(StimulusRow.id > world.last_stimulus, StimulusRow.handled.is_(False))
@@ -269,8 +270,12 @@ class SimStore:
                         row.content,
                     )
                 )
-                # Reactivity: someone addressed this agent, so it acts now rather than at its next wake.
-                if agent.next_wake_at > world.sim_time:
+                if character_accounts is None:
+                    character_accounts = {a.user_id for a in world.agents.values() if a.user_id}
+                # Reactivity: a person addressed this agent, so it acts now rather than at its next wake.
+                # Characters addressing each other wait for their turn: answering at once, two of them
+                # would reply to each other forever while the clock stands still.
+                if row.from_user_id not in character_accounts and agent.next_wake_at > world.sim_time:
                     world.schedule(agent, world.sim_time)
                 changed = True
             unlinked = [a for a in world.agents.values() if a.user_id is None]

@@ -1,5 +1,6 @@
-"""The simulator API as the operator console reads it: status, the action log's filters, and what only
-operators may see of the characters (what people wrote to them in private)."""
+"""The simulator as the World page and the operator console see it: status, the action log's filters,
+what only operators may see of the characters (what people wrote to them in private), and a clock that
+keeps moving when characters message each other."""
 
 from __future__ import annotations
 
@@ -15,11 +16,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from aic_common.db import utc_now
 from aic_common.messages import MessageSent, UserRegistered, make_envelope
 from aic_common.testing import observed_bus, serving, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
-from aic_simulator.models import ActionLog
+from aic_simulator.models import ActionLog, Agent, Stimulus
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Perception, Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
@@ -201,3 +203,44 @@ async def test_what_people_write_to_a_character_in_private_is_for_operators_only
         detail = (await client.get("/api/sim/agents/lin_xiaoyu", headers=ADMIN)).json()
         assert any("4711" in memory["content"] for memory in detail["memories"])
         assert detail["relationships"] and detail["recent_actions"][0]["trace"]
+
+
+async def test_a_person_wakes_a_character_at_once_while_another_character_waits_its_turn(
+    tmp_path: Path,
+) -> None:
+    async with simulator(settings_for(tmp_path)) as (_, app):
+        world = app.state.simulation.engine.world
+        accounts = {"lin_xiaoyu": str(uuid.uuid4()), "chen_mo": str(uuid.uuid4())}
+        with app.state.runtime.session_factory.begin() as session:
+            for agent_id, user_id in accounts.items():
+                session.get(Agent, agent_id).user_id = user_id
+        await wait_for(
+            lambda: all(world.agents[a].user_id == u for a, u in accounts.items()),
+            timeout=20,
+            what="the characters linked to their accounts",
+        )
+        later = world.agents["lin_xiaoyu"].next_wake_at + timedelta(hours=1)
+        for agent_id in accounts:
+            world.schedule(world.agents[agent_id], later)
+
+        def message(to: str, sender_id: str, sender: str) -> Stimulus:
+            return Stimulus(
+                agent_id=to,
+                kind="message",
+                ref_id=str(uuid.uuid4()),
+                post_id=None,
+                from_user_id=sender_id,
+                from_username=sender,
+                content="hello",
+                handled=False,
+                received_at=utc_now(),
+            )
+
+        with app.state.runtime.session_factory.begin() as session:
+            session.add(message("lin_xiaoyu", str(uuid.uuid4()), "visitor"))
+            session.add(message("chen_mo", accounts["lin_xiaoyu"], "ai_lin_xiaoyu"))
+        await wait_for(
+            lambda: all(world.agents[a].stimuli for a in accounts), timeout=20, what="the messages perceived"
+        )
+        assert world.agents["lin_xiaoyu"].next_wake_at == world.sim_time, "a person gets an answer now"
+        assert world.agents["chen_mo"].next_wake_at == later, "a character's message waits for its turn"
