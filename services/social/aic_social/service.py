@@ -692,9 +692,13 @@ class SocialService:
                         ),
                     ]
                 )
-        except IntegrityError:  # the first messages of a pair crossed: use the other's row
+        except IntegrityError:
+            # The first messages of a pair crossed: use the other's row. A locking read, because a
+            # plain one reads this transaction's snapshot, taken before that row was committed.
             conversation = session.scalar(
-                sa.select(Conversation).where(Conversation.user_low == low, Conversation.user_high == high)
+                sa.select(Conversation)
+                .where(Conversation.user_low == low, Conversation.user_high == high)
+                .with_for_update(read=True)
             )
         return conversation
 
