@@ -1,6 +1,6 @@
-import { mount } from '@vue/test-utils'
+import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { getActivePinia } from 'pinia'
-import { vi } from 'vitest'
+import { afterEach, vi } from 'vitest'
 import { nextTick, type Component } from 'vue'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import { i18n } from '@/i18n'
@@ -49,6 +49,9 @@ export function makePost(id: string, overrides: Record<string, unknown> = {}) {
     ...overrides,
   }
 }
+
+// Unmounted after each test, so no component's timer outlives the test's DOM.
+enableAutoUnmount(afterEach)
 
 /** A router that accepts every path, for components with links; `router.currentRoute` shows where they went. */
 export function testRouter() {
