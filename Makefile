@@ -23,6 +23,17 @@ web: $(WEB)/dist/index.html  ## build the web UI (again only when its sources ch
 dev: setup web  ## the whole community in one process on embedded defaults
 	$(PY) -m aic_gateway.dev
 
+# The service images, aic/<service>:$(TAG), one Dockerfile target each (docs/deploy.md).
+IMAGES := auth social files simulator gateway
+TAG ?= dev
+REGISTRY ?=
+
+.PHONY: images
+images: $(IMAGES:%=image-%)  ## build every service image (TAG=..., REGISTRY=registry.example.com/)
+
+image-%:  ## build one, e.g. make image-gateway
+	docker build --target $* -t $(REGISTRY)aic/$*:$(TAG) .
+
 .PHONY: stack
 stack: setup  ## every service its own process on MySQL and RabbitMQ, the gateway in front (AIC_STACK_*)
 	$(PY) -m aic_gateway.stack
