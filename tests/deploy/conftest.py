@@ -27,7 +27,15 @@ from aic_common.settings import ServiceSettings
 from aic_common.testing.fixtures import unavailable
 from aic_files.settings import FilesSettings
 from aic_gateway.settings import GatewaySettings
-from aic_gateway.stack import GATEWAY_SPEC, SERVICES, ServiceSpec
+from aic_gateway.stack import (
+    CONTAINER_PORT,
+    GATEWAY_SPEC,
+    SERVICES,
+    ServiceSpec,
+    StackConfig,
+    StackSecrets,
+    service_environment,
+)
 from aic_simulator.settings import SimulatorSettings
 from aic_social.settings import SocialSettings
 
@@ -625,3 +633,19 @@ def settings_fields(service: str) -> set[str]:
 
 def service_clients(auth_environment: Mapping[str, str]) -> dict[str, str]:
     return json.loads(auth_environment["AIC_SERVICE_CLIENTS"])
+
+
+def runner_environment(spec: ServiceSpec) -> dict[str, str]:
+    """What the real-topology runner gives a service when every optional part (Redis, S3, a bootstrap
+    admin) is configured: the variables a container must get too."""
+    config = StackConfig(
+        redis_url="redis://127.0.0.1:6379/0",
+        s3_endpoint_url="http://127.0.0.1:9000",
+        s3_access_key="access",
+        s3_secret_key="secret",
+        admin_username="admin",
+    )
+    clients = {other.name: "secret" for other in SERVICES if other.service_client}
+    stack_secrets = StackSecrets(jwt_private_key="key", service_clients=clients, admin_password="password")
+    urls = {other.name: f"http://{other.name}:{CONTAINER_PORT}" for other in ALL_SPECS}
+    return service_environment(spec, config, stack_secrets, urls)
