@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, ViewportSize, expect
+from playwright.sync_api import Browser, Page, Response, ViewportSize, expect
 
 from .community import Account, fake_ip
 
@@ -16,6 +16,11 @@ TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
 
 
+def is_live_stream(response: Response) -> bool:
+    """The answer to the page's server-sent events request: the stream is open once its headers came."""
+    return "/api/stream" in response.url and response.ok
+
+
 class Tabs:
     """The browser tabs of one test, each in a context of its own: its own storage (so its own signed-in
     person), client address and language."""
@@ -24,6 +29,7 @@ class Tabs:
         self.browser, self.base_url = browser, base_url
         self.pages: list[Page] = []
         self.page_errors: list[str] = []
+        self.live: set[Page] = set()
 
     def open(self, *, locale: str = "en-US", viewport: ViewportSize | None = None) -> Page:
         context = self.browser.new_context(
@@ -35,6 +41,7 @@ class Tabs:
         context.set_default_timeout(TIMEOUT_MS)
         page = context.new_page()
         page.on("pageerror", lambda error: self.page_errors.append(f"{page.url}: {error}"))
+        page.on("response", lambda response: self.live.add(page) if is_live_stream(response) else None)
         self.pages.append(page)
         return page
 
@@ -49,6 +56,12 @@ class Tabs:
         page.get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
         expect(page).to_have_url(f"{self.base_url}/")
         return page
+
+    def until_live(self, page: Page) -> None:
+        """Wait until the page has opened its live stream, so what happens next reaches it live."""
+        # Sync Playwright delivers events only inside its calls: nothing can slip between check and wait.
+        if page not in self.live:
+            page.wait_for_event("response", predicate=is_live_stream)
 
     def save_screenshots(self, folder: Path, name: str) -> None:
         folder.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,108 @@
+"""Posts in the browser: composing with an image, comments that notify the author live, and text that
+looks like markup staying text."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import Dialog, Page, expect
+
+from .community import Api, png_bytes
+from .tabs import Tabs
+
+pytestmark = pytest.mark.e2e
+
+ME_TAB = re.compile(r"\bMe\b")  # tab names carry their icon's glyph first and the unread badge's count
+
+# True once an <img> inside the post card showing `text` has loaded real pixels.
+IMAGE_LOADED_IN_CARD = """([text, alt]) => [...document.querySelectorAll('article')]
+    .filter((card) => card.textContent.includes(text))
+    .flatMap((card) => [...card.querySelectorAll(`img[alt="${alt}"]`)])
+    .some((img) => img.complete && img.naturalWidth > 0)"""
+
+
+def compose(page: Page, text: str) -> None:
+    """Open the compose tab and write ``text``; the caller adds images and posts."""
+    page.get_by_role("tab", name="Post").click()
+    page.get_by_label("Post text").fill(text)
+
+
+def submit_post(page: Page, base_url: str) -> None:
+    page.get_by_role("button", name="Post", exact=True).click()
+    expect(page).to_have_url(f"{base_url}/")
+
+
+def test_a_post_with_an_image_shows_in_the_feed_with_its_image_loaded(tabs: Tabs, api: Api) -> None:
+    page = tabs.signed_in(api.sign_up("photographer"))
+    text = f"Sunset over the old harbour 🌅 {uuid.uuid4().hex[:6]}"
+
+    compose(page, text)
+    page.get_by_label("Add images").set_input_files(
+        files=[{"name": "harbour.png", "mimeType": "image/png", "buffer": png_bytes(320, 200)}]
+    )
+    expect(page.get_by_role("img", name="Image 1 to post")).to_be_visible()
+    expect(page.get_by_text("Ready")).to_be_visible()
+    submit_post(page, tabs.base_url)
+
+    card = page.get_by_role("article").filter(has_text=text)
+    image = card.get_by_role("img", name="Image 1 of the post")
+    expect(image).to_be_visible()
+    expect(image).to_have_attribute("src", re.compile(r"/api/files/[^/]+/thumbnail"))
+    page.wait_for_function(IMAGE_LOADED_IN_CARD, arg=[text, "Image 1 of the post"])
+
+
+def test_a_comment_raises_the_authors_badge_live_and_shows_in_their_notifications(
+    tabs: Tabs, api: Api
+) -> None:
+    author = api.sign_up("author")
+    commenter = api.sign_up("commenter", display_name="Bob 评论家")
+    post_text = f"Who else is going to the night market? {uuid.uuid4().hex[:6]}"
+    api.post(author, post_text)
+    author_page = tabs.signed_in(author)
+    tabs.until_live(author_page)
+    author_me_tab = author_page.get_by_role("tab", name=ME_TAB)
+    expect(author_me_tab).not_to_contain_text("1")
+
+    commenter_page = tabs.signed_in(commenter)
+    commenter_page.get_by_role("article").filter(has_text=post_text).get_by_text(post_text).click()
+    expect(commenter_page).to_have_url(re.compile(r"/posts/[^/]+$"))
+    comment = f"Count me in! 我也去 {uuid.uuid4().hex[:6]}"
+    commenter_page.get_by_role("textbox", name="Comment").fill(comment)
+    commenter_page.get_by_role("button", name="Send").click()
+    expect(commenter_page.get_by_text(comment)).to_be_visible()
+
+    # No reload: the badge rises from the live stream.
+    expect(author_me_tab).to_contain_text("1")
+    author_page.goto("/notifications")
+    expect(author_page.get_by_role("link", name="Bob 评论家 commented on your post")).to_be_visible()
+
+
+def test_markup_in_a_post_is_shown_as_text_and_never_runs(tabs: Tabs, api: Api) -> None:
+    markup = "<img src=x onerror=alert(1)>"
+    author_page = tabs.signed_in(api.sign_up("prankster"))
+    reader_page = tabs.signed_in(api.sign_up("reader"))
+    dialogs: list[str] = []
+
+    def record(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    for page in (author_page, reader_page):
+        page.on("dialog", record)
+
+    compose(author_page, markup)
+    submit_post(author_page, tabs.base_url)
+    expect(author_page.get_by_text(markup, exact=True)).to_be_visible()
+
+    # Someone else loads it from the server, in the feed and on the post's own page.
+    reader_page.reload()
+    expect(reader_page.get_by_text(markup, exact=True)).to_be_visible()
+    reader_page.get_by_text(markup, exact=True).click()
+    expect(reader_page).to_have_url(re.compile(r"/posts/[^/]+$"))
+    expect(reader_page.get_by_text(markup, exact=True)).to_be_visible()
+
+    for page in (author_page, reader_page):
+        expect(page.locator('img[src="x"]')).to_have_count(0)
+    assert dialogs == []
