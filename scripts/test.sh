@@ -8,5 +8,6 @@ echo "==> lint"
 .venv/bin/ruff format --check .
 echo "==> web UI unit tests"
 scripts/web.sh test
+scripts/ensure-chromium.sh  # the browser tests' Chromium and CJK fonts, installed when missing
 echo "==> tests"
 exec .venv/bin/python -m pytest "$@"
