@@ -22,6 +22,24 @@ from aic_common.tokens import generate_rsa_private_key_pem, public_key_pem
 
 ISSUER = "aic-auth"
 AUDIENCE = "aic"
+# What forgeries() builds, known before any key exists (for test parameters).
+FORGERY_NAMES: tuple[str, ...] = (
+    "alg_none",
+    "hs256_with_public_key",
+    "rs512_header",
+    "expired",
+    "not_yet_valid",
+    "wrong_audience",
+    "wrong_issuer",
+    "refresh_typ",
+    "unknown_kid",
+    "our_kid_other_key",
+    "no_kid",
+    "tampered_payload",
+    "no_signature",
+    "oversized",
+    "malformed",
+)
 
 
 def b64url(data: bytes) -> str:
@@ -96,10 +114,12 @@ def forgeries(private_pem: str, kid: str, **claims: Any) -> dict[str, str]:
     valid = signed()
     head_segment, _, signature = valid.split(".")
     _, valid_claims, _ = split(valid)
+    # A day longer and an admin: always a change, whoever the claims were for.
+    tampered_claims = {**valid_claims, "role": "admin", "exp": valid_claims["exp"] + 86400}
     other_key = generate_rsa_private_key_pem()
     hs256_input = f"{b64json(header(kid, 'HS256'))}.{b64json(good_claims(**admin))}"
     hs256_mac = hmac.new(public_key_pem(private_pem).encode(), hs256_input.encode(), hashlib.sha256)
-    return {
+    matrix = {
         "alg_none": f"{b64json(header(kid, 'none'))}.{b64json(good_claims(**admin))}.",
         # Key confusion: HMAC keyed with the public key, which anyone can fetch from the JWKS.
         "hs256_with_public_key": f"{hs256_input}.{b64url(hs256_mac.digest())}",
@@ -112,8 +132,10 @@ def forgeries(private_pem: str, kid: str, **claims: Any) -> dict[str, str]:
         "unknown_kid": forge(other_key, header("not-a-published-kid"), good_claims(**admin)),
         "our_kid_other_key": forge(other_key, header(kid), good_claims(**admin)),
         "no_kid": forge(private_pem, header(None), good_claims(**claims)),
-        "tampered_payload": f"{head_segment}.{b64json({**valid_claims, 'role': 'admin'})}.{signature}",
+        "tampered_payload": f"{head_segment}.{b64json(tampered_claims)}.{signature}",
         "no_signature": f"{head_segment}.{b64json(valid_claims)}.",
         "oversized": signed(bio="长" * 4000),
         "malformed": "not.a.token",
     }
+    assert tuple(matrix) == FORGERY_NAMES
+    return matrix
