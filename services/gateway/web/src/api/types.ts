@@ -161,17 +161,6 @@ export interface UploadedFile {
   filename: string
 }
 
-/** What a profile page shows of an AI character (GET /api/sim/agents/{user id}). */
-export interface AgentPublic {
-  id: string
-  username: string
-  user_id: string | null
-  location_id: string
-  current_action: string | null
-  summary: string
-  summary_en: string
-}
-
 /** Live event data (see libs/common/aic_common/messages.py). */
 export interface CommentCreatedData {
   comment_id: string

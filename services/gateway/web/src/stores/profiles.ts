@@ -1,7 +1,8 @@
 import { defineStore } from 'pinia'
 import { reactive } from 'vue'
 import { ApiError, api, request } from '@/api/client'
-import type { AgentPublic, Author, Page, Post, Profile, User } from '@/api/types'
+import { simApi, type AgentDetail, type LocationView } from '@/api/sim'
+import type { Author, Page, Post, Profile, User } from '@/api/types'
 import { useAuthStore } from './auth'
 import { usernameKey } from './ids'
 import { onSignedOut } from './session'
@@ -16,10 +17,10 @@ export interface PostList {
   error: unknown
 }
 
-interface LocationName {
-  name: string
-  name_en: string
-}
+export type Location = Omit<LocationView, 'agents'>
+
+/** A user id in a path (the World page links characters by it); usernames never contain '-'. */
+const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 function emptyList(): PostList {
   return { items: [], cursor: null, finished: false, loading: false, error: null }
@@ -30,8 +31,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   const profiles = reactive<Record<string, Profile>>({})
   const posts = reactive<Record<string, PostList>>({})
   /** AI characters by user id; null when the simulator does not know the account. */
-  const agents = reactive<Record<string, AgentPublic | null>>({})
-  const locations = reactive<Record<string, LocationName>>({})
+  const agents = reactive<Record<string, AgentDetail | null>>({})
+  const locations = reactive<Record<string, Location>>({})
   let locationsLoaded: Promise<void> | null = null
   const authorsInFlight = new Map<string, Promise<Profile>>()
 
@@ -114,9 +115,19 @@ export const useProfilesStore = defineStore('profiles', () => {
     }
   }
 
-  async function loadAgent(userId: string): Promise<AgentPublic | null> {
+  /** The username a profile or chat path names: itself, or the AI character's when it is a user id. */
+  async function resolveUsername(usernameOrId: string): Promise<string> {
+    if (!USER_ID.test(usernameOrId)) return usernameOrId
+    const known = Object.values(profiles).find((profile) => profile.id === usernameOrId)
+    if (known) return known.username
+    const agent = await loadAgent(usernameOrId)
+    if (!agent) throw new ApiError(404, 'not_found', `No one has the id ${usernameOrId}`)
+    return agent.username
+  }
+
+  async function loadAgent(userId: string): Promise<AgentDetail | null> {
     try {
-      agents[userId] = await api.get<AgentPublic>(`/sim/agents/${encodeURIComponent(userId)}`)
+      agents[userId] = await simApi.agent(userId)
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) throw error
       agents[userId] = null
@@ -125,24 +136,40 @@ export const useProfilesStore = defineStore('profiles', () => {
     return agents[userId] ?? null
   }
 
+  const agentRefreshing = new Set<string>()
+  const agentRefreshAgain = new Set<string>()
+
+  /**
+   * The character did something (sim.action.*): its place and doing are read again. One request at a
+   * time per character; events during it cause one more read after it.
+   */
+  function refreshAgent(userId: string): void {
+    if (!(userId in agents)) return
+    if (agentRefreshing.has(userId)) {
+      agentRefreshAgain.add(userId)
+      return
+    }
+    agentRefreshing.add(userId)
+    void loadAgent(userId)
+      .catch(() => undefined)
+      .finally(() => {
+        agentRefreshing.delete(userId)
+        if (agentRefreshAgain.delete(userId)) refreshAgent(userId)
+      })
+  }
+
   /** Names of the world's places, for "where is this character now". */
   function loadLocations(): Promise<void> {
-    locationsLoaded ??= api
-      .get<{ locations: Array<{ id: string } & LocationName> }>('/sim/world')
+    locationsLoaded ??= simApi
+      .world()
       .then((world) => {
-        for (const place of world.locations) locations[place.id] = { name: place.name, name_en: place.name_en }
+        for (const { agents: _, ...place } of world.locations) locations[place.id] = place
       })
       .catch((error: unknown) => {
         locationsLoaded = null // try again next time
         throw error
       })
     return locationsLoaded
-  }
-
-  function locationName(id: string, locale: string): string {
-    const place = locations[id]
-    if (!place) return id
-    return locale.startsWith('zh') ? place.name : place.name_en || place.name
   }
 
   async function updateBio(bio: string): Promise<Profile> {
@@ -182,8 +209,9 @@ export const useProfilesStore = defineStore('profiles', () => {
     removePost,
     setFollowing,
     loadAgent,
+    refreshAgent,
     loadLocations,
-    locationName,
+    resolveUsername,
     updateBio,
     updateDisplayName,
   }
