@@ -6,6 +6,7 @@ import { useAuthStore } from './auth'
 import { useFeedStore } from './feed'
 import { compareIds } from './ids'
 import { useProfilesStore } from './profiles'
+import { useSearchStore } from './search'
 import { onSignedOut } from './session'
 
 export const COMMENTS_PAGE = 20
@@ -26,6 +27,7 @@ export const usePostsStore = defineStore('posts', () => {
   function publish(updated: Post): void {
     useFeedStore().replace(updated)
     useProfilesStore().replacePost(updated)
+    useSearchStore().replacePost(updated)
     if (post.value?.id === updated.id) post.value = updated
   }
 
@@ -202,6 +204,7 @@ export const usePostsStore = defineStore('posts', () => {
   function forget(postId: string): void {
     useFeedStore().remove(postId)
     useProfilesStore().removePost(postId)
+    useSearchStore().removePost(postId)
     if (post.value?.id === postId) post.value = null
   }
 
