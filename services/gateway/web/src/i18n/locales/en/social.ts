@@ -145,6 +145,18 @@ export default {
     noMore: 'No more results',
     loadFailed: 'Could not search. Tap to retry',
   },
+  home: {
+    search: 'Search',
+    notifications: 'Notifications',
+    notificationsUnread: 'Notifications, {n} unread | Notifications, {n} unread',
+  },
+  meLinks: {
+    profile: 'View my profile',
+    notifications: 'Notifications',
+    unread: '{n} unread',
+    search: 'Search',
+    operator: 'Operator console',
+  },
   socialErrors: {
     file_too_large: 'Too large: at most 10 MB.',
     unsupported_image: 'Not an image we accept (JPEG, PNG, WebP or GIF).',

@@ -147,6 +147,18 @@ const social: typeof en = {
     noMore: '没有更多结果了',
     loadFailed: '搜索失败，点击重试',
   },
+  home: {
+    search: '搜索',
+    notifications: '通知',
+    notificationsUnread: '通知，{n} 条未读',
+  },
+  meLinks: {
+    profile: '查看我的主页',
+    notifications: '通知',
+    unread: '{n} 条未读',
+    search: '搜索',
+    operator: '运营控制台',
+  },
   socialErrors: {
     file_too_large: '文件过大：每张不超过 10 MB。',
     unsupported_image: '不支持的格式（仅限 JPEG、PNG、WebP、GIF）。',
