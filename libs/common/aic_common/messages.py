@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 
 class MessageKind(StrEnum):
@@ -46,17 +46,27 @@ class Envelope(BaseModel):
     producer: str = Field(min_length=1, max_length=50)
     correlation_id: str | None = Field(default=None, max_length=100)
     data: dict[str, Any] = Field(default_factory=dict)
+    # Not part of the message: set by the transport on delivery, so no publisher can write it.
+    _broker_user: str | None = PrivateAttr(default=None)
 
     @property
     def kind(self) -> MessageKind:
         return CATALOGUE[self.type].message_kind if self.type in CATALOGUE else MessageKind.event
 
+    @property
+    def broker_user(self) -> str | None:
+        """The broker user that published this message, as the broker vouches for it (RabbitMQ checks
+        a message's ``user_id`` against the publishing connection); None when nobody vouches."""
+        return self._broker_user
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
 
     @classmethod
-    def from_bytes(cls, body: bytes) -> Envelope:
-        return cls.model_validate_json(body)
+    def from_bytes(cls, body: bytes, *, broker_user: str | None = None) -> Envelope:
+        envelope = cls.model_validate_json(body)
+        envelope._broker_user = broker_user
+        return envelope
 
 
 class MessageData(BaseModel):

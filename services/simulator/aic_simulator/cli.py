@@ -1,8 +1,9 @@
 """``aic sim start|pause|resume|stop|step N|speed X|status``: control the simulation over the broker.
 
 The command is published to the control exchange; the leading simulator answers with its status. The
-broker URL and namespace come from AIC_BROKER_URL / AIC_BUS_NAMESPACE (the deployment gives the CLI
-its own broker user, allowed to publish control messages only).
+broker URL and namespace come from AIC_BROKER_URL / AIC_BUS_NAMESPACE. The deployment gives the CLI a
+broker user of its own, allowed to publish control messages only, and names it to the simulator in
+AIC_SIM_CONTROL_BROKER_USERS: the simulator obeys no other user (RabbitMQ vouches for who published).
 """
 
 from __future__ import annotations

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Bus, apply_once_async, on_control, on_events
+from aic_common.bus.rabbit import RabbitBus
 from aic_common.errors import AppError
 from aic_common.messages import (
     CommandRejected,
@@ -25,10 +27,22 @@ from aic_common.messages import (
 )
 from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenPost, Stimulus
 from aic_simulator.runner import Simulation
+from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import wall_now
 
 log = logging.getLogger(__name__)
 CONTROL_REPLY = "sim.control.reply"
+
+
+def allowed_control_users(settings: SimulatorSettings, bus: Bus) -> frozenset[str] | None:
+    """The broker users whose control messages are obeyed: this service's own and the configured ones.
+
+    None on the in-process bus (dev mode): the whole community is one process, nothing outside it can
+    publish a control message, so there is no one to check.
+    """
+    if not isinstance(bus, RabbitBus):
+        return None
+    return frozenset({bus.user, *settings.sim_control_broker_users})
 
 
 def _agents_by_user(session: Session, user_ids: list[str]) -> dict[str, Agent]:
@@ -83,6 +97,12 @@ def record_result(session: Session, envelope: Envelope) -> None:
     else:
         result = f"applied: {envelope.type}"
     session.execute(sa.update(ActionLog).where(ActionLog.command_id == correlation).values(result=result))
+
+
+def _control_reply(request: Envelope, data: dict[str, Any]) -> Envelope:
+    return Envelope(
+        type=CONTROL_REPLY, producer="simulator", correlation_id=request.correlation_id, data=data
+    )
 
 
 def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
@@ -218,9 +238,27 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
         if any(addressed):
             simulation.poke()
 
+    allowed_users = allowed_control_users(simulation.settings, bus)
+
     async def on_control_message(envelope: Envelope) -> Envelope | None:
         if not simulation.is_leader:
             return None  # a standby stays silent: the leader answers
+        if allowed_users is not None and envelope.broker_user not in allowed_users:
+            log.warning(
+                "refused control message %s (%s) from broker user %r: only %s may control the simulation",
+                envelope.id,
+                envelope.data.get("command"),
+                envelope.broker_user,
+                ", ".join(sorted(allowed_users)),
+            )
+            return _control_reply(
+                envelope,
+                {
+                    "ok": False,
+                    "code": "control_not_allowed",
+                    "detail": "This broker user may not control the simulation",
+                },
+            )
         try:
             command = parse_data(envelope, SimControl)
             status = await simulation.control(command.command, steps=command.steps, speed=command.speed)
@@ -229,9 +267,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             data = {"ok": False, "code": error.code, "detail": error.detail}
         except ValueError as error:
             data = {"ok": False, "code": "validation_error", "detail": str(error)}
-        return Envelope(
-            type=CONTROL_REPLY, producer="simulator", correlation_id=envelope.correlation_id, data=data
-        )
+        return _control_reply(envelope, data)
 
     bus.subscribe(
         "simulator.perception",

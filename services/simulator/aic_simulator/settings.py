@@ -42,3 +42,7 @@ class SimulatorSettings(ServiceSettings):
     # How often (wall seconds) a running engine writes its state (a checkpoint) while running.
     checkpoint_seconds: float = Field(default=1.0, gt=0)
     publish_action_events: bool = True
+    # Broker users whose control messages (aic sim ..., another instance's HTTP control) are obeyed,
+    # besides this service's own: the deployment gives the CLI a user of its own and lists it here.
+    # RabbitMQ vouches for a message's user (see aic_common.bus.rabbit).
+    sim_control_broker_users: list[str] = Field(default_factory=list)

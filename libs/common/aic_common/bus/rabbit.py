@@ -8,6 +8,11 @@ Topology (every name prefixed with the namespace):
 Publishing waits for the broker's confirm and marks messages persistent. Consumers ack after the
 handler returns (its DB transaction committed) and nack on error, so the quorum queue counts the
 failure towards the delivery limit.
+
+Every message is published with ``user_id`` set to the connection's broker user. RabbitMQ refuses a
+message whose ``user_id`` is not the user the connection authenticated as, so a consumer can trust it:
+it is handed to handlers as :attr:`Envelope.broker_user` (the simulator obeys control messages only
+from the users a deployment allows).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import asyncio
 import logging
 import uuid
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 from faststream import AckPolicy
@@ -41,6 +47,11 @@ async def _raw_body(message: Any) -> bytes:
     return bytes(message.body)
 
 
+def connection_user(url: str) -> str:
+    """The broker user an AMQP URL signs in as (RabbitMQ's default, guest, when it names none)."""
+    return unquote(urlsplit(url).username or "guest")
+
+
 class RabbitBus:
     def __init__(
         self,
@@ -55,6 +66,7 @@ class RabbitBus:
     ) -> None:
         self.url = url
         self.namespace = namespace
+        self.user = connection_user(url)
         self.delivery_limit = delivery_limit
         self.publish_timeout = publish_timeout
         self.connect_timeout = connect_timeout
@@ -119,7 +131,7 @@ class RabbitBus:
 
         async def consume(body: bytes, message: RabbitMessage) -> None:
             try:
-                envelope = Envelope.from_bytes(body)
+                envelope = Envelope.from_bytes(body, broker_user=message.raw_message.user_id)
             except ValueError as exc:
                 # Unparseable: no redelivery can fix it, so straight to the dead-letter queue.
                 log.error("rejecting malformed message on %s: %s", rabbit_queue.name, exc)
@@ -133,6 +145,7 @@ class RabbitBus:
                     routing_key=message.reply_to,
                     correlation_id=message.correlation_id,
                     content_type="application/json",
+                    user_id=self.user,
                 )
             return None
 
@@ -197,6 +210,7 @@ class RabbitBus:
                     correlation_id=envelope.correlation_id,
                     content_type="application/json",
                     message_type=envelope.type,
+                    user_id=self.user,
                 ),
                 self.publish_timeout,
             )
@@ -213,6 +227,7 @@ class RabbitBus:
                 correlation_id=envelope.correlation_id,
                 content_type="application/json",
                 timeout=timeout,
+                user_id=self.user,
             )
         except TimeoutError as exc:
             raise BusUnavailable(f"no reply to {envelope.type} within {timeout}s") from exc
