@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 log = logging.getLogger(__name__)
@@ -18,6 +18,10 @@ log = logging.getLogger(__name__)
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
         """Count one request under ``key``; seconds to wait when it is over ``limit``, else None."""
+
+    async def hit_all(self, checks: Sequence[tuple[str, int]], window_seconds: int) -> int | None:
+        """Count one request under each ``(key, limit)`` in turn, stopping at the first over its limit
+        (the later keys are not counted); seconds to wait then, else None."""
 
     async def aclose(self) -> None: ...
 
@@ -41,6 +45,13 @@ class MemoryRateLimiter:
             return max(1, math.ceil(start + window_seconds - now))
         return None
 
+    async def hit_all(self, checks: Sequence[tuple[str, int]], window_seconds: int) -> int | None:
+        for key, limit in checks:
+            wait = await self.hit(key, limit, window_seconds)
+            if wait is not None:
+                return wait
+        return None
+
     def _prune(self, now: float, window_seconds: int) -> None:
         self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
 
@@ -49,12 +60,19 @@ class MemoryRateLimiter:
 
 
 # INCR and set the expiry on the first hit atomically; returns the count and the milliseconds left.
+# Every key of a request in one round trip: KEYS are the counters, ARGV[1] the window in ms and ARGV[i + 1]
+# the limit of KEYS[i]. Returns the milliseconds left in the window of the first key over its limit (the
+# keys after it are not counted), or -1 when every key is within its limit.
 _HIT_SCRIPT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
-return {count, ttl}
+local window = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  local count = redis.call('INCR', key)
+  if count == 1 then redis.call('PEXPIRE', key, window) end
+  local ttl = redis.call('PTTL', key)
+  if ttl < 0 then redis.call('PEXPIRE', key, window); ttl = window end
+  if count > tonumber(ARGV[i + 1]) then return ttl end
+end
+return -1
 """
 
 
@@ -70,12 +88,18 @@ class RedisRateLimiter:
         self._fallback = MemoryRateLimiter()
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> int | None:
+        return await self.hit_all([(key, limit)], window_seconds)
+
+    async def hit_all(self, checks: Sequence[tuple[str, int]], window_seconds: int) -> int | None:
+        keys = [self._prefix + key for key, _ in checks]
         try:
-            count, ttl_ms = await self._script(keys=[self._prefix + key], args=[window_seconds * 1000])
+            ttl_ms = await self._script(
+                keys=keys, args=[window_seconds * 1000, *(limit for _, limit in checks)]
+            )
         except Exception as exc:  # Redis down: keep limiting, per process, rather than not at all
             log.warning("rate limit store unavailable (%s); counting locally", exc)
-            return await self._fallback.hit(key, limit, window_seconds)
-        if int(count) > limit:
+            return await self._fallback.hit_all(checks, window_seconds)
+        if int(ttl_ms) >= 0:
             return max(1, math.ceil(int(ttl_ms) / 1000))
         return None
 
