@@ -1,0 +1,251 @@
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { beforeEach, describe, expect, it } from 'vitest'
+import ActionLog from '@/components/operator/ActionLog.vue'
+import AgentInspector from '@/components/operator/AgentInspector.vue'
+import ControlPanel from '@/components/operator/ControlPanel.vue'
+import EventForm from '@/components/operator/EventForm.vue'
+import StatusPanel from '@/components/operator/StatusPanel.vue'
+import { i18n, setLocale } from '@/i18n'
+import { useSimStore } from '@/stores/sim'
+import { mockFetch, type Route } from './helpers'
+import { makeAction, makeAgent, makeDetail, makeStatus, makeWorld } from './simFixtures'
+
+type Wrapper = ReturnType<typeof mount>
+
+/** Roughly the accessible name: aria-label, else the text without what is hidden from screen readers. */
+function accessibleName(element: Element): string {
+  const label = element.getAttribute('aria-label')
+  if (label) return label
+  const copy = element.cloneNode(true) as Element
+  copy.querySelectorAll('[aria-hidden="true"]').forEach((hidden) => hidden.remove())
+  return (copy.textContent ?? '').replace(/\s+/g, ' ').trim()
+}
+
+function buttonNamed(wrapper: Wrapper, name: string) {
+  const found = wrapper.findAll('button').filter((button) => accessibleName(button.element) === name)
+  expect(found, `one button named ${name}`).toHaveLength(1)
+  return found[0]!
+}
+
+function controlBodies(calls: Array<{ method: string; url: string; init: RequestInit }>) {
+  return calls.filter((c) => c.url === '/api/sim/control').map((c) => JSON.parse(String(c.init.body)))
+}
+
+/** The simulator answers each command with the state it leads to; stepping while running is refused. */
+function controlRoute(state: { now: string }): Route {
+  return {
+    method: 'POST',
+    path: '/api/sim/control',
+    reply: (init) => {
+      const body = JSON.parse(String(init.body)) as { command: string; steps?: number; speed?: number }
+      if (body.command === 'step' && state.now === 'running') {
+        return { status: 409, body: { detail: 'Pause the simulation before stepping it', code: 'running' } }
+      }
+      const next: Record<string, string> = { pause: 'paused', resume: 'running', start: 'running', stop: 'stopped' }
+      state.now = next[body.command] ?? state.now
+      return { status: 200, body: makeStatus({ state: state.now as 'running', speed: body.speed ?? 60 }) }
+    },
+  }
+}
+
+describe('operator console', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    setActivePinia(createPinia())
+    setLocale('en')
+  })
+
+  it('control buttons send the matching command and follow the state', async () => {
+    const state = { now: 'running' }
+    const { calls } = mockFetch([controlRoute(state)])
+    const sim = useSimStore()
+    sim.status = makeStatus({ state: 'running' })
+    sim.runState = 'running'
+    const wrapper = mount(ControlPanel, { global: { plugins: [i18n] } })
+
+    for (const name of ['Start', 'Pause', 'Resume', 'Stop', 'Step', 'Set speed']) buttonNamed(wrapper, name)
+    expect(buttonNamed(wrapper, 'Step').attributes('disabled')).toBeDefined() // running: stepping is refused
+    expect(buttonNamed(wrapper, 'Resume').attributes('disabled')).toBeDefined()
+
+    await buttonNamed(wrapper, 'Pause').trigger('click')
+    await flushPromises()
+    expect(sim.runState).toBe('paused')
+    expect(buttonNamed(wrapper, 'Step').attributes('disabled')).toBeUndefined()
+
+    const steps = wrapper.get('[data-test="steps"] input')
+    expect(wrapper.get(`label[for="${steps.attributes('id')}"]`).text()).toBe('Steps')
+    await steps.setValue('25')
+    await wrapper.findAll('form')[0]!.trigger('submit')
+    await flushPromises()
+
+    const speed = wrapper.get('[data-test="speed"] input')
+    await speed.setValue('600')
+    await wrapper.findAll('form')[1]!.trigger('submit')
+    await flushPromises()
+    await buttonNamed(wrapper, 'Resume').trigger('click')
+    await flushPromises()
+
+    expect(controlBodies(calls)).toEqual([
+      { command: 'pause' },
+      { command: 'step', steps: 25 },
+      { command: 'set_speed', speed: 600 },
+      { command: 'resume' },
+    ])
+    expect(sim.runState).toBe('running')
+  })
+
+  it('refuses a bad step count itself and shows the API refusal as a message', async () => {
+    const state = { now: 'paused' }
+    const { calls } = mockFetch([controlRoute(state)])
+    const sim = useSimStore()
+    sim.runState = 'paused'
+    const wrapper = mount(ControlPanel, { global: { plugins: [i18n] } })
+
+    await wrapper.get('[data-test="steps"] input').setValue('0')
+    await wrapper.findAll('form')[0]!.trigger('submit')
+    expect(wrapper.get('[role="alert"]').text()).toBe('Enter a whole number of steps from 1 to 10000.')
+    expect(calls).toHaveLength(0)
+
+    // The page thought it paused, but another operator resumed meanwhile: the API says no.
+    state.now = 'running'
+    await wrapper.get('[data-test="steps"] input').setValue('3')
+    await wrapper.findAll('form')[0]!.trigger('submit')
+    await flushPromises()
+    expect(wrapper.get('[role="alert"]').text()).toBe('Pause the simulation before stepping it')
+  })
+
+  it('shows what the status API gives, LLM latency included', () => {
+    setLocale('en')
+    const wrapper = mount(StatusPanel, {
+      props: { status: makeStatus({ actions_per_minute: 42, fallbacks: 3 }), live: true },
+      global: { plugins: [i18n] },
+    })
+    expect(wrapper.get('[data-test="status-state"] dd').text()).toBe('Running')
+    expect(wrapper.get('[data-test="status-apm"] dd').text()).toBe('42')
+    expect(wrapper.get('[data-test="status-llm-latency"] dd').text()).toBe('850 ms / 2,400 ms')
+    expect(wrapper.get('[data-test="status-fallbacks"] dd').text()).toBe('3')
+    expect(wrapper.get('[data-test="status-tiers"] dd').text()).toBe('llm: 9 · rule: 3')
+
+    const rulesOnly = mount(StatusPanel, {
+      props: { status: makeStatus({ llm_latency_ms_p50: null, llm_latency_ms_p95: null }), live: false },
+      global: { plugins: [i18n] },
+    })
+    expect(rulesOnly.get('[data-test="status-llm-latency"] dd').text()).toBe('No LLM calls')
+  })
+
+  it('inspector lists characters as buttons and shows the chosen one with its decisions and why', async () => {
+    const lin = makeAgent('lin', { display_name: '林小雨' })
+    const evil = '<img src=x onerror=alert(1)>'
+    const detail = makeDetail(lin, {
+      inventory: ['旧胶片相机'],
+      memories: [{ seq: 3, sim_time: '2026-06-01T08:00:00', kind: 'conversation', content: evil, importance: 6 }],
+      recent_actions: [
+        makeAction(9, {
+          action: 'post',
+          content: '今天的咖啡很香',
+          tier: 'rule',
+          fallback_reason: 'llm: timeout after 10.0s',
+          trace: { reason: 'share what is happening', latency_ms: 10012.5, tokens: 0, options_considered: ['rest', 'write a post'] },
+        }),
+      ],
+    })
+    const { calls } = mockFetch([{ path: '/api/sim/agents/lin', reply: () => ({ status: 200, body: detail }) }])
+    const sim = useSimStore()
+    sim.agents = [lin, makeAgent('chen', { display_name: '陈默' })]
+    const wrapper = mount(AgentInspector, { global: { plugins: [i18n] } })
+
+    await buttonNamed(wrapper, '林小雨').trigger('click')
+    await flushPromises()
+    expect(calls.map((c) => c.url)).toEqual(['/api/sim/agents/lin'])
+    expect(buttonNamed(wrapper, '林小雨').attributes('aria-pressed')).toBe('true')
+    expect(wrapper.findAll('h4').map((h) => h.text())).toContain('Decisions')
+    const decision = wrapper.get('[data-test="decision"]')
+    expect(decision.text()).toContain('Decided by rule')
+    expect(decision.get('[data-test="decision-reason"]').text()).toBe('share what is happening')
+    expect(decision.get('[data-test="decision-fallback"]').text()).toBe('llm: timeout after 10.0s')
+    expect(decision.text()).toContain('Options considered (2)')
+    expect(wrapper.text()).toContain('旧胶片相机')
+    // Text from characters is text, never markup.
+    expect(wrapper.text()).toContain(evil)
+    expect(wrapper.find('[data-test="agent-detail"] img').exists()).toBe(false)
+  })
+
+  it('action log filters by character, kind and result, and pages on', async () => {
+    const { calls } = mockFetch([
+      {
+        path: '/api/sim/actions',
+        reply: () => {
+          const query = new URL(calls[calls.length - 1]!.url, 'http://x').searchParams
+          if (query.get('cursor') === 'c1') return { status: 200, body: { items: [makeAction(1)], next_cursor: null } }
+          return { status: 200, body: { items: [makeAction(3), makeAction(2)], next_cursor: 'c1' } }
+        },
+      },
+    ])
+    const sim = useSimStore()
+    sim.agents = makeWorld().locations.flatMap((place) => place.agents)
+    const wrapper = mount(ActionLog, { global: { plugins: [i18n] } })
+    await flushPromises()
+    expect(wrapper.findAll('[data-test="log-item"]')).toHaveLength(2)
+
+    await buttonNamed(wrapper, 'Load more').trigger('click')
+    await flushPromises()
+    expect(wrapper.findAll('[data-test="log-item"]')).toHaveLength(3)
+    expect(wrapper.find('[data-test="load-more"]').exists()).toBe(false)
+
+    await wrapper.get('[data-test="filter-agent"]').setValue('lin')
+    await wrapper.get('[data-test="filter-action"]').setValue('post')
+    await wrapper.get('[data-test="filter-result"]').setValue('rejected')
+    await flushPromises()
+    const last = new URL(calls[calls.length - 1]!.url, 'http://x').searchParams
+    expect(Object.fromEntries(last)).toEqual({ agent_id: 'lin', action: 'post', result: 'rejected', limit: '30' })
+    expect(wrapper.findAll('[data-test="log-item"]')).toHaveLength(2) // started over for the new filters
+  })
+
+  it('injects an event with what the form says, and shows the API refusal', async () => {
+    const bodies: unknown[] = []
+    let refuse = false
+    mockFetch([
+      {
+        method: 'POST',
+        path: '/api/sim/events',
+        reply: (init) => {
+          bodies.push(JSON.parse(String(init.body)))
+          if (refuse) return { status: 422, body: { detail: 'No location moon', code: 'unknown_location' } }
+          return { status: 201, body: { id: '77', title: '停电', description: '', location_id: 'cafe', starts_at: '2026-06-01T08:30:00Z', ends_at: '2026-06-01T09:00:00Z', source: 'admin', active: false } }
+        },
+      },
+    ])
+    const sim = useSimStore()
+    sim.places = makeWorld().locations.map(({ agents: _agents, ...place }) => place)
+    const wrapper = mount(EventForm, { global: { plugins: [i18n] } })
+
+    await wrapper.get('form').trigger('submit')
+    expect(wrapper.get('[role="alert"]').text()).toBe('Give the event a title.')
+    expect(bodies).toHaveLength(0)
+
+    await wrapper.get('[data-test="event-title"] input').setValue('停电')
+    await wrapper.get('[data-test="event-location"]').setValue('cafe')
+    await wrapper.get('[data-test="event-starts-in"] input').setValue('30')
+    await wrapper.get('[data-test="event-duration"] input').setValue('30')
+    await wrapper.get('input[name="effect_mood"]').setValue('-0.5')
+    await wrapper.get('form').trigger('submit')
+    await flushPromises()
+    expect(bodies[0]).toEqual({
+      title: '停电',
+      description: '',
+      location_id: 'cafe',
+      starts_in_minutes: 30,
+      duration_minutes: 30,
+      effects: { mood: -0.5 },
+    })
+    expect(sim.events.map((e) => e.id)).toEqual(['77'])
+    expect((wrapper.get('[data-test="event-title"] input').element as HTMLInputElement).value).toBe('')
+
+    refuse = true
+    await wrapper.get('[data-test="event-title"] input').setValue('x')
+    await wrapper.get('form').trigger('submit')
+    await flushPromises()
+    expect(wrapper.get('[role="alert"]').text()).toBe('No location moon')
+  })
+})

@@ -1,0 +1,159 @@
+import { flushPromises, mount } from '@vue/test-utils'
+import { createPinia, setActivePinia } from 'pinia'
+import { beforeEach, describe, expect, it } from 'vitest'
+import { createMemoryHistory, createRouter } from 'vue-router'
+import { i18n, setLocale } from '@/i18n'
+import { useLiveStore } from '@/stores/live'
+import WorldView from '@/views/WorldView.vue'
+import { mockFetch, type Route } from './helpers'
+import { actionStarted, makeAction, makeEvent, makeStatus, makeWorld } from './simFixtures'
+
+const EVIL = '<img src=x onerror=alert(1)>'
+
+function routes(): Route[] {
+  return [
+    { path: '/api/sim/world', reply: () => ({ status: 200, body: makeWorld() }) },
+    {
+      path: '/api/sim/events',
+      reply: () => ({
+        status: 200,
+        body: [
+          makeEvent('1', { title: EVIL, starts_at: '2026-06-01T07:00:00Z', ends_at: '2026-06-01T09:00:00Z' }),
+          makeEvent('2', { title: 'Jazz night', location_id: 'bar', starts_at: '2026-06-01T20:00:00Z', ends_at: '2026-06-01T23:00:00Z' }),
+        ],
+      }),
+    },
+    {
+      path: '/api/sim/actions',
+      reply: () => ({
+        status: 200,
+        body: {
+          items: [
+            makeAction(8, { agent_id: 'lin', action: 'post', content: 'Fresh coffee!', sim_time: '2026-06-01T07:58:00Z' }),
+            makeAction(7, { agent_id: 'chen', action: 'reply', sim_time: '2026-06-01T07:55:00Z' }),
+            makeAction(6, { agent_id: 'chen', action: 'talk', target: 'emma', sim_time: '2026-06-01T07:50:00Z' }),
+          ],
+          next_cursor: null,
+        },
+      }),
+    },
+    { path: '/api/sim/status', reply: () => ({ status: 200, body: makeStatus({ sim_time: '2026-06-01T08:00:00' }) }) },
+  ]
+}
+
+async function renderWorld() {
+  const router = createRouter({
+    history: createMemoryHistory(),
+    routes: [
+      { path: '/world', component: WorldView },
+      { path: '/users/:id', component: { template: '<p>profile</p>' } },
+      { path: '/operator', component: { template: '<p>console</p>' } },
+    ],
+  })
+  await router.push('/world')
+  const wrapper = mount(WorldView, { global: { plugins: [i18n, router] }, attachTo: document.body })
+  await flushPromises()
+  return wrapper
+}
+
+function chip(wrapper: ReturnType<typeof mount>, name: string) {
+  const found = wrapper.findAll('.places__chip').filter((button) => button.text().endsWith(name))
+  expect(found).toHaveLength(1)
+  return found[0]!
+}
+
+function placeOfChip(wrapper: ReturnType<typeof mount>, name: string): string | undefined {
+  return chip(wrapper, name).element.closest('[data-place]')?.getAttribute('data-place') ?? undefined
+}
+
+describe('World page', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    setActivePinia(createPinia())
+    setLocale('en')
+    document.body.innerHTML = ''
+  })
+
+  it('shows the clock, who is where, the latest actions as sentences and the events', async () => {
+    mockFetch(routes())
+    const wrapper = await renderWorld()
+
+    expect(wrapper.get('[data-test="sim-time"]').text()).toBe('Mon, Jun 1, 08:00')
+    expect(wrapper.get('[data-test="sim-state"]').text()).toBe('Running')
+    expect(placeOfChip(wrapper, 'LIN')).toBe('cafe')
+    expect(placeOfChip(wrapper, 'EMMA')).toBe('park')
+    expect(wrapper.find('[data-place="bar"]').exists()).toBe(false) // nobody there
+
+    const ticker = wrapper.get('ol[aria-live="polite"]')
+    expect(ticker.findAll('[data-test="ticker-line"]').map((line) => line.text())).toEqual([
+      '07:58 LIN posted: “Fresh coffee!”',
+      '07:55 CHEN answered a private message',
+      '07:50 CHEN is chatting with EMMA',
+    ])
+
+    const events = wrapper.findAll('[data-test="event"]')
+    expect(events.map((event) => event.find('h3').text())).toEqual([EVIL, 'Jazz night'])
+    expect(events[0]!.text()).toContain('Now')
+    expect(events[0]!.find('img').exists()).toBe(false) // event text is text
+    wrapper.unmount()
+  })
+
+  it('moves a character and adds to the ticker as live events arrive', async () => {
+    mockFetch(routes())
+    const wrapper = await renderWorld()
+    const live = useLiveStore()
+
+    await live.dispatch(actionStarted('9', 'lin', 'move', { location_id: 'park', sim_time: '2026-06-01T08:05:00' }))
+    await flushPromises()
+    expect(placeOfChip(wrapper, 'LIN')).toBe('park')
+    expect(wrapper.get('[data-test="ticker-line"]').text()).toBe('08:05 LIN is heading to Park')
+    // On the map too: the marker now stands above the park.
+    const marker = wrapper.get('[data-agent="lin"]').attributes('style')
+    expect(marker).toContain('translate(')
+    wrapper.unmount()
+  })
+
+  it('opens a sheet with what the character does and a link to its profile', async () => {
+    mockFetch(routes())
+    const wrapper = await renderWorld()
+
+    await chip(wrapper, 'CHEN').trigger('click')
+    await flushPromises()
+    const sheet = wrapper.get('[data-test="agent-sheet"]')
+    expect(sheet.get('h2').text()).toBe('CHEN')
+    expect(sheet.get('[data-test="agent-doing"]').text()).toBe('Chatting · At Cafe')
+    expect(sheet.get('[data-test="profile-link"]').attributes('href')).toBe('/users/user-chen')
+    expect(sheet.text()).toContain('About chen')
+    expect(sheet.text()).toContain('CHEN answered a private message')
+    wrapper.unmount()
+  })
+
+  it('speaks Chinese', async () => {
+    setLocale('zh-CN')
+    mockFetch(routes())
+    const wrapper = await renderWorld()
+    expect(wrapper.get('[data-test="sim-state"]').text()).toBe('运行中')
+    expect(wrapper.get('[data-test="ticker-line"]').text()).toBe('07:58 LIN 发了动态：“Fresh coffee!”')
+    expect(wrapper.get('[data-place="cafe"] h3').text()).toBe('cafe-中文 进行中') // an event is on there
+    wrapper.unmount()
+  })
+
+  it('offers a retry when the world cannot be loaded', async () => {
+    let up = false
+    mockFetch([
+      ...routes().map((route) =>
+        route.path === '/api/sim/world'
+          ? { ...route, reply: () => (up ? route.reply({}) : { status: 503, body: { detail: 'down', code: 'upstream_unavailable' } }) }
+          : route,
+      ),
+    ])
+    const wrapper = await renderWorld()
+    expect(wrapper.get('[role="alert"]').text()).toContain('The service is temporarily unavailable')
+    up = true
+    await wrapper.get('[role="alert"] button').trigger('click')
+    await flushPromises()
+    expect(wrapper.find('[role="alert"]').exists()).toBe(false)
+    expect(placeOfChip(wrapper, 'LIN')).toBe('cafe')
+    wrapper.unmount()
+  })
+})
