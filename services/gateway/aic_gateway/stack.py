@@ -284,7 +284,8 @@ class Stack:
     # ----------------------------------------------------------------- lifecycle
 
     def start(self) -> None:
-        """Create the databases, migrate, start every service and then the gateway, each once ready."""
+        """Create the databases, migrate, start auth, then the other services, then the gateway, each wave
+        once the one before it is ready."""
         state_dir = self.config.state_dir
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
         self.create_databases()
@@ -297,9 +298,10 @@ class Stack:
         try:
             for spec in self.specs:
                 self.config.data_dir(spec.name).mkdir(parents=True, exist_ok=True)
-                if spec.migrate_module:
-                    self._migrate(spec)
-                self._launch(spec)
+            # Each service migrates its own database: side by side, as a deployment's Jobs do.
+            self._migrate_all([spec for spec in self.specs if spec.migrate_module])
+            for wave in self._start_waves():
+                self._launch_all(wave)
         except BaseException:
             self.stop()
             raise
@@ -454,15 +456,34 @@ class Stack:
                 preexec_fn=self._preexec,  # only calls prctl, safe after fork
             )
 
-    def _migrate(self, spec: ServiceSpec) -> None:
-        assert spec.migrate_module is not None
-        log.info("migrating %s", spec.name)
-        process = self._popen([sys.executable, *migrate_command(spec)], spec.name)
+    def _start_waves(self) -> list[list[ServiceSpec]]:
+        # Auth first (the others fetch its keys), the gateway in front of everything once it is ready.
+        waves = [
+            [spec for spec in self.config.services if spec.name == AUTH],
+            [spec for spec in self.config.services if spec.name != AUTH],
+            [GATEWAY_SPEC],
+        ]
+        return [wave for wave in waves if wave]
+
+    def _migrate_all(self, specs: Sequence[ServiceSpec]) -> None:
+        migrations = []
+        for spec in specs:
+            log.info("migrating %s", spec.name)
+            migrations.append((spec, self._popen([sys.executable, *migrate_command(spec)], spec.name)))
+        deadline = time.monotonic() + self.config.migrate_timeout_seconds
         try:
-            returncode = process.wait(timeout=self.config.migrate_timeout_seconds)
+            for spec, process in migrations:
+                self._finish_migration(spec, process, deadline)
+        finally:
+            for _, process in migrations:
+                if process.poll() is None:
+                    _signal_group(process, signal.SIGKILL)
+                    process.wait()
+
+    def _finish_migration(self, spec: ServiceSpec, process: subprocess.Popen[bytes], deadline: float) -> None:
+        try:
+            returncode = process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            _signal_group(process, signal.SIGKILL)
-            process.wait()
             raise RuntimeError(
                 f"migrating {spec.name} took over {self.config.migrate_timeout_seconds}s"
             ) from None
@@ -470,7 +491,18 @@ class Stack:
             output = self.log_path(spec.name).read_text(encoding="utf-8", errors="replace")
             raise RuntimeError(f"migrating {spec.name} failed with {returncode}:\n{output[-8000:]}")
 
+    def _launch_all(self, specs: Sequence[ServiceSpec]) -> None:
+        """Start the services together and wait until each is ready."""
+        for spec in specs:
+            self._spawn(spec)
+        for spec in specs:
+            self._wait_ready(spec)
+
     def _launch(self, spec: ServiceSpec) -> None:
+        self._spawn(spec)
+        self._wait_ready(spec)
+
+    def _spawn(self, spec: ServiceSpec) -> None:
         log.info("starting %s on %s", spec.name, self.url(spec.name))
         command = serve_command(
             spec,
@@ -478,11 +510,12 @@ class Stack:
             port=self._ports[spec.name],
             graceful_shutdown_seconds=max(1, int(self.config.stop_grace_seconds) - 2),
         )
-        process = self._popen([sys.executable, *command], spec.name)
-        self._processes[spec.name] = process
+        self._processes[spec.name] = self._popen([sys.executable, *command], spec.name)
+
+    def _wait_ready(self, spec: ServiceSpec) -> None:
         wait_until_serving(
             f"{self.url(spec.name)}{READY_PATH}",
-            process=process,
+            process=self._processes[spec.name],
             log_path=self.log_path(spec.name),
             timeout=self.config.ready_timeout_seconds,
         )
