@@ -26,9 +26,15 @@ def community(stack: Stack) -> Iterator[Community]:
 
 @pytest.fixture(scope="module")
 def admin(stack: Stack, community: Community) -> Account:
-    # Signed in only: the bootstrap admin has no social profile on a stack whose auth started (and
-    # announced the admin) before social had its queue, so it moderates but does not post.
-    return community.login(stack.config.admin_username, stack.secrets.admin_password)
+    account = community.login(stack.config.admin_username, stack.secrets.admin_password)
+    # Auth announced the bootstrap admin before social had a queue to hear it, so social learns of
+    # the admin only from an account change, as it would in a deployment started in that order.
+    renamed = community.http.patch(
+        "/api/auth/me", json={"display_name": "Stack admin"}, headers=account.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    community.wait_for_profile(account)
+    return account
 
 
 @pytest.fixture
