@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
+from aic_common.testing import wait_for
 from aic_common.testing.fixtures import unavailable
 from aic_common.testing.rabbitmq_node import RabbitNode, rabbitmq_commands
 from aic_gateway.stack import Stack, StackConfig
@@ -60,3 +64,46 @@ def stack_database() -> Iterator[Callable[[Stack, str], sa.Engine]]:
     yield engine_for
     for engine in engines:
         engine.dispose()
+
+
+# ---------------------------------------------------------------- people, through a gateway
+
+PASSWORD = "fault tests passphrase 🌧️"
+
+
+def fake_ip() -> str:
+    """A client address of its own (named in X-Forwarded-For), so rate limits do not mix."""
+    value = uuid.uuid4().int
+    return f"10.{value % 250}.{(value >> 8) % 250}.{(value >> 16) % 250 + 1}"
+
+
+@dataclass
+class Person:
+    username: str
+    user_id: str
+    token: str
+    ip: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}", "X-Forwarded-For": self.ip}
+
+
+async def sign_up(gateway: httpx.AsyncClient, prefix: str) -> Person:
+    """A new account, signed in, whose profile social already knows."""
+    username, ip = f"{prefix}_{uuid.uuid4().hex[:8]}", fake_ip()
+    body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
+    created = await gateway.post("/api/auth/register", json=body, headers={"X-Forwarded-For": ip})
+    assert created.status_code == 201, created.text
+    login = await gateway.post(
+        "/api/auth/login", json={"username": username, "password": PASSWORD}, headers={"X-Forwarded-For": ip}
+    )
+    assert login.status_code == 200, login.text
+    person = Person(username, created.json()["id"], login.json()["access_token"], ip)
+
+    async def known_to_social() -> bool:
+        profile = await gateway.get(f"/api/users/{username}", headers={"X-Forwarded-For": ip})
+        return profile.status_code == 200
+
+    await wait_for(known_to_social, timeout=30, interval=0.2, what=f"{username}'s profile in social")
+    return person

@@ -20,6 +20,7 @@ from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_e
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 T = TypeVar("T")
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 # MySQL/MariaDB errors after which running the same transaction again can succeed: the server picked
 # it as a deadlock's victim (1213) or it waited too long for a lock (1205).
 _LOCK_CONFLICT_ERRORS = frozenset({1205, 1213})
+# ... and those that say the server cannot be reached or went away: too many connections (1040),
+# shutting down (1053), connection killed (1927, 4031), no socket or no answer (2002, 2003), gone away
+# or lost mid-query (2006, 2013, 2055).
+_UNAVAILABLE_ERRORS = frozenset({1040, 1053, 1927, 2002, 2003, 2006, 2013, 2055, 4031})
 
 # Constraint names that are the same on every backend, so Alembic migrations can refer to them.
 NAMING_CONVENTION = {
@@ -118,6 +123,18 @@ def is_lock_conflict(error: BaseException) -> bool:
         return False
     args = getattr(error.orig, "args", ())
     return bool(args) and args[0] in _LOCK_CONFLICT_ERRORS
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot be reached right now, rather than that the work is wrong."""
+    if isinstance(error, PoolTimeout):  # every pooled connection busy, none to be had in time
+        return True
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    args = getattr(error.orig, "args", ())
+    return bool(args) and args[0] in _UNAVAILABLE_ERRORS
 
 
 def run_transaction(

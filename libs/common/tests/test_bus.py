@@ -32,7 +32,7 @@ from aic_common.bus.rabbit import RabbitBus
 from aic_common.bus.tables import messaging_metadata, outbox_table
 from aic_common.db import create_db_engine, create_session_factory, new_metadata
 from aic_common.messages import Envelope, SimCommand, SimControl, UserDeleted, UserRegistered, make_envelope
-from aic_common.testing import TcpProxy, wait_for
+from aic_common.testing import TcpProxy, free_port, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,6 +44,7 @@ counters = sa.Table(
     sa.Column("value", sa.Integer, nullable=False),
 )
 DELIVERY_LIMIT = 3
+OUTAGE_PAUSE = 0.05
 
 
 def registered(username: str) -> UserRegistered:
@@ -103,7 +104,7 @@ def _database(url: str) -> sessionmaker[Session]:
 async def harness(request: pytest.FixtureRequest, bus_namespace: str) -> AsyncIterator[Harness]:
     if request.param == "inprocess":
         session_factory = _database(request.getfixturevalue("sqlite_url"))
-        shared = InProcessBus(bus_namespace, delivery_limit=DELIVERY_LIMIT)
+        shared = InProcessBus(bus_namespace, delivery_limit=DELIVERY_LIMIT, outage_pause=OUTAGE_PAUSE)
         flaky = FlakyInProcessBus(shared)
 
         @contextlib.asynccontextmanager
@@ -137,7 +138,9 @@ async def harness(request: pytest.FixtureRequest, bus_namespace: str) -> AsyncIt
     h = Harness(
         "rabbit",
         session_factory,
-        lambda: RabbitBus(rabbit_url, bus_namespace, delivery_limit=DELIVERY_LIMIT),
+        lambda: RabbitBus(
+            rabbit_url, bus_namespace, delivery_limit=DELIVERY_LIMIT, outage_pause=OUTAGE_PAUSE
+        ),
         lambda: RabbitBus(proxied_url, bus_namespace, delivery_limit=DELIVERY_LIMIT, publish_timeout=2.0),
         rabbit_outage,
     )
@@ -283,6 +286,33 @@ async def test_message_that_always_fails_is_dead_lettered_and_the_queue_keeps_fl
     # Both transports count the same way: the first delivery plus DELIVERY_LIMIT redeliveries.
     assert attempts["poison"] == DELIVERY_LIMIT + 1
     assert attempts["healthy"] == 1
+
+
+async def test_a_database_outage_holds_a_message_instead_of_dead_lettering_it(harness: Harness) -> None:
+    """A handler whose database refuses connections more often than the delivery limit allows still
+    applies the message once the database answers; nothing reaches the DLQ."""
+    gone = create_db_engine(f"mysql+pymysql://root@127.0.0.1:{free_port()}/gone")  # nothing listens
+    outage_attempts = DELIVERY_LIMIT + 3
+    attempts: list[str] = []
+    handled: list[str] = []
+
+    async def handler(envelope: Envelope) -> None:
+        attempts.append(envelope.data["username"])
+        if len(attempts) <= outage_attempts:
+            with gone.connect():  # refused: (2003, "Can't connect to MySQL server")
+                pass
+        handled.append(envelope.data["username"])
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.outage", on_events("user.deleted"), handler)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+    await publisher.publish(make_envelope(UserDeleted(user_id="1", username="patient"), "test"))
+
+    await wait_for(lambda: handled, timeout=30, what="the message applied after the outage")
+    assert handled == ["patient"] and len(attempts) == outage_attempts + 1
+    assert await consumer.dead_letters("test.outage") == []
+    gone.dispose()
 
 
 async def test_events_are_routed_by_topic_pattern(harness: Harness) -> None:

@@ -4,17 +4,25 @@ A service declares subscriptions (a queue name, the exchange/routing-key pattern
 async handler), starts the bus, and publishes envelopes. Topic patterns follow AMQP: ``*`` is exactly
 one dot-separated word, ``#`` is zero or more. Delivery is at least once: a handler that raises gets
 the message again, up to the delivery limit, after which the message goes to the queue's dead-letter
-queue and the queue keeps flowing. Handlers therefore must be idempotent (see ``inbox``).
+queue and the queue keeps flowing. Handlers therefore must be idempotent (see ``inbox``). A handler
+that fails because its database cannot be reached is not a failed delivery: the transport holds the
+message and runs the handler again after a pause, for as long as the outage lasts (see
+:func:`outage_tolerant`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from typing import Protocol
 
+from aic_common.db import is_database_unavailable
 from aic_common.messages import Envelope
+
+log = logging.getLogger(__name__)
 
 # A handler may return an envelope, sent back to the requester when the message was a request.
 Handler = Callable[[Envelope], Awaitable[Envelope | None]]
@@ -79,6 +87,41 @@ class Bus(Protocol):
 
     async def dead_letters(self, queue: str) -> list[Envelope]:
         """What sits in a queue's dead-letter queue (for operators and tests); does not remove it."""
+
+
+def outage_tolerant(
+    handler: Handler,
+    keep_waiting: Callable[[], bool],
+    *,
+    first_pause: float = 0.5,
+    longest_pause: float = 5.0,
+) -> Handler:
+    """``handler``, run again while its database cannot be reached and ``keep_waiting()`` holds.
+
+    An outage is not the message's fault. Failing the delivery would count towards the delivery limit,
+    and a valid message would reach the DLQ within a second of the database going away. Held instead,
+    the message stays unacknowledged: a crash meanwhile hands it back to the queue, and a stopping bus
+    (``keep_waiting()`` false) lets it fail as usual.
+    """
+
+    async def run(envelope: Envelope) -> Envelope | None:
+        pause = first_pause
+        while True:
+            try:
+                return await handler(envelope)
+            except Exception as error:
+                if not is_database_unavailable(error) or not keep_waiting():
+                    raise
+                log.warning(
+                    "database unavailable while handling %s %s; trying again in %.1fs",
+                    envelope.type,
+                    envelope.id,
+                    pause,
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, longest_pause)
+
+    return run
 
 
 @lru_cache(maxsize=4096)

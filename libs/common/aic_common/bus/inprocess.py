@@ -12,7 +12,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
-from aic_common.bus.base import Binding, BusUnavailable, Handler, Subscription, topic_matches
+from aic_common.bus.base import Binding, BusUnavailable, Handler, Subscription, outage_tolerant, topic_matches
 from aic_common.messages import Envelope, exchange_for
 
 log = logging.getLogger(__name__)
@@ -42,11 +42,13 @@ class InProcessBus:
         namespace: str = "aic",
         *,
         delivery_limit: int = 5,
+        outage_pause: float = 0.5,
         workers_per_queue: int = 4,
         redelivery_delay: float = 0.05,
     ) -> None:
         self.namespace = namespace
         self.delivery_limit = delivery_limit
+        self.outage_pause = outage_pause  # the first pause before a handler meets its database again
         self.workers_per_queue = workers_per_queue
         self.redelivery_delay = redelivery_delay
         self._queues: dict[str, _Queue] = {}
@@ -58,6 +60,8 @@ class InProcessBus:
     ) -> None:
         if queue in self._queues:
             raise ValueError(f"queue {queue} already has a consumer")
+        if not exclusive:
+            handler = outage_tolerant(handler, lambda: self._running, first_pause=self.outage_pause)
         self._queues[queue] = _Queue(Subscription(queue, list(bindings), handler, exclusive))
         if self._running:
             self._start_workers(self._queues[queue])

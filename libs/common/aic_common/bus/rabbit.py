@@ -36,7 +36,16 @@ from faststream.rabbit import (
     RabbitQueue,
 )
 
-from aic_common.bus.base import COMMANDS, CONTROL, EVENTS, Binding, BusUnavailable, Handler, Subscription
+from aic_common.bus.base import (
+    COMMANDS,
+    CONTROL,
+    EVENTS,
+    Binding,
+    BusUnavailable,
+    Handler,
+    Subscription,
+    outage_tolerant,
+)
 from aic_common.messages import Envelope, exchange_for
 
 log = logging.getLogger(__name__)
@@ -59,6 +68,7 @@ class RabbitBus:
         namespace: str = "aic",
         *,
         delivery_limit: int = 5,
+        outage_pause: float = 0.5,
         prefetch: int = 16,
         publish_timeout: float = 10.0,
         connect_timeout: float = 30.0,
@@ -68,6 +78,7 @@ class RabbitBus:
         self.namespace = namespace
         self.user = connection_user(url)
         self.delivery_limit = delivery_limit
+        self.outage_pause = outage_pause  # the first pause before a handler meets its database again
         self.publish_timeout = publish_timeout
         self.connect_timeout = connect_timeout
         self.broker = RabbitBroker(
@@ -86,6 +97,7 @@ class RabbitBus:
         }
         self._dlx = RabbitExchange(f"{namespace}.dlx", type=ExchangeType.DIRECT, durable=True)
         self._started = False
+        self._stopping = False
 
     # ------------------------------------------------------------------ naming
 
@@ -125,6 +137,8 @@ class RabbitBus:
             raise RuntimeError("subscribe before start")
         if not bindings:
             raise ValueError("a subscription needs at least one binding")
+        if not exclusive:  # a live consumer has no database to wait for, and nobody waits for it
+            handler = outage_tolerant(handler, lambda: not self._stopping, first_pause=self.outage_pause)
         subscription = Subscription(queue, list(bindings), handler, exclusive)
         rabbit_queue = self._rabbit_queue(subscription)
         self._subscriptions.append((subscription, rabbit_queue))
@@ -161,6 +175,7 @@ class RabbitBus:
     async def start(self) -> None:
         if self._started:
             return
+        self._stopping = False
         deadline = asyncio.get_running_loop().time() + self.connect_timeout
         while True:
             try:
@@ -189,6 +204,7 @@ class RabbitBus:
                 await dlq.bind(dlx, routing_key=rabbit_queue.name)
 
     async def stop(self) -> None:
+        self._stopping = True
         try:
             await self.broker.stop()
         except Exception as exc:  # a channel the broker already closed must not fail the shutdown
