@@ -1,0 +1,95 @@
+"""The AI characters in the browser: a private message answered in character, and the operator console
+pausing, stepping and inspecting the simulation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from .community import Account, Api, Simulator
+from .tabs import DESKTOP, Tabs
+
+pytestmark = pytest.mark.e2e
+
+# At the default speed a person gets an answer within 30 s of wall time; the browser adds a little.
+REPLY_TIMEOUT_MS = 45_000
+
+
+@pytest.fixture
+def running_simulation(simulator: Simulator) -> Iterator[Simulator]:
+    """The simulation running, its characters with accounts; paused again afterwards."""
+    simulator.characters()
+    simulator.control("start")
+    try:
+        yield simulator
+    finally:
+        simulator.control("pause")
+
+
+def test_an_ai_character_answers_a_message_in_character_without_a_reload(
+    tabs: Tabs, api: Api, running_simulation: Simulator
+) -> None:
+    character = running_simulation.characters()[0]
+    person = api.sign_up("visitor")
+    page = tabs.signed_in(person)
+    tabs.until_live(page)
+
+    page.goto(f"/users/{character['username']}")
+    expect(page.get_by_text(character["display_name"]).first).to_be_visible()
+    page.get_by_role("link", name="Message", exact=True).or_(
+        page.get_by_role("button", name="Message", exact=True)
+    ).click()
+    expect(page).to_have_url(re.compile(rf"/messages/{character['username']}$"))
+    page.get_by_role("textbox", name="Message").fill("你好！今天咖啡馆人多吗？")
+    page.get_by_role("button", name="Send", exact=True).click()
+
+    history = page.get_by_role("list", name=f"Messages with {character['display_name']}")
+    expect(history.get_by_role("listitem").filter(has_text="今天咖啡馆人多吗")).to_be_visible()
+    # Their messages start with "<name>:" for screen readers; the rule policy greets the person by name.
+    answer = history.get_by_role("listitem").filter(has_text=f"{character['display_name']}:")
+    expect(answer.first).to_contain_text(person.username, timeout=REPLY_TIMEOUT_MS)
+
+
+def decided_with_a_reason(api: Api, admin: Account, simulator: Simulator) -> tuple[dict[str, Any], str]:
+    for character in simulator.characters():
+        detail = api.client.get(f"/api/sim/agents/{character['id']}", headers=admin.headers)
+        assert detail.status_code == 200, detail.text
+        reasons = [action["trace"].get("reason") for action in detail.json()["recent_actions"]]
+        if any(reasons):
+            return detail.json(), next(reason for reason in reasons if reason)
+    raise AssertionError("no character has a decision with a reason")
+
+
+def test_the_operator_pauses_steps_and_inspects_an_agents_decisions(
+    tabs: Tabs, api: Api, admin: Account, running_simulation: Simulator
+) -> None:
+    page = tabs.signed_in(admin, viewport=DESKTOP)
+    page.goto("/operator")
+    expect(page.get_by_role("heading", name="Operator console")).to_be_visible()
+    clock = page.get_by_role("group", name="Simulated time")
+    expect(clock).to_contain_text("Running")
+
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(clock).to_contain_text("Paused")
+    sim_time = clock.locator("time")
+    paused_at = sim_time.get_attribute("datetime")
+    assert paused_at
+    page.get_by_role("textbox", name="Steps").fill("20")
+    page.get_by_role("button", name="Step", exact=True).click()
+    expect(sim_time).not_to_have_attribute("datetime", paused_at)
+    stepped_to = sim_time.get_attribute("datetime")
+    assert stepped_to and datetime.fromisoformat(stepped_to) > datetime.fromisoformat(paused_at)
+    expect(clock).to_contain_text("Paused")
+
+    # A character that has decided something, and why, as the API tells the operator.
+    agent, reason = decided_with_a_reason(api, admin, running_simulation)
+    characters = page.get_by_role("region", name="Characters")
+    characters.get_by_role("button", name=agent["display_name"], exact=True).click()
+    expect(characters.get_by_text(f"@{agent['username']}")).to_be_visible()
+    expect(characters.get_by_role("term").filter(has_text="Reason").first).to_be_visible()
+    expect(characters.get_by_role("definition").filter(has_text=reason).first).to_be_visible()
