@@ -46,8 +46,18 @@ class SeededUser:
 class BenchStack:
     """A running stack with a seeded data set, and access tokens for its people."""
 
-    def __init__(self, *, users: int, posts: int, quick: bool, state_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        users: int,
+        posts: int,
+        quick: bool,
+        state_dir: Path | None = None,
+        service_env: dict[str, dict[str, str]] | None = None,
+    ) -> None:
+        """``service_env`` adds AIC_* settings per service, to compare settings side by side."""
         self.users_wanted, self.posts_wanted, self.quick = users, posts, quick
+        self.service_env = service_env or {}
         run = uuid.uuid4().hex[:8]
         self.prefix = f"aicbq{run}" if quick else FULL_PREFIX
         self.namespace = f"bq{run}" if quick else "bench"
@@ -78,10 +88,12 @@ class BenchStack:
                 # The load comes from one address and a few hundred people: the limits that protect a
                 # public deployment from floods would measure themselves, not the system.
                 extra_env={
+                    **self.service_env,
                     "gateway": {
                         "AIC_RATE_LIMIT_PER_IP": UNLIMITED,
                         "AIC_RATE_LIMIT_PER_USER": UNLIMITED,
-                    }
+                        **self.service_env.get("gateway", {}),
+                    },
                 },
             )
             self.stack = Stack(config)

@@ -41,7 +41,9 @@ class ServiceSettings(BaseSettings):
     # Database: a SQLAlchemy URL (mysql+pymysql://... or sqlite:///...). Empty means a SQLite file
     # under data_dir, the embedded default.
     database_url: str = ""
-    db_pool_size: int = Field(default=10, ge=1)
+    # Connections kept open; as many again are opened for bursts and closed after each use. Too few kept
+    # for the usual concurrency makes every request past them open (and TLS-probe) a new connection.
+    db_pool_size: int = Field(default=20, ge=1)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
     # Apply migrations when the service starts (embedded mode); a deployment runs them as a job instead.
     migrate_on_start: bool = True
