@@ -110,36 +110,35 @@ S3_ACCESS_KEY=$s3_access_key
 S3_SECRET_KEY=$s3_secret_key
 EOF
 
-  # The services: each Secret holds what that service alone may read.
-  printf '%s\n' "$jwt_private_key" >"$dir/jwt-private-key.pem"
-  cat >"$dir/auth.env" <<EOF
-AIC_DATABASE_URL=$(database_url auth "$mysql_auth_password")
-AIC_BROKER_URL=$broker_url
+  # The services: each Secret holds what that service alone may read. Every service talks to the
+  # broker; those with a database get their own user's URL; those that ask auth for service tokens
+  # their client secret.
+  for service in $services_with_database gateway; do
+    {
+      if [ "$service" != gateway ]; then
+        eval "password=\$mysql_${service}_password"
+        echo "AIC_DATABASE_URL=$(database_url "$service" "$password")"
+      fi
+      echo "AIC_BROKER_URL=$broker_url"
+      case " $service_clients " in
+        *" $service "*)
+          eval "secret=\$${service}_client_secret"
+          echo "AIC_SERVICE_CLIENT_SECRET=$secret"
+          ;;
+      esac
+    } >"$dir/$service.env"
+  done
+  cat >>"$dir/auth.env" <<EOF
 AIC_SERVICE_CLIENTS=$(service_clients_json)
 AIC_BOOTSTRAP_ADMIN_USERNAME=$admin_username
 AIC_BOOTSTRAP_ADMIN_PASSWORD=$admin_password
 EOF
-  cat >"$dir/social.env" <<EOF
-AIC_DATABASE_URL=$(database_url social "$mysql_social_password")
-AIC_BROKER_URL=$broker_url
-AIC_SERVICE_CLIENT_SECRET=$social_client_secret
-EOF
-  cat >"$dir/files.env" <<EOF
-AIC_DATABASE_URL=$(database_url files "$mysql_files_password")
-AIC_BROKER_URL=$broker_url
-AIC_SERVICE_CLIENT_SECRET=$files_client_secret
+  cat >>"$dir/files.env" <<EOF
 AIC_S3_ACCESS_KEY=$s3_access_key
 AIC_S3_SECRET_KEY=$s3_secret_key
 EOF
-  cat >"$dir/simulator.env" <<EOF
-AIC_DATABASE_URL=$(database_url simulator "$mysql_simulator_password")
-AIC_BROKER_URL=$broker_url
-AIC_SERVICE_CLIENT_SECRET=$simulator_client_secret
-EOF
-  cat >"$dir/gateway.env" <<EOF
-AIC_BROKER_URL=$broker_url
-AIC_REDIS_URL=$redis_url
-EOF
+  echo "AIC_REDIS_URL=$redis_url" >>"$dir/gateway.env"
+  printf '%s\n' "$jwt_private_key" >"$dir/jwt-private-key.pem"
   # A self-signed certificate for the dev overlay's Ingress (prod gets one from cert-manager).
   tls_host=${TLS_HOST:-aic.localhost}
   openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/CN=$tls_host" \
