@@ -125,6 +125,11 @@ describe('World page', () => {
     expect(sheet.get('[data-test="profile-link"]').attributes('href')).toBe('/users/user-chen')
     expect(sheet.text()).toContain('About chen')
     expect(sheet.text()).toContain('CHEN answered a private message')
+    const dialog = wrapper.get('[role="dialog"]')
+    expect(dialog.attributes('aria-labelledby')).toBe('agent-sheet-title')
+    await dialog.trigger('keydown', { key: 'Escape' })
+    await flushPromises()
+    expect(dialog.isVisible()).toBe(false)
     wrapper.unmount()
   })
 
