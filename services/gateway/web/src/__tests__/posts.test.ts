@@ -72,9 +72,9 @@ describe('posts store: the comment tree', () => {
     await posts.open('p1')
     await posts.loadComments()
     await posts.loadComments()
-    expect(posts.comments.map((c) => c.id)).toEqual(['10', '11', '20'])
-    expect(posts.comments[1]!.replies.map((c) => c.id)).toEqual(['12'])
-    expect(posts.finished).toBe(true)
+    expect(posts.thread.items.map((c) => c.id)).toEqual(['10', '11', '20'])
+    expect(posts.thread.items[1]!.replies.map((c) => c.id)).toEqual(['12'])
+    expect(posts.thread.finished).toBe(true)
   })
 
   it('puts live comments and replies in their place once, with the author looked up, and counts them', async () => {
@@ -85,14 +85,14 @@ describe('posts store: the comment tree', () => {
     await posts.onCommentCreated(event('13', { parent_id: '11' }))
     await posts.onCommentCreated(event('13', { parent_id: '11' })) // delivered twice
     await posts.onCommentCreated(event('30'))
-    expect(posts.comments[1]!.replies.map((c) => c.id)).toEqual(['12', '13'])
-    const live = posts.comments[1]!.replies[1]!
+    expect(posts.thread.items[1]!.replies.map((c) => c.id)).toEqual(['12', '13'])
+    const live = posts.thread.items[1]!.replies[1]!
     expect(live.author.display_name).toBe('Carol')
     expect(live.author.is_ai).toBe(true)
     expect(calls.filter((c) => c.url === '/api/users/carol')).toHaveLength(1)
     // The top-level one sits after what is loaded; the next page slots in before it.
     await posts.loadComments()
-    expect(posts.comments.map((c) => c.id)).toEqual(['10', '11', '20', '30'])
+    expect(posts.thread.items.map((c) => c.id)).toEqual(['10', '11', '20', '30'])
     expect(posts.post!.comment_count).toBe(6)
   })
 
@@ -104,7 +104,7 @@ describe('posts store: the comment tree', () => {
     await posts.loadComments()
     await posts.addComment('hello', '11')
     await posts.onCommentCreated(event('40', { parent_id: '11', author_id: 'u2', author_username: 'bob' }))
-    expect(posts.comments[1]!.replies.map((c) => c.id)).toEqual(['12', '40'])
+    expect(posts.thread.items[1]!.replies.map((c) => c.id)).toEqual(['12', '40'])
     expect(posts.post!.comment_count).toBe(5)
     expect(useFeedStore().feeds.explore.items[0]!.comment_count).toBe(5)
   })
@@ -123,8 +123,8 @@ describe('posts store: the comment tree', () => {
     const posts = usePostsStore()
     await posts.open('p1')
     await posts.loadComments()
-    await posts.deleteComment(posts.comments[1]!)
-    expect(posts.comments.map((c) => c.id)).toEqual(['10'])
+    await posts.deleteComment(posts.thread.items[1]!)
+    expect(posts.thread.items.map((c) => c.id)).toEqual(['10'])
     expect(posts.post!.comment_count).toBe(2)
   })
 })
@@ -148,7 +148,7 @@ describe('PostDetailView', () => {
     const posts = usePostsStore()
     await posts.open('p1')
     await posts.loadComments()
-    posts.comments[0]!.content = evil
+    posts.thread.items[0]!.content = evil
     const { wrapper } = await mountWithApp(PostDetailView, { id: 'p1' })
     await settle()
 
@@ -171,7 +171,7 @@ describe('PostDetailView', () => {
     await wrapper.get('form').trigger('submit')
     await settle()
     expect(bodies).toEqual([{ content: 'thanks', parent_id: '11' }])
-    expect(posts.comments[1]!.replies.map((c) => c.id)).toEqual(['12', '41'])
+    expect(posts.thread.items[1]!.replies.map((c) => c.id)).toEqual(['12', '41'])
     expect(wrapper.find('[data-test="replying"]').exists()).toBe(false)
   })
 })

@@ -1,3 +1,4 @@
+import { showToast } from 'vant'
 import { ApiError } from '@/api/client'
 import { errorMessage, i18n } from '@/i18n'
 
@@ -11,4 +12,15 @@ export function errorText(error: unknown): string {
     return t(`socialErrors.${error.code}`, { detail: error.detail })
   }
   return errorMessage(error)
+}
+
+/** Runs `work` and shows its failure as a toast; resolves to whether it succeeded. */
+export async function toastErrors(work: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await work()
+    return true
+  } catch (error) {
+    showToast(errorText(error))
+    return false
+  }
 }

@@ -2,44 +2,21 @@ import { defineStore } from 'pinia'
 import { reactive } from 'vue'
 import { api } from '@/api/client'
 import type { Page, Post } from '@/api/types'
+import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 
 export type FeedKind = 'home' | 'explore'
 
-export interface FeedState {
-  items: Post[]
-  cursor: string | null
-  finished: boolean
-  loading: boolean
-  error: unknown
-}
+export type FeedState = PagedList<Post>
 
 export const PAGE_SIZE = 20
 
-function emptyFeed(): FeedState {
-  return { items: [], cursor: null, finished: false, loading: false, error: null }
-}
+const emptyFeed = emptyPagedList<Post>
 
 export const useFeedStore = defineStore('feed', () => {
   const feeds = reactive<Record<FeedKind, FeedState>>({ home: emptyFeed(), explore: emptyFeed() })
 
   async function loadMore(kind: FeedKind): Promise<void> {
-    const feed = feeds[kind]
-    if (feed.loading || feed.finished) return
-    feed.loading = true
-    feed.error = null
-    try {
-      const page = await api.get<Page<Post>>(`/feed/${kind}`, { cursor: feed.cursor, limit: PAGE_SIZE })
-      // A live post may already be on top, or a page boundary may shift as posts arrive: skip seen ids.
-      const seen = new Set(feed.items.map((post) => post.id))
-      feed.items.push(...page.items.filter((post) => !seen.has(post.id)))
-      feed.cursor = page.next_cursor ?? null
-      feed.finished = !page.next_cursor
-    } catch (error) {
-      feed.error = error
-      throw error
-    } finally {
-      feed.loading = false
-    }
+    await loadNextPage(feeds[kind], (cursor) => api.get<Page<Post>>(`/feed/${kind}`, { cursor, limit: PAGE_SIZE }))
   }
 
   /** Start over from the newest page (pull to refresh, or the stream said `reset`). */

@@ -5,6 +5,7 @@ import type { Author, Conversation, Message, MessageSentData, NotificationCreate
 import { useAuthStore } from './auth'
 import { compareIds, usernameKey } from './ids'
 import { useLiveStore } from './live'
+import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { useProfilesStore } from './profiles'
 import { onSignedOut } from './session'
 
@@ -39,19 +40,16 @@ function emptyChat(): ChatState {
 
 /** Conversations and the chats in them. The chat on screen is kept read as messages arrive. */
 export const useMessagesStore = defineStore('messages', () => {
-  const conversations = ref<Conversation[]>([])
-  const conversationsCursor = ref<string | null>(null)
-  const conversationsFinished = ref(false)
-  const conversationsLoading = ref(false)
+  /** Newest conversation first. */
+  const conversations = ref<PagedList<Conversation>>(emptyPagedList<Conversation>())
   const conversationsLoaded = ref(false)
-  const conversationsError = ref<unknown>(null)
   const chats = reactive<Record<string, ChatState>>({})
   /** Username key of the chat on screen, if any. */
   const openKey = ref<string | null>(null)
   const replyTimers = new Map<string, ReturnType<typeof setTimeout>>()
   const latestInFlight = new Map<string, Promise<void>>()
 
-  const unreadConversations = computed(() => conversations.value.filter((c) => c.unread_count > 0).length)
+  const unreadConversations = computed(() => conversations.value.items.filter((c) => c.unread_count > 0).length)
 
   function chatOf(username: string): ChatState {
     return (chats[usernameKey(username)] ??= emptyChat())
@@ -64,38 +62,27 @@ export const useMessagesStore = defineStore('messages', () => {
   // ------------------------------------------------------------------ conversation list
 
   async function loadConversations(): Promise<void> {
-    if (conversationsLoading.value || conversationsFinished.value) return
-    conversationsLoading.value = true
-    conversationsError.value = null
-    try {
-      const page = await api.get<Page<Conversation>>('/conversations', {
-        cursor: conversationsCursor.value,
-        limit: CONVERSATIONS_PAGE,
-      })
-      const seen = new Set(conversations.value.map((c) => c.id))
-      conversations.value.push(...page.items.filter((c) => !seen.has(c.id)).map(withOpenChatRead))
-      conversationsCursor.value = page.next_cursor ?? null
-      conversationsFinished.value = !page.next_cursor
-      conversationsLoaded.value = true
-    } catch (error) {
-      conversationsError.value = error
-      throw error
-    } finally {
-      conversationsLoading.value = false
-    }
+    const list = conversations.value
+    const page = await loadNextPage(
+      list,
+      (cursor) => api.get<Page<Conversation>>('/conversations', { cursor, limit: CONVERSATIONS_PAGE }),
+      (items) => {
+        const seen = new Set(list.items.map((c) => c.id))
+        list.items.push(...items.filter((c) => !seen.has(c.id)).map(withOpenChatRead))
+      },
+    )
+    if (page) conversationsLoaded.value = true
   }
 
   /** The newest page again: changed conversations go on top, older ones keep their place below. */
   async function refreshConversations(): Promise<void> {
     const page = await api.get<Page<Conversation>>('/conversations', { limit: CONVERSATIONS_PAGE })
+    const list = conversations.value
     const fresh = new Set(page.items.map((c) => c.id))
-    conversations.value = [
-      ...page.items.map(withOpenChatRead),
-      ...conversations.value.filter((c) => !fresh.has(c.id)),
-    ]
+    list.items = [...page.items.map(withOpenChatRead), ...list.items.filter((c) => !fresh.has(c.id))]
     if (!conversationsLoaded.value) {
-      conversationsCursor.value = page.next_cursor ?? null
-      conversationsFinished.value = !page.next_cursor
+      list.cursor = page.next_cursor ?? null
+      list.finished = !page.next_cursor
       conversationsLoaded.value = true
     }
   }
@@ -106,7 +93,7 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   function markConversationRead(username: string): void {
-    for (const conversation of conversations.value) {
+    for (const conversation of conversations.value.items) {
       if (usernameKey(conversation.with_user.username) === usernameKey(username)) conversation.unread_count = 0
     }
   }
@@ -247,9 +234,7 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   function clear(): void {
-    conversations.value = []
-    conversationsCursor.value = null
-    conversationsFinished.value = false
+    conversations.value = emptyPagedList<Conversation>()
     conversationsLoaded.value = false
     for (const key of Object.keys(chats)) {
       stopAwaiting(key)
@@ -262,10 +247,7 @@ export const useMessagesStore = defineStore('messages', () => {
 
   return {
     conversations,
-    conversationsFinished,
-    conversationsLoading,
     conversationsLoaded,
-    conversationsError,
     chats,
     openKey,
     unreadConversations,

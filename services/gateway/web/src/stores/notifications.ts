@@ -4,6 +4,7 @@ import { api } from '@/api/client'
 import type { AppNotification, NotificationPage } from '@/api/types'
 import { compareIds } from './ids'
 import { useLiveStore } from './live'
+import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
 
 export const NOTIFICATIONS_PAGE = 20
@@ -21,46 +22,33 @@ export function notificationTarget(notification: AppNotification): string {
  * page the API serves carries the true count, which replaces the one counted from live events.
  */
 export const useNotificationsStore = defineStore('notifications', () => {
-  const items = ref<AppNotification[]>([])
-  const cursor = ref<string | null>(null)
-  const finished = ref(false)
-  const loading = ref(false)
+  /** Newest first. */
+  const list = ref<PagedList<AppNotification>>(emptyPagedList<AppNotification>())
   const loaded = ref(false)
-  const error = ref<unknown>(null)
 
   function syncUnread(page: NotificationPage): void {
     useLiveStore().unreadNotifications = page.unread_count
   }
 
   async function loadMore(): Promise<void> {
-    if (loading.value || finished.value) return
-    loading.value = true
-    error.value = null
-    try {
-      const page = await api.get<NotificationPage>('/notifications', { cursor: cursor.value, limit: NOTIFICATIONS_PAGE })
-      const seen = new Set(items.value.map((n) => n.id))
-      items.value.push(...page.items.filter((n) => !seen.has(n.id)))
-      cursor.value = page.next_cursor ?? null
-      finished.value = !page.next_cursor
-      loaded.value = true
-      syncUnread(page)
-    } catch (e) {
-      error.value = e
-      throw e
-    } finally {
-      loading.value = false
-    }
+    const page = await loadNextPage(list.value, (cursor) =>
+      api.get<NotificationPage>('/notifications', { cursor, limit: NOTIFICATIONS_PAGE }),
+    )
+    if (!page) return
+    loaded.value = true
+    syncUnread(page)
   }
 
   /** The newest page again, merged on top (after a live notification or a pull to refresh). */
   async function refreshLatest(): Promise<void> {
     const page = await api.get<NotificationPage>('/notifications', { limit: NOTIFICATIONS_PAGE })
-    const fresh = new Map(page.items.map((n) => [n.id, n]))
-    const rest = items.value.filter((n) => !fresh.has(n.id))
-    items.value = [...page.items, ...rest].sort((a, b) => compareIds(b.id, a.id))
+    const current = list.value
+    const fresh = new Set(page.items.map((n) => n.id))
+    const rest = current.items.filter((n) => !fresh.has(n.id))
+    current.items = [...page.items, ...rest].sort((a, b) => compareIds(b.id, a.id))
     if (!loaded.value) {
-      cursor.value = page.next_cursor ?? null
-      finished.value = !page.next_cursor
+      current.cursor = page.next_cursor ?? null
+      current.finished = !page.next_cursor
       loaded.value = true
     }
     syncUnread(page)
@@ -68,7 +56,7 @@ export const useNotificationsStore = defineStore('notifications', () => {
 
   async function markAllRead(): Promise<void> {
     await api.post('/notifications/read', {})
-    for (const notification of items.value) notification.read = true
+    for (const notification of list.value.items) notification.read = true
     useLiveStore().unreadNotifications = 0
   }
 
@@ -94,14 +82,11 @@ export const useNotificationsStore = defineStore('notifications', () => {
   }
 
   function clear(): void {
-    items.value = []
-    cursor.value = null
-    finished.value = false
+    list.value = emptyPagedList<AppNotification>()
     loaded.value = false
-    error.value = null
   }
 
   onSignedOut(clear)
 
-  return { items, finished, loading, loaded, error, loadMore, refreshLatest, markAllRead, markRead, subscribe, clear }
+  return { list, loaded, loadMore, refreshLatest, markAllRead, markRead, subscribe, clear }
 })

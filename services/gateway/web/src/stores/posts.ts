@@ -7,6 +7,7 @@ import { useFeedStore } from './feed'
 import { compareIds } from './ids'
 import { useProfilesStore } from './profiles'
 import { useSearchStore } from './search'
+import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
 
 export const COMMENTS_PAGE = 20
@@ -17,11 +18,8 @@ export const COMMENTS_PAGE = 20
  */
 export const usePostsStore = defineStore('posts', () => {
   const post = ref<Post | null>(null)
-  const comments = ref<Comment[]>([])
-  const cursor = ref<string | null>(null)
-  const finished = ref(false)
-  const loading = ref(false)
-  const error = ref<unknown>(null)
+  /** Its comments: top-level ones oldest first, each with its replies. */
+  const thread = ref<PagedList<Comment>>(emptyPagedList<Comment>())
 
   /** The post changed: every list that shows it gets the new copy. */
   function publish(updated: Post): void {
@@ -34,10 +32,7 @@ export const usePostsStore = defineStore('posts', () => {
   async function open(postId: string): Promise<Post> {
     if (post.value?.id !== postId) {
       post.value = null
-      comments.value = []
-      cursor.value = null
-      finished.value = false
-      error.value = null
+      thread.value = emptyPagedList<Comment>()
     }
     const loaded = await api.get<Post>(`/posts/${encodeURIComponent(postId)}`)
     post.value = loaded
@@ -46,29 +41,19 @@ export const usePostsStore = defineStore('posts', () => {
 
   async function loadComments(): Promise<void> {
     const current = post.value
-    if (!current || loading.value || finished.value) return
-    loading.value = true
-    error.value = null
-    try {
-      const page = await api.get<Page<Comment>>(`/posts/${current.id}/comments`, {
-        cursor: cursor.value,
-        limit: COMMENTS_PAGE,
-      })
-      if (post.value?.id !== current.id) return // the user moved on to another post meanwhile
-      for (const comment of page.items) insertComment(comment)
-      cursor.value = page.next_cursor ?? null
-      finished.value = !page.next_cursor
-    } catch (e) {
-      error.value = e
-      throw e
-    } finally {
-      loading.value = false
-    }
+    if (!current) return
+    const list = thread.value
+    await loadNextPage(
+      list,
+      (cursor) => api.get<Page<Comment>>(`/posts/${current.id}/comments`, { cursor, limit: COMMENTS_PAGE }),
+      // A page that comes back after the reader moved on to another post is dropped.
+      (items) => thread.value === list && items.forEach(insertComment),
+    )
   }
 
   /** Puts a comment in its place in the tree once; false when it was there already or has no place yet. */
   function insertComment(comment: Comment): boolean {
-    const all = comments.value
+    const all = thread.value.items
     if (comment.parent_id) {
       const parent = all.find((item) => item.id === comment.parent_id)
       if (!parent || parent.replies.some((reply) => reply.id === comment.id)) return false
@@ -153,24 +138,24 @@ export const usePostsStore = defineStore('posts', () => {
   }
 
   function hasComment(commentId: string): boolean {
-    return comments.value.some((item) => item.id === commentId || item.replies.some((r) => r.id === commentId))
+    return thread.value.items.some((item) => item.id === commentId || item.replies.some((r) => r.id === commentId))
   }
 
   async function deleteComment(comment: Comment): Promise<void> {
     await api.delete(`/comments/${comment.id}`)
     let removed = 0
     if (comment.parent_id) {
-      const parent = comments.value.find((item) => item.id === comment.parent_id)
+      const parent = thread.value.items.find((item) => item.id === comment.parent_id)
       if (parent) {
         const before = parent.replies.length
         parent.replies = parent.replies.filter((reply) => reply.id !== comment.id)
         removed = before - parent.replies.length
       }
     } else {
-      const target = comments.value.find((item) => item.id === comment.id)
+      const target = thread.value.items.find((item) => item.id === comment.id)
       // A top-level comment takes its replies with it (as the server does).
       removed = target ? 1 + target.replies.length : 0
-      comments.value = comments.value.filter((item) => item.id !== comment.id)
+      thread.value.items = thread.value.items.filter((item) => item.id !== comment.id)
     }
     if (removed) adjustCommentCount(comment.post_id, -removed)
   }
@@ -214,19 +199,13 @@ export const usePostsStore = defineStore('posts', () => {
 
   onSignedOut(() => {
     post.value = null
-    comments.value = []
-    cursor.value = null
-    finished.value = false
+    thread.value = emptyPagedList<Comment>()
     counted.clear()
   })
 
   return {
     post,
-    comments,
-    cursor,
-    finished,
-    loading,
-    error,
+    thread,
     publish,
     open,
     loadComments,

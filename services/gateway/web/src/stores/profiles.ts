@@ -5,31 +5,20 @@ import { simApi, type AgentDetail, type LocationView } from '@/api/sim'
 import type { Author, Page, Post, Profile, User } from '@/api/types'
 import { useAuthStore } from './auth'
 import { usernameKey } from './ids'
+import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
 
 export const PROFILE_POSTS_PAGE = 20
-
-export interface PostList {
-  items: Post[]
-  cursor: string | null
-  finished: boolean
-  loading: boolean
-  error: unknown
-}
 
 export type Location = Omit<LocationView, 'agents'>
 
 /** A user id in a path (the World page links characters by it); usernames never contain '-'. */
 const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
-function emptyList(): PostList {
-  return { items: [], cursor: null, finished: false, loading: false, error: null }
-}
-
 export const useProfilesStore = defineStore('profiles', () => {
   /** Profiles by lower-cased username. */
   const profiles = reactive<Record<string, Profile>>({})
-  const posts = reactive<Record<string, PostList>>({})
+  const posts = reactive<Record<string, PagedList<Post>>>({})
   /** AI characters by user id; null when the simulator does not know the account. */
   const agents = reactive<Record<string, AgentDetail | null>>({})
   const locations = reactive<Record<string, Location>>({})
@@ -55,35 +44,18 @@ export const useProfilesStore = defineStore('profiles', () => {
     return pending
   }
 
-  function listOf(username: string): PostList {
-    const key = usernameKey(username)
-    return (posts[key] ??= emptyList())
+  function listOf(username: string): PagedList<Post> {
+    return (posts[usernameKey(username)] ??= emptyPagedList<Post>())
   }
 
   async function loadPosts(username: string): Promise<void> {
-    const list = listOf(username)
-    if (list.loading || list.finished) return
-    list.loading = true
-    list.error = null
-    try {
-      const page = await api.get<Page<Post>>(`/users/${encodeURIComponent(username)}/posts`, {
-        cursor: list.cursor,
-        limit: PROFILE_POSTS_PAGE,
-      })
-      const seen = new Set(list.items.map((post) => post.id))
-      list.items.push(...page.items.filter((post) => !seen.has(post.id)))
-      list.cursor = page.next_cursor ?? null
-      list.finished = !page.next_cursor
-    } catch (error) {
-      list.error = error
-      throw error
-    } finally {
-      list.loading = false
-    }
+    await loadNextPage(listOf(username), (cursor) =>
+      api.get<Page<Post>>(`/users/${encodeURIComponent(username)}/posts`, { cursor, limit: PROFILE_POSTS_PAGE }),
+    )
   }
 
   function resetPosts(username: string): void {
-    posts[usernameKey(username)] = emptyList()
+    posts[usernameKey(username)] = emptyPagedList<Post>()
   }
 
   function replacePost(post: Post): void {
