@@ -91,10 +91,37 @@ class Api:
             what=f"{username}'s profile in social",
         )
 
-    def post(self, account: Account, content: str) -> dict[str, Any]:
-        created = self.client.post("/api/posts", json={"content": content}, headers=account.headers)
+    def post(self, account: Account, content: str, image_ids: list[str] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"content": content, "image_ids": image_ids or []}
+
+        def created() -> httpx.Response | None:
+            response = self.client.post("/api/posts", json=body, headers=account.headers)
+            # social learns of an upload from file.uploaded, a moment after the upload answered
+            if response.status_code == 422 and response.json().get("code") == "image_not_found":
+                return None
+            assert response.status_code == 201, response.text
+            return response
+
+        return wait_until(created, timeout=30, interval=0.2, what="the post").json()
+
+    def upload_png(self, account: Account, png: bytes) -> str:
+        upload = self.client.post(
+            "/api/files", files={"file": ("picture.png", png, "image/png")}, headers=account.headers
+        )
+        assert upload.status_code == 201, upload.text
+        return upload.json()["id"]
+
+    def comment(self, account: Account, post_id: str, content: str) -> dict[str, Any]:
+        created = self.client.post(
+            f"/api/posts/{post_id}/comments", json={"content": content}, headers=account.headers
+        )
         assert created.status_code == 201, created.text
         return created.json()
+
+    def message(self, account: Account, to: str, content: str) -> dict[str, Any]:
+        sent = self.client.post("/api/messages", json={"to": to, "content": content}, headers=account.headers)
+        assert sent.status_code == 201, sent.text
+        return sent.json()
 
 
 class Simulator:

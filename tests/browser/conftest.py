@@ -22,9 +22,8 @@ from aic_gateway.settings import GatewaySettings
 from aic_gateway.stack import Stack
 
 from .community import ADMIN_USERNAME, Account, Api, Simulator, fake_ip
-from .tabs import Tabs
+from .tabs import Tabs, artifacts_dir
 
-REPO = Path(__file__).resolve().parents[2]
 CHROMIUM_ARGS = [
     "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
     "--disable-gpu",
@@ -33,10 +32,6 @@ CHROMIUM_ARGS = [
 ]
 
 _failed = pytest.StashKey[bool]()
-
-
-def artifacts_dir() -> Path:
-    return Path(os.environ.get("AIC_ARTIFACTS_DIR") or REPO / "var" / "artifacts")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

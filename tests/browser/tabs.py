@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -9,11 +10,19 @@ from playwright.sync_api import Browser, Page, Response, ViewportSize, expect
 
 from .community import Account, fake_ip
 
+REPO = Path(__file__).resolve().parents[2]
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1366, "height": 900}
 # The stack shares two cores with everything else: give pages more than Playwright's 5 s default.
 TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)
+# The tab bar's "Me": tab names carry their icon's glyph first and the unread badge's count.
+ME_TAB = re.compile(r"\bMe\b")
+
+
+def artifacts_dir() -> Path:
+    """Where screenshots go (not committed): $AIC_ARTIFACTS_DIR, by default var/artifacts."""
+    return Path(os.environ.get("AIC_ARTIFACTS_DIR") or REPO / "var" / "artifacts")
 
 
 def is_live_stream(response: Response) -> bool:
@@ -51,11 +60,15 @@ class Tabs:
         """A new tab where ``account`` signed in through the sign-in page, now on the home feed."""
         page = self.open(locale=locale, viewport=viewport)
         page.goto("/signin")
+        self.sign_in(page, account)
+        return page
+
+    def sign_in(self, page: Page, account: Account) -> None:
+        """Sign in on the sign-in page open in ``page``, in either language, and land on the home feed."""
         page.get_by_label(re.compile("^(Username or email|用户名或邮箱)$")).fill(account.username)
         page.get_by_label(re.compile("^(Password|密码)$")).fill(account.password)
         page.get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
         expect(page).to_have_url(f"{self.base_url}/")
-        return page
 
     def until_live(self, page: Page) -> None:
         """Wait until the page has opened its live stream, so what happens next reaches it live."""

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 import pytest
 from playwright.sync_api import expect
 
 from .community import PASSWORD, Api, unique_username
-from .tabs import Tabs
+from .tabs import ME_TAB, Tabs
 
 pytestmark = pytest.mark.e2e
-
-# Tab names carry their icon's glyph before the text and the unread badge's count after it.
-ME_TAB = re.compile(r"\bMe\b")
 
 
 def test_a_new_person_signs_up_and_lands_on_the_feed(tabs: Tabs, api: Api) -> None:

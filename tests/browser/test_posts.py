@@ -10,11 +10,9 @@ import pytest
 from playwright.sync_api import Dialog, Page, expect
 
 from .community import Api, png_bytes
-from .tabs import Tabs
+from .tabs import ME_TAB, Tabs
 
 pytestmark = pytest.mark.e2e
-
-ME_TAB = re.compile(r"\bMe\b")  # tab names carry their icon's glyph first and the unread badge's count
 
 # True once an <img> inside the post card showing `text` has loaded real pixels.
 IMAGE_LOADED_IN_CARD = """([text, alt]) => [...document.querySelectorAll('article')]
@@ -62,6 +60,8 @@ def test_a_comment_raises_the_authors_badge_live_and_shows_in_their_notification
     api.post(author, post_text)
     author_page = tabs.signed_in(author)
     tabs.until_live(author_page)
+    bell = author_page.get_by_role("link", name=re.compile("^Notifications"))
+    expect(bell).to_have_accessible_name("Notifications")
     author_me_tab = author_page.get_by_role("tab", name=ME_TAB)
     expect(author_me_tab).not_to_contain_text("1")
 
@@ -73,9 +73,10 @@ def test_a_comment_raises_the_authors_badge_live_and_shows_in_their_notification
     commenter_page.get_by_role("button", name="Send").click()
     expect(commenter_page.get_by_text(comment)).to_be_visible()
 
-    # No reload: the badge rises from the live stream.
+    # No reload: the bell and the tab bar's badge rise from the live stream.
+    expect(bell).to_have_accessible_name("Notifications, 1 unread")
     expect(author_me_tab).to_contain_text("1")
-    author_page.goto("/notifications")
+    bell.click()
     expect(author_page.get_by_role("link", name="Bob 评论家 commented on your post")).to_be_visible()
 
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .community import Account, Api, Simulator
-from .tabs import DESKTOP, Tabs
+from .tabs import DESKTOP, ME_TAB, Tabs
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,8 @@ def test_the_operator_pauses_steps_and_inspects_an_agents_decisions(
     tabs: Tabs, api: Api, admin: Account, running_simulation: Simulator
 ) -> None:
     page = tabs.signed_in(admin, viewport=DESKTOP)
-    page.goto("/operator")
+    page.get_by_role("tab", name=ME_TAB).click()
+    page.get_by_role("link", name="Operator console").click()
     expect(page.get_by_role("heading", name="Operator console")).to_be_visible()
     clock = page.get_by_role("group", name="Simulated time")
     expect(clock).to_contain_text("Running")

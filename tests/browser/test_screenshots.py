@@ -1,0 +1,110 @@
+"""Screenshots of the main pages at phone and desktop widths, in both languages, saved as artifacts for a
+person to look at; on each page every control (button, link, field, tab...) must have an accessible
+name."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Locator, Page, ViewportSize, expect
+
+from .community import Account, Api, Simulator, png_bytes
+from .tabs import DESKTOP, PHONE, Tabs, artifacts_dir
+
+pytestmark = pytest.mark.e2e
+
+# Controls a person operates: each needs a name. An aria snapshot writes a name in quotes after the
+# role ("- button \"Send\""); a line with the role and nothing but states or children has none.
+CONTROL_ROLES = (
+    "button",
+    "link",
+    "textbox",
+    "searchbox",
+    "combobox",
+    "checkbox",
+    "radio",
+    "switch",
+    "slider",
+    "spinbutton",
+    "tab",
+    "menuitem",
+)
+UNNAMED_CONTROL = re.compile(rf"^\s*- ({'|'.join(CONTROL_ROLES)})(\s+\[[^\]]*\])*:?$", re.MULTILINE)
+PAGE_SETTLED = "() => document.fonts.status === 'loaded' && [...document.images].every((img) => img.complete)"
+
+
+@dataclass
+class Showcase:
+    """What the pages show: the admin's post with an image, a comment on it (so a notification), and a
+    conversation with an AI character."""
+
+    post: dict[str, Any]
+    comment: str
+    commenter_name: str
+    character: dict[str, Any]
+    message: str
+
+
+@pytest.fixture(scope="module")
+def showcase(api: Api, admin: Account, simulator: Simulator) -> Showcase:
+    character = simulator.characters()[0]
+    api.until_known_to_social(admin.username)
+    image = api.upload_png(admin, png_bytes(640, 400, (40, 120, 200)))
+    post = api.post(admin, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
+    commenter_name = "林间小路"
+    commenter = api.sign_up("neighbour", display_name=commenter_name)
+    comment = "好美的照片！What a photo!"
+    api.comment(commenter, post["id"], comment)
+    message = f"你好，{character['display_name']}！今天过得怎么样？"
+    api.message(admin, character["username"], message)
+    return Showcase(post, comment, commenter_name, character, message)
+
+
+def unnamed_controls(page: Page) -> list[str]:
+    snapshot = page.locator("body").aria_snapshot()
+    return [match.group(0).strip() for match in UNNAMED_CONTROL.finditer(snapshot)]
+
+
+@pytest.mark.parametrize(
+    ("viewport", "locale"),
+    [(PHONE, "zh-CN"), (PHONE, "en-US"), (DESKTOP, "zh-CN"), (DESKTOP, "en-US")],
+    ids=["phone-zh", "phone-en", "desktop-zh", "desktop-en"],
+)
+def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
+    tabs: Tabs, admin: Account, showcase: Showcase, viewport: ViewportSize, locale: str
+) -> None:
+    folder = artifacts_dir() / "screenshots" / f"{viewport['width']}x{viewport['height']}-{locale}"
+    folder.mkdir(parents=True, exist_ok=True)
+    page = tabs.open(locale=locale, viewport=viewport)
+    character = showcase.character
+    unnamed: dict[str, list[str]] = {}
+
+    def shoot(name: str, ready: Locator) -> None:
+        """Screenshot the page once ``ready`` shows, its fonts and images loaded; note unnamed controls."""
+        expect(ready).to_be_visible()
+        page.wait_for_function(PAGE_SETTLED)
+        page.screenshot(path=folder / f"{len(unnamed) + 1:02d}-{name}.png", full_page=True)
+        unnamed[name] = unnamed_controls(page)
+
+    page.goto("/signin")
+    shoot("sign-in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
+    tabs.sign_in(page, admin)
+    shoot("feed", page.get_by_text(showcase.post["content"]))
+    page.goto(f"/posts/{showcase.post['id']}")
+    shoot("post-detail", page.get_by_text(showcase.comment))
+    page.goto(f"/users/{character['username']}")
+    shoot("ai-profile", page.get_by_text(f"@{character['username']}").first)
+    page.goto(f"/messages/{character['username']}")
+    shoot("chat", page.get_by_text(showcase.message))
+    page.goto("/notifications")
+    shoot("notifications", page.get_by_text(showcase.commenter_name).first)
+    page.goto("/world")
+    shoot("world", page.get_by_text(character["display_name"]).first)
+    page.goto("/operator")
+    shoot("operator-console", page.get_by_role("button", name=character["display_name"], exact=True))
+
+    assert not any(unnamed.values()), f"controls without an accessible name, by page: {unnamed}"
