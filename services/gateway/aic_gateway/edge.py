@@ -148,12 +148,16 @@ class SecurityHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS]
+                upstream = message.get("headers", [])
+                headers = [(k, v) for k, v in upstream if k.lower() not in _OWN_HEADERS]
+                # A service's own policy knows its content better than ours: the files service lets
+                # an image opened as a page show itself, sandboxed, where ours would block it.
+                own_csp = next((v for k, v in upstream if k.lower() == b"content-security-policy"), None)
                 headers += [
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
                     (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                    (b"content-security-policy", csp.encode()),
+                    (b"content-security-policy", own_csp or csp.encode()),
                     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
                 ]
                 if https:
