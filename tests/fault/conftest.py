@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
+import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from aic_common.testing import wait_for
-from aic_common.testing.fixtures import unavailable
+from aic_common.testing.fixtures import S3Endpoint, unavailable
 from aic_common.testing.rabbitmq_node import RabbitNode, rabbitmq_commands
 from aic_gateway.stack import Stack, StackConfig
 
@@ -32,6 +37,29 @@ def private_rabbitmq() -> Iterator[RabbitNode]:
         Path(base).chmod(0o755)
         with RabbitNode(Path(base)) as node:
             yield node
+
+
+@pytest.fixture(scope="session")
+def fault_stack(
+    private_rabbitmq: RabbitNode,
+    mysql_server_url: str,
+    moto_s3: S3Endpoint,
+    stack_config_factory: Callable[..., StackConfig],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Stack]:
+    """The whole topology on the private RabbitMQ node, shared by the fault tests that break no part of
+    it for long (the others start their own): the shared broker keeps no queues of theirs."""
+    stack = Stack(
+        stack_config_factory(
+            mysql_server_url, private_rabbitmq.url, tmp_path_factory.mktemp("fault"), moto_s3
+        )
+    )
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        stack.drop_databases()
 
 
 @pytest.fixture
@@ -107,3 +135,76 @@ async def sign_up(gateway: httpx.AsyncClient, prefix: str) -> Person:
 
     await wait_for(known_to_social, timeout=30, interval=0.2, what=f"{username}'s profile in social")
     return person
+
+
+# ---------------------------------------------------------------- the live stream, as a browser reads it
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    id: str
+    type: str
+    data: dict[str, Any]
+
+
+class LiveClient:
+    """A live-stream (SSE) client that records every event. When its connection breaks it reconnects,
+    with Last-Event-ID, to the next gateway in ``urls``: a browser behind a load balancer does the same.
+    """
+
+    def __init__(self, urls: list[str], headers: dict[str, str]) -> None:
+        self.urls = urls
+        self.headers = headers
+        self.events: list[LiveEvent] = []
+        self.connections: list[str] = []  # the gateway of each connection that got its first frame
+        self.resets = 0
+        self.connected = False
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        return self.events[-1].id if self.events else None
+
+    def ids(self) -> list[str]:
+        return [event.id for event in self.events]
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        timeout = httpx.Timeout(10.0, read=None)
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
+            for attempt in itertools.count():
+                url = self.urls[attempt % len(self.urls)]
+                headers = dict(self.headers)
+                if self.last_event_id:
+                    headers["Last-Event-ID"] = self.last_event_id
+                with contextlib.suppress(httpx.HTTPError):
+                    async with http.stream("GET", f"{url}/api/stream", headers=headers) as response:
+                        if response.status_code == 200:
+                            await self._read(url, response)
+                self.connected = False
+                await asyncio.sleep(0.1)  # a browser waits the announced retry; no need here
+
+    async def _read(self, url: str, response: httpx.Response) -> None:
+        fields: dict[str, str] = {}
+        async for line in response.aiter_lines():
+            if line:
+                name, _, value = line.partition(":")
+                fields[name] = value.removeprefix(" ")
+                continue
+            if "retry" in fields and not self.connected:
+                self.connected = True
+                self.connections.append(url)
+            if fields.get("event") == "reset":
+                self.resets += 1
+            elif "id" in fields and "data" in fields:
+                payload = json.loads(fields["data"])
+                self.events.append(LiveEvent(fields["id"], payload["type"], payload["data"]))
+            fields = {}

@@ -107,6 +107,11 @@ class RabbitBus:
     def dead_letter_queue_name(self, queue: str) -> str:
         return f"{self.namespace}.{queue}.dlq"
 
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The consumers registered on this bus, in registration order (its part of the topology)."""
+        return [subscription for subscription, _ in self._subscriptions]
+
     def _rabbit_queue(self, subscription: Subscription) -> RabbitQueue:
         first = subscription.bindings[0].pattern if subscription.bindings else ""
         if subscription.exclusive:

@@ -86,14 +86,30 @@ class RabbitNode:
         }
 
     def ctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - the installation's own tool with our arguments
+        """Run ``rabbitmqctl`` against this node; a call that outlives ``timeout`` is killed whole."""
+        # A distribution port of its own: the CLI's default range (11 ports) is shared with every
+        # rabbitmqctl on the machine, and calls hanging on another node can take all of it.
+        cli_port = str(free_port())
+        env = {
+            **self._environment(),
+            "RABBITMQ_CTL_DIST_PORT_MIN": cli_port,
+            "RABBITMQ_CTL_DIST_PORT_MAX": cli_port,
+        }
+        process = subprocess.Popen(  # noqa: S603 - the installation's own tool with our arguments
             [self.ctl_command, "-n", self.node_name, *args],
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
-            env=self._environment(),
-            check=False,
+            env=env,
+            start_new_session=True,  # its Erlang VM too, so a timeout can end both
         )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            stdout, stderr = process.communicate()
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
     def start(self) -> None:
         """Start the node in the foreground of a process of ours and wait until it takes connections."""
