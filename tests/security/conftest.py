@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -37,11 +36,12 @@ def admin(stack: Stack, community: Community) -> Account:
     return account
 
 
-@pytest.fixture
-def extra_gateway(stack: Stack, tmp_path: Path) -> Iterator[ExtraGateway]:
+@pytest.fixture(scope="module")
+def extra_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ExtraGateway]:
     """Starts more gateway processes in front of the stack's services, as more replicas would be:
     ``with extra_gateway(AIC_RATE_LIMIT_PER_USER="100000") as url: ...``. Each gets the stack
     gateway's own settings (the same services, Redis and broker), changed by the keyword arguments."""
+    tmp_path = tmp_path_factory.mktemp("gateways")
     started: list[subprocess.Popen[bytes]] = []
 
     @contextlib.contextmanager

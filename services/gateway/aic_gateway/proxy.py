@@ -1,16 +1,18 @@
 """The reverse proxy: forwards a request to the service that owns its path, streaming both ways.
 
-Bodies are never held whole: the request streams from the client into the upstream call and the
-response streams back. Connections to each upstream are pooled and kept alive. Only idempotent
-requests are retried, and only when the connection could not be made (nothing was sent). Failures
-answer in the common error shape: 503 when the service cannot be reached, 504 when it is too slow,
-502 when it broke the response.
+Large bodies are never held whole: the request streams from the client into the upstream call and
+a response streams back; only a response that declares a small length (an API answer) is read whole
+first, which spares it the streaming machinery. Connections to each upstream are pooled and kept
+alive. Only idempotent requests are retried, and only when the connection could not be made (nothing
+was sent). Failures answer in the common error shape: 503 when the service cannot be reached, 504 when
+it is too slow, 502 when it broke the response.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -39,6 +41,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Responses that declare at most this many bytes are read whole and sent in one piece.
+BUFFERED_RESPONSE_MAX_BYTES = 256 * 1024
 # Set by the gateway itself; what a client sends under these names is dropped.
 SET_BY_GATEWAY = frozenset(
     {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id"}
@@ -125,7 +129,11 @@ class ReverseProxy:
         upstream_request = upstream.client.build_request(
             method,
             upstream_target(request),
-            headers=forwarded_request_headers(request, client_ip),
+            # As bytes: a header may carry any octet a client sent (obs-text), which str headers refuse.
+            headers=[
+                (k.encode("latin-1"), v.encode("latin-1"))
+                for k, v in forwarded_request_headers(request, client_ip)
+            ],
             content=body,
             timeout=timeout,
         )
@@ -152,16 +160,36 @@ class ReverseProxy:
                 return error_response(
                     502, f"The {upstream.name} service gave a broken response", "bad_gateway"
                 )
-        proxied = StreamingResponse(
-            _relay(response, upstream.name),
-            status_code=response.status_code,
-            background=BackgroundTask(response.aclose),
-        )
+        proxied: Response
+        if _declared_length(response) <= BUFFERED_RESPONSE_MAX_BYTES:
+            try:
+                # Raw bytes: a compressed body passes through as compressed, like a streamed one.
+                body = b"".join([chunk async for chunk in response.aiter_raw()])
+            except httpx.HTTPError as exc:
+                log.warning("upstream %s broke mid-response: %r", upstream.name, exc)
+                return error_response(
+                    502, f"The {upstream.name} service gave a broken response", "bad_gateway"
+                )
+            finally:
+                await response.aclose()
+            proxied = Response(body, status_code=response.status_code)
+        else:
+            proxied = StreamingResponse(
+                _relay(response, upstream.name),
+                status_code=response.status_code,
+                background=BackgroundTask(response.aclose),
+            )
         # Set raw: repeated headers (Set-Cookie) survive, and nothing is added or reordered.
         proxied.raw_headers = [
             (k.encode("latin-1"), v.encode("latin-1")) for k, v in forwarded_response_headers(response)
         ]
         return proxied
+
+
+def _declared_length(response: httpx.Response) -> float:
+    """The Content-Length the upstream declared; infinite when it declared none (a stream) or nonsense."""
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else math.inf
 
 
 async def _relay(response: httpx.Response, name: str):
