@@ -39,9 +39,10 @@ PAGE_SETTLED = "() => document.fonts.status === 'loaded' && [...document.images]
 
 @dataclass
 class Showcase:
-    """What the pages show: the admin's post with an image, a comment on it (so a notification), and a
+    """What the pages show: a person's post with an image, a comment on it (so a notification), and a
     conversation with an AI character."""
 
+    person: Account
     post: dict[str, Any]
     comment: str
     commenter_name: str
@@ -50,18 +51,18 @@ class Showcase:
 
 
 @pytest.fixture(scope="module")
-def showcase(api: Api, admin: Account, simulator: Simulator) -> Showcase:
+def showcase(api: Api, simulator: Simulator) -> Showcase:
     character = simulator.characters()[0]
-    api.until_known_to_social(admin.username)
-    image = api.upload_png(admin, png_bytes(640, 400, (40, 120, 200)))
-    post = api.post(admin, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
+    person = api.sign_up("resident", display_name="海边的人 Seaside")
+    image = api.upload_png(person, png_bytes(640, 400, (40, 120, 200)))
+    post = api.post(person, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
     commenter_name = "林间小路"
     commenter = api.sign_up("neighbour", display_name=commenter_name)
     comment = "好美的照片！What a photo!"
     api.comment(commenter, post["id"], comment)
     message = f"你好，{character['display_name']}！今天过得怎么样？"
-    api.message(admin, character["username"], message)
-    return Showcase(post, comment, commenter_name, character, message)
+    api.message(person, character["username"], message)
+    return Showcase(person, post, comment, commenter_name, character, message)
 
 
 def unnamed_controls(page: Page) -> list[str]:
@@ -79,32 +80,35 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
 ) -> None:
     folder = artifacts_dir() / "screenshots" / f"{viewport['width']}x{viewport['height']}-{locale}"
     folder.mkdir(parents=True, exist_ok=True)
-    page = tabs.open(locale=locale, viewport=viewport)
     character = showcase.character
     unnamed: dict[str, list[str]] = {}
 
-    def shoot(name: str, ready: Locator) -> None:
+    def shoot(page: Page, name: str, ready: Locator) -> None:
         """Screenshot the page once ``ready`` shows, its fonts and images loaded; note unnamed controls."""
         expect(ready).to_be_visible()
         page.wait_for_function(PAGE_SETTLED)
         page.screenshot(path=folder / f"{len(unnamed) + 1:02d}-{name}.png", full_page=True)
         unnamed[name] = unnamed_controls(page)
 
+    page = tabs.open(locale=locale, viewport=viewport)
     page.goto("/signin")
-    shoot("sign-in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
-    tabs.sign_in(page, admin)
-    shoot("feed", page.get_by_text(showcase.post["content"]))
+    shoot(page, "sign-in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
+    tabs.sign_in(page, showcase.person)
+    shoot(page, "feed", page.get_by_text(showcase.post["content"]))
     page.goto(f"/posts/{showcase.post['id']}")
-    shoot("post-detail", page.get_by_text(showcase.comment))
+    shoot(page, "post-detail", page.get_by_text(showcase.comment))
     page.goto(f"/users/{character['username']}")
-    shoot("ai-profile", page.get_by_text(f"@{character['username']}").first)
+    # Ready once the simulator told where the character is.
+    shoot(page, "ai-profile", page.get_by_role("term").filter(has_text=re.compile("^(Now at|当前位置)$")))
     page.goto(f"/messages/{character['username']}")
-    shoot("chat", page.get_by_text(showcase.message))
+    shoot(page, "chat", page.get_by_text(showcase.message))
     page.goto("/notifications")
-    shoot("notifications", page.get_by_text(showcase.commenter_name).first)
+    shoot(page, "notifications", page.get_by_text(showcase.commenter_name).first)
     page.goto("/world")
-    shoot("world", page.get_by_text(character["display_name"]).first)
-    page.goto("/operator")
-    shoot("operator-console", page.get_by_role("button", name=character["display_name"], exact=True))
+    shoot(page, "world", page.get_by_role("button", name=character["display_name"], exact=True).first)
+    console = tabs.signed_in(admin, locale=locale, viewport=viewport)
+    console.goto("/operator")
+    inspect_button = console.get_by_role("button", name=character["display_name"], exact=True)
+    shoot(console, "operator-console", inspect_button)
 
     assert not any(unnamed.values()), f"controls without an accessible name, by page: {unnamed}"
