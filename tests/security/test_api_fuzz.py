@@ -29,7 +29,11 @@ from schemathesis.specs.openapi.schemas import BaseOpenAPISchema
 
 from aic_common.testing.community import Account, Community, fake_ip
 
-pytestmark = pytest.mark.e2e
+pytestmark = [
+    pytest.mark.e2e,
+    # Schemathesis 3 on jsonschema 4.18+ and its own deprecated arguments: not ours to act on.
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 schemathesis.experimental.OPEN_API_3_1.enable()  # the services' FastAPI documents are OpenAPI 3.1
 
 EXAMPLES = int(os.environ.get("AIC_FUZZ_EXAMPLES", "25"))

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -26,6 +24,7 @@ from aic_common.bus.rabbit import RabbitBus, connection_user
 from aic_common.messages import Envelope, SimCommand, SimControl, make_envelope
 from aic_common.testing.community import Account, Community, fake_ip
 from aic_common.testing.fixtures import in_ci
+from aic_common.testing.rabbitmq_node import rabbitmq_commands, rabbitmqctl
 from aic_gateway.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -74,23 +73,24 @@ def test_an_admin_may_inject_a_game_event(community: Community, admin: Account) 
 @pytest.fixture(scope="module")
 def intruder_url(stack: Stack) -> Iterator[str]:
     """A broker user of the test's own, allowed by RabbitMQ to publish on the default vhost."""
-    if shutil.which("rabbitmqctl") is None:
+    if rabbitmq_commands() is None:
         if in_ci():
             pytest.fail("rabbitmqctl is needed to add a broker user")
         pytest.skip("rabbitmqctl is not installed: cannot add a broker user")
     name, password = f"aic_intruder_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    _rabbitmqctl("add_user", name, password)
+    _ctl("add_user", name, password)
     try:
-        _rabbitmqctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
+        _ctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
         parts = urlsplit(stack.config.broker_url)
         netloc = f"{name}:{password}@{parts.hostname}:{parts.port or 5672}"
         yield urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     finally:
-        _rabbitmqctl("delete_user", name)
+        _ctl("delete_user", name)
 
 
-def _rabbitmqctl(*args: str) -> None:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=60)
+def _ctl(*args: str) -> None:
+    # The node behind the broker URL: the installation's own, or the one RABBITMQ_NODENAME names.
+    result = rabbitmqctl(*args, timeout=60)
     assert result.returncode == 0, result.stderr
 
 

@@ -32,6 +32,39 @@ def rabbitmq_commands() -> tuple[str, str] | None:
     return (server, ctl) if server and ctl else None
 
 
+def rabbitmqctl(
+    *args: str, node: str | None = None, env: dict[str, str] | None = None, timeout: float = 30.0
+) -> subprocess.CompletedProcess[str]:
+    """Run ``rabbitmqctl`` (against ``node``, else the installation's own node); a call that outlives
+    ``timeout`` is killed whole, its Erlang VM included."""
+    commands = rabbitmq_commands()
+    if commands is None:
+        raise FileNotFoundError("rabbitmqctl is not installed")
+    # A distribution port of its own: the CLI's default range (11 ports) is shared with every
+    # rabbitmqctl on the machine, and calls hanging on another node can take all of it.
+    cli_port = str(free_port())
+    env = {
+        **(os.environ if env is None else env),
+        "RABBITMQ_CTL_DIST_PORT_MIN": cli_port,
+        "RABBITMQ_CTL_DIST_PORT_MAX": cli_port,
+    }
+    process = subprocess.Popen(  # noqa: S603 - the installation's own tool with our arguments
+        [commands[1], *(["-n", node] if node else []), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,  # its Erlang VM too, so a timeout can end both
+    )
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
 class RabbitNode:
     """One private RabbitMQ node. ``start``, ``stop`` and ``restart`` block until done."""
 
@@ -87,29 +120,7 @@ class RabbitNode:
 
     def ctl(self, *args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
         """Run ``rabbitmqctl`` against this node; a call that outlives ``timeout`` is killed whole."""
-        # A distribution port of its own: the CLI's default range (11 ports) is shared with every
-        # rabbitmqctl on the machine, and calls hanging on another node can take all of it.
-        cli_port = str(free_port())
-        env = {
-            **self._environment(),
-            "RABBITMQ_CTL_DIST_PORT_MIN": cli_port,
-            "RABBITMQ_CTL_DIST_PORT_MAX": cli_port,
-        }
-        process = subprocess.Popen(  # noqa: S603 - the installation's own tool with our arguments
-            [self.ctl_command, "-n", self.node_name, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            start_new_session=True,  # its Erlang VM too, so a timeout can end both
-        )
-        try:
-            stdout, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            stdout, stderr = process.communicate()
-        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        return rabbitmqctl(*args, node=self.node_name, env=self._environment(), timeout=timeout)
 
     def start(self) -> None:
         """Start the node in the foreground of a process of ours and wait until it takes connections."""
