@@ -69,7 +69,7 @@ def browser(chromium_executable: str) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def web_dist() -> Path:
-    """The built web UI, checked before a stack is started for nothing."""
+    """The built web UI."""
     index = GatewaySettings.model_fields["web_dist_dir"].default / "index.html"
     if not index.is_file():
         pytest.fail(
@@ -80,8 +80,10 @@ def web_dist() -> Path:
 
 
 @pytest.fixture(scope="session")
-def web_ui(web_dist: Path, stack: Stack) -> str:
-    """The stack's gateway URL, once it is known to serve the built UI (not its placeholder page)."""
+def web_ui(chromium_executable: str, web_dist: Path, stack: Stack) -> str:
+    """The stack's gateway URL, once it is known to serve the built UI (not its placeholder page).
+
+    Chromium and the built UI are checked first: without them no stack is started for nothing."""
     served = httpx.get(f"{stack.gateway_url}/", timeout=30)
     built = (web_dist / "index.html").read_text(encoding="utf-8")
     assert served.status_code == 200 and served.text == built, (
