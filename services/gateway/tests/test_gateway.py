@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
+import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aic_common.bus import InProcessBus
 from aic_gateway.app import create_app
@@ -18,6 +20,8 @@ from aic_gateway.dev import build_dev_app
 from aic_gateway.settings import GatewaySettings
 
 pytestmark = pytest.mark.integration
+SMALL_BODY = "小而可压缩 small and compressible ".encode() * 50
+LARGE_BODY = random.Random(5).randbytes(300 * 1024)
 
 
 def echo_upstream() -> FastAPI:
@@ -56,6 +60,14 @@ def echo_upstream() -> FastAPI:
                 yield f"chunk{i};".encode()
 
         return StreamingResponse(chunks(), media_type="text/plain")
+
+    @app.get("/api/users/{name}")
+    async def sized(name: str) -> Response:
+        # Either side of the length the proxy reads whole: a small gzipped body, a large plain one.
+        if name == "large":
+            return Response(LARGE_BODY, media_type="application/octet-stream")
+        body = gzip.compress(SMALL_BODY)
+        return Response(body, media_type="text/plain", headers={"Content-Encoding": "gzip"})
 
     @app.get("/openapi.json")
     async def openapi() -> JSONResponse:
@@ -162,6 +174,19 @@ async def test_request_and_response_bodies_stream_through(dev) -> None:
     assert response.status_code == 200 and response.json()["size"] == 64 * 65536
     streamed = await client.get("/api/search")
     assert streamed.text == "chunk0;chunk1;chunk2;chunk3;chunk4;"
+
+
+async def test_small_and_large_responses_arrive_whole_with_their_encoding(dev) -> None:
+    client, _ = dev
+    small = await client.get("/api/users/small")
+    assert small.status_code == 200 and small.headers["content-encoding"] == "gzip"
+    assert int(small.headers["content-length"]) < len(SMALL_BODY)  # passed on compressed
+    assert small.content == SMALL_BODY  # as httpx decodes it
+
+    large = await client.get("/api/users/large")
+    assert large.status_code == 200
+    assert int(large.headers["content-length"]) == len(LARGE_BODY)
+    assert large.content == LARGE_BODY
 
 
 async def test_slow_upstream_gives_504(dev) -> None:
