@@ -41,7 +41,7 @@ def rabbitmq_version(broker_url: str) -> str:
     async def ask() -> str:
         import aiormq
 
-        connection = await aiormq.connect(broker_url)
+        connection = await asyncio.wait_for(aiormq.connect(broker_url), timeout=10)
         try:
             properties = connection.server_properties
             return f"{properties.get('product', 'RabbitMQ')} {properties.get('version', '?')}"

@@ -51,7 +51,7 @@ METHOD = (
     "divided by the agents. The reference of each size is the 1 000-agent run."
 )
 # (agents, wall-clock budget in seconds) of a full run.
-FULL_SIZES = ((1000, 240.0), (10_000, 240.0), (100_000, 420.0))
+FULL_SIZES = ((1000, 120.0), (10_000, 150.0), (100_000, 240.0))
 
 
 def populate(session_factory, world: dict, agents: int, start) -> None:
