@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 
 @dataclass
@@ -60,6 +61,16 @@ class Section:
     results: list[Result] = field(default_factory=list)
     error: str = ""  # set when the benchmark itself failed
     note: str = ""  # what limits a missed goal and what was tried (kept with the code, in bench/notes.py)
+    measured_at: str = ""  # when it ran, e.g. "2026-11-28 03:09 UTC"
+    quick: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Section:
+        results = [Result(**r) for r in data.get("results", [])]
+        return cls(**{**data, "results": results})
 
 
 def render(
@@ -80,7 +91,7 @@ def render(
         "same run on the same machine, so the ratios hold even when the absolute numbers move with the load "
         "of the machine.",
         "",
-        f"- Date: {now.strftime('%Y-%m-%d %H:%M UTC')}"
+        f"- Date: {now.strftime('%Y-%m-%d %H:%M UTC')} (a section not run then keeps the date it was run)"
         + (" — **quick run** (smoke sizes and durations; not representative)" if quick else ""),
         f"- Machine: {machine.get('cores', '?')} cores, {machine.get('memory', '?')} RAM, "
         f"{machine.get('cpu', '?')}; {machine.get('os', '')}",
@@ -112,6 +123,9 @@ def render(
             )
     for section in sections:
         lines += ["", f"## {section.title}", "", section.method, ""]
+        if section.measured_at:
+            kind = " (quick run)" if section.quick else ""
+            lines += [f"Measured {section.measured_at}{kind}.", ""]
         if section.error:
             lines += [f"**The benchmark failed:** `{section.error}`", ""]
         for result in section.results:

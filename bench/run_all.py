@@ -8,9 +8,11 @@ python -m bench --only feed events # some of them
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import events, feed_mix, gateway_overhead, notes, sim_agents, sim_llm, uploads
@@ -30,6 +32,8 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], Section], str]] = {
     "simulation-llm": (sim_llm.run, sim_llm.TITLE),
 }
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
+# The sections behind the page: a run of some benchmarks keeps the others' last results.
+RESULTS_FILE = "benchmarks.json"
 
 
 def run(names: Sequence[str], *, quick: bool) -> list[Section]:
@@ -47,11 +51,25 @@ def run(names: Sequence[str], *, quick: bool) -> list[Section]:
                     traceback.print_exc()
                     section = Section(name, title, "", error=f"{type(exc).__name__}: {exc}"[:300])
                 section.note = notes.MISSED.get(name, "")
+                section.measured_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+                section.quick = quick
                 sections.append(section)
                 print(f"   ({time.perf_counter() - started:.0f} s)", flush=True)
         finally:
             ctx.close()
     return sections
+
+
+def merged_with_stored(sections: list[Section], stored: Path) -> list[Section]:
+    """This run's sections, and the last stored results of the benchmarks it did not run, in running order."""
+    by_key = {}
+    if stored.exists():
+        for data in json.loads(stored.read_text(encoding="utf-8")):
+            section = Section.from_dict(data)
+            section.note = notes.MISSED.get(section.key, "")  # the notes as they are now
+            by_key[section.key] = section
+    by_key.update({section.key: section for section in sections})
+    return [by_key[key] for key in BENCHMARKS if key in by_key]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,14 +79,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=None, help="where to write the page (default: docs/benchmarks.md)"
     )
+    parser.add_argument(
+        "--render-only", action="store_true", help="write the page again from the stored results (new notes)"
+    )
     args = parser.parse_args(argv)
-    names = args.only or list(BENCHMARKS)
+    names = [] if args.render_only else args.only or list(BENCHMARKS)
     started = time.perf_counter()
     machine = describe(MYSQL_URL, BROKER_URL)
     print("machine: " + ", ".join(f"{key} {value}" for key, value in machine.items()), flush=True)
     sections = run(names, quick=args.quick)
     # A quick run proves the harness works; it must not overwrite the measured page unless asked to.
     output = args.output or (None if args.quick else DEFAULT_OUTPUT)
+    if output is not None:
+        stored = output.with_name(RESULTS_FILE)
+        sections = merged_with_stored(sections, stored)
+        stored.write_text(json.dumps([s.as_dict() for s in sections], ensure_ascii=False, indent=1) + "\n")
     page = render(
         sections, machine, quick=args.quick, seconds=time.perf_counter() - started, fixes=notes.FIXES
     )
