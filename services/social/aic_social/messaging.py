@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from aic_common.bus import Bus, apply_once, on_commands, on_events
 from aic_common.db import run_in_thread
-from aic_common.errors import AppError, Forbidden
+from aic_common.errors import AppError, Conflict, Forbidden
 from aic_common.messages import (
     CommandRejected,
     CreateCommentCommand,
@@ -101,14 +101,17 @@ def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, So
 
     def like(session: Session, command: SocialCommand, actor: Actor) -> None:
         assert isinstance(command, LikeCommand)
-        service.like(session, actor, parse_id(command.post_id))
+        # A command that changes nothing still needs an answer, or the simulator waits for one forever.
+        if not service.like(session, actor, parse_id(command.post_id)):
+            raise Conflict("The post is liked already", code="already_liked")
 
     def follow(session: Session, command: SocialCommand, actor: Actor) -> None:
         assert isinstance(command, FollowCommand)
         followee = session.get(Profile, command.followee_id)
         if followee is None or followee.deleted:
             raise AppError("No such account to follow", code="not_found", status_code=404)
-        service.follow(session, actor, followee)
+        if not service.follow(session, actor, followee):
+            raise Conflict("The account is followed already", code="already_following")
 
     def send_message(session: Session, command: SocialCommand, actor: Actor) -> None:
         assert isinstance(command, SendMessageCommand)

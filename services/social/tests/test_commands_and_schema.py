@@ -96,5 +96,31 @@ async def test_commands_breaking_the_rules_or_not_from_an_ai_are_rejected_once(s
         assert [p.content for p in session.scalars(sa.select(Post))] == ["marker"]
 
 
+async def test_a_command_that_changes_nothing_is_answered_so_the_action_gets_a_result(
+    social: SocialEnv,
+) -> None:
+    ai, person = await social.user(is_ai=True), await social.user()
+    post = (await social.client.post("/api/posts", json={"content": "hi"}, headers=person.headers)).json()
+    like = LikeCommand(actor_id=ai.id, post_id=post["id"])
+    follow = FollowCommand(actor_id=ai.id, followee_id=person.id)
+    for data in (like, follow):
+        await social.bus.publish(make_envelope(data, "simulator"))
+    await wait_for(lambda: social.of_type("post.liked") and social.of_type("user.followed"), timeout=20)
+
+    again = [make_envelope(like, "simulator"), make_envelope(follow, "simulator")]
+    for envelope in again:
+        await social.bus.publish(envelope)
+    rejected = await wait_for(
+        lambda: (
+            len(social.of_type("social.command.rejected")) >= 2 and social.of_type("social.command.rejected")
+        ),
+        timeout=20,
+    )
+    codes = {e.data["command_id"]: e.data["code"] for e in rejected}
+    assert codes == {str(again[0].id): "already_liked", str(again[1].id): "already_following"}
+    assert (await social.client.get(f"/api/posts/{post['id']}")).json()["like_count"] == 1
+    assert len(social.of_type("post.liked")) == 1 and len(social.of_type("user.followed")) == 1
+
+
 def test_migrations_match_the_models(database_url: str) -> None:
     assert schema_drift(MIGRATIONS, database_url, [Base.metadata, messaging_metadata]) == []
