@@ -1,12 +1,25 @@
 import { fileURLToPath, URL } from 'node:url'
 import vue from '@vitejs/plugin-vue'
-import { defineConfig } from 'vite'
+import { defineConfig, type Plugin } from 'vite'
+
+// Vant's icon font is embedded as a data: URL with a fallback on a CDN. The page's CSP allows fonts
+// only from 'self' and data:, so the fallback would only ever log a violation (and leak a request).
+function vantIconsWithoutCdn(): Plugin {
+  return {
+    name: 'aic-vant-icons-without-cdn',
+    enforce: 'pre',
+    transform(code, id) {
+      if (!/[\\/]vant[\\/].*\.css$/.test(id)) return null
+      return { code: code.replace(/,\s*url\(\/\/at\.alicdn\.com[^)]*\)\s*format\("woff"\)/g, ''), map: null }
+    },
+  }
+}
 
 // `npm run dev` proxies the API to a running gateway (make dev serves on 8000 by default).
 const apiTarget = process.env.AIC_API_URL ?? 'http://127.0.0.1:8000'
 
 export default defineConfig({
-  plugins: [vue()],
+  plugins: [vantIconsWithoutCdn(), vue()],
   resolve: {
     alias: { '@': fileURLToPath(new URL('./src', import.meta.url)) },
   },
