@@ -7,6 +7,7 @@ cut to make the broker unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -332,6 +333,27 @@ async def test_events_are_routed_by_topic_pattern(harness: Harness) -> None:
     await wait_for(lambda: len(everything.seen) == 2 and len(users.seen) == 2, timeout=20)
     assert posts.seen == []
     assert sorted(e.type for e in everything.seen) == ["user.deleted", "user.registered"]
+
+
+async def test_a_live_consumer_handles_messages_in_the_order_they_were_published(harness: Harness) -> None:
+    """Live streams of different gateway replicas must hold the same order, or a stream resumed on
+    another replica repeats or skips events: even a handler that awaits sees them one by one."""
+    seen: list[str] = []
+    pauses = iter([0.0, 0.02, 0.0, 0.01] * 10)
+
+    async def slow_now_and_then(envelope: Envelope) -> None:
+        await asyncio.sleep(next(pauses))
+        seen.append(envelope.data["username"])
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.live", on_events("user.registered"), slow_now_and_then, exclusive=True)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+    names = [f"user{n:02d}" for n in range(40)]
+    for name in names:
+        await publisher.publish(make_envelope(registered(name), "test"))
+    await wait_for(lambda: len(seen) == len(names), timeout=20, what="every message")
+    assert seen == names
 
 
 async def test_request_gets_the_handlers_reply(harness: Harness) -> None:

@@ -4,7 +4,9 @@ Each gateway replica consumes every event through one exclusive queue and fans i
 connected to it. Public activity goes to everyone, a person's notifications and messages only to that
 person. A short history (a ring buffer) lets a client that reconnects, to this replica or another,
 catch up from its ``Last-Event-ID``: envelope ids come from the producer, so they are the same on every
-replica. When the history no longer reaches back that far the client gets ``event: reset`` and refetches.
+replica, and every replica's buffer holds them in the broker's order (the bus hands a live consumer one
+message at a time), so "what came after this id" is the same question everywhere. When the history
+no longer reaches back that far the client gets ``event: reset`` and refetches.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Topology (every name prefixed with the namespace):
 - topic exchanges ``events``, ``commands``, ``control`` (durable); routing key = message type;
 - one durable quorum queue per subscription with ``x-delivery-limit`` and dead-lettering to the
   direct exchange ``dlx``, where ``<queue>.dlq`` collects what failed;
-- exclusive, auto-deleted classic queues for per-replica live consumers.
+- exclusive, auto-deleted classic queues for per-replica live consumers, consumed one message at a
+  time so every replica handles them in the order the broker holds them.
 Publishing waits for the broker's confirm and marks messages persistent. Consumers ack after the
 handler returns (its DB transaction committed) and nack on error, so the quorum queue counts the
 failure towards the delivery limit.
@@ -49,6 +50,11 @@ from aic_common.bus.base import (
 from aic_common.messages import Envelope, exchange_for
 
 log = logging.getLogger(__name__)
+
+# Live consumers handle their messages one by one, in the queue's order: with several in flight,
+# concurrent handlers can swap two, and replicas would hold different orders (a stream resumed on
+# another replica after Last-Event-ID would then repeat or skip one).
+_LIVE_CHANNEL = Channel(prefetch_count=1)
 
 
 async def _raw_body(message: Any) -> bytes:
@@ -175,6 +181,7 @@ class RabbitBus:
             decoder=_raw_body,
             no_reply=True,
             title=rabbit_queue.name,
+            channel=_LIVE_CHANNEL if exclusive else None,
         )(consume)
 
     async def start(self) -> None:
@@ -198,8 +205,11 @@ class RabbitBus:
     async def _declare_topology(self) -> None:
         exchanges = {name: await self.broker.declare_exchange(ex) for name, ex in self._exchanges.items()}
         dlx = await self.broker.declare_exchange(self._dlx)
+        declarer = self.broker.config.declarer
         for subscription, rabbit_queue in self._subscriptions:
-            queue = await self.broker.declare_queue(rabbit_queue)
+            # On the channel its consumer will use: FastStream keeps the first declaration of a queue.
+            channel = _LIVE_CHANNEL if subscription.exclusive else None
+            queue = await declarer.declare_queue(rabbit_queue, channel=channel)
             for binding in subscription.bindings:
                 await queue.bind(exchanges[binding.exchange], routing_key=binding.pattern)
             if not subscription.exclusive:
