@@ -114,6 +114,7 @@ describe('live store subscriptions', () => {
   it('calls listeners of the event type until they unsubscribe, and survives one that throws', async () => {
     const live = useLiveStore()
     const seen: string[] = []
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => undefined)
     live.on('sim.action.started', () => {
       throw new Error('broken page')
     })
@@ -125,5 +126,7 @@ describe('live store subscriptions', () => {
     await live.dispatch({ type: 'sim.action.started', id: 'a2', occurred_at: '', data: { action: 'rest' } })
     expect(seen).toEqual(['post'])
     expect(live.lastEventId).toBe('a2')
+    expect(logged).toHaveBeenCalledTimes(2) // the broken listener, once per event
+    logged.mockRestore()
   })
 })
