@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from aic_common.settings import PLACEHOLDER_SECRETS
+from aic_common.testing import wait_until
 from aic_gateway.stack import AUTH, GATEWAY, Stack
 
 pytestmark = pytest.mark.e2e
@@ -75,6 +76,16 @@ def test_bootstrap_admin_can_log_in(stack: Stack) -> None:
         timeout=10,
     )
     assert me.json()["role"] == "admin"
+
+    # Created at auth's first start, before the other services consumed anything: the migration step
+    # declared social's queue first, so social heard of the admin too (looked up by its current name:
+    # other tests may rename it).
+    def admin_profile() -> httpx.Response | None:
+        response = httpx.get(f"{stack.url('social')}/api/users/{me.json()['username']}", timeout=10)
+        return response if response.status_code == 200 else None
+
+    profile = wait_until(admin_profile, timeout=30, interval=0.5, what="the admin's social profile")
+    assert profile.json()["id"] == me.json()["id"]
 
 
 def test_auth_survives_a_crash_with_its_data(stack: Stack) -> None:

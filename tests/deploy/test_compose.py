@@ -186,8 +186,15 @@ def test_every_service_waits_for_what_it_connects_to(compose: Compose) -> None:
             assert host in compose.services, f"{spec.name} connects to {host}, which compose does not run"
             assert dependencies.get(host) == "service_healthy", f"{spec.name} does not wait for {host}"
         if spec.has_database:
-            assert dependencies[f"migrate-{spec.name}"] == "service_completed_successfully"
-            assert compose.depends_on(f"migrate-{spec.name}") == {"mysql": "service_healthy"}
+            # Every migration, not only its own: migrations also declare each service's queues, and a
+            # service may publish to any of them from its first start.
+            for other in ALL_SPECS:
+                if other.has_database:
+                    assert dependencies[f"migrate-{other.name}"] == "service_completed_successfully"
+            assert compose.depends_on(f"migrate-{spec.name}") == {
+                "mysql": "service_healthy",
+                "rabbitmq": "service_healthy",
+            }
     assert compose.depends_on("files")["minio-setup"] == "service_completed_successfully"
     assert compose.depends_on("minio-setup") == {"minio": "service_healthy"}
 

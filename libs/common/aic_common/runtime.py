@@ -8,6 +8,7 @@ stopping it to whoever created it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -83,6 +84,13 @@ class ServiceRuntime:
             await self.bus.stop()
         self.engine.dispose()
         self._started = False
+
+    def prepare(self) -> None:
+        """A deployment's migration step: the database schema, then the broker's durable queues."""
+        if self.migrations:
+            upgrade(self.migrations, self.settings.resolved_database_url())
+        asyncio.run(self.bus.declare_topology())
+        self.engine.dispose()
 
     def install_readiness(self, app: FastAPI) -> None:
         async def broker() -> None:

@@ -1,8 +1,7 @@
-"""``python -m aic_auth.migrate``: bring the auth database to the latest schema (a deployment's job)."""
+"""``python -m aic_auth.migrate``: bring the auth database to the latest schema and declare the
+service's queues on the broker (a deployment's job, run before the service starts)."""
 
-from aic_auth.app import MIGRATIONS
-from aic_auth.settings import AuthSettings
-from aic_common.migrations import upgrade
+from aic_auth.app import create_app
 
 if __name__ == "__main__":
-    upgrade(MIGRATIONS, AuthSettings().resolved_database_url())
+    create_app().state.runtime.prepare()

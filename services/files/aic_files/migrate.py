@@ -1,8 +1,7 @@
-"""``python -m aic_files.migrate``: bring the files database to the latest schema (a deployment's job)."""
+"""``python -m aic_files.migrate``: bring the files database to the latest schema and declare the
+service's queues on the broker (a deployment's job, run before the service starts)."""
 
-from aic_common.migrations import upgrade
-from aic_files.app import MIGRATIONS
-from aic_files.settings import FilesSettings
+from aic_files.app import create_app
 
 if __name__ == "__main__":
-    upgrade(MIGRATIONS, FilesSettings().resolved_database_url())
+    create_app().state.runtime.prepare()

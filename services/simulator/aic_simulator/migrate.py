@@ -1,8 +1,7 @@
-"""``python -m aic_simulator.migrate``: bring the simulator database to the latest schema."""
+"""``python -m aic_simulator.migrate``: bring the simulator database to the latest schema and declare the
+service's queues on the broker (a deployment's job, run before the service starts)."""
 
-from aic_common.migrations import upgrade
-from aic_simulator.app import MIGRATIONS
-from aic_simulator.settings import SimulatorSettings
+from aic_simulator.app import create_app
 
 if __name__ == "__main__":
-    upgrade(MIGRATIONS, SimulatorSettings().resolved_database_url())
+    create_app().state.runtime.prepare()

@@ -1,8 +1,7 @@
-"""``python -m aic_social.migrate``: bring the social database to the latest schema (a deployment's job)."""
+"""``python -m aic_social.migrate``: bring the social database to the latest schema and declare the
+service's queues on the broker (a deployment's job, run before the service starts)."""
 
-from aic_common.migrations import upgrade
-from aic_social.app import MIGRATIONS
-from aic_social.settings import SocialSettings
+from aic_social.app import create_app
 
 if __name__ == "__main__":
-    upgrade(MIGRATIONS, SocialSettings().resolved_database_url())
+    create_app().state.runtime.prepare()

@@ -77,6 +77,9 @@ class Bus(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def declare_topology(self) -> None:
+        """Create the subscriptions' durable queues without consuming (a deployment's migration step)."""
+
     async def publish(self, envelope: Envelope) -> None:
         """Hand the message to the transport; returns once it is safely stored (confirmed)."""
 

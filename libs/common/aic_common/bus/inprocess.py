@@ -66,6 +66,9 @@ class InProcessBus:
         if self._running:
             self._start_workers(self._queues[queue])
 
+    async def declare_topology(self) -> None:
+        """Nothing to declare: in-process queues exist with their subscriptions."""
+
     async def start(self) -> None:
         if self._running:
             return

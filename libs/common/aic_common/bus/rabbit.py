@@ -188,25 +188,43 @@ class RabbitBus:
         if self._started:
             return
         self._stopping = False
+        await self._connect()
+        await self._declare_topology()
+        await self.broker.start()
+        self._started = True
+
+    async def declare_topology(self) -> None:
+        """Declare the exchanges and this service's durable queues, then disconnect, consuming nothing.
+
+        A deployment's migration step runs this before any service starts, so an event published by one
+        service during the first start-up (the bootstrap admin's registration) is not dropped for want of
+        the queue another service has not declared yet.
+        """
+        await self._connect()
+        try:
+            await self._declare_topology(durable_only=True)
+        finally:
+            await self.broker.stop()
+
+    async def _connect(self) -> None:
         deadline = asyncio.get_running_loop().time() + self.connect_timeout
         while True:
             try:
                 await self.broker.connect()
-                break
+                return
             except Exception as exc:  # connection refused, DNS, auth: retry until the deadline
                 if asyncio.get_running_loop().time() > deadline:
                     raise BusUnavailable(f"cannot connect to RabbitMQ: {exc}") from exc
                 log.warning("RabbitMQ not reachable yet (%s); retrying", exc)
                 await asyncio.sleep(1.0)
-        await self._declare_topology()
-        await self.broker.start()
-        self._started = True
 
-    async def _declare_topology(self) -> None:
+    async def _declare_topology(self, *, durable_only: bool = False) -> None:
         exchanges = {name: await self.broker.declare_exchange(ex) for name, ex in self._exchanges.items()}
         dlx = await self.broker.declare_exchange(self._dlx)
         declarer = self.broker.config.declarer
         for subscription, rabbit_queue in self._subscriptions:
+            if durable_only and subscription.exclusive:
+                continue  # an exclusive queue would vanish with this short connection anyway
             # On the channel its consumer will use: FastStream keeps the first declaration of a queue.
             channel = _LIVE_CHANNEL if subscription.exclusive else None
             queue = await declarer.declare_queue(rabbit_queue, channel=channel)
