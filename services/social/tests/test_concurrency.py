@@ -56,8 +56,12 @@ def test_the_first_messages_of_a_pair_crossing_end_in_one_conversation(mysql_url
             errors.append(error)
 
     def waiting_for_a_lock() -> bool:
+        # Lin's insert is done (its connection sleeps): one still running is Bo's, waiting on it.
+        query = (
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE db = DATABASE() AND info LIKE 'INSERT INTO conversations%'"
+        )
         with engine.connect() as conn:
-            query = "SELECT COUNT(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT'"
             return bool(conn.execute(sa.text(query)).scalar())
 
     try:
@@ -69,7 +73,8 @@ def test_the_first_messages_of_a_pair_crossing_end_in_one_conversation(mysql_url
             # insert of one waits on Lin's until Lin commits.
             crossing = threading.Thread(target=bo_writes_back)
             crossing.start()
-            wait_until(waiting_for_a_lock, timeout=20, what="the second writer to wait on the first")
+            wait_until(lambda: waiting_for_a_lock() or errors, timeout=20, what="the second writer to wait")
+            assert not errors, errors
         crossing.join(timeout=30)
         assert not errors, errors
         with factory() as session:
