@@ -97,7 +97,7 @@ def render(
         f"{machine.get('cpu', '?')}; {machine.get('os', '')}",
         f"- Software: {machine.get('python', '')}; MariaDB {machine.get('mariadb', '?')}; "
         f"{machine.get('rabbitmq', 'RabbitMQ ?')}",
-        f"- The whole run took {seconds / 60:.1f} minutes.",
+        *([f"- The whole run took {seconds / 60:.1f} minutes."] if seconds >= 1 else []),
         "",
         "## Summary",
         "",

@@ -214,7 +214,8 @@ def run(ctx: Any) -> Any:
                 reference_value=base["decisions_per_second"],
                 details=[
                     *details,
-                    f"memory {result['bytes_per_agent'] / 1024:.1f} KiB per agent (RSS growth)",
+                    f"memory {result['bytes_per_agent'] / 1024:.1f} KiB per agent: resident memory grown "
+                    "over the run, fixed costs (heap, SQLite's cache) included (most of it with few agents)",
                 ],
             )
         )
