@@ -4,6 +4,8 @@ the variables compose gives it, and cannot read another service's."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import os
 import secrets
 import shutil
@@ -12,11 +14,14 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from unittest import mock
 
+import aio_pika
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from aic_common.bus.rabbit import RabbitBus
 from aic_common.testing.fixtures import unavailable
 from aic_gateway.stack import migrate_command
 
@@ -63,7 +68,7 @@ def run_script(server: URL, prefix: str, passwords: dict[str, str]) -> subproces
 
 
 def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_other(
-    mysql_server_url: str, compose: Compose, prefix: str, tmp_path: Path
+    mysql_server_url: str, rabbitmq_url: str, compose: Compose, prefix: str, tmp_path: Path
 ) -> None:
     if shutil.which("mysql") is None:
         unavailable("the mysql client", "install it (default-mysql-client or mariadb-client)")
@@ -85,6 +90,10 @@ def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_oth
             **compose.environment(spec.name),
             "AIC_DATABASE_URL": service_url(spec.name),
             "AIC_DATA_DIR": str(tmp_path / spec.name),
+            # The migration step also declares the service's queues: on the test broker, in a namespace
+            # of this test's own.
+            "AIC_BROKER_URL": rabbitmq_url,
+            "AIC_BUS_NAMESPACE": prefix,
         }
         process = subprocess.Popen(
             [sys.executable, *migrate_command(spec)],
@@ -94,10 +103,12 @@ def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_oth
             stderr=subprocess.STDOUT,
             text=True,
         )
-        migrations.append((spec.name, process))
-    for name, process in migrations:
+        migrations.append((spec.name, process, environment))
+    for name, process, _ in migrations:
         output, _ = process.communicate(timeout=300)
         assert process.returncode == 0, f"migrating {name} as its own user failed:\n{output[-4000:]}"
+    for name, _, environment in migrations:
+        asyncio.run(_check_and_delete_queues(name, environment))
 
     for spec in DATABASE_SPECS:
         engine = sa.create_engine(service_url(spec.name))
@@ -112,6 +123,24 @@ def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_oth
                         connection.execute(sa.text(f"SELECT 1 FROM `{prefix}_{other.name}`.alembic_version"))
         finally:
             engine.dispose()
+
+
+async def _check_and_delete_queues(name: str, environment: dict[str, str]) -> None:
+    """Each durable queue of the service exists after its migration (passive declare fails otherwise)."""
+    with mock.patch.dict(os.environ, environment, clear=True):
+        bus = importlib.import_module(f"aic_{name}.app").create_app().state.runtime.bus
+    assert isinstance(bus, RabbitBus)
+    durable = [s for s in bus.subscriptions if not s.exclusive]
+    assert durable, f"{name} consumes nothing?"
+    connection = await aio_pika.connect(bus.url, timeout=10)
+    try:
+        channel = await connection.channel()
+        for subscription in durable:
+            await channel.declare_queue(bus.queue_name(subscription.queue), passive=True)
+            await channel.declare_queue(bus.dead_letter_queue_name(subscription.queue), passive=True)
+    finally:
+        await connection.close()
+        await bus.delete_topology()
 
 
 def test_a_password_that_would_break_its_url_is_refused(mysql_server_url: str, prefix: str) -> None:
