@@ -1,5 +1,6 @@
 import { enableAutoUnmount, mount } from '@vue/test-utils'
 import { getActivePinia } from 'pinia'
+import { Lazyload } from 'vant'
 import { afterEach, vi } from 'vitest'
 import { nextTick, type Component } from 'vue'
 import { createMemoryHistory, createRouter } from 'vue-router'
@@ -64,7 +65,7 @@ export async function mountWithApp<C extends Component>(component: C, props: Rec
   await router.push(at)
   const wrapper = mount(component as Component, {
     props,
-    global: { plugins: [i18n, router, getActivePinia()!] },
+    global: { plugins: [i18n, router, getActivePinia()!, Lazyload] },
   })
   return { wrapper, router }
 }
