@@ -8,6 +8,6 @@ echo "==> lint"
 .venv/bin/ruff format --check .
 echo "==> web UI unit tests"
 scripts/web.sh test
-scripts/ensure-chromium.sh  # the browser tests' Chromium and CJK fonts, installed when missing
+scripts/ensure-test-tools.sh  # chromium, CJK fonts, kubectl, mysql client: installed when missing
 echo "==> tests"
 exec .venv/bin/python -m pytest "$@"

@@ -48,7 +48,7 @@ def chromium_executable() -> str:
     if not path:
         unavailable(
             "Chromium",
-            "run `scripts/ensure-chromium.sh` as root (apt-get install chromium fonts-noto-cjk) "
+            "run `scripts/ensure-test-tools.sh` as root (apt-get install chromium fonts-noto-cjk) "
             "or set AIC_CHROMIUM to a Chromium binary",
         )
     return str(path)

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Makes sure the tests have the system tools they drive: Debian's Chromium for the browser tests
+# (tests/browser; never Playwright's downloaded browsers) with CJK fonts so Chinese screenshots are
+# readable, kubectl (its kustomize renders deploy/k8s in tests/deploy) and the mysql client (the
+# database set-up script). Installs with apt-get only what is missing and only as root; otherwise says
+# what is missing (those tests then skip, and fail with CI=true). Safe to run again: does nothing when
+# all are there. AIC_CHROMIUM names another browser binary.
+set -euo pipefail
+
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
+
+missing=()
+if [ -z "${AIC_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
+  && ! command -v chromium-browser >/dev/null 2>&1; then
+  missing+=(chromium)
+fi
+if command -v dpkg-query >/dev/null 2>&1 && ! installed fonts-noto-cjk; then
+  missing+=(fonts-noto-cjk)
+fi
+command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+command -v mysql >/dev/null 2>&1 || missing+=(default-mysql-client)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+  echo "!! some tests need ${missing[*]}: as root, apt-get install ${missing[*]}" >&2
+  exit 0
+fi
+echo "==> installing ${missing[*]} for the tests"
+export DEBIAN_FRONTEND=noninteractive
+# A failed install must not stop the other tests; the tests that need it then say what is missing.
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; }; then
+  echo "!! could not install ${missing[*]}; the tests that need it will say so" >&2
+fi
