@@ -85,7 +85,8 @@ def echo_upstream() -> FastAPI:
 @pytest.fixture
 async def dev(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """The dev composition (real auth in-process) plus a stand-in social upstream."""
-    settings = GatewaySettings(data_dir=tmp_path, upstream_timeout_seconds=0.5, rate_limit_login_per_ip=5)
+    # Long enough for argon2 on a busy machine, well short of the slow stand-in's 5 s.
+    settings = GatewaySettings(data_dir=tmp_path, upstream_timeout_seconds=2.5, rate_limit_login_per_ip=5)
     app, _ = build_dev_app(settings)
     upstream = echo_upstream()
     from aic_gateway.inprocess import InProcessTransport
