@@ -57,7 +57,7 @@ async function renderWorld() {
 }
 
 function chip(wrapper: ReturnType<typeof mount>, name: string) {
-  const found = wrapper.findAll('.places__chip').filter((button) => button.text().endsWith(name))
+  const found = wrapper.findAll('.agent-chip').filter((button) => button.text().endsWith(name))
   expect(found).toHaveLength(1)
   return found[0]!
 }
