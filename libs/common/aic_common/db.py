@@ -79,6 +79,7 @@ def create_db_engine(
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "savepoint", _sqlite_savepoint)
         return engine
     if parsed.get_backend_name() == "mysql":
         # Chinese text and emoji need the 4-byte charset; the query string wins over connect_args.
@@ -104,6 +105,17 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def _sqlite_savepoint(connection: Any, _name: str) -> None:
+    """Open the transaction a SAVEPOINT belongs in.
+
+    The driver begins a transaction only before a write, so a SAVEPOINT that came first would run
+    outside one and its RELEASE would commit: an outer rollback would keep half the work. IMMEDIATE
+    takes the write lock now, as the driver's own BEGIN before a write would."""
+    driver = connection.connection.driver_connection
+    if not driver.in_transaction:
+        driver.execute("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -60,6 +60,26 @@ def test_transaction_rolls_back_on_error(database_url: str) -> None:
     engine.dispose()
 
 
+def test_a_savepoint_first_in_a_transaction_rolls_back_with_it(database_url: str) -> None:
+    # On SQLite the driver would run a leading SAVEPOINT outside any transaction, and its RELEASE commit.
+    upgrade(SAMPLE_MIGRATIONS, database_url)
+    engine = create_db_engine(database_url)
+    factory = create_session_factory(engine)
+    with pytest.raises(ZeroDivisionError), transaction(factory) as session:
+        session.execute(sa.text("SELECT COUNT(*) FROM notes"))
+        with session.begin_nested():
+            session.execute(sa.text("INSERT INTO notes (id, body) VALUES (3, 'kept by the savepoint')"))
+        _ = 1 / 0
+    with transaction(factory) as session:
+        with session.begin_nested():
+            session.execute(sa.text("INSERT INTO notes (id, body) VALUES (4, 'committed')"))
+        with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
+            session.execute(sa.text("INSERT INTO notes (id, body) VALUES (4, 'duplicate')"))
+    with factory() as session:
+        assert session.execute(sa.text("SELECT id FROM notes")).scalars().all() == [4]
+    engine.dispose()
+
+
 def test_concurrent_migrators_do_not_collide(mysql_url: str) -> None:
     # Separate processes, as two replicas starting at once would be (Alembic's context is per process).
     spawn = multiprocessing.get_context("spawn")
