@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import (
+    BatchingInbox,
     Bus,
     BusUnavailable,
     InProcessBus,
@@ -253,6 +254,57 @@ async def test_same_message_twice_changes_state_once(harness: Harness) -> None:
         value = session.scalar(sa.select(counters.c.value).where(counters.c.name == "bob"))
     assert value == 1
     assert applied.count("bob") == 1
+
+
+async def test_a_batching_inbox_commits_together_and_fails_only_the_bad_message(harness: Harness) -> None:
+    prefetch, count = 40, 60
+    inbox = BatchingInbox(harness.session_factory, "test-batch", max_batch=25)
+    attempts: dict[str, int] = {}
+    holding = asyncio.Event()
+    in_flight = 0
+    most_in_flight = 0
+
+    def apply(session: Session, envelope: Envelope) -> None:
+        name = envelope.data["username"]
+        attempts[name] = attempts.get(name, 0) + 1
+        session.execute(counters.insert().values(name=name, value=attempts[name]))
+        if name == "bad" and attempts[name] == 1:
+            raise ValueError("the first delivery of this one fails")
+
+    async def handler(envelope: Envelope) -> None:
+        nonlocal in_flight, most_in_flight
+        in_flight += 1
+        most_in_flight = max(most_in_flight, in_flight)
+        try:
+            await holding.wait()  # until the test has seen the prefetch fill up
+            await inbox.apply_once(envelope, apply)
+        finally:
+            in_flight -= 1
+
+    consumer = harness.make_bus()
+    consumer.subscribe("test.batch", on_events("user.registered"), handler, prefetch=prefetch)
+    await harness.started(consumer)
+    publisher = await harness.started(harness.make_bus()) if harness.kind == "rabbit" else consumer
+    names = [f"u{i}" for i in range(count - 1)] + ["bad"]
+    envelopes = [make_envelope(registered(name), "test") for name in names]
+    for envelope in envelopes:
+        await publisher.publish(envelope)
+    await publisher.publish(envelopes[0])  # a duplicate, possibly in the same batch as the original
+
+    await wait_for(lambda: in_flight == prefetch, timeout=20, what="the prefetch window filled")
+    assert most_in_flight == prefetch, "the subscription's prefetch bounds what its consumer holds"
+    holding.set()
+
+    def stored() -> dict[str, int]:
+        with harness.session_factory() as session:
+            query = sa.select(counters.c.name, counters.c.value)
+            return {name: value for name, value in session.execute(query)}
+
+    rows = await wait_for(lambda: len(stored()) == count and stored(), timeout=30, what="every message")
+    # Each applied once (value 1), the failed one rolled back alone and applied on its redelivery.
+    assert rows == {**dict.fromkeys(names, 1), "bad": 2}
+    assert attempts["bad"] == 2 and all(attempts[name] == 1 for name in names[:-1])
+    assert inbox.batches < count / 2, f"{count} messages took {inbox.batches} transactions"
 
 
 async def test_message_that_always_fails_is_dead_lettered_and_the_queue_keeps_flowing(

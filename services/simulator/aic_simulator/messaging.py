@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from aic_common.bus import Bus, apply_once_async, on_control, on_events
+from aic_common.bus import BatchingInbox, Bus, on_control, on_events
 from aic_common.bus.rabbit import RabbitBus
 from aic_common.errors import AppError
 from aic_common.messages import (
@@ -221,8 +221,13 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
     }
 
 
+# What the characters perceive comes in bursts (a batch of commands' results): committed together.
+PERCEPTION_BATCH = 100
+
+
 def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulation: Simulation) -> None:
     handlers = perception_handlers()
+    inbox = BatchingInbox(session_factory, "simulator.perception", max_batch=PERCEPTION_BATCH)
 
     async def on_event(envelope: Envelope) -> None:
         handler = handlers.get(envelope.type)
@@ -234,7 +239,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             record_result(session, env)
             addressed.append(handler(session, env))
 
-        await apply_once_async(session_factory, "simulator.perception", envelope, apply)
+        await inbox.apply_once(envelope, apply)
         if any(addressed):
             simulation.poke()
 
@@ -278,8 +283,12 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             "comment.created",
             "message.sent",
             "user.followed",
+            # Heard only for the result of the character's action they answer.
+            "post.liked",
+            "social.command.rejected",
         ),
         on_event,
+        prefetch=PERCEPTION_BATCH,
     )
     # Every instance hears control messages on a queue of its own; only the leader answers.
     bus.subscribe(

@@ -17,7 +17,7 @@ import pytest
 from fastapi import FastAPI
 
 from aic_common.db import utc_now
-from aic_common.messages import MessageSent, UserRegistered, make_envelope
+from aic_common.messages import CommandRejected, MessageSent, PostLiked, UserRegistered, make_envelope
 from aic_common.testing import observed_bus, serving, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
@@ -144,6 +144,45 @@ async def test_the_action_log_filters_by_what_social_did_with_each_command(tmp_p
 
         bad = await client.get("/api/sim/actions", params={"result": "maybe"})
         assert bad.status_code == 422
+
+
+async def test_a_like_or_a_refusal_from_social_gives_the_action_its_result(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path)
+    async with (
+        observed_bus(settings, "post.liked") as observed,
+        simulator(settings, bus=observed.shared) as (client, app),
+    ):
+        with app.state.runtime.session_factory.begin() as session:
+            session.add_all(
+                [
+                    log_row(1, "like", command_id="decision-1", result=None),
+                    log_row(2, "comment", command_id="decision-2", result=None),
+                ]
+            )
+        liked = PostLiked(post_id="7", post_author_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()))
+        refused = CommandRejected(
+            command_id="c-2",
+            command_type="social.command.create_comment",
+            actor_id=str(uuid.uuid4()),
+            code="post_not_found",
+            detail="No such post",
+        )
+        await observed.bus.publish(make_envelope(liked, "social", "decision-1"))
+        await observed.bus.publish(make_envelope(refused, "social", "decision-2"))
+
+        async def results() -> dict[int, str | None]:
+            items = (await client.get("/api/sim/actions", headers=ADMIN)).json()["items"]
+            return {item["decision"]: item["result"] for item in items}
+
+        assert await wait_for(lambda: _all_answered(results), timeout=20, what="both actions answered") == {
+            1: "applied: post.liked",
+            2: "rejected: post_not_found",
+        }
+
+
+async def _all_answered(results: Any) -> dict[int, str | None] | None:
+    found = await results()
+    return found if all(found.values()) else None
 
 
 async def test_what_people_write_to_a_character_in_private_is_for_operators_only(tmp_path: Path) -> None:

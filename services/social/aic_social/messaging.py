@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from aic_common.bus import Bus, apply_once, on_commands, on_events
+from aic_common.bus import BatchingInbox, Bus, apply_once, on_commands, on_events
 from aic_common.db import run_in_thread
 from aic_common.errors import AppError, Conflict, Forbidden
 from aic_common.messages import (
@@ -135,10 +135,16 @@ COMMAND_TYPES: dict[str, type[SocialCommand]] = {
 }
 
 
+# The simulator sends commands in bursts (a checkpoint's worth at a time): up to this many are held
+# unacknowledged and committed together.
+COMMAND_BATCH = 100
+
+
 def register_consumers(bus: Bus, service: SocialService) -> None:
     projections = _projection_handlers(service)
     commands = _command_handlers(service)
     factory = service.session_factory
+    command_inbox = BatchingInbox(factory, "social.commands", max_batch=COMMAND_BATCH)
 
     async def on_projection(envelope: Envelope) -> None:
         handler = projections.get(envelope.type)
@@ -147,45 +153,37 @@ def register_consumers(bus: Bus, service: SocialService) -> None:
         with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
             await run_in_thread(apply_once, factory, "social.projections", envelope, handler)
 
-    def apply_command(envelope: Envelope) -> None:
+    def apply_command(session: Session, envelope: Envelope) -> None:
         command = COMMAND_TYPES[envelope.type].model_validate(envelope.data)
-
-        def apply(session: Session, _: Envelope) -> None:
-            profile = session.get(Profile, command.actor_id)
-            # Commands come from the simulator and may act only for AI characters.
-            if profile is None or profile.deleted or not profile.is_ai:
-                raise Forbidden("Commands may act only for AI characters", code="not_an_ai_account")
-            commands[envelope.type](
-                session, command, Actor(user_id=profile.user_id, role=profile.role, is_ai=True)
-            )
-
         try:
-            apply_once(factory, "social.commands", envelope, apply)
-        except AppError as error:
-            # The rule was broken, not the system: record the refusal once so the simulator learns it.
-            log.info("command %s %s refused: %s", envelope.type, envelope.id, error.detail)
-            refusal = error
-
-            def reject(session: Session, _: Envelope) -> None:
-                service.outbox.add(
-                    session,
-                    CommandRejected(
-                        command_id=str(envelope.id),
-                        command_type=envelope.type,
-                        actor_id=command.actor_id,
-                        code=refusal.code,
-                        detail=str(refusal.detail),
-                    ),
+            with session.begin_nested():
+                profile = session.get(Profile, command.actor_id)
+                # Commands come from the simulator and may act only for AI characters.
+                if profile is None or profile.deleted or not profile.is_ai:
+                    raise Forbidden("Commands may act only for AI characters", code="not_an_ai_account")
+                commands[envelope.type](
+                    session, command, Actor(user_id=profile.user_id, role=profile.role, is_ai=True)
                 )
-
-            apply_once(factory, "social.commands", envelope, reject)
+        except AppError as error:
+            # The rule was broken, not the system: what the command did is rolled back, and the refusal
+            # is recorded (once, with the message's claim) so the simulator learns it.
+            log.info("command %s %s refused: %s", envelope.type, envelope.id, error.detail)
+            service.outbox.add(
+                session,
+                CommandRejected(
+                    command_id=str(envelope.id),
+                    command_type=envelope.type,
+                    actor_id=command.actor_id,
+                    code=error.code,
+                    detail=str(error.detail),
+                ),
+            )
 
     async def on_command(envelope: Envelope) -> None:
         if envelope.type not in COMMAND_TYPES:
             log.warning("unknown command %s dropped", envelope.type)
             return
-        with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
-            await run_in_thread(apply_command, envelope)
+        await command_inbox.apply_once(envelope, apply_command)
 
     bus.subscribe("social.projections", on_events("user.*", "file.*"), on_projection)
-    bus.subscribe("social.commands", on_commands("social.command.*"), on_command)
+    bus.subscribe("social.commands", on_commands("social.command.*"), on_command, prefetch=COMMAND_BATCH)

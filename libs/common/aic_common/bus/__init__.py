@@ -13,7 +13,7 @@ from aic_common.bus.base import (
     on_events,
     topic_matches,
 )
-from aic_common.bus.inbox import apply_once, apply_once_async, claim_message
+from aic_common.bus.inbox import BatchingInbox, apply_once, apply_once_async, claim_message
 from aic_common.bus.inprocess import InProcessBus
 from aic_common.bus.outbox import Outbox, OutboxRelay
 from aic_common.settings import ServiceSettings
@@ -22,6 +22,7 @@ __all__ = [
     "COMMANDS",
     "CONTROL",
     "EVENTS",
+    "BatchingInbox",
     "Binding",
     "Bus",
     "BusUnavailable",

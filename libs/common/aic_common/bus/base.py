@@ -62,6 +62,9 @@ class Subscription:
     # An exclusive queue lives as long as this process's connection (a gateway replica's live stream);
     # it is not durable and has no dead-lettering: what it misses while down is not wanted.
     exclusive: bool = False
+    # How many unacknowledged messages the consumer holds at once (None: the bus's default); a consumer
+    # that commits in batches (``BatchingInbox``) wants more, a live one exactly one.
+    prefetch: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -69,7 +72,13 @@ class Bus(Protocol):
     namespace: str
 
     def subscribe(
-        self, queue: str, bindings: list[Binding], handler: Handler, *, exclusive: bool = False
+        self,
+        queue: str,
+        bindings: list[Binding],
+        handler: Handler,
+        *,
+        exclusive: bool = False,
+        prefetch: int | None = None,
     ) -> None:
         """Register a consumer; must be called before :meth:`start`."""
 

@@ -3,10 +3,14 @@
 The handler's state change and the ``processed_messages`` row commit in one transaction. A
 redelivered message finds its row and is skipped; two deliveries racing each other collide on the
 primary key, one transaction rolls back, and its delivery is retried and then skipped.
+
+:class:`BatchingInbox` does the same for a consumer that takes many messages a second: the messages
+delivered while one batch is being written form the next, committed together.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus.tables import processed_messages_table
-from aic_common.db import run_in_thread, run_transaction, utc_now
+from aic_common.db import is_database_unavailable, is_lock_conflict, run_in_thread, run_transaction, utc_now
 from aic_common.messages import Envelope
 from aic_common.observability import bind_correlation_id
 
@@ -69,6 +73,98 @@ async def apply_once_async(
     """:func:`apply_once` off the event loop, logging under the message's correlation id."""
     with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
         return await run_in_thread(apply_once, session_factory, consumer, envelope, apply)
+
+
+Apply = Callable[[Session, Envelope], None]
+
+
+class BatchingInbox:
+    """:func:`apply_once` for many messages in one transaction: group commit for a busy consumer.
+
+    A commit waits for the database's log flush, so one transaction per message caps a consumer at a few
+    hundred messages a second whatever the CPU. Here the messages handed in while a batch is being
+    written wait and form the next batch, up to ``max_batch``: no timer, so a lone message is written at
+    once. Each message is claimed and applied in a savepoint of its own: one whose ``apply`` raises rolls
+    back alone and only its delivery fails (redelivered, then dead-lettered, as with :func:`apply_once`);
+    the others commit. A lost deadlock or an unreachable database spoils the whole transaction, so the
+    batch is run again or fails as a whole. How many messages can wait is the subscription's prefetch.
+    """
+
+    def __init__(
+        self, session_factory: sessionmaker[Session], consumer: str, *, max_batch: int = 100
+    ) -> None:
+        self.session_factory = session_factory
+        self.consumer = consumer
+        self.max_batch = max_batch
+        self._waiting: list[tuple[Envelope, Apply, asyncio.Future[bool]]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = 0  # committed batches, for tests and metrics
+
+    async def apply_once(self, envelope: Envelope, apply: Apply) -> bool:
+        """Apply ``envelope`` once, committed with whatever else is waiting; False when a duplicate.
+
+        Returns after the commit; raises what ``apply`` raised for this message."""
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._waiting.append((envelope, apply, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name=f"inbox:{self.consumer}")
+        return await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
+            try:
+                outcomes = await run_in_thread(self._apply_batch, [(e, a) for e, a, _ in batch])
+            except Exception as error:
+                outcomes = [error] * len(batch)
+            for (_, _, done), outcome in zip(batch, outcomes, strict=True):
+                if done.done():  # its delivery was cancelled (the bus is stopping): redelivered later
+                    continue
+                if isinstance(outcome, BaseException):
+                    done.set_exception(outcome)
+                else:
+                    done.set_result(outcome)
+
+    def _apply_batch(self, batch: list[tuple[Envelope, Apply]]) -> list[bool | Exception]:
+        table = processed_messages_table
+
+        def claim_and_apply_all(session: Session) -> list[bool | Exception]:
+            ids = [str(envelope.id) for envelope, _ in batch]
+            seen = set(
+                session.scalars(
+                    sa.select(table.c.message_id).where(
+                        table.c.consumer == self.consumer, table.c.message_id.in_(ids)
+                    )
+                )
+            )
+            outcomes: list[bool | Exception] = []
+            for envelope, apply in batch:
+                message_id = str(envelope.id)
+                if message_id in seen:  # processed before, or twice in this batch
+                    log.info("skipping duplicate %s %s for %s", envelope.type, message_id, self.consumer)
+                    outcomes.append(False)
+                    continue
+                seen.add(message_id)
+                try:
+                    with session.begin_nested(), bind_correlation_id(envelope.correlation_id or message_id):
+                        session.execute(
+                            table.insert().values(
+                                consumer=self.consumer, message_id=message_id, processed_at=utc_now()
+                            )
+                        )
+                        apply(session, envelope)
+                except Exception as error:
+                    if is_lock_conflict(error) or is_database_unavailable(error):
+                        raise  # the transaction is gone: the batch as a whole is retried or fails
+                    log.warning("%s %s failed on %s: %r", envelope.type, message_id, self.consumer, error)
+                    outcomes.append(error)
+                else:
+                    outcomes.append(True)
+            return outcomes
+
+        outcomes = run_transaction(self.session_factory, claim_and_apply_all)
+        self.batches += 1
+        return outcomes
 
 
 def forget_processed_before(session_factory: sessionmaker[Session], age: timedelta) -> int:

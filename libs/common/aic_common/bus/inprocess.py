@@ -56,13 +56,19 @@ class InProcessBus:
         self._running = False
 
     def subscribe(
-        self, queue: str, bindings: list[Binding], handler: Handler, *, exclusive: bool = False
+        self,
+        queue: str,
+        bindings: list[Binding],
+        handler: Handler,
+        *,
+        exclusive: bool = False,
+        prefetch: int | None = None,
     ) -> None:
         if queue in self._queues:
             raise ValueError(f"queue {queue} already has a consumer")
         if not exclusive:
             handler = outage_tolerant(handler, lambda: self._running, first_pause=self.outage_pause)
-        self._queues[queue] = _Queue(Subscription(queue, list(bindings), handler, exclusive))
+        self._queues[queue] = _Queue(Subscription(queue, list(bindings), handler, exclusive, prefetch))
         if self._running:
             self._start_workers(self._queues[queue])
 
@@ -77,8 +83,10 @@ class InProcessBus:
             self._start_workers(queue)
 
     def _start_workers(self, queue: _Queue) -> None:
-        # Exclusive queues feed live streams in order: one worker keeps that order.
-        count = 1 if queue.subscription.exclusive else self.workers_per_queue
+        # Exclusive queues feed live streams in order: one worker keeps that order. A worker is a message
+        # in flight, so the prefetch a subscription asks for is its number of workers.
+        subscription = queue.subscription
+        count = 1 if subscription.exclusive else subscription.prefetch or self.workers_per_queue
         for _ in range(count):
             self._tasks.append(asyncio.create_task(self._work(queue), name=f"bus:{queue.subscription.queue}"))
 

@@ -102,6 +102,7 @@ class RabbitBus:
             for name in (EVENTS, COMMANDS, CONTROL)
         }
         self._dlx = RabbitExchange(f"{namespace}.dlx", type=ExchangeType.DIRECT, durable=True)
+        self._prefetch_channels: dict[int, Channel] = {}
         self._started = False
         self._stopping = False
 
@@ -142,7 +143,13 @@ class RabbitBus:
     # ------------------------------------------------------------------ consuming
 
     def subscribe(
-        self, queue: str, bindings: list[Binding], handler: Handler, *, exclusive: bool = False
+        self,
+        queue: str,
+        bindings: list[Binding],
+        handler: Handler,
+        *,
+        exclusive: bool = False,
+        prefetch: int | None = None,
     ) -> None:
         if self._started:
             raise RuntimeError("subscribe before start")
@@ -150,7 +157,7 @@ class RabbitBus:
             raise ValueError("a subscription needs at least one binding")
         if not exclusive:  # a live consumer has no database to wait for, and nobody waits for it
             handler = outage_tolerant(handler, lambda: not self._stopping, first_pause=self.outage_pause)
-        subscription = Subscription(queue, list(bindings), handler, exclusive)
+        subscription = Subscription(queue, list(bindings), handler, exclusive, prefetch)
         rabbit_queue = self._rabbit_queue(subscription)
         self._subscriptions.append((subscription, rabbit_queue))
 
@@ -181,8 +188,17 @@ class RabbitBus:
             decoder=_raw_body,
             no_reply=True,
             title=rabbit_queue.name,
-            channel=_LIVE_CHANNEL if exclusive else None,
+            channel=self._channel_for(subscription),
         )(consume)
+
+    def _channel_for(self, subscription: Subscription) -> Channel | None:
+        if subscription.exclusive:
+            return _LIVE_CHANNEL
+        if subscription.prefetch is not None:  # a channel of its own: prefetch is set per channel
+            return self._prefetch_channels.setdefault(
+                subscription.prefetch, Channel(prefetch_count=subscription.prefetch)
+            )
+        return None  # the broker's default channel
 
     async def start(self) -> None:
         if self._started:
@@ -226,7 +242,7 @@ class RabbitBus:
             if durable_only and subscription.exclusive:
                 continue  # an exclusive queue would vanish with this short connection anyway
             # On the channel its consumer will use: FastStream keeps the first declaration of a queue.
-            channel = _LIVE_CHANNEL if subscription.exclusive else None
+            channel = self._channel_for(subscription)
             queue = await declarer.declare_queue(rabbit_queue, channel=channel)
             for binding in subscription.bindings:
                 await queue.bind(exchanges[binding.exchange], routing_key=binding.pattern)
