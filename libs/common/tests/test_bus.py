@@ -452,3 +452,45 @@ async def test_two_relays_on_one_outbox_publish_each_event_once(harness: Harness
     finally:
         for relay in relays:
             await relay.stop()
+
+
+class HeldBus:
+    """A producer whose publishes wait until the test lets them through."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.publishing = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def publish(self, envelope: Envelope) -> None:
+        self.publishing.set()
+        await self.release.wait()
+
+
+async def test_writing_to_the_outbox_does_not_wait_for_the_relay_to_publish(
+    harness: Harness, bus_namespace: str
+) -> None:
+    # The relay holds its claimed rows locked while it publishes; a service writing new events meanwhile
+    # (the next post, the next command's answer) must not queue up behind that.
+    if harness.kind != "rabbit":
+        pytest.skip("row locks: MySQL/MariaDB only (SQLite serialises its relays with a process lock)")
+    outbox = Outbox("test")
+    with harness.session_factory.begin() as session:
+        outbox.add(session, registered("claimed"))
+    held = HeldBus(bus_namespace)
+    relay = OutboxRelay(harness.session_factory, held, poll_seconds=0.05)  # type: ignore[arg-type]
+    await relay.start()
+    try:
+        await asyncio.wait_for(held.publishing.wait(), 20)
+
+        def write_another() -> None:
+            with harness.session_factory.begin() as session:
+                session.execute(sa.text("SET SESSION innodb_lock_wait_timeout = 2"))
+                outbox.add(session, registered("written meanwhile"))
+
+        await asyncio.to_thread(write_another)  # a lock wait timeout (1205) after 2 s fails the test
+        held.release.set()
+        await wait_for(lambda: relay.pending_count() == 0, what="both rows published")
+    finally:
+        held.release.set()
+        await relay.stop()

@@ -150,6 +150,11 @@ class OutboxRelay:
     def _drain_batch(self) -> int:
         # Runs in a worker thread holding the row locks while the event loop publishes.
         with _sqlite_relay_lock(self.session_factory), self.session_factory.begin() as session:
+            if session.get_bind().dialect.name == "mysql":
+                # Under InnoDB's default REPEATABLE READ the locking read below also locks the gap after
+                # the last row, and every transaction writing to the outbox would wait for this whole
+                # batch to be published. READ COMMITTED locks only the rows it claims.
+                session.connection(execution_options={"isolation_level": "READ COMMITTED"})
             rows = session.execute(
                 sa.select(outbox_table.c.id, outbox_table.c.payload)
                 .where(outbox_table.c.sent_at.is_(None))
