@@ -2,7 +2,9 @@
 
 The real engine with the policy the service builds (the LLM tier first, the rules behind it) against
 the scripted OpenAI-compatible server, which answers every call with a valid decision after a fixed
-latency. Busy share = time-integral of LLM calls in flight / (wall time x configured concurrency).
+latency. Ticks overlap as in the service: a tick ends once no more than the concurrency of its decisions
+are still on their way, and the next tick's decisions take the slots they leave free. Busy share =
+time-integral of LLM calls in flight / (wall time x configured concurrency).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ async def measure(agents: int, budget_seconds: float) -> dict[str, Any]:
                 elapsed = await drive(engine, settings.sim_start + timedelta(days=7), budget_seconds)
                 stats = llm.stats()
                 busy = llm.busy_fraction(elapsed)
+                await engine.settle()  # the last tick's stragglers, applied after the measured time
             finally:
                 await llm.aclose()
                 engine_db.dispose()

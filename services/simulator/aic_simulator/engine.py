@@ -2,10 +2,19 @@
 
 One step (a tick): the clock moves to the next wake-up, never further than ``max_time_jump``; every
 agent due by then finishes its previous action and decides its next one (concurrently, so LLM calls
-overlap), and the decisions are applied in a fixed order (by agent id), which keeps rule-based runs
-reproducible. Actions take simulated time; the agent sleeps until its action ends or until someone
-addresses it (a message, a comment, a mention), whichever comes first. ``speed`` paces simulated time
-against wall time; 0 runs as fast as it can.
+overlap), and the decisions are applied in a fixed order (by wake-up time, then agent id), which keeps
+rule-based runs reproducible. Actions take simulated time; the agent sleeps until its action ends or
+until someone addresses it (a message, a comment, a mention), whichever comes first. ``speed`` paces
+simulated time against wall time; 0 runs as fast as it can.
+
+A policy that works on several decisions at once (an LLM with ``concurrency`` slots) need not hold the
+clock for a tick's last few answers: a tick ends once no more than ``concurrency`` of its decisions
+are still on their way, and those agents are *thinking* while the next tick starts, so that its
+decisions fill the slots the stragglers leave free. A straggler is applied in the next tick, at that
+tick's time, before the next tick's own decisions (the lag is one tick at most: a tick waits for every
+decision of the ticks before it). A thinking agent has no action and a wake-up in the past, which is
+what a checkpoint writes: a restarted engine lets it decide again. Rules answer at once and have no
+slots, so each of their ticks waits for all its decisions, as it always did.
 """
 
 from __future__ import annotations
@@ -79,6 +88,17 @@ SOCIAL_ACTIONS = {
 
 
 @dataclass
+class Thinking:
+    """A decision on its way; its agent does nothing else until it is applied."""
+
+    agent: AgentState
+    perception: Perception
+    task: asyncio.Task[tuple[Decision, DecisionTrace]]
+    tick: int  # the tick that asked
+    last_stimulus: int  # the newest stimulus the world knew of when it asked
+
+
+@dataclass
 class StepReport:
     step: int
     sim_time: datetime
@@ -102,6 +122,9 @@ class Engine:
         self.fallbacks = 0
         self.actions_wall: list[float] = []  # wall times of recent actions, for actions per minute
         self.pending = Changes()
+        # Decisions a tick may leave on their way (the policy's slots: an LLM's concurrency, rules none).
+        self.overlap: int = getattr(policy, "concurrency", 0)
+        self.thinking: dict[str, Thinking] = {}  # by agent id, in the order they were asked
         self._open_places: list[Any] | None = None  # places open at the current simulated time
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
@@ -126,17 +149,71 @@ class Engine:
             self._open_places = None
             if self.settings.publish_action_events:
                 changes.send(SimClockAdvanced(sim_time=target, previous_sim_time=previous))
-        due = world.pop_due(world.sim_time)
+        # A thinking agent is never asked twice; its decision schedules it when it is applied.
+        due = [agent for agent in world.pop_due(world.sim_time) if agent.id not in self.thinking]
         for agent in due:
             self._finish(agent, changes)
-        perceptions = [self.perceive(agent) for agent in due]
-        results = await asyncio.gather(*(self._decide(p) for p in perceptions))
-        for agent, perception, (decision, trace) in zip(due, perceptions, results, strict=True):
-            self._apply(agent, perception, decision, trace, changes)
+        tick = world.steps + 1
+        # Everyone due is perceived before anyone decides: the tasks start at the first await below.
+        for agent in due:
+            perception = self.perceive(agent)
+            task = asyncio.create_task(self._decide(perception), name=f"decide-{agent.id}")
+            self.thinking[agent.id] = Thinking(agent, perception, task, tick, world.last_stimulus)
+        await self._await_decisions(tick)
+        self._apply_arrived(tick, changes)
         world.steps += 1
         if checkpoint:
             await self.checkpoint()
         return StepReport(world.steps, world.sim_time, len(due))
+
+    async def _await_decisions(self, tick: int) -> None:
+        """Until every decision of the earlier ticks has arrived and at most ``overlap`` are on their way."""
+        while True:
+            waiting = [t for t in self.thinking.values() if not t.task.done()]
+            if len(waiting) <= self.overlap and all(t.tick == tick for t in waiting):
+                return
+            await asyncio.wait([t.task for t in waiting], return_when=asyncio.FIRST_COMPLETED)
+
+    def _apply_arrived(self, step: int, changes: Changes) -> None:
+        """Apply the decisions that have arrived, in the order they were asked, and forget them."""
+        world = self.world
+        for agent_id, thinking in list(self.thinking.items()):
+            if not thinking.task.done():
+                continue
+            del self.thinking[agent_id]
+            try:
+                decision, trace = thinking.task.result()
+            except Exception:
+                world.schedule(thinking.agent, world.sim_time)  # it decides again in the next tick
+                raise
+            self._apply(thinking.agent, thinking.perception, decision, trace, changes, step)
+            if self._addressed_while_thinking(thinking):
+                world.schedule(thinking.agent, world.sim_time)
+
+    def _addressed_while_thinking(self, thinking: Thinking) -> bool:
+        """Whether a person wrote to the agent after it perceived: the refresh that brought it in could
+        not wake an agent already awake, so it acts on it now, as it would have (see ``store.refresh``)."""
+        new = [s for s in thinking.agent.stimuli if s.id > thinking.last_stimulus]
+        if not new:
+            return False
+        characters = {a.user_id for a in self.world.agents.values() if a.user_id}
+        return any(s.from_user_id not in characters for s in new)
+
+    async def settle(self) -> None:
+        """Wait for every decision on its way and apply it now, in the last tick (before a pause, after
+        stepping): a simulation that is not running has nothing on its way."""
+        if self.thinking:
+            await asyncio.wait([t.task for t in self.thinking.values()])
+        self._apply_arrived(self.world.steps, self.pending)
+
+    async def cancel_decisions(self) -> None:
+        """Drop the decisions on their way (the engine stops or failed); their agents decide again."""
+        thinking, self.thinking = self.thinking, {}
+        for entry in thinking.values():
+            entry.task.cancel()
+            self.world.schedule(entry.agent, self.world.sim_time)
+        # Let them end (an LLM call abandoned frees its slot) before the engine is dropped.
+        await asyncio.gather(*(entry.task for entry in thinking.values()), return_exceptions=True)
 
     async def checkpoint(self) -> None:
         """Write the state and everything pending in one transaction."""
@@ -312,6 +389,7 @@ class Engine:
         decision: Decision,
         trace: DecisionTrace,
         changes: Changes,
+        step: int,
     ) -> None:
         world = self.world
         world.decisions += 1
@@ -344,7 +422,7 @@ class Engine:
         changes.action_logs.append(
             {
                 "decision": number,
-                "step": world.steps + 1,
+                "step": step,
                 "agent_id": agent.id,
                 "sim_time": now,
                 "ends_at": ends_at,

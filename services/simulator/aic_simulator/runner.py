@@ -61,6 +61,7 @@ class Simulation:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self.engine is not None:
+            await self.engine.cancel_decisions()
             with contextlib.suppress(Exception):
                 await run_in_thread(self.store.release)
         self.engine = None
@@ -101,9 +102,11 @@ class Simulation:
 
     async def _lose_leadership(self, why: str) -> None:
         log.warning("%s stops leading: %s", self.holder, why)
+        engine, self.engine = self.engine, None
         if self._loop_task is not None:
             self._loop_task.cancel()
-        self.engine = None
+        if engine is not None:
+            await engine.cancel_decisions()
 
     # ------------------------------------------------------------------ running
 
@@ -142,6 +145,7 @@ class Simulation:
                     last_refresh = loop.time()
             if self.engine is not None:
                 async with self._lock:
+                    await self.engine.settle()
                     await self.engine.checkpoint()
         except LeaseLost as exc:
             await self._lose_leadership(str(exc))
@@ -151,6 +155,7 @@ class Simulation:
             log.exception("the engine failed; it stays paused until an operator resumes it")
             if self.engine is not None:
                 self.engine.world.state = "paused"
+                await self.engine.cancel_decisions()
 
     async def _pace(self, engine: Engine, before: Any) -> bool:
         """Wait the wall time the simulated step is worth, waking early when someone needs an agent.
@@ -216,6 +221,10 @@ class Simulation:
                     raise Conflict("Pause the simulation before stepping it", code="running")
                 for _ in range(steps or 1):
                     await engine.step(checkpoint=False)
+            if world.state != "running":
+                # Paused, stopped or stepped: the decisions still on their way arrive and are applied
+                # now, so what is checkpointed and reported has none outstanding.
+                await engine.settle()
             if world.state != previous or command == SimCommand.set_speed:
                 engine.pending.send(engine.state_event())
             await engine.checkpoint()

@@ -67,6 +67,8 @@ class TieredPolicy:
         self.tiers = list(tiers)
         self.decision_timeout = decision_timeout
         self.name = ">".join(t.name for t in self.tiers)
+        # How many decisions it works on at once: the slots of its tiers (an LLM's), rules have none.
+        self.concurrency = max(getattr(t, "concurrency", 0) for t in self.tiers)
         self._busy: set[str] = set()
         # For status and benchmarks: which tier decided how often, and why tiers were skipped.
         self.decided_by: Counter[str] = Counter()
