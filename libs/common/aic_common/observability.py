@@ -7,6 +7,7 @@ lifespan by :func:`aic_common.web.create_service_app`), and each app has its own
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -34,6 +35,10 @@ from prometheus_client import (
 from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aic_common.errors import Unauthorized
+from aic_common.principals import bearer_token
+from aic_common.tokens import InvalidToken
 
 request_id_var: ContextVar[str | None] = ContextVar("aic_request_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("aic_correlation_id", default=None)
@@ -245,12 +250,23 @@ class HttpMetrics:
         self.request_duration_seconds.labels(method, route).observe(seconds)
 
 
-def metrics_router(registry: CollectorRegistry) -> APIRouter:
-    """``GET /metrics`` rendering ``registry`` in the Prometheus text exposition format."""
+def metrics_router(registry: CollectorRegistry, token: str = "") -> APIRouter:
+    """``GET /metrics`` rendering ``registry`` in the Prometheus text exposition format.
+
+    With a ``token``, only requests carrying ``Authorization: Bearer <token>`` are answered: the
+    metrics name every route and count the open live streams, nothing for anyone else to read.
+    """
     router = APIRouter()
+    expected = token.encode()
 
     @router.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    async def metrics(request: Request) -> Response:
+        if token:
+            presented = bearer_token(request.headers.get("authorization"))
+            if presented is None:
+                raise Unauthorized("Send 'Authorization: Bearer <metrics token>'", code="not_authenticated")
+            if not hmac.compare_digest(presented.encode(), expected):
+                raise InvalidToken("Invalid metrics token")
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

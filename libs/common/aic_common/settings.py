@@ -66,8 +66,14 @@ class ServiceSettings(BaseSettings):
     service_client_id: str = ""
     service_client_secret: SecretStr = SecretStr("")
 
-    # Fields whose value is a secret: refused when left at a placeholder outside dev mode.
+    # Bearer token a scraper must send to read /metrics (route templates, request counts, open streams).
+    # Empty, in dev mode only, leaves /metrics open.
+    metrics_token: SecretStr = SecretStr("")
+
+    # Fields whose value is a secret: refused when left at a placeholder outside dev mode. A service's
+    # own; the ones every service has are in COMMON_SECRET_FIELDS, so overriding this cannot drop them.
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    COMMON_SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("metrics_token",)
 
     @property
     def is_dev(self) -> bool:
@@ -82,7 +88,7 @@ class ServiceSettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
         if self.is_dev:
             return self
-        for name in self.secret_fields:
+        for name in (*self.secret_fields, *self.COMMON_SECRET_FIELDS):
             value = getattr(self, name)
             raw = value.get_secret_value() if isinstance(value, SecretStr) else value
             if raw is None or str(raw).strip().lower() in PLACEHOLDER_SECRETS:

@@ -169,7 +169,7 @@ def create_service_app(
     app.state.readiness_timeout_seconds = READINESS_TIMEOUT_SECONDS
     install_error_handlers(app)
     app.include_router(_health_router(app))
-    app.include_router(metrics_router(metrics.registry))
+    app.include_router(metrics_router(metrics.registry, settings.metrics_token.get_secret_value()))
     for router in routers:
         app.include_router(router)
     return app

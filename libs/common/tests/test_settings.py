@@ -47,6 +47,7 @@ def test_placeholder_secret_is_accepted_in_dev_only(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValidationError):
         SampleSettings()
     monkeypatch.setenv("AIC_SIGNING_SECRET", "a-real-long-random-value-1f9c")
+    monkeypatch.setenv("AIC_METRICS_TOKEN", "another-real-random-value-77c2")
     assert SampleSettings().signing_secret.get_secret_value().startswith("a-real")
 
 
