@@ -41,6 +41,7 @@ generate() {
   for client in $service_clients; do
     eval "${client}_client_secret=$(random 32)"
   done
+  metrics_token=${METRICS_TOKEN:-$(random 32)}
   jwt_private_key=$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null)
 }
 
@@ -74,6 +75,7 @@ SIMULATOR_CLIENT_SECRET=$simulator_client_secret
 SOCIAL_CLIENT_SECRET=$social_client_secret
 ADMIN_USERNAME=$admin_username
 ADMIN_PASSWORD=$admin_password
+METRICS_TOKEN=$metrics_token
 EOF
   # One line, its newlines escaped: compose turns \n back into newlines inside double quotes.
   printf 'JWT_PRIVATE_KEY="%s"\n' "$(printf '%s\n' "$jwt_private_key" | awk '{printf "%s\\n", $0}')"
@@ -138,6 +140,8 @@ AIC_S3_ACCESS_KEY=$s3_access_key
 AIC_S3_SECRET_KEY=$s3_secret_key
 EOF
   echo "AIC_REDIS_URL=$redis_url" >>"$dir/gateway.env"
+  # Every service's /metrics and the ServiceMonitor that scrapes them share one token.
+  echo "AIC_METRICS_TOKEN=$metrics_token" >"$dir/metrics.env"
   printf '%s\n' "$jwt_private_key" >"$dir/jwt-private-key.pem"
   # A self-signed certificate for the dev overlay's Ingress (prod gets one from cert-manager).
   tls_host=${TLS_HOST:-aic.localhost}

@@ -114,7 +114,7 @@ async def test_a_post_with_an_image_gets_a_comment_and_its_author_is_notified_li
     try:
 
         async def subscribed() -> bool:
-            metrics = (await gateway.get("/metrics")).text
+            metrics = (await gateway.get("/metrics", headers=stack.secrets.metrics_authorization)).text
             return any(
                 line.startswith("aic_stream_subscribers") and not line.endswith(" 0.0")
                 for line in metrics.splitlines()

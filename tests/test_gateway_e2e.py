@@ -190,7 +190,9 @@ async def test_live_stream_delivers_public_events_and_only_the_users_own_private
 def _subscribed(stack: Stack):
     async def check() -> bool:
         async with httpx.AsyncClient() as client:
-            metrics = (await client.get(f"{stack.gateway_url}/metrics")).text
+            metrics = (
+                await client.get(f"{stack.gateway_url}/metrics", headers=stack.secrets.metrics_authorization)
+            ).text
         return any(
             line.startswith("aic_stream_subscribers") and not line.endswith(" 0.0")
             for line in metrics.splitlines()

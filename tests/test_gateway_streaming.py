@@ -46,6 +46,7 @@ def streaming_gateway(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, int]]
     gateway_env = {
         **base_env,
         "AIC_ENV": "test",
+        "AIC_METRICS_TOKEN": stack.secrets.metrics_token,
         "AIC_DATA_DIR": str(tmp_path),
         "AIC_AUTH_URL": stack.url(AUTH),
         "AIC_FILES_URL": f"http://127.0.0.1:{sink_port}",

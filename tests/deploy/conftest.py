@@ -646,6 +646,8 @@ def runner_environment(spec: ServiceSpec) -> dict[str, str]:
         admin_username="admin",
     )
     clients = {other.name: "secret" for other in SERVICES if other.service_client}
-    stack_secrets = StackSecrets(jwt_private_key="key", service_clients=clients, admin_password="password")
+    stack_secrets = StackSecrets(
+        jwt_private_key="key", service_clients=clients, admin_password="password", metrics_token="token"
+    )
     urls = {other.name: f"http://{other.name}:{CONTAINER_PORT}" for other in ALL_SPECS}
     return service_environment(spec, config, stack_secrets, urls)

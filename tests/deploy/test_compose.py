@@ -65,7 +65,7 @@ def test_compose_refuses_to_start_until_every_variable_of_env_example_is_set() -
 
 def test_secrets_reach_the_containers_only_from_the_env_file() -> None:
     raw = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))
-    secret_name = re.compile(r"PASSWORD|SECRET|_KEY$|_PASS$|CLIENTS")
+    secret_name = re.compile(r"PASSWORD|SECRET|_KEY$|_PASS$|CLIENTS|TOKEN")
 
     def environments(node: Any) -> list[dict[str, Any]]:
         found = []
@@ -163,6 +163,22 @@ def test_credentials_agree_between_each_service_and_the_stores_it_uses(compose: 
     for spec in ALL_SPECS:
         if spec.name != "gateway":
             assert gateway[f"AIC_{spec.name.upper()}_URL"] == f"http://{spec.name}:{CONTAINER_PORT}"
+
+
+def test_every_service_and_migration_gets_the_one_metrics_token_of_the_env_file(
+    compose: Compose, compose_env: dict[str, str]
+) -> None:
+    token = compose_env["METRICS_TOKEN"]
+    assert len(token) >= 32
+    for spec in ALL_SPECS:
+        steps = [spec.name, *([f"migrate-{spec.name}"] if spec.has_database else [])]
+        for step in steps:
+            assert compose.environment(step)["AIC_METRICS_TOKEN"] == token, step
+    # A missing token stops compose before anything starts with /metrics open.
+    assert (
+        "METRICS_TOKEN"
+        in Compose.load({k: v for k, v in compose_env.items() if k != "METRICS_TOKEN"}).missing
+    )
 
 
 def test_the_setup_scripts_are_mounted_and_cover_every_service_with_a_database(compose: Compose) -> None:

@@ -139,9 +139,14 @@ def test_every_probe_compose_and_the_cluster_use_is_answered(
             container[probe]["httpGet"]["path"]
             for probe in ("startupProbe", "readinessProbe", "livenessProbe")
         }
+        # The metrics are Prometheus' alone: it sends the token compose gives every service.
+        scraper = {"Authorization": f"Bearer {compose.environment(spec.name)['AIC_METRICS_TOKEN']}"}
         for path in paths:
-            response = httpx.get(f"{compose_stack.url(spec.name)}{path}", timeout=10)
+            headers = scraper if path == METRICS_PATH else {}
+            response = httpx.get(f"{compose_stack.url(spec.name)}{path}", headers=headers, timeout=10)
             assert response.status_code == 200, (spec.name, path, response.text)
+        anonymous = httpx.get(f"{compose_stack.url(spec.name)}{METRICS_PATH}", timeout=10)
+        assert anonymous.status_code == 401, (spec.name, anonymous.text)
 
 
 def png_bytes() -> bytes:

@@ -141,6 +141,18 @@ def test_the_servicemonitor_component_scrapes_every_service(k8s_tree: Path) -> N
     for service in scraped:
         assert endpoint["port"] in [port["name"] for port in service["spec"]["ports"]]
 
+    # It sends the token every service's /metrics asks for, from a Secret of its own namespace (the
+    # operator reads credentials only there), under the name kustomize generated for that Secret.
+    assert endpoint["authorization"]["type"] == "Bearer"
+    credentials = endpoint["authorization"]["credentials"]
+    secret = monitored.get("Secret", credentials["name"])
+    assert monitor["metadata"]["namespace"] == secret["metadata"]["namespace"] == NAMESPACE
+    token = monitored.config_data("Secret", credentials["name"])[credentials["key"]]
+    assert len(token) >= 32
+    for spec in ALL_SPECS:
+        container = pod_spec(monitored.server(spec.name))["containers"][0]
+        assert monitored.environment(container)["AIC_METRICS_TOKEN"] == token, spec.name
+
 
 # --------------------------------------------------------------------------------------------- wiring
 
@@ -273,6 +285,19 @@ def test_each_container_gets_the_runners_variables_and_its_settings_accept_them(
         if spec.service_client:
             environment = overlay.environment(pod_spec(overlay.server(spec.name))["containers"][0])
             assert service_clients(auth)[spec.name] == environment["AIC_SERVICE_CLIENT_SECRET"]
+
+
+def test_every_service_container_reads_the_metrics_token_from_the_one_shared_secret(
+    overlay: Manifests,
+) -> None:
+    tokens = set()
+    for _, where, container in service_containers(overlay):
+        sources = [s["secretRef"]["name"] for s in container.get("envFrom") or [] if "secretRef" in s]
+        holding = [name for name in sources if "AIC_METRICS_TOKEN" in overlay.config_data("Secret", name)]
+        assert len(holding) == 1 and holding[0].startswith("aic-metrics"), where
+        tokens.add(overlay.environment(container)["AIC_METRICS_TOKEN"])
+    (token,) = tokens
+    assert token != "change-me" and len(token) >= 32
 
 
 def test_dev_credentials_agree_between_each_service_and_its_store(overlays: dict[str, Manifests]) -> None:

@@ -62,6 +62,7 @@ def test_production_settings_refuse_a_missing_signing_key(monkeypatch: pytest.Mo
     with pytest.raises(ValidationError, match="AIC_JWT_PRIVATE_KEY"):
         AuthSettings()
     monkeypatch.setenv("AIC_JWT_PRIVATE_KEY", "-----BEGIN PRIVATE KEY-----...")
+    monkeypatch.setenv("AIC_METRICS_TOKEN", "a-real-long-random-metrics-token")
     monkeypatch.setenv("AIC_SERVICE_CLIENTS", '{"social": "short"}')
     with pytest.raises(ValidationError, match="at least 16"):
         AuthSettings()

@@ -153,6 +153,12 @@ class StackSecrets:
     jwt_private_key: str
     service_clients: dict[str, str]  # client id (the service's name) -> secret
     admin_password: str = ""
+    metrics_token: str = ""  # what a scraper sends to read any service's /metrics
+
+    @property
+    def metrics_authorization(self) -> dict[str, str]:
+        """The header with which to read a service's /metrics."""
+        return {"Authorization": f"Bearer {self.metrics_token}"}
 
     @classmethod
     def load_or_create(cls, path: Path, config: StackConfig) -> StackSecrets:
@@ -170,6 +176,7 @@ class StackSecrets:
             jwt_private_key=str(stored.get("jwt_private_key") or generate_rsa_private_key_pem()),
             service_clients=clients,
             admin_password=admin_password,
+            metrics_token=str(stored.get("metrics_token") or secrets.token_urlsafe(32)),
         )
         if result.as_json() != stored:
             _write_private(path, json.dumps(result.as_json(), indent=2, sort_keys=True))
@@ -180,6 +187,7 @@ class StackSecrets:
             "jwt_private_key": self.jwt_private_key,
             "service_clients": self.service_clients,
             "admin_password": self.admin_password,
+            "metrics_token": self.metrics_token,
         }
 
 
@@ -209,6 +217,7 @@ def service_environment(
         "AIC_MIGRATE_ON_START": "false",  # the runner migrates first, like a deployment's job
         "AIC_JWKS_URL": f"{urls[AUTH]}{JWKS_PATH}",
         "AIC_LOG_JSON": "true",
+        "AIC_METRICS_TOKEN": stack_secrets.metrics_token,
     }
     if spec.has_database:
         env["AIC_DATABASE_URL"] = config.database_url(spec.name)

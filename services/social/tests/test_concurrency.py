@@ -41,7 +41,11 @@ def test_the_first_messages_of_a_pair_crossing_end_in_one_conversation(mysql_url
     upgrade(MIGRATIONS, mysql_url)
     engine = create_db_engine(mysql_url)
     factory = create_session_factory(engine)
-    service = SocialService(SocialSettings(env="test", database_url=mysql_url), factory, Outbox("social"))
+    service = SocialService(
+        SocialSettings(env="test", database_url=mysql_url, metrics_token="metrics-token-of-the-test"),
+        factory,
+        Outbox("social"),
+    )
     with factory.begin() as session:
         lin, bo = profile(session, "lin"), profile(session, "bo")
     errors: list[BaseException] = []

@@ -169,7 +169,7 @@ def test_the_home_feed_is_an_index_range_scan(
             sa.select(Profile.user_id).order_by(Profile.following_count, Profile.user_id)
         ).all()
     service = SocialService(
-        settings=SocialSettings(env="test", data_dir=tmp_path),
+        settings=SocialSettings(env="test", data_dir=tmp_path, metrics_token="metrics-token-of-the-test"),
         session_factory=create_session_factory(social),
         outbox=Outbox("social"),
     )
