@@ -22,8 +22,9 @@ ATTACHMENTS_QUEUE = "files.attachments"
 def register_consumers(bus: Bus, service: FilesService) -> None:
     async def on_user_deleted(envelope: Envelope) -> None:
         event = parse_data(envelope, UserDeleted)
-        # Objects before rows: if storage is down this raises, the message comes back, and the rows are
-        # still there to say which objects to remove.
+        # Objects before rows, so the rows are still there to say which objects to remove when this
+        # raises. Storage out of reach raises StorageUnreachable: the bus holds the message until the
+        # storage is back (a user.deleted must not reach the DLQ and leave objects behind for good).
         file_ids = await run_in_thread(service.delete_objects_of_owner, event.user_id)
 
         def apply(session: Session, _: Envelope) -> None:

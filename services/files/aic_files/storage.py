@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 import certifi
 import urllib3
 from minio import Minio
-from minio.error import MinioException, S3Error
+from minio.error import MinioException, S3Error, ServerError
 
+from aic_common.bus.base import DependencyUnavailable
 from aic_common.errors import ServiceUnavailable
 from aic_files.settings import FilesSettings
 
@@ -33,13 +34,25 @@ CHUNK_BYTES = 64 * 1024
 PART_BYTES = 5 * 1024 * 1024
 _KEY = re.compile(r"^[a-z]+/[0-9a-f]{2}/[0-9a-f-]{36}$")
 _MISSING_CODES = frozenset({"NoSuchKey", "NoSuchObject", "NotFound"})
+# Refusals that pass: the storage is busy or timed the request out (5xx statuses pass too).
+_PASSING_STATUSES = frozenset({408, 429})
 
 
 class StorageUnavailable(ServiceUnavailable):
+    """The storage cannot do what was asked: a 503 for the client, whatever the cause."""
+
     code = "storage_unavailable"
 
     def __init__(self, detail: str = "The file storage is unavailable; try again shortly") -> None:
         super().__init__(detail, headers={"Retry-After": "5"})
+
+
+class StorageUnreachable(StorageUnavailable, DependencyUnavailable):
+    """... because it cannot be reached right now (refused, timed out, a 5xx): the same call succeeds
+    once it is back, so a message that needs it waits for it. A refusal (access denied, no such bucket)
+    is a configuration error instead, a plain :class:`StorageUnavailable`, and fails the message."""
+
+    dependency = "object storage"
 
 
 class ObjectMissing(LookupError):
@@ -234,7 +247,7 @@ class S3Storage(Storage):
             try:
                 yield from response.stream(CHUNK_BYTES)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                raise StorageUnavailable("The file storage broke off mid-download") from exc
+                raise StorageUnreachable("The file storage broke off mid-download") from exc
 
         return ObjectStream(chunks(), close)
 
@@ -270,14 +283,20 @@ class S3Storage(Storage):
     def _errors(self) -> Iterator[None]:
         try:
             yield
-        except S3Error as exc:
-            if exc.code in _MISSING_CODES:
+        except (S3Error, ServerError) as exc:  # ServerError: a status without an S3 error document
+            if isinstance(exc, S3Error) and exc.code in _MISSING_CODES:
                 raise ObjectMissing(exc.code) from exc
-            log.warning("storage refused: %s %s", exc.code, exc.message)
+            status = exc.response.status if isinstance(exc, S3Error) else exc.status_code
+            if status >= 500 or status in _PASSING_STATUSES:
+                log.warning("storage failed: %s %s", status, exc)
+                raise StorageUnreachable() from exc
+            log.error("storage refused (check its configuration): %s %s", status, exc)
             raise StorageUnavailable() from exc
         except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # No answer at all, the connection broken off, or an answer that is not S3's (the error
+            # page of a proxy in front of it): gone for now, as far as we can tell.
             log.warning("storage unreachable: %r", exc)
-            raise StorageUnavailable() from exc
+            raise StorageUnreachable() from exc
 
 
 def create_storage(settings: FilesSettings) -> Storage:

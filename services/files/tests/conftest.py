@@ -106,6 +106,7 @@ class FilesEnv:
 def files_settings(tmp_path: Path, **overrides: Any) -> FilesSettings:
     values: dict[str, Any] = {
         "env": "test",
+        "metrics_token": "metrics-token-of-the-test",  # outside dev mode a service needs a real one
         "data_dir": tmp_path,
         "spool_dir": tmp_path / "spool",
         "outbox_poll_seconds": 0.05,

@@ -13,9 +13,11 @@ import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 from sqlalchemy.exc import OperationalError
 
-from aic_common.messages import PostCreated, ProfileUpdated, UserDeleted
+from aic_common.messages import Envelope, PostCreated, ProfileUpdated, UserDeleted
 from aic_common.testing import wait_for
-from aic_files.storage import ObjectStream, Storage, StorageUnavailable
+from aic_files.messaging import USER_DELETED_QUEUE
+from aic_files.settings import FilesSettings
+from aic_files.storage import ObjectStream, Storage, StorageUnavailable, StorageUnreachable
 
 from .conftest import FilesEnv, bearer, decoded, jpeg_bytes, pattern_image, png_bytes, running_files
 
@@ -320,6 +322,77 @@ async def test_user_deleted_removes_their_files_and_objects(files: FilesEnv) -> 
     await wait_for(
         lambda: {e.data["file_id"] for e in files.events if e.type == "file.deleted"} == set(bob_ids)
     )
+
+
+class DeletesFailWith(Storage):
+    """Real storage underneath whose deletes raise ``error`` for the first ``times`` calls."""
+
+    def __init__(self, inner: Storage, error: Exception, times: int) -> None:
+        self.inner = inner
+        self.kind = inner.kind
+        self.error = error
+        self.times = times
+        self.deletes = 0
+
+    def ensure_ready(self) -> None:
+        self.inner.ensure_ready()
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        self.inner.put_file(key, path, content_type)
+
+    def open(self, key: str) -> ObjectStream:
+        return self.inner.open(key)
+
+    def delete(self, key: str) -> None:
+        self.deletes += 1
+        if self.deletes <= self.times:
+            raise self.error
+        self.inner.delete(key)
+
+    def keys(self) -> list[str]:
+        return self.inner.keys()
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+
+# One redelivery allowed: a message failed three times would be in the DLQ twice over.
+ONE_REDELIVERY = {"bus_delivery_limit": 1}
+
+
+async def test_user_deleted_waits_for_unreachable_storage_not_failing(settings: FilesSettings) -> None:
+    async with running_files(settings.model_copy(update=ONE_REDELIVERY)) as files:
+        service = files.app.state.files_service
+        bob_id = (await files.upload(png_bytes(), user_id="bob")).json()["id"]
+        outage = DeletesFailWith(service.storage, StorageUnreachable(), times=3)
+        service.storage = outage
+
+        await files.publish(UserDeleted(user_id="bob", username="bob"), producer="auth")
+        await wait_for(lambda: files.rows() == [], timeout=30, what="bob's rows gone after the outage")
+        assert outage.deletes == 3 + 2  # three attempts held, then the image and its thumbnail
+        assert files.object_keys() == []
+        assert await files.app.state.runtime.bus.dead_letters(USER_DELETED_QUEUE) == []
+        await wait_for(
+            lambda: [e.data["file_id"] for e in files.events if e.type == "file.deleted"] == [bob_id]
+        )
+
+
+async def test_user_deleted_on_storage_that_refuses_is_dead_lettered(settings: FilesSettings) -> None:
+    """Access denied or no such bucket is a configuration error, not an outage: no waiting it out."""
+    async with running_files(settings.model_copy(update=ONE_REDELIVERY)) as files:
+        service = files.app.state.files_service
+        assert (await files.upload(png_bytes(), user_id="bob")).status_code == 201
+        refusing = DeletesFailWith(service.storage, StorageUnavailable(), times=1_000)
+        service.storage = refusing
+        await files.publish(UserDeleted(user_id="bob", username="bob"), producer="auth")
+
+        async def dead() -> list[Envelope]:
+            return await files.app.state.runtime.bus.dead_letters(USER_DELETED_QUEUE)
+
+        letters = await wait_for(dead, timeout=30, what="the message in the DLQ")
+        assert [e.type for e in letters] == ["user.deleted"]
+        assert refusing.deletes == 2  # the delivery and its one redelivery
+        assert len(files.rows()) == 1
 
 
 async def test_orphans_are_swept_but_attached_files_stay(files: FilesEnv) -> None:

@@ -4,13 +4,17 @@ cut connection, presigned downloads, migrations that match the models, and produ
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 import pytest
 
+from aic_common.bus.base import DependencyUnavailable
 from aic_common.bus.tables import messaging_metadata
 from aic_common.migrations import schema_drift
 from aic_common.testing import TcpProxy
@@ -68,8 +72,70 @@ def test_an_unreachable_s3_endpoint_is_storage_unavailable(moto_s3: S3Endpoint, 
         dead.ping()
     source = tmp_path / "x"
     source.write_bytes(b"x")
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(DependencyUnavailable):  # an outage: a message waits for it
         dead.put_file(object_key("originals", str(uuid.uuid4())), source, "image/png")
+
+
+def test_a_bucket_that_is_not_there_is_a_refusal_not_an_outage(moto_s3: S3Endpoint) -> None:
+    misconfigured = s3_storage(moto_s3, f"t-never-made-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(StorageUnavailable) as raised:
+        misconfigured.delete(object_key("originals", str(uuid.uuid4())))
+    assert not isinstance(raised.value, DependencyUnavailable)
+
+
+@pytest.fixture
+def answering() -> Iterator[Callable[[int, bytes], str]]:
+    """An endpoint that answers every request with one status and body, as a broken S3 might."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def serve(status: int, body: bytes) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml" if body.startswith(b"<") else "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_PUT = do_DELETE = do_HEAD = _answer
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{server.server_address[1]}"
+
+    yield serve
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _s3_error(code: str) -> bytes:
+    return f"<Error><Code>{code}</Code><Message>{code}</Message></Error>".encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "passes"),
+    [
+        (403, _s3_error("AccessDenied"), False),  # wrong keys or policy: fix the configuration
+        (400, _s3_error("InvalidBucketName"), False),
+        (503, _s3_error("SlowDown"), True),  # retried, then given up on: an outage
+        (500, _s3_error("InternalError"), True),
+        (502, b"<html>Bad Gateway</html>", True),  # a proxy in front of the storage, not the storage
+        (429, _s3_error("TooManyRequests"), True),
+    ],
+)
+def test_what_the_storage_answers_says_whether_it_is_an_outage(
+    answering: Callable[[int, bytes], str], moto_s3: S3Endpoint, status: int, body: bytes, passes: bool
+) -> None:
+    storage = s3_storage(moto_s3, "t-answered", url=answering(status, body))
+    with pytest.raises(StorageUnavailable) as raised:
+        storage.delete(object_key("originals", str(uuid.uuid4())))
+    assert isinstance(raised.value, DependencyUnavailable) == passes
 
 
 async def test_storage_outage_mid_service_leaves_no_row(

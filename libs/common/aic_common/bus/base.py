@@ -5,9 +5,9 @@ async handler), starts the bus, and publishes envelopes. Topic patterns follow A
 one dot-separated word, ``#`` is zero or more. Delivery is at least once: a handler that raises gets
 the message again, up to the delivery limit, after which the message goes to the queue's dead-letter
 queue and the queue keeps flowing. Handlers therefore must be idempotent (see ``inbox``). A handler
-that fails because its database cannot be reached is not a failed delivery: the transport holds the
-message and runs the handler again after a pause, for as long as the outage lasts (see
-:func:`outage_tolerant`).
+that fails because something it depends on cannot be reached (its database, or a service's object
+storage: see :class:`DependencyUnavailable`) is not a failed delivery: the transport holds the message
+and runs the handler again after a pause, for as long as the outage lasts (see :func:`outage_tolerant`).
 """
 
 from __future__ import annotations
@@ -34,6 +34,29 @@ CONTROL = "control"
 
 class BusUnavailable(Exception):
     """The transport cannot take a message right now; the caller should retry later."""
+
+
+class DependencyUnavailable(Exception):
+    """Something the work needs cannot be reached right now; the same work succeeds once it is back.
+
+    Raised by a layer that knows the difference (a storage client: refused or timed out is this, access
+    denied is not), it makes a message's handler wait for the dependency instead of failing the message.
+    """
+
+    dependency = "a dependency"  # what is away, for the logs: "object storage", say
+
+
+def unavailable_dependency(error: BaseException) -> str | None:
+    """What ``error`` says is away for now (the database or a :class:`DependencyUnavailable`'s
+    dependency), or None when it says that the work itself failed.
+
+    The one decision of what a message waits for rather than fails on.
+    """
+    if isinstance(error, DependencyUnavailable):
+        return error.dependency
+    if is_database_unavailable(error):
+        return "database"
+    return None
 
 
 @dataclass(frozen=True)
@@ -108,12 +131,13 @@ def outage_tolerant(
     first_pause: float = 0.5,
     longest_pause: float = 5.0,
 ) -> Handler:
-    """``handler``, run again while its database cannot be reached and ``keep_waiting()`` holds.
+    """``handler``, run again while a dependency of it is away (:func:`unavailable_dependency`) and
+    ``keep_waiting()`` holds.
 
     An outage is not the message's fault. Failing the delivery would count towards the delivery limit,
-    and a valid message would reach the DLQ within a second of the database going away. Held instead,
-    the message stays unacknowledged: a crash meanwhile hands it back to the queue, and a stopping bus
-    (``keep_waiting()`` false) lets it fail as usual.
+    and a valid message would reach the DLQ within a second of the database or the storage going away.
+    Held instead, the message stays unacknowledged: a crash meanwhile hands it back to the queue, and a
+    stopping bus (``keep_waiting()`` false) lets it fail as usual.
     """
 
     async def run(envelope: Envelope) -> Envelope | None:
@@ -122,10 +146,12 @@ def outage_tolerant(
             try:
                 return await handler(envelope)
             except Exception as error:
-                if not is_database_unavailable(error) or not keep_waiting():
+                dependency = unavailable_dependency(error)
+                if dependency is None or not keep_waiting():
                     raise
                 log.warning(
-                    "database unavailable while handling %s %s; trying again in %.1fs",
+                    "%s unavailable while handling %s %s; trying again in %.1fs",
+                    dependency,
                     envelope.type,
                     envelope.id,
                     pause,

@@ -48,7 +48,7 @@ class InProcessBus:
     ) -> None:
         self.namespace = namespace
         self.delivery_limit = delivery_limit
-        self.outage_pause = outage_pause  # the first pause before a handler meets its database again
+        self.outage_pause = outage_pause  # the first pause before a handler that met an outage runs again
         self.workers_per_queue = workers_per_queue
         self.redelivery_delay = redelivery_delay
         self._queues: dict[str, _Queue] = {}

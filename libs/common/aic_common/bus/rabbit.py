@@ -84,7 +84,7 @@ class RabbitBus:
         self.namespace = namespace
         self.user = connection_user(url)
         self.delivery_limit = delivery_limit
-        self.outage_pause = outage_pause  # the first pause before a handler meets its database again
+        self.outage_pause = outage_pause  # the first pause before a handler that met an outage runs again
         self.publish_timeout = publish_timeout
         self.connect_timeout = connect_timeout
         self.broker = RabbitBroker(
@@ -155,7 +155,7 @@ class RabbitBus:
             raise RuntimeError("subscribe before start")
         if not bindings:
             raise ValueError("a subscription needs at least one binding")
-        if not exclusive:  # a live consumer has no database to wait for, and nobody waits for it
+        if not exclusive:  # a live consumer has no dependency to wait for, and nobody waits for it
             handler = outage_tolerant(handler, lambda: not self._stopping, first_pause=self.outage_pause)
         subscription = Subscription(queue, list(bindings), handler, exclusive, prefetch)
         rabbit_queue = self._rabbit_queue(subscription)

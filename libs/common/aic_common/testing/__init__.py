@@ -199,7 +199,11 @@ async def observed_bus(settings: Any, *patterns: str) -> AsyncIterator[ObservedB
 
     broker_url = settings.broker_url.get_secret_value()
     namespace = settings.bus_namespace
-    bus: Any = RabbitBus(broker_url, namespace) if broker_url else InProcessBus(namespace)
+    bus: Any
+    if broker_url:
+        bus = RabbitBus(broker_url, namespace)
+    else:  # the app's bus too: it counts deliveries as the app's own would
+        bus = InProcessBus(namespace, delivery_limit=settings.bus_delivery_limit)
     bus.subscribe("test.observer", on_events(*(patterns or ("#",))), observe)
     await bus.start()
     try:
