@@ -5,7 +5,6 @@ the variables compose gives it, and cannot read another service's."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import secrets
 import shutil
@@ -14,7 +13,6 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import aio_pika
 import pytest
@@ -22,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
 from aic_common.bus.rabbit import RabbitBus
+from aic_common.testing import service_bus_from_environment
 from aic_common.testing.fixtures import unavailable
-from aic_gateway.stack import migrate_command
+from aic_gateway.stack import ServiceSpec, migrate_command
 
 from .conftest import ALL_SPECS, STORE_SCRIPTS, Compose
 
@@ -103,12 +102,12 @@ def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_oth
             stderr=subprocess.STDOUT,
             text=True,
         )
-        migrations.append((spec.name, process, environment))
-    for name, process, _ in migrations:
+        migrations.append((spec, process, environment))
+    for spec, process, _ in migrations:
         output, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, f"migrating {name} as its own user failed:\n{output[-4000:]}"
-    for name, _, environment in migrations:
-        asyncio.run(_check_and_delete_queues(name, environment))
+        assert process.returncode == 0, f"migrating {spec.name} as its own user failed:\n{output[-4000:]}"
+    for spec, _, environment in migrations:
+        asyncio.run(_check_and_delete_queues(spec, environment))
 
     for spec in DATABASE_SPECS:
         engine = sa.create_engine(service_url(spec.name))
@@ -125,13 +124,12 @@ def test_each_service_migrates_its_own_database_as_its_own_user_and_reads_no_oth
             engine.dispose()
 
 
-async def _check_and_delete_queues(name: str, environment: dict[str, str]) -> None:
+async def _check_and_delete_queues(spec: ServiceSpec, environment: dict[str, str]) -> None:
     """Each durable queue of the service exists after its migration (passive declare fails otherwise)."""
-    with mock.patch.dict(os.environ, environment, clear=True):
-        bus = importlib.import_module(f"aic_{name}.app").create_app().state.runtime.bus
+    bus = service_bus_from_environment(spec.factory, environment)
     assert isinstance(bus, RabbitBus)
     durable = [s for s in bus.subscriptions if not s.exclusive]
-    assert durable, f"{name} consumes nothing?"
+    assert durable, f"{spec.name} consumes nothing?"
     connection = await aio_pika.connect(bus.url, timeout=10)
     try:
         channel = await connection.channel()

@@ -11,11 +11,8 @@ consumer must go on serving.
 
 from __future__ import annotations
 
-import importlib
-import logging
-import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,7 +36,7 @@ from aic_common.messages import (
     exchange_for,
     make_envelope,
 )
-from aic_common.testing import wait_for
+from aic_common.testing import service_bus_from_environment, wait_for
 from aic_gateway.stack import GATEWAY_SPEC, Stack
 
 from .conftest import LiveClient
@@ -57,44 +54,18 @@ class Consumer:
     dead_letter_queue: str
 
 
-def _restored_logging() -> Callable[[], None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-
-    def restore() -> None:
-        root.handlers[:] = handlers
-        root.setLevel(level)
-
-    return restore
-
-
 @pytest.fixture(scope="module")
-def consumers(fault_stack: Stack) -> Iterator[list[Consumer]]:
+def consumers(fault_stack: Stack) -> list[Consumer]:
     """Every consumer each service registers, read from its bus after building it as the stack does."""
-    stack = fault_stack
     found: list[Consumer] = []
-    restore_logging = _restored_logging()
-    saved = {key: value for key, value in os.environ.items() if key.startswith("AIC_")}
-    try:
-        for spec in [*stack.config.services, GATEWAY_SPEC]:
-            for key in [key for key in os.environ if key.startswith("AIC_")]:
-                del os.environ[key]
-            os.environ.update(stack.env_for(spec.name))
-            module, factory = spec.factory.split(":")
-            app = getattr(importlib.import_module(module), factory)()
-            state = app.state
-            bus = state.runtime.bus if hasattr(state, "runtime") else state.gateway.bus
-            assert isinstance(bus, RabbitBus)
-            found += [
-                Consumer(spec.name, s, bus.queue_name(s.queue), bus.dead_letter_queue_name(s.queue))
-                for s in bus.subscriptions
-            ]
-    finally:
-        for key in [key for key in os.environ if key.startswith("AIC_")]:
-            del os.environ[key]
-        os.environ.update(saved)
-        restore_logging()
-    yield found
+    for spec in [*fault_stack.config.services, GATEWAY_SPEC]:
+        bus = service_bus_from_environment(spec.factory, fault_stack.env_for(spec.name))
+        assert isinstance(bus, RabbitBus)
+        found += [
+            Consumer(spec.name, s, bus.queue_name(s.queue), bus.dead_letter_queue_name(s.queue))
+            for s in bus.subscriptions
+        ]
+    return found
 
 
 def _bound_types(subscription: Subscription) -> list[str]:

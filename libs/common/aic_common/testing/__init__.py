@@ -1,16 +1,21 @@
-"""Helpers for the tests of every service: awaiting conditions and cutting a connection on purpose."""
+"""Helpers for the tests of every service: awaiting conditions, cutting a connection on purpose, reading
+what a service's app registers on the bus."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import inspect
+import logging
+import os
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 
 async def wait_for(
@@ -174,6 +179,30 @@ def wait_until_serving(url: str, *, process: Any = None, log_path: Any = None, t
             pass
         time.sleep(0.05)
     raise AssertionError(f"{url} did not answer within {timeout}s")
+
+
+def service_bus_from_environment(factory: str, environment: Mapping[str, str]) -> Any:
+    """The bus of the app that ``factory`` (``"package.module:callable"``) builds in a process whose
+    ``AIC_*`` settings are exactly those of ``environment``, as a deployment would start it.
+
+    Nothing is started or connected: the bus tells which consumers the app registers (``subscriptions``)
+    and what the broker calls their queues. The caller's environment and logging set-up (which building
+    an app configures) are as they were afterwards.
+    """
+    module, name = factory.split(":")
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with mock.patch.dict(os.environ):
+            for key in [key for key in os.environ if key.startswith("AIC_")]:
+                del os.environ[key]
+            os.environ.update(environment)
+            app = getattr(importlib.import_module(module), name)()
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    state = app.state
+    return state.runtime.bus if hasattr(state, "runtime") else state.gateway.bus  # the gateway has no runtime
 
 
 class ObservedBus:
