@@ -213,6 +213,7 @@ def test_production_settings_refuse_placeholder_s3_keys(monkeypatch: pytest.Monk
     from pydantic import ValidationError
 
     monkeypatch.setenv("AIC_ENV", "prod")
+    monkeypatch.setenv("AIC_METRICS_TOKEN", "a-long-random-metrics-token-0123456789")
     monkeypatch.setenv("AIC_S3_ENDPOINT_URL", "http://minio:9000")
     monkeypatch.setenv("AIC_S3_ACCESS_KEY", "aic-files")
     monkeypatch.setenv("AIC_S3_SECRET_KEY", "changeme")
