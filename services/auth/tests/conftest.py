@@ -74,6 +74,7 @@ def auth_settings(tmp_path: Path, **overrides: object) -> AuthSettings:
     values: dict[str, object] = {
         "env": "test",
         "data_dir": tmp_path,
+        "metrics_token": "metrics-token-of-the-test",  # outside dev mode a service needs a real one
         "jwt_private_key": generate_rsa_private_key_pem(),
         "service_clients": {"simulator": SERVICE_SECRET},
         "outbox_poll_seconds": 0.05,

@@ -109,6 +109,7 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str)
     common = {
         "env": "test",
         "data_dir": tmp_path,
+        "metrics_token": "metrics-token-of-the-test",  # outside dev mode a service needs a real one
         "bus_namespace": bus_namespace,
         "outbox_poll_seconds": 0.05,
     }
