@@ -202,6 +202,9 @@ def configure_logging(level: str, json_output: bool) -> None:
     uvicorn_access.handlers.clear()
     uvicorn_access.propagate = False
     uvicorn_access.disabled = True
+    # httpx logs every request it makes at INFO: on the gateway, a second line for each proxied request
+    # that the access log already has. Its warnings and errors still come through.
+    logging.getLogger("httpx").setLevel(logging.WARNING if level_name == "INFO" else logging.NOTSET)
 
 
 # ---------------------------------------------------------------------------------------------------

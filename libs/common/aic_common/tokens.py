@@ -51,6 +51,9 @@ RESERVED_CLAIMS = frozenset(
 )
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+# A client sends the same token with every request for its lifetime, and the RS256 check is most of
+# what verifying it costs: a verifier remembers the payloads of this many tokens whose signature held.
+SIGNATURES_REMEMBERED = 4096
 
 
 class InvalidToken(Unauthorized):
@@ -351,6 +354,9 @@ class TokenVerifier:
         self._keys: dict[str, Key] = {
             kid: jwk.construct(public_key_pem(pem), "RS256") for kid, pem in public_keys.items()
         }
+        # token -> its signed payload. Only what the signature proves is remembered: expiry, issuer and
+        # audience are checked again on every use. A new key set is a new verifier, with nothing in it.
+        self._signed_payloads: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def from_jwks(
@@ -383,6 +389,17 @@ class TokenVerifier:
         return frozenset(self._keys)
 
     def verify(self, token: str) -> Claims:
+        payload = self._signed_payloads.get(token)
+        if payload is not None:
+            return self._check_claims(payload)
+        payload = self._verify_signature(token)
+        checked = self._check_claims(payload)  # only a token that passes is worth remembering
+        if len(self._signed_payloads) >= SIGNATURES_REMEMBERED:
+            self._signed_payloads.pop(next(iter(self._signed_payloads), None), None)  # the oldest
+        self._signed_payloads[token] = payload
+        return checked
+
+    def _verify_signature(self, token: str) -> dict[str, Any]:
         header = parse_unverified_header(token, self.max_token_bytes)
         key = self._keys.get(header["kid"])
         if key is None:
@@ -398,7 +415,7 @@ class TokenVerifier:
             raise InvalidToken("Token is malformed: the payload is not JSON") from None
         if not isinstance(claims, dict):
             raise InvalidToken("Token is malformed: the payload is not a JSON object")
-        return self._check_claims(claims)
+        return claims
 
     def _check_claims(self, claims: dict[str, Any]) -> Claims:
         now = self._clock()

@@ -203,6 +203,20 @@ def test_configure_logging_is_idempotent(capsys: pytest.CaptureFixture[str]) -> 
     assert [line["msg"] for line in json_lines(capsys.readouterr().out)].count("once") == 1
 
 
+def test_httpx_request_lines_are_left_out_at_info_but_its_warnings_are_kept(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    httpx_log = logging.getLogger("httpx")
+    configure_logging("INFO", json_output=True)
+    httpx_log.info("HTTP Request: GET http://social/api/feed/home")
+    httpx_log.warning("a connection broke")
+    assert [line["msg"] for line in json_lines(capsys.readouterr().out)] == ["a connection broke"]
+    configure_logging("DEBUG", json_output=True)
+    httpx_log.info("HTTP Request: GET http://social/api/feed/home")
+    assert len(json_lines(capsys.readouterr().out)) == 1, "asked for everything, one gets everything"
+    configure_logging("INFO", json_output=True)
+
+
 def test_configure_logging_rejects_unknown_level() -> None:
     with pytest.raises(ValueError, match="unknown log level"):
         configure_logging("LOUD", json_output=True)

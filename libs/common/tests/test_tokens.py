@@ -21,6 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from aic_common import tokens
 from aic_common.errors import AppError, ServiceUnavailable
 from aic_common.testing.tokens import (
     AUDIENCE,
@@ -118,6 +119,41 @@ def test_each_token_has_its_own_jti_and_custom_ttl(issuer: TokenIssuer, verifier
     assert a.jti != b.jti
     assert a.raw["exp"] - a.raw["iat"] == 60
     assert a.role == "admin" and a.is_ai is False
+
+
+def test_a_remembered_signature_still_has_its_claims_checked_on_every_use(
+    private_pem: str, kid: str, issuer: TokenIssuer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    signature_checks: list[str] = []
+    real_verify = tokens.jws.verify
+
+    def counting_verify(token: str, *args: Any, **kwargs: Any) -> Any:
+        signature_checks.append(token)
+        return real_verify(token, *args, **kwargs)
+
+    monkeypatch.setattr(tokens.jws, "verify", counting_verify)
+    monkeypatch.setattr(tokens, "SIGNATURES_REMEMBERED", 2)
+    now = [time.time()]
+    verifier = TokenVerifier(issuer.public_keys, ISSUER, AUDIENCE, clock=lambda: now[0])
+    token = forge(private_pem, header(kid), good_claims(exp=int(now[0]) + 60))
+
+    assert verifier.verify(token).subject == verifier.verify(token).subject == "42"
+    assert signature_checks == [token], "the second use is not checked against the key again"
+    tampered = token[:-4] + ("AAAA" if token[-4:] != "AAAA" else "BBBB")
+    assert_rejected(verifier, tampered, "signature")
+
+    now[0] += 61
+    assert_rejected(verifier, token, "expired")  # remembered, yet expired
+
+    others = [
+        forge(private_pem, header(kid), good_claims(sub=str(n), exp=int(now[0]) + 60)) for n in range(3)
+    ]
+    for other in others:
+        verifier.verify(other)
+    signature_checks.clear()
+    for other in reversed(others):
+        verifier.verify(other)
+    assert signature_checks == [others[0]], "only the newest two are remembered: the first was let go"
 
 
 def test_forge_helper_makes_acceptable_tokens(private_pem: str, kid: str, verifier: TokenVerifier) -> None:

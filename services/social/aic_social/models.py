@@ -55,8 +55,9 @@ class OwnedFile(Base):
 class Post(Base):
     __tablename__ = "posts"
     __table_args__ = (
-        # Home feed and profile pages: author_id IN (...) AND id < cursor ORDER BY id DESC.
-        sa.Index("ix_posts_author_id_id", "author_id", "id"),
+        # Home feed and profile pages: author_id IN (...) AND deleted_at IS NULL AND id < cursor
+        # ORDER BY id DESC, answered from the index alone (no row is read until the page is chosen).
+        sa.Index("ix_posts_author_id_deleted_at_id", "author_id", "deleted_at", "id"),
         # Explore: recent posts by time.
         sa.Index("ix_posts_created_at", "created_at"),
     )
