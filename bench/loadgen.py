@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import httpx
+from bench.rawhttp import HttpError, RawClient
 
 Files = dict[str, tuple[str, bytes, str]]
 
@@ -144,25 +144,19 @@ class _Recorder:
         )
 
 
-async def _send(client: httpx.AsyncClient, call: Call) -> httpx.Response:
-    response = await client.request(
-        call.method, call.url, headers=call.headers, json=call.json, files=call.files
-    )
-    await response.aread()
-    return response
-
-
-async def _timed(client: httpx.AsyncClient, call: Call, since: float, recorder: _Recorder | None) -> None:
+async def _timed(client: RawClient, call: Call, since: float, recorder: _Recorder | None) -> None:
     """Send ``call``; charge its latency from ``since`` (the scheduled or the sending time)."""
     try:
-        response = await _send(client, call)
-    except httpx.TimeoutException:
+        response = await client.request(
+            call.method, call.url, headers=call.headers, json=call.json, files=call.files
+        )
+    except TimeoutError:
         if recorder:
             recorder.error(call.kind, "timeout")
         return
-    except httpx.HTTPError as exc:
+    except HttpError as exc:
         if recorder:
-            recorder.error(call.kind, type(exc).__name__)
+            recorder.error(call.kind, exc.kind)
         return
     if recorder is None:
         return
@@ -172,9 +166,7 @@ async def _timed(client: httpx.AsyncClient, call: Call, since: float, recorder: 
         recorder.ok(call.kind, time.perf_counter() - since)
 
 
-async def _open_loop(
-    client: httpx.AsyncClient, scenario: Scenario, spec: LoadSpec, recorder: _Recorder
-) -> None:
+async def _open_loop(client: RawClient, scenario: Scenario, spec: LoadSpec, recorder: _Recorder) -> None:
     rng = random.Random(spec.seed)
     total = int(spec.rate * (spec.warmup_seconds + spec.seconds))
     start = time.perf_counter() + 0.05
@@ -198,9 +190,7 @@ async def _open_loop(
         await asyncio.wait(in_flight, timeout=spec.timeout_seconds + 1)
 
 
-async def _closed_loop(
-    client: httpx.AsyncClient, scenario: Scenario, spec: LoadSpec, recorder: _Recorder
-) -> None:
+async def _closed_loop(client: RawClient, scenario: Scenario, spec: LoadSpec, recorder: _Recorder) -> None:
     start = time.perf_counter()
     counted_from = start + spec.warmup_seconds
     deadline = counted_from + spec.seconds
@@ -217,15 +207,16 @@ async def _closed_loop(
 async def run_load(scenario: Scenario, spec: LoadSpec) -> LoadResult:
     """Run one load in this process's event loop."""
     recorder = _Recorder()
-    connections = spec.concurrency if spec.mode == "closed" else spec.max_outstanding
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    timeout = httpx.Timeout(spec.timeout_seconds)
+    # Connections: one per request in flight (the closed loop's workers, the open loop's outstanding).
+    client = RawClient(spec.timeout_seconds)
     cpu_started, wall_started = time.process_time(), time.perf_counter()
-    async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
+    try:
         if spec.mode == "open":
             await _open_loop(client, scenario, spec, recorder)
         else:
             await _closed_loop(client, scenario, spec, recorder)
+    finally:
+        await client.aclose()
     cpu, wall = time.process_time() - cpu_started, time.perf_counter() - wall_started
     return recorder.result(spec, spec.seconds, cpu, wall)
 

@@ -17,11 +17,12 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from aic_common.testing import free_port, wait_for
 from bench.loadgen import Call, LoadSpec, percentile, run_load
+from bench.rawhttp import HttpError, RawClient
 from bench.report import Result, Section, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -44,10 +45,31 @@ class Target:
         return Call("GET", f"{self.base_url}/", "fine")
 
 
+async def echo(request: Request) -> JSONResponse:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        form = await request.form()
+        upload = form["file"]
+        return JSONResponse({"filename": upload.filename, "size": len(await upload.read())})
+    return JSONResponse(
+        {"method": request.method, "query": request.url.query, "json": await request.json()},
+        status_code=201,
+    )
+
+
+async def chunked(request: Request) -> StreamingResponse:
+    async def parts():
+        for n in range(3):
+            yield f"part {n};".encode()
+
+    return StreamingResponse(parts())
+
+
 @pytest.fixture
 async def tiny_server():
     port = free_port()
-    app = Starlette(routes=[Route("/", answer)])
+    app = Starlette(
+        routes=[Route("/", answer), Route("/echo", echo, methods=["POST"]), Route("/chunked", chunked)]
+    )
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
@@ -141,3 +163,56 @@ def test_a_quick_run_of_every_benchmark_reports_every_figure(
         assert f"## {title}" in page
     assert "The benchmark failed" not in page
     assert page.count("| met |") + page.count("| **missed** |") >= 4  # every goal was judged
+
+
+async def test_the_raw_client_speaks_http_as_httpx_encodes_it(tiny_server: str) -> None:
+    client = RawClient(timeout_seconds=5)
+    try:
+        sent = await client.request(
+            "POST", f"{tiny_server}/echo?q=%E5%92%96", headers={"X-A": "1"}, json={"text": "咖啡"}
+        )
+        assert sent.status_code == 201
+        assert sent.content.decode() == ('{"method":"POST","query":"q=%E5%92%96","json":{"text":"咖啡"}}')
+        upload = await client.request(
+            "POST", f"{tiny_server}/echo", headers={}, files={"file": ("a.jpg", b"x" * 70_000, "image/jpeg")}
+        )
+        assert upload.content == b'{"filename":"a.jpg","size":70000}'
+        streamed = await client.request("GET", f"{tiny_server}/chunked", headers={})
+        assert (streamed.headers["transfer-encoding"], streamed.content) == (
+            "chunked",
+            b"part 0;part 1;part 2;",
+        )
+        failed = await client.request("GET", f"{tiny_server}/?fail=1", headers={})
+        assert (failed.status_code, failed.content) == (500, b"ok")
+        assert len(client._idle[("127.0.0.1", int(tiny_server.rsplit(":", 1)[1]))]) == 1, (
+            "one kept-alive connection"
+        )
+    finally:
+        await client.aclose()
+
+
+async def test_the_raw_client_sends_again_on_a_kept_alive_connection_the_server_had_closed() -> None:
+    """The server answers one request per connection and then closes it without saying so."""
+    answered: list[int] = []
+
+    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        answered.append(1)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(one_answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
+    client = RawClient(timeout_seconds=5)
+    try:
+        for _ in range(3):
+            assert (await client.request("GET", url, headers={})).content == b"hi"
+        assert len(answered) == 3
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(HttpError) as refused:
+            await client.request("GET", url, headers={})
+        assert refused.value.kind == "ConnectError"
+    finally:
+        await client.aclose()
