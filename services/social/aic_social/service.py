@@ -50,8 +50,33 @@ from aic_social.settings import SocialSettings
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
-# The index of posts by (author_id, deleted_at, id) that the home feed reads (see home_feed).
+# The index of posts by (author_id, deleted_at, id) that the home feed reads (see HOME_FEED).
 HOME_FEED_INDEX = "ix_posts_author_id_deleted_at_id"
+NO_CURSOR = 2**63 - 1  # above every post id
+
+
+def _home_feed_statement() -> sa.Select[tuple[Post]]:
+    """A page of the posts of some authors, newest first: its ids from the author index, then its rows.
+
+    Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the authors
+    wrote a large share of all posts (the ORDER BY ... LIMIT shortcut, which assumes their posts are
+    spread evenly over time). That walk has no bound: quiet authors or an old cursor make it read the
+    whole table. The (author_id, deleted_at, id) range reads only their posts, and only the index: no
+    row is read before the page is chosen. Built once: building it costs more than running it.
+    """
+    indexed = sa.orm.aliased(Post, name="indexed")
+    page = sa.select(indexed.id).where(
+        indexed.author_id.in_(sa.bindparam("authors", expanding=True)),
+        indexed.deleted_at.is_(None),
+        indexed.id < sa.bindparam("before"),
+    )
+    for dialect in ("mysql", "mariadb"):
+        page = page.with_hint(indexed, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
+    page_ids = page.order_by(indexed.id.desc()).limit(sa.bindparam("page_size")).subquery("page")
+    return sa.select(Post).join(page_ids, Post.id == page_ids.c.id).order_by(Post.id.desc())
+
+
+HOME_FEED = _home_feed_statement()
 
 
 @dataclass(frozen=True)
@@ -549,25 +574,13 @@ class SocialService:
     def home_feed(
         self, session: Session, actor: Actor, *, cursor: str | None, limit: int
     ) -> tuple[list[Post], str | None]:
-        """People you follow and yourself, newest first: the page's ids from the author index, then its rows
-        by primary key."""
+        """People you follow and yourself, newest first (see HOME_FEED)."""
         followees = sa.select(Follow.followee_id).where(Follow.follower_id == actor.user_id)
         authors = [actor.user_id, *session.scalars(followees)]
         before = id_cursor(cursor)
-        indexed = sa.orm.aliased(Post, name="indexed")
-        page = sa.select(indexed.id).where(indexed.author_id.in_(authors), indexed.deleted_at.is_(None))
-        # Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the
-        # followees wrote a large share of all posts (the ORDER BY ... LIMIT shortcut, which assumes
-        # their posts are spread evenly over time). That walk has no bound: quiet followees or an old
-        # cursor make it read the whole table. The (author_id, deleted_at, id) range reads only their
-        # posts, and only from the index: the rows of the page alone are read, by primary key.
-        for dialect in ("mysql", "mariadb"):
-            page = page.with_hint(indexed, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
-        if before is not None:
-            page = page.where(indexed.id < before)
-        page_ids = page.order_by(indexed.id.desc()).limit(limit + 1).subquery("page")
         rows = session.scalars(
-            sa.select(Post).join(page_ids, Post.id == page_ids.c.id).order_by(Post.id.desc())
+            HOME_FEED,
+            {"authors": authors, "before": NO_CURSOR if before is None else before, "page_size": limit + 1},
         ).all()
         return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
 

@@ -10,14 +10,14 @@ from fastapi import Depends, Request
 from aic_auth.service import AuthService
 
 
-def get_service(request: Request) -> AuthService:
+async def get_service(request: Request) -> AuthService:
     return request.app.state.auth_service
 
 
 Service = Annotated[AuthService, Depends(get_service)]
 
 
-def client_ip(request: Request) -> str:
+async def client_ip(request: Request) -> str:
     """The client's address: the peer, or the X-Forwarded-For entry a trusted proxy added."""
     peer = request.client.host if request.client else "unknown"
     trusted: list[str] = request.app.state.auth_service.settings.trusted_proxies

@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from aic_files.service import FilesService
 
 
-def get_service(request: Request) -> FilesService:
+async def get_service(request: Request) -> FilesService:
     return request.app.state.files_service
 
 

@@ -1,4 +1,8 @@
-"""Dependencies shared by the social routes."""
+"""Dependencies shared by the social routes.
+
+Each is ``async`` although none awaits: FastAPI runs a plain ``def`` dependency on the thread pool, a
+thread hop per dependency per request for what is a lookup (tests/test_app_dependencies.py).
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,20 @@ from aic_common.principals import CurrentPrincipal, OptionalPrincipal
 from aic_social.service import Actor, SocialService
 
 
-def get_service(request: Request) -> SocialService:
+async def get_service(request: Request) -> SocialService:
     return request.app.state.social_service
 
 
 Service = Annotated[SocialService, Depends(get_service)]
 
 
-def current_actor(principal: CurrentPrincipal) -> Actor:
+async def current_actor(principal: CurrentPrincipal) -> Actor:
     if principal.is_service:
         raise Forbidden("Services act through commands on the broker, not this API", code="not_a_person")
     return Actor(user_id=principal.user_id, role=principal.role, is_ai=principal.is_ai)
 
 
-def viewer_id(principal: OptionalPrincipal) -> str | None:
+async def viewer_id(principal: OptionalPrincipal) -> str | None:
     return principal.user_id if principal is not None and not principal.is_service else None
 
 
@@ -33,7 +37,7 @@ ViewerId = Annotated[str | None, Depends(viewer_id)]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
 
 
-def page_limit(request: Request, limit: int | None = Query(default=None, ge=1, le=200)) -> int:
+async def page_limit(request: Request, limit: int | None = Query(default=None, ge=1, le=200)) -> int:
     settings = request.app.state.social_service.settings
     return min(limit or settings.page_size_default, settings.page_size_max)
 
