@@ -50,13 +50,47 @@ from aic_social.settings import SocialSettings
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
-# The index of posts by (author_id, deleted_at, id) that the home feed reads (see HOME_FEED).
+# The index of posts by (author_id, deleted_at, id) that the timelines read (see _post_page).
 HOME_FEED_INDEX = "ix_posts_author_id_deleted_at_id"
 NO_CURSOR = 2**63 - 1  # above every post id
 
 
-def _home_feed_statement() -> sa.Select[tuple[Post]]:
-    """A page of the posts of some authors, newest first: its ids from the author index, then its rows.
+def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple]:  # type: ignore[type-arg]
+    """The posts whose ids ``page_ids`` picks, newest first, each with what a reader sees of it: its
+    author's public profile (the same names as Profile's) and whether ``:viewer`` liked it.
+
+    One statement in Core, not four ORM queries: on the feeds, the ORM's and the driver's Python per
+    statement (~0.6 ms) was most of the request.
+    """
+    posts, profiles, likes = Post.__table__, Profile.__table__, Like.__table__
+    page = page_ids.subquery("page")
+    return (
+        sa.select(
+            posts.c.id,
+            posts.c.author_id,
+            posts.c.content,
+            posts.c.image_ids,
+            posts.c.location_id,
+            posts.c.like_count,
+            posts.c.comment_count,
+            posts.c.created_at,
+            profiles.c.username,
+            profiles.c.display_name,
+            profiles.c.avatar_file_id,
+            profiles.c.is_ai,
+            profiles.c.deleted,
+            likes.c.post_id.is_not(None).label("liked"),
+        )
+        .select_from(page)
+        .join(posts, posts.c.id == page.c.id)
+        .outerjoin(profiles, profiles.c.user_id == posts.c.author_id)
+        .outerjoin(likes, sa.and_(likes.c.post_id == posts.c.id, likes.c.user_id == sa.bindparam("viewer")))
+        .order_by(posts.c.id.desc())
+    )
+
+
+def _timeline_statement() -> sa.Select[tuple]:  # type: ignore[type-arg]
+    """A page of the posts of some authors (:authors), before :before, :page_size of them.
 
     Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the authors
     wrote a large share of all posts (the ORDER BY ... LIMIT shortcut, which assumes their posts are
@@ -64,19 +98,22 @@ def _home_feed_statement() -> sa.Select[tuple[Post]]:
     whole table. The (author_id, deleted_at, id) range reads only their posts, and only the index: no
     row is read before the page is chosen. Built once: building it costs more than running it.
     """
-    indexed = sa.orm.aliased(Post, name="indexed")
-    page = sa.select(indexed.id).where(
-        indexed.author_id.in_(sa.bindparam("authors", expanding=True)),
-        indexed.deleted_at.is_(None),
-        indexed.id < sa.bindparam("before"),
+    posts = Post.__table__
+    indexed = posts.alias("indexed")
+    page_ids = sa.select(indexed.c.id).where(
+        indexed.c.author_id.in_(sa.bindparam("authors", expanding=True)),
+        indexed.c.deleted_at.is_(None),
+        indexed.c.id < sa.bindparam("before"),
     )
     for dialect in ("mysql", "mariadb"):
-        page = page.with_hint(indexed, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
-    page_ids = page.order_by(indexed.id.desc()).limit(sa.bindparam("page_size")).subquery("page")
-    return sa.select(Post).join(page_ids, Post.id == page_ids.c.id).order_by(Post.id.desc())
+        page_ids = page_ids.with_hint(indexed, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
+    return _post_page(page_ids.order_by(indexed.c.id.desc()).limit(sa.bindparam("page_size")))
 
 
-HOME_FEED = _home_feed_statement()
+TIMELINE = _timeline_statement()
+FOLLOWEES = sa.select(Follow.__table__.c.followee_id).where(
+    Follow.__table__.c.follower_id == sa.bindparam("me")
+)
 
 
 @dataclass(frozen=True)
@@ -573,25 +610,29 @@ class SocialService:
 
     def home_feed(
         self, session: Session, actor: Actor, *, cursor: str | None, limit: int
-    ) -> tuple[list[Post], str | None]:
-        """People you follow and yourself, newest first (see HOME_FEED)."""
-        followees = sa.select(Follow.followee_id).where(Follow.follower_id == actor.user_id)
-        authors = [actor.user_id, *session.scalars(followees)]
-        before = id_cursor(cursor)
-        rows = session.scalars(
-            HOME_FEED,
-            {"authors": authors, "before": NO_CURSOR if before is None else before, "page_size": limit + 1},
-        ).all()
-        return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
+    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
+        """People you follow and yourself, newest first: rows of TIMELINE."""
+        authors = [actor.user_id, *session.scalars(FOLLOWEES, {"me": actor.user_id})]
+        return self._timeline(session, authors, actor.user_id, cursor=cursor, limit=limit)
 
     def user_posts(
-        self, session: Session, author: Profile, *, cursor: str | None, limit: int
-    ) -> tuple[list[Post], str | None]:
+        self, session: Session, author: Profile, viewer_id: str | None, *, cursor: str | None, limit: int
+    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
+        return self._timeline(session, [author.user_id], viewer_id, cursor=cursor, limit=limit)
+
+    def _timeline(
+        self, session: Session, authors: list[str], viewer_id: str | None, *, cursor: str | None, limit: int
+    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
         before = id_cursor(cursor)
-        statement = sa.select(Post).where(Post.author_id == author.user_id, Post.deleted_at.is_(None))
-        if before is not None:
-            statement = statement.where(Post.id < before)
-        rows = session.scalars(statement.order_by(Post.id.desc()).limit(limit + 1)).all()
+        rows = session.execute(
+            TIMELINE,
+            {
+                "authors": authors,
+                "viewer": viewer_id,
+                "before": NO_CURSOR if before is None else before,
+                "page_size": limit + 1,
+            },
+        ).all()
         return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
 
     def explore_feed(

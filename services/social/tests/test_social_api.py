@@ -220,6 +220,36 @@ async def test_home_feed_pages_neither_skip_nor_repeat_while_new_posts_arrive(so
     assert (await social.client.get("/api/feed/home")).status_code == 401
 
 
+async def test_a_timeline_shows_each_post_exactly_as_the_post_itself_shows(social: SocialEnv) -> None:
+    """The timelines read posts, authors and likes in one statement of their own; what they show must
+    not drift from the single post's view (the other way of presenting a post)."""
+    me, friend = await social.user(), await social.user()
+    await social.client.post(f"/api/users/{friend.username}/follow", headers=me.headers)
+    liked = await post(social, friend, "liked 咖啡")
+    plain = await post(social, friend, "plain")
+    gone = await post(social, friend, "deleted")
+    mine = await post(social, me, "mine")
+    await social.client.post(f"/api/posts/{liked['id']}/like", headers=me.headers)
+    assert (await social.client.delete(f"/api/posts/{gone['id']}", headers=friend.headers)).status_code == 204
+
+    async def single(post_id: str, viewer: User | None) -> dict:
+        headers = viewer.headers if viewer else {}
+        return (await social.client.get(f"/api/posts/{post_id}", headers=headers)).json()
+
+    home = (await social.client.get("/api/feed/home", headers=me.headers)).json()
+    assert [p["id"] for p in home["items"]] == [mine["id"], plain["id"], liked["id"]]
+    assert home["items"] == [await single(p["id"], me) for p in home["items"]]
+    assert [p["liked_by_me"] for p in home["items"]] == [False, False, True]
+    for viewer in (me, None):
+        headers = viewer.headers if viewer else {}
+        theirs = (await social.client.get(f"/api/users/{friend.username}/posts", headers=headers)).json()
+        assert theirs == {
+            "items": [await single(plain["id"], viewer), await single(liked["id"], viewer)],
+            "next_cursor": None,
+        }
+    assert theirs["items"][1]["liked_by_me"] is False, "nobody is signed in"
+
+
 async def test_explore_ranks_engagement_and_pages_stably(social: SocialEnv) -> None:
     a, b = await social.user(), await social.user()
     quiet = await post(social, a, "quiet")

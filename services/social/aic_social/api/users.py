@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
 from aic_social.schemas import Page, PostPublic, ProfilePublic, ProfileUpdate
-from aic_social.views import Presenter
+from aic_social.views import Presenter, post_page_response
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -31,11 +31,12 @@ def get_profile(username: str, service: Service, viewer: ViewerId) -> ProfilePub
 @router.get("/{username}/posts", response_model=Page[PostPublic])
 def user_posts(
     username: str, service: Service, viewer: ViewerId, limit: Limit, cursor: Cursor = None
-) -> Page[PostPublic]:
+) -> Response:
     with service.reading() as session:
         author = service.profile_by_username(session, username)
-        posts, next_cursor = service.user_posts(session, author, cursor=cursor, limit=limit)
-        return Page(items=Presenter(session, service.settings, viewer).posts(posts), next_cursor=next_cursor)
+        rows, next_cursor = service.user_posts(session, author, viewer, cursor=cursor, limit=limit)
+        items = Presenter(session, service.settings, viewer).timeline(rows)
+    return post_page_response(items, next_cursor)
 
 
 @router.post("/{username}/follow", status_code=status.HTTP_204_NO_CONTENT)
