@@ -26,18 +26,20 @@ from aic_common.observability import current_correlation_id, current_request_id
 
 log = logging.getLogger(__name__)
 
-# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded.
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. Headers are handled as the
+# bytes they arrive as (ASGI lower-cases their names): decoding and encoding each one cost more than
+# anything else the gateway does to a request.
 HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "proxy-connection",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+        b"proxy-connection",
     }
 )
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -45,7 +47,14 @@ IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUFFERED_RESPONSE_MAX_BYTES = 256 * 1024
 # Set by the gateway itself; what a client sends under these names is dropped.
 SET_BY_GATEWAY = frozenset(
-    {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-correlation-id"}
+    {
+        b"host",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"x-request-id",
+        b"x-correlation-id",
+    }
 )
 
 
@@ -58,35 +67,36 @@ class Upstream:
         await self.client.aclose()
 
 
-def _connection_listed(headers: list[tuple[str, str]]) -> set[str]:
+def _connection_listed(headers: list[tuple[bytes, bytes]]) -> set[bytes]:
     # Headers named in Connection are hop-by-hop too.
-    names: set[str] = set()
+    names: set[bytes] = set()
     for key, value in headers:
-        if key == "connection":
-            names.update(part.strip().lower() for part in value.split(","))
+        if key == b"connection":
+            names.update(part.strip().lower() for part in value.split(b","))
     return names
 
 
-def forwarded_request_headers(request: Request, client_ip: str) -> list[tuple[str, str]]:
-    raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in request.scope["headers"]]
+def forwarded_request_headers(request: Request, client_ip: str) -> list[tuple[bytes, bytes]]:
+    raw: list[tuple[bytes, bytes]] = request.scope["headers"]
     dropped = HOP_BY_HOP | SET_BY_GATEWAY | _connection_listed(raw)
     headers = [(k, v) for k, v in raw if k not in dropped]
-    previous = request.headers.get("x-forwarded-for")
-    headers.append(("x-forwarded-for", f"{previous}, {client_ip}" if previous and client_ip else client_ip))
-    headers.append(("x-forwarded-proto", request.url.scheme))
-    if host := request.headers.get("host"):
-        headers.append(("x-forwarded-host", host))
+    previous = next((v for k, v in raw if k == b"x-forwarded-for"), None)
+    ip = client_ip.encode("latin-1")
+    headers.append((b"x-forwarded-for", previous + b", " + ip if previous and ip else ip))
+    headers.append((b"x-forwarded-proto", request.scope.get("scheme", "http").encode("latin-1")))
+    if host := next((v for k, v in raw if k == b"host"), None):
+        headers.append((b"x-forwarded-host", host))
     if request_id := current_request_id():
-        headers.append(("x-request-id", request_id))
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
     if correlation_id := current_correlation_id():
-        headers.append(("x-correlation-id", correlation_id))
+        headers.append((b"x-correlation-id", correlation_id.encode("latin-1")))
     return headers
 
 
-def forwarded_response_headers(response: httpx.Response) -> list[tuple[str, str]]:
-    raw = [(k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in response.headers.raw]
+def forwarded_response_headers(response: httpx.Response) -> list[tuple[bytes, bytes]]:
+    raw = [(k.lower(), v) for k, v in response.headers.raw]
     # The upstream's request id is ours already (we sent it); the gateway's middleware sets it once.
-    dropped = HOP_BY_HOP | _connection_listed(raw) | {"x-request-id"}
+    dropped = HOP_BY_HOP | _connection_listed(raw) | {b"x-request-id"}
     return [(k, v) for k, v in raw if k not in dropped]
 
 
@@ -130,10 +140,7 @@ class ReverseProxy:
             method,
             upstream_target(request),
             # As bytes: a header may carry any octet a client sent (obs-text), which str headers refuse.
-            headers=[
-                (k.encode("latin-1"), v.encode("latin-1"))
-                for k, v in forwarded_request_headers(request, client_ip)
-            ],
+            headers=forwarded_request_headers(request, client_ip),
             content=body,
             timeout=timeout,
         )
@@ -180,9 +187,7 @@ class ReverseProxy:
                 background=BackgroundTask(response.aclose),
             )
         # Set raw: repeated headers (Set-Cookie) survive, and nothing is added or reordered.
-        proxied.raw_headers = [
-            (k.encode("latin-1"), v.encode("latin-1")) for k, v in forwarded_response_headers(response)
-        ]
+        proxied.raw_headers = forwarded_response_headers(response)
         return proxied
 
 
