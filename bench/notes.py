@@ -6,7 +6,7 @@ MISSED: dict[str, str] = {
         "On 2 cores the gateway, the service and the load generator share the same CPU, so at saturation "
         "the throughput ratio is a ratio of CPU per request: straight to social a home-feed request costs"
         " social's CPU plus the load generator's; through the gateway the gateway's comes on top. "
-        "Measured on the mix at 100 req/s (2026-11-28 11:25 UTC): gateway 2.6 ms, social 4.4 ms, load "
+        "Measured on the mix at 100 req/s (2026-11-28 10:20 UTC): gateway 2.6 ms, social 4.4 ms, load "
         "generator 0.5 ms per request. Profile of the gateway under load: about 45 % of its samples in "
         "the httpx client (pool bookkeeping, h11, closing each response), most of the rest in FastAPI/"
         "Starlette routing and middleware. Next steps: a lighter upstream client and a raw ASGI route for "
@@ -14,11 +14,11 @@ MISSED: dict[str, str] = {
         "cores at all."
     ),
     "feed": (
-        "Measured at 150 req/s, the first step over the bound (2026-11-28 11:25 UTC): the machine was 82 %"
+        "Measured at 150 req/s, the first step over the bound (2026-11-28 10:20 UTC): the machine was 82 %"
         " busy, 10.9 ms of CPU per request: gateway 2.8 ms, social 4.3 ms, load generator 0.4 ms, and "
         "about 3.4 ms for MariaDB (compose writes a post, its ~37 search terms and its event), RabbitMQ, "
         "the simulator and the kernel. 300 req/s needs all of that under about 5.5 ms a request (at 85 % "
-        "busy), half of today's. Done this session (see below): the home feed's page from a covering "
+        "busy), half of today's. Done on 2026-11-28 (see below): the home feed's page from a covering "
         "index (MariaDB 3.0 -> 0.7 ms per home feed), timelines in one Core statement serialized once, "
         "dependencies off the thread pool, token signatures remembered, headers proxied as bytes, a "
         "load generator that costs 0.4 instead of 1.4 ms a request. The highest passing step went from "
@@ -60,7 +60,7 @@ FIXES = """
   set, 400 home feeds each: MariaDB's CPU 3.03 -> 0.70 ms per home feed. Every dependency of every route
   is now `async` (a plain `def` dependency runs on the thread pool: three or four thread hops per
   request) and token verifiers remember the signatures they checked (expiry, issuer and audience are
-  still checked each time). The feed benchmark before (09:50 UTC) and after (11:25 UTC) these changes,
+  still checked each time). The feed benchmark before (09:50 UTC) and after (10:20 UTC) these changes,
   same machine and day, mix at 100 req/s: social 6.2 -> 4.4 ms of CPU per request, p99 111 -> 33 ms;
   the highest passing step 50 -> 100 req/s, saturation 108 -> 143 req/s.
 - **Gateway: headers proxied as bytes.** Decoding every request and response header to text and encoding

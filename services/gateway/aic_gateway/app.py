@@ -26,6 +26,9 @@ from aic_gateway.stream import StreamHub, stream_router
 from aic_gateway.webui import WebUi
 
 JWKS_PATH = "/api/auth/.well-known/jwks.json"
+# The pool lets an idle connection to a service go well before the service would close it
+# (aic_gateway.stack.KEEP_ALIVE_SECONDS), so it never sends on one the service is closing.
+UPSTREAM_IDLE_SECONDS = 30.0
 
 
 @dataclass
@@ -57,6 +60,7 @@ def _upstreams(settings: GatewaySettings, apps: Mapping[str, object] | None) -> 
     limits = httpx.Limits(
         max_connections=settings.upstream_max_connections,
         max_keepalive_connections=settings.upstream_max_connections,
+        keepalive_expiry=UPSTREAM_IDLE_SECONDS,
     )
     upstreams: dict[str, Upstream] = {}
     for name in UPSTREAM_PREFIXES:

@@ -3,9 +3,10 @@
 Large bodies are never held whole: the request streams from the client into the upstream call and
 a response streams back; only a response that declares a small length (an API answer) is read whole
 first, which spares it the streaming machinery. Connections to each upstream are pooled and kept
-alive. Only idempotent requests are retried, and only when the connection could not be made (nothing
-was sent). Failures answer in the common error shape: 503 when the service cannot be reached, 504 when
-it is too slow, 502 when it broke the response.
+alive. Only idempotent requests without a body are retried: when the connection could not be made
+(nothing was sent), and when a kept-alive connection was closed before any answer came (RFC 9110
+§9.2.2 lets a proxy send an idempotent request again). Failures answer in the common error shape: 503
+when the service cannot be reached, 504 when it is too slow, 502 when it broke the response.
 """
 
 from __future__ import annotations
@@ -157,6 +158,18 @@ class ReverseProxy:
                 log.warning("upstream %s unreachable: %s", upstream.name, exc)
                 detail = f"The {upstream.name} service is unavailable; try again shortly"
                 return error_response(503, detail, "upstream_unavailable", {"Retry-After": "5"})
+            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                # Closed without an answer: most often a kept-alive connection the service was closing
+                # as the request went out. The pool has let that connection go; try a fresh one at once.
+                if attempt < attempts:
+                    log.info(
+                        "upstream %s closed the connection unanswered (%r); sending again", upstream.name, exc
+                    )
+                    continue
+                log.warning("upstream %s failed: %r", upstream.name, exc)
+                return error_response(
+                    502, f"The {upstream.name} service gave a broken response", "bad_gateway"
+                )
             except httpx.TimeoutException as exc:
                 log.warning("upstream %s timed out: %r", upstream.name, exc)
                 return error_response(

@@ -53,6 +53,11 @@ METRICS_PATH = "/metrics"
 # uvicorn's own default; the runner states it so that containers can widen it to their proxies' networks.
 LOCAL_PROXIES = "127.0.0.1,::1"
 SECRETS_FILE = "secrets.json"
+# How long a server keeps an idle connection open. A client that reuses a connection the server is
+# closing at that moment loses its request, so each server outlasts the idle time of those in front of
+# it: the gateway's pool to the services (aic_gateway.app.UPSTREAM_IDLE_SECONDS) and an ingress'
+# (ingress-nginx keeps upstream connections 60 s). uvicorn's own default, 5 s, equals httpx's.
+KEEP_ALIVE_SECONDS = 75
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -93,7 +98,8 @@ def serve_command(spec: ServiceSpec, *, host: str, port: int, graceful_shutdown_
     listen = ["--host", host, "--port", str(port)]
     # Lifespan "on": a failing startup ends the process instead of serving without its lifespan.
     lifecycle = ["--lifespan", "on", "--timeout-graceful-shutdown", str(graceful_shutdown_seconds)]
-    return ["-m", "uvicorn", spec.factory, "--factory", *listen, *lifecycle]
+    keep_alive = ["--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
+    return ["-m", "uvicorn", spec.factory, "--factory", *listen, *lifecycle, *keep_alive]
 
 
 def migrate_command(spec: ServiceSpec) -> list[str]:

@@ -213,6 +213,77 @@ async def test_unreachable_upstream_gives_503_after_retrying(tmp_path: Path) -> 
     assert response.json()["code"] == "upstream_unavailable" and response.headers["retry-after"] == "5"
 
 
+async def test_a_kept_alive_connection_closed_unanswered_is_retried_for_idempotent_requests_only(
+    tmp_path: Path,
+) -> None:
+    """The service answers the first request of each connection and closes the connection, unanswered,
+    when a second one arrives on it: what a service closing an idle connection just as the gateway
+    reuses it looks like."""
+    received: list[str] = []
+
+    async def one_answer_per_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answered = False
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                received.append(head.split(b"\r\n", 1)[0].decode())
+                length = next(
+                    (
+                        int(line.split(b":")[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                if answered:
+                    break
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                )
+                await writer.drain()
+                answered = True
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    server = await asyncio.start_server(one_answer_per_connection, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    settings = GatewaySettings(data_dir=tmp_path, social_url=url, auth_url=url, upstream_retries=2)
+    app = create_app(settings, shared_bus=InProcessBus("t"))
+    try:
+        async with (
+            LifespanManager(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
+        ):
+            for _ in range(3):
+                assert (await client.get("/api/posts/1")).status_code == 200
+            # Each GET after the first went out on the kept-alive connection, was refused, and went again.
+            assert received == ["GET /api/posts/1 HTTP/1.1"] * 5
+
+            received.clear()
+            assert (await client.get("/api/auth/.well-known/jwks.json")).status_code == 200
+            login = await client.post("/api/auth/login", json={"username": "a", "password": "b"})
+            assert login.status_code == 502 and login.json()["code"] == "bad_gateway"
+            assert received == [
+                "GET /api/auth/.well-known/jwks.json HTTP/1.1",
+                "POST /api/auth/login HTTP/1.1",
+            ], "the POST went out on the kept-alive connection once, and was not sent again"
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def test_services_keep_idle_connections_open_longer_than_anything_in_front_of_them() -> None:
+    from aic_gateway.app import UPSTREAM_IDLE_SECONDS
+    from aic_gateway.stack import GATEWAY_SPEC, KEEP_ALIVE_SECONDS, SERVICES, serve_command
+
+    ingress_nginx_upstream_keepalive_seconds = 60
+    assert max(UPSTREAM_IDLE_SECONDS, ingress_nginx_upstream_keepalive_seconds) < KEEP_ALIVE_SECONDS
+    for spec in [*SERVICES, GATEWAY_SPEC]:
+        command = serve_command(spec, host="127.0.0.1", port=8000, graceful_shutdown_seconds=20)
+        assert command[command.index("--timeout-keep-alive") + 1] == str(KEEP_ALIVE_SECONDS)
+
+
 async def test_undeployed_service_answers_503(tmp_path: Path) -> None:
     app = create_app(GatewaySettings(data_dir=tmp_path), shared_bus=InProcessBus("t"))
     async with (
