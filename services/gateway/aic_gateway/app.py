@@ -23,6 +23,7 @@ from aic_gateway.proxy import ReverseProxy, Upstream
 from aic_gateway.ratelimit import RateLimiter, create_rate_limiter
 from aic_gateway.settings import UPSTREAM_PREFIXES, GatewaySettings
 from aic_gateway.stream import StreamHub, stream_router
+from aic_gateway.upstream_http import UpstreamTransport
 from aic_gateway.webui import WebUi
 
 JWKS_PATH = "/api/auth/.well-known/jwks.json"
@@ -57,18 +58,16 @@ class GatewayState:
 
 
 def _upstreams(settings: GatewaySettings, apps: Mapping[str, object] | None) -> dict[str, Upstream]:
-    limits = httpx.Limits(
-        max_connections=settings.upstream_max_connections,
-        max_keepalive_connections=settings.upstream_max_connections,
-        keepalive_expiry=UPSTREAM_IDLE_SECONDS,
-    )
     upstreams: dict[str, Upstream] = {}
     for name in UPSTREAM_PREFIXES:
         if apps is not None and name in apps:
             transport: httpx.AsyncBaseTransport = InProcessTransport(apps[name])  # type: ignore[arg-type]
             base_url = f"http://{name}"
         elif url := settings.upstream_url(name):
-            transport, base_url = httpx.AsyncHTTPTransport(limits=limits, retries=0), url
+            transport = UpstreamTransport(
+                max_connections=settings.upstream_max_connections, idle_seconds=UPSTREAM_IDLE_SECONDS
+            )
+            base_url = url
         else:
             continue  # not deployed (yet): its routes answer 503
         upstreams[name] = Upstream(name, httpx.AsyncClient(transport=transport, base_url=base_url))
