@@ -46,7 +46,8 @@ HOP_BY_HOP = frozenset(
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Responses that declare at most this many bytes are read whole and sent in one piece.
 BUFFERED_RESPONSE_MAX_BYTES = 256 * 1024
-# Set by the gateway itself; what a client sends under these names is dropped.
+# Set by the gateway itself, or (Expect: 100-continue) answered by it already; what a client sends
+# under these names is dropped.
 SET_BY_GATEWAY = frozenset(
     {
         b"host",
@@ -55,6 +56,7 @@ SET_BY_GATEWAY = frozenset(
         b"x-forwarded-host",
         b"x-request-id",
         b"x-correlation-id",
+        b"expect",
     }
 )
 

@@ -34,6 +34,7 @@ class _Response:
         self.headers_complete = False
         self.complete = False
         self.keep_alive = False
+        self.informational = 0  # the status of a 1xx response, if one came
         self.body: deque[bytes] = deque()
         self.parser: httptools.HttpResponseParser | None = None
 
@@ -47,6 +48,8 @@ class _Response:
         self.headers_complete = True
         # Asked now: once the message is complete (often within the same read), the parser says no.
         self.keep_alive = self.parser.should_keep_alive()
+        if self.parser.get_status_code() < 200:
+            self.informational = self.parser.get_status_code()
 
     def on_body(self, body: bytes) -> None:
         self.body.append(body)
@@ -162,6 +165,11 @@ class UpstreamTransport(httpx.AsyncBaseTransport):
                 raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
             received = True
             _feed(parser, data)
+        if state.informational:
+            # The proxy sends no Expect and asks for no upgrade, so a service has no reason to send one.
+            raise httpx.RemoteProtocolError(
+                f"The service sent an informational {state.informational} response"
+            )
         if request.method == "HEAD" or parser.get_status_code() in _NO_BODY_STATUSES:
             # The parser cannot be told that no body follows; whatever it buffered is not one.
             state.body.clear()

@@ -143,6 +143,7 @@ async def test_headers_are_forwarded_cleanly(dev) -> None:
             "X-Secret-Hop": "must not pass",
             "X-Forwarded-For": "10.9.9.9",
             "X-Request-ID": "client-chosen-id",
+            "Expect": "100-continue",
         },
     )
     assert response.status_code == 200
@@ -151,6 +152,7 @@ async def test_headers_are_forwarded_cleanly(dev) -> None:
     headers = seen["headers"]
     # Hop-by-hop headers, and those the client's Connection header named, stop at the gateway.
     assert "x-secret-hop" not in headers and "X-Secret-Hop" not in headers.get("connection", "")
+    assert "expect" not in headers, "the gateway answers Expect itself: a service never sends a 100"
     # The real peer is appended last; what the client claimed stays to its left, untrusted.
     assert headers["x-forwarded-for"] == "10.9.9.9, 198.51.100.10"
     assert headers["x-request-id"] == response.headers["x-request-id"] == "client-chosen-id"

@@ -132,12 +132,13 @@ async def test_timeouts_and_a_full_pool_raise_httpx_errors(service: str) -> None
             await refused.get("/echo")
 
 
-async def test_a_response_cut_short_or_malformed_is_a_protocol_error() -> None:
+async def test_a_response_cut_short_malformed_or_informational_is_a_protocol_error() -> None:
     answers = iter(
         [
             b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",  # cut short
             b"NOT HTTP AT ALL\r\n\r\n",
             b"HTTP/1.1 200 OK\r\n\r\nuntil the end",  # no length: the body ends with the connection
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
         ]
     )
 
@@ -156,6 +157,8 @@ async def test_a_response_cut_short_or_malformed_is_a_protocol_error() -> None:
             with pytest.raises(httpx.RemoteProtocolError, match="malformed"):
                 await client.get("/")
             assert (await client.get("/")).content == b"until the end"
+            with pytest.raises(httpx.RemoteProtocolError, match="informational 100"):
+                await client.get("/")
     finally:
         server.close()
         await server.wait_closed()
