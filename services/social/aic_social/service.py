@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -51,11 +52,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
 # The index of posts by (author_id, deleted_at, id) that the timelines read (see _post_page).
-HOME_FEED_INDEX = "ix_posts_author_id_deleted_at_id"
+TIMELINE_INDEX = "ix_posts_author_id_deleted_at_id"
 NO_CURSOR = 2**63 - 1  # above every post id
 
 
-def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple]:  # type: ignore[type-arg]
+def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple[Any, ...]]:
     """The posts whose ids ``page_ids`` picks, newest first, each with what a reader sees of it: its
     author's public profile (the same names as Profile's) and whether ``:viewer`` liked it.
 
@@ -89,7 +90,7 @@ def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple]:  # type: ig
     )
 
 
-def _timeline_statement() -> sa.Select[tuple]:  # type: ignore[type-arg]
+def _timeline_statement() -> sa.Select[tuple[Any, ...]]:
     """A page of the posts of some authors (:authors), before :before, :page_size of them.
 
     Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the authors
@@ -106,7 +107,7 @@ def _timeline_statement() -> sa.Select[tuple]:  # type: ignore[type-arg]
         indexed.c.id < sa.bindparam("before"),
     )
     for dialect in ("mysql", "mariadb"):
-        page_ids = page_ids.with_hint(indexed, f"FORCE INDEX ({HOME_FEED_INDEX})", dialect)
+        page_ids = page_ids.with_hint(indexed, f"FORCE INDEX ({TIMELINE_INDEX})", dialect)
     return _post_page(page_ids.order_by(indexed.c.id.desc()).limit(sa.bindparam("page_size")))
 
 
@@ -610,19 +611,19 @@ class SocialService:
 
     def home_feed(
         self, session: Session, actor: Actor, *, cursor: str | None, limit: int
-    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
+    ) -> tuple[list[sa.Row[Any]], str | None]:
         """People you follow and yourself, newest first: rows of TIMELINE."""
         authors = [actor.user_id, *session.scalars(FOLLOWEES, {"me": actor.user_id})]
         return self._timeline(session, authors, actor.user_id, cursor=cursor, limit=limit)
 
     def user_posts(
         self, session: Session, author: Profile, viewer_id: str | None, *, cursor: str | None, limit: int
-    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
+    ) -> tuple[list[sa.Row[Any]], str | None]:
         return self._timeline(session, [author.user_id], viewer_id, cursor=cursor, limit=limit)
 
     def _timeline(
         self, session: Session, authors: list[str], viewer_id: str | None, *, cursor: str | None, limit: int
-    ) -> tuple[list[sa.Row], str | None]:  # type: ignore[type-arg]
+    ) -> tuple[list[sa.Row[Any]], str | None]:
         before = id_cursor(cursor)
         rows = session.execute(
             TIMELINE,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -60,7 +61,7 @@ class Presenter:
         self._load_profiles([user_id])
         return self._author(user_id, self._profiles.get(user_id))
 
-    def _author(self, user_id: str, profile: Profile | sa.Row | None) -> AuthorPublic:  # type: ignore[type-arg]
+    def _author(self, user_id: str, profile: Profile | sa.Row[Any] | None) -> AuthorPublic:
         """``profile``: a Profile, or a row with its public columns (None in them: no profile)."""
         if profile is None or profile.username is None:
             return UNKNOWN.model_copy(update={"id": user_id})
@@ -120,7 +121,7 @@ class Presenter:
             for post in posts
         ]
 
-    def timeline(self, rows: list[sa.Row]) -> list[PostPublic]:  # type: ignore[type-arg]
+    def timeline(self, rows: list[sa.Row[Any]]) -> list[PostPublic]:
         """Rows of the service's TIMELINE statement, which carry their author and the viewer's like."""
         return [
             PostPublic(

@@ -20,7 +20,7 @@ from aic_common.testing.fixtures import fresh_mysql_database
 from aic_social import search
 from aic_social.models import Comment, Follow, Like, Post, Profile, SearchTerm
 from aic_social.seed import SeedSummary, default_password_hasher, generate, seed
-from aic_social.service import HOME_FEED_INDEX, Actor, SocialService
+from aic_social.service import TIMELINE_INDEX, Actor, SocialService
 from aic_social.settings import SocialSettings
 
 pytestmark = pytest.mark.integration
@@ -211,6 +211,6 @@ def test_the_home_feed_is_an_index_range_scan(
             steps = {row["table"]: row for row in plan}
             # The page is chosen from the author index alone ("Using index": no row read), and only
             # the page's rows are then read, by primary key.
-            assert (steps["indexed"]["type"], steps["indexed"]["key"]) == ("range", HOME_FEED_INDEX), plan
+            assert (steps["indexed"]["type"], steps["indexed"]["key"]) == ("range", TIMELINE_INDEX), plan
             assert "Using index" in steps["indexed"]["Extra"], plan
             assert (steps["posts"]["type"], steps["posts"]["key"]) == ("eq_ref", "PRIMARY"), plan
