@@ -23,7 +23,7 @@ import urllib3
 from minio import Minio
 from minio.error import MinioException, S3Error, ServerError
 
-from aic_common.bus.base import DependencyUnavailable
+from aic_common.bus import DependencyUnavailable
 from aic_common.errors import ServiceUnavailable
 from aic_files.settings import FilesSettings
 
