@@ -160,7 +160,7 @@ class ReverseProxy:
                 log.warning("upstream %s unreachable: %s", upstream.name, exc)
                 detail = f"The {upstream.name} service is unavailable; try again shortly"
                 return error_response(503, detail, "upstream_unavailable", {"Retry-After": "5"})
-            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 # Closed without an answer: most often a kept-alive connection the service was closing
                 # as the request went out. The pool has let that connection go; try a fresh one at once.
                 if attempt < attempts:
