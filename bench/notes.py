@@ -6,29 +6,29 @@ MISSED: dict[str, str] = {
         "On 2 cores the gateway, the service and the load generator share the same CPU, so at saturation "
         "the throughput ratio is a ratio of CPU per request: straight to social a home-feed request costs"
         " social's CPU plus the load generator's; through the gateway the gateway's comes on top. "
-        "Measured on the mix at 100 req/s (2026-11-28 10:20 UTC): gateway 2.6 ms, social 4.4 ms, load "
-        "generator 0.5 ms per request. Profile of the gateway under load: about 45 % of its samples in "
-        "the httpx client (pool bookkeeping, h11, closing each response), most of the rest in FastAPI/"
-        "Starlette routing and middleware. Next steps: a lighter upstream client and a raw ASGI route for "
-        "the proxy; in production the gateway runs in pods of its own and does not take the service's "
-        "cores at all."
+        "Measured on the feed mix at 100 req/s (2026-11-28): gateway 1.7 ms, social 4.1 ms, load "
+        "generator 0.4 ms per request, after the gateway's own upstream transport (httpx's was about 45 % "
+        "of the gateway's CPU). In production the gateway runs in pods of its own and does not take the "
+        "service's cores at all."
     ),
     "feed": (
-        "Measured at 150 req/s, the first step over the bound (2026-11-28 10:20 UTC): the machine was 82 %"
-        " busy, 10.9 ms of CPU per request: gateway 2.8 ms, social 4.3 ms, load generator 0.4 ms, and "
-        "about 3.4 ms for MariaDB (compose writes a post, its ~37 search terms and its event), RabbitMQ, "
-        "the simulator and the kernel. 300 req/s needs all of that under about 5.5 ms a request (at 85 % "
-        "busy), half of today's. Done on 2026-11-28 (see below): the home feed's page from a covering "
-        "index (MariaDB 3.0 -> 0.7 ms per home feed), timelines in one Core statement serialized once, "
-        "dependencies off the thread pool, token signatures remembered, headers proxied as bytes, a "
-        "load generator that costs 0.4 instead of 1.4 ms a request. The highest passing step went from "
-        "50 to 100 req/s and saturation from 108 to 143 req/s on the same machine the same day. "
-        "Next steps, in order of what they would save: the gateway's upstream client (httpx is about "
-        "45 % of the gateway's CPU); PyMySQL parses every result in Python (column descriptions and rows "
-        "were a third of social's samples), which a C driver (mysqlclient) would take off; the compose "
-        "path in Core with the search terms in one multi-row insert; the home timeline as a precomputed "
-        "list per person (DeathStarBench's design) once the read path is no longer dominated by "
-        "per-request framework costs."
+        "At 150 req/s (2026-11-28, full run) the machine was 69 % busy, 9.2 ms of CPU per request: gateway "
+        "1.6 ms, social 4.0 ms, load generator 0.4 ms, and about 3.2 ms for MariaDB (compose writes a post,"
+        " its ~37 search terms and its event), RabbitMQ, the simulator and the kernel; p99 was 108 ms "
+        "(compose 222 ms), where the run half an hour before passed the same step at 83 ms. At 200 req/s "
+        "social alone reaches 0.94 cores (one process, one GIL) at 4.7 ms a request. 300 req/s needs the "
+        "whole request under about 5.5 ms of CPU. Done on 2026-11-28 (see below): the home feed's page "
+        "from a covering index (MariaDB 3.0 -> 0.7 ms a home feed), timelines in one Core statement "
+        "serialized once, dependencies off the thread pool, token signatures remembered, the gateway's own "
+        "upstream transport and headers proxied as bytes (gateway 2.8 -> 1.6 ms), a load generator that "
+        "costs 0.4 instead of 1.4 ms a request. On the same machine the same day the passing step went "
+        "from 50 to 100-150 req/s and saturation from 108 to 155-171 req/s. A profile of social now puts "
+        "most of its time in FastAPI's per-request machinery (solving dependencies about 30 %, routing, "
+        "middleware), then PyMySQL's pure-Python parsing of results. Next steps, in order: a C MySQL "
+        "driver (mysqlclient: a compiler and client headers in CI and the images, and a change of the "
+        "driver the design names); fewer per-request layers on the hot routes; the compose path in Core "
+        "with its search terms; the home timeline as a precomputed list per person (DeathStarBench's "
+        "design)."
     ),
     "events": (
         "Both sides pay for the same bytes differently. The reference appends persistent messages to one "
@@ -36,16 +36,18 @@ MISSED: dict[str, str] = {
         "marked by its relay, delivered to social, applied there (actor check, the post, its counter, its "
         "search terms, its post.created event, the idempotency record), published again as post.created "
         "and consumed by the simulator (the action's result), the files service and every gateway's live "
-        "stream. Measured while draining 5 000 commands: social 11-14 ms of CPU per action and the "
-        "simulator 6-8 ms, before MariaDB's and RabbitMQ's share, so 2 cores cannot pass about 100 "
-        "actions a second; half the raw reference (700-1 300 msg/s on this machine, depending on its "
-        "load) needs the whole path under 1.5-3 ms of CPU per action. In-process profiles put social's "
-        "cost in SQLAlchemy's ORM and PyMySQL (about 0.7 ms of Python per statement, ten statements per "
-        "command), not in the database. Done: commands applied in batches (one commit for what a prefetch "
-        "window of 100 holds, each message in a savepoint), and the outbox relay no longer blocks writers "
-        "(see below). Next steps: the command path in Core statements, several commands per statement (one"
-        " multi-row insert of posts, search terms and outbox rows per batch); several relays' publishes "
-        "per confirm round; a lighter live-stream consumer in the gateway (one message in flight today)."
+        "stream. Measured while draining 5 000 commands (2026-11-28 10:48 UTC): social 6.6 ms of CPU per "
+        "action and the simulator 2.7 ms (12.8 and 5.8 ms on the slower machine of the run before), before"
+        " MariaDB's and RabbitMQ's share, so 2 cores cannot pass about 150 actions a second; half the raw "
+        "reference (2 900-6 000 msg/s on this machine, depending on its load) needs the whole path under "
+        "about 0.3-0.7 ms of CPU per action. In-process profiles put social's cost in SQLAlchemy's ORM and "
+        "PyMySQL (the unit of work, Session.get, cache keys; about 0.7 ms of Python per statement, ten "
+        "statements per command), not in the database. Done: commands applied in batches (one commit for "
+        "what a prefetch window of 100 holds, each message in a savepoint), and the outbox relay no longer "
+        "blocks writers (see below). Next steps: the command path in Core statements, several commands "
+        "per statement (one multi-row insert of posts, search terms and outbox rows per batch); several "
+        "relays' publishes per confirm round; a lighter live-stream consumer in the gateway (one message in "
+        "flight today)."
     ),
 }
 
@@ -63,6 +65,19 @@ FIXES = """
   still checked each time). The feed benchmark before (09:50 UTC) and after (10:20 UTC) these changes,
   same machine and day, mix at 100 req/s: social 6.2 -> 4.4 ms of CPU per request, p99 111 -> 33 ms;
   the highest passing step 50 -> 100 req/s, saturation 108 -> 143 req/s.
+- **Gateway: its own HTTP/1.1 transport to the services.** httpx's transport (httpcore: the pure-Python
+  h11 parser, a pool that examines every connection on every request, closing machinery per response) was
+  about 45 % of the gateway's CPU. The gateway keeps httpx's client and errors and does the wire work
+  with asyncio streams and httptools (uvicorn's C parser). The gateway's CPU per request of the feed mix
+  went from 2.6-2.8 ms (10:20 UTC run) to 1.5-1.7 ms (10:45 UTC run, same machine); the home feed
+  through the gateway from 0.88 to 0.96 of the direct throughput; the feed's passing step from 100 to
+  150 req/s.
+- **Gateway: no 502 when a service closes an idle connection.** A saturation run answered 6 of 1 600
+  requests with 502 (`RemoteProtocolError: Server disconnected without sending a response`, `ReadError`):
+  uvicorn closes an idle connection after 5 s and httpx kept idle connections 5 s too, so the gateway
+  sometimes sent a request on a connection the service was closing. Services now keep idle connections
+  75 s, the gateway's pool lets them go after 30 s, and a GET/HEAD/PUT/DELETE/OPTIONS without a body whose
+  connection was closed unanswered is sent again (a POST is not). A test reproduces the closing service.
 - **Gateway: headers proxied as bytes.** Decoding every request and response header to text and encoding
   it back was a tenth of the gateway's samples; they now pass as the bytes they came as.
 - **Benchmark, not product: a load generator that leaves the cores to the system.** httpx cost the load
