@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from aic_common.testing import free_port, wait_for
+from aic_common.testing import served_on_loopback
 from bench.loadgen import Call, LoadSpec, percentile, run_load
 from bench.rawhttp import HttpError, RawClient
 from bench.report import Result, Section, render
@@ -66,20 +65,11 @@ async def chunked(request: Request) -> StreamingResponse:
 
 @pytest.fixture
 async def tiny_server():
-    port = free_port()
     app = Starlette(
         routes=[Route("/", answer), Route("/echo", echo, methods=["POST"]), Route("/chunked", chunked)]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, timeout=10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served_on_loopback(app) as url:
+        yield url
 
 
 def test_percentile_is_nearest_rank() -> None:

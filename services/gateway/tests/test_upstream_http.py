@@ -7,13 +7,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from aic_common.testing import free_port, wait_for
+from aic_common.testing import free_port, served_on_loopback
 from aic_gateway.upstream_http import UpstreamTransport
 
 
@@ -44,7 +43,6 @@ async def slow(request: Request) -> Response:
 
 @pytest.fixture
 async def service() -> AsyncIterator[str]:
-    port = free_port()
     app = Starlette(
         routes=[
             Route("/echo", echo, methods=["GET", "HEAD", "POST"]),
@@ -53,16 +51,8 @@ async def service() -> AsyncIterator[str]:
             Route("/slow", slow),
         ]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, timeout=10)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served_on_loopback(app) as url:
+        yield url
 
 
 def client_for(url: str, **transport_options: object) -> tuple[httpx.AsyncClient, UpstreamTransport]:

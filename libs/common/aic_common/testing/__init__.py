@@ -261,3 +261,21 @@ async def serving(
     finally:
         if isinstance(app.state.runtime.bus, RabbitBus):  # once the app has stopped consuming
             await app.state.runtime.bus.delete_topology()
+
+
+@contextlib.asynccontextmanager
+async def served_on_loopback(app: Any) -> AsyncIterator[str]:
+    """``app`` served by uvicorn on a free loopback port, in this event loop; yields its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
