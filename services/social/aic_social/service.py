@@ -90,31 +90,50 @@ def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple[Any, ...]]:
     )
 
 
-def _timeline_statement() -> sa.Select[tuple[Any, ...]]:
-    """A page of the posts of some authors (:authors), before :before, :page_size of them.
+def _page_of(indexed: sa.Alias, page_ids: sa.Select[Any]) -> sa.Select[tuple[Any, ...]]:
+    """``page_ids`` (ids of ``indexed`` posts) cut to :page_size before :before, newest first, as _post_page.
 
     Left alone, MySQL/MariaDB walk the primary key backwards until LIMIT rows match whenever the authors
     wrote a large share of all posts (the ORDER BY ... LIMIT shortcut, which assumes their posts are
     spread evenly over time). That walk has no bound: quiet authors or an old cursor make it read the
     whole table. The (author_id, deleted_at, id) range reads only their posts, and only the index: no
-    row is read before the page is chosen. Built once: building it costs more than running it.
+    row is read before the page is chosen.
     """
-    posts = Post.__table__
-    indexed = posts.alias("indexed")
-    page_ids = sa.select(indexed.c.id).where(
-        indexed.c.author_id.in_(sa.bindparam("authors", expanding=True)),
-        indexed.c.deleted_at.is_(None),
-        indexed.c.id < sa.bindparam("before"),
-    )
+    page_ids = page_ids.where(indexed.c.deleted_at.is_(None), indexed.c.id < sa.bindparam("before"))
     for dialect in ("mysql", "mariadb"):
         page_ids = page_ids.with_hint(indexed, f"FORCE INDEX ({TIMELINE_INDEX})", dialect)
     return _post_page(page_ids.order_by(indexed.c.id.desc()).limit(sa.bindparam("page_size")))
 
 
-TIMELINE = _timeline_statement()
-FOLLOWEES = sa.select(Follow.__table__.c.followee_id).where(
-    Follow.__table__.c.follower_id == sa.bindparam("me")
-)
+def _home_timeline_statement() -> sa.Select[tuple[Any, ...]]:
+    """The posts of the people :viewer follows and their own. The authors come from follows inside the
+    statement, joined first (STRAIGHT_JOIN): handed over as an IN list of ~50 ids, the optimizer dived
+    into the index once per id to estimate rows it was forced to read anyway (MariaDB's CPU per home
+    feed 1.35 ms as an IN list, 0.55 ms joined, measured side by side), and it took a statement more.
+    Built once: building it costs more than running it."""
+    follows, indexed = Follow.__table__, Post.__table__.alias("indexed")
+    authors = sa.union_all(
+        sa.select(follows.c.followee_id.label("author_id")).where(
+            follows.c.follower_id == sa.bindparam("viewer")
+        ),
+        sa.select(sa.bindparam("viewer", type_=sa.String(36)).label("author_id")),
+    ).subquery("authors")
+    page_ids = (
+        sa.select(indexed.c.id).select_from(authors).join(indexed, indexed.c.author_id == authors.c.author_id)
+    )
+    for dialect in ("mysql", "mariadb"):
+        page_ids = page_ids.prefix_with("STRAIGHT_JOIN", dialect=dialect)
+    return _page_of(indexed, page_ids)
+
+
+def _author_timeline_statement() -> sa.Select[tuple[Any, ...]]:
+    """The posts of one author (:author)."""
+    indexed = Post.__table__.alias("indexed")
+    return _page_of(indexed, sa.select(indexed.c.id).where(indexed.c.author_id == sa.bindparam("author")))
+
+
+HOME_TIMELINE = _home_timeline_statement()
+AUTHOR_TIMELINE = _author_timeline_statement()
 
 
 @dataclass(frozen=True)
@@ -612,28 +631,27 @@ class SocialService:
     def home_feed(
         self, session: Session, actor: Actor, *, cursor: str | None, limit: int
     ) -> tuple[list[sa.Row[Any]], str | None]:
-        """People you follow and yourself, newest first: rows of TIMELINE."""
-        authors = [actor.user_id, *session.scalars(FOLLOWEES, {"me": actor.user_id})]
-        return self._timeline(session, authors, actor.user_id, cursor=cursor, limit=limit)
+        """People you follow and yourself, newest first: rows of _post_page."""
+        return self._timeline(session, HOME_TIMELINE, {"viewer": actor.user_id}, cursor=cursor, limit=limit)
 
     def user_posts(
         self, session: Session, author: Profile, viewer_id: str | None, *, cursor: str | None, limit: int
     ) -> tuple[list[sa.Row[Any]], str | None]:
-        return self._timeline(session, [author.user_id], viewer_id, cursor=cursor, limit=limit)
+        parameters = {"author": author.user_id, "viewer": viewer_id}
+        return self._timeline(session, AUTHOR_TIMELINE, parameters, cursor=cursor, limit=limit)
 
     def _timeline(
-        self, session: Session, authors: list[str], viewer_id: str | None, *, cursor: str | None, limit: int
+        self,
+        session: Session,
+        statement: sa.Select[tuple[Any, ...]],
+        parameters: dict[str, Any],
+        *,
+        cursor: str | None,
+        limit: int,
     ) -> tuple[list[sa.Row[Any]], str | None]:
         before = id_cursor(cursor)
-        rows = session.execute(
-            TIMELINE,
-            {
-                "authors": authors,
-                "viewer": viewer_id,
-                "before": NO_CURSOR if before is None else before,
-                "page_size": limit + 1,
-            },
-        ).all()
+        page = {**parameters, "before": NO_CURSOR if before is None else before, "page_size": limit + 1}
+        rows = session.execute(statement, page).all()
         return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None
 
     def explore_feed(

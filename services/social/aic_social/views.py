@@ -122,7 +122,7 @@ class Presenter:
         ]
 
     def timeline(self, rows: list[sa.Row[Any]]) -> list[PostPublic]:
-        """Rows of the service's TIMELINE statement, which carry their author and the viewer's like."""
+        """Rows of the service's timeline statements, which carry their author and the viewer's like."""
         return [
             PostPublic(
                 id=str(row.id),
