@@ -12,21 +12,22 @@ MISSED: dict[str, str] = {
         "service's cores at all."
     ),
     "feed": (
-        "At 150 req/s (2026-11-28, full run) the machine was 69 % busy, 9.2 ms of CPU per request: gateway "
-        "1.6 ms, social 4.0 ms, load generator 0.4 ms, and about 3.2 ms for MariaDB (compose writes a post,"
-        " its ~37 search terms and its event), RabbitMQ, the simulator and the kernel; p99 was 108 ms "
-        "(compose 222 ms), where the run half an hour before passed the same step at 83 ms. At 200 req/s "
-        "social alone reaches 0.94 cores (one process, one GIL) at 4.7 ms a request. 300 req/s needs the "
+        "At 200 req/s, the first step over the bound (2026-11-28 11:27 UTC), the machine was 79 % busy, "
+        "7.9 ms of CPU per request: gateway 1.6 ms, social 3.4 ms, load generator 0.4 ms, and about 2.5 ms "
+        "for MariaDB (compose writes a post, its ~37 search terms and its event), RabbitMQ, the simulator "
+        "and the kernel; p99 164 ms (compose 228 ms) where 150 req/s gave 36 ms. 300 req/s needs the "
         "whole request under about 5.5 ms of CPU. Done on 2026-11-28 (see below): the home feed's page "
         "from a covering index (MariaDB 3.0 -> 0.7 ms a home feed), timelines in one Core statement "
         "serialized once, dependencies off the thread pool, token signatures remembered, the gateway's own "
         "upstream transport and headers proxied as bytes (gateway 2.8 -> 1.6 ms), a load generator that "
         "costs 0.4 instead of 1.4 ms a request. On the same machine the same day the passing step went "
-        "from 50 to 100-150 req/s and saturation from 108 to 155-171 req/s. A profile of social now puts "
+        "from 50 to 150 req/s and saturation from 108 to 182 req/s. A profile of social now puts "
         "most of its time in FastAPI's per-request machinery (solving dependencies about 30 %, routing, "
-        "middleware), then PyMySQL's pure-Python parsing of results. Next steps, in order: a C MySQL "
-        "driver (mysqlclient: a compiler and client headers in CI and the images, and a change of the "
-        "driver the design names); fewer per-request layers on the hot routes; the compose path in Core "
+        "middleware), then PyMySQL's pure-Python parsing of results. A C driver was measured, not adopted:"
+        " with mysqlclient a home feed's database work took 0.75-0.81 ms of Python CPU against 1.11-1.29 "
+        "ms with PyMySQL (three alternating rounds of 400), about a tenth of social's cost, for a compiler"
+        " and client headers in CI and the images and a change of the driver the design names. Next "
+        "steps, in order: fewer per-request layers on the hot routes; the compose path in Core "
         "with its search terms; the home timeline as a precomputed list per person (DeathStarBench's "
         "design)."
     ),
@@ -59,12 +60,16 @@ FIXES = """
   bound parameters, and its JSON is written once. The home feed's page comes from an
   `(author_id, deleted_at, id)` index alone: MariaDB read every followee's post row (about 1 000) to
   sort them; it now sorts ids in the index and reads 21 rows. Measured side by side on the seeded data
-  set, 400 home feeds each: MariaDB's CPU 3.03 -> 0.70 ms per home feed. Every dependency of every route
-  is now `async` (a plain `def` dependency runs on the thread pool: three or four thread hops per
-  request) and token verifiers remember the signatures they checked (expiry, issuer and audience are
-  still checked each time). The feed benchmark before (09:50 UTC) and after (10:20 UTC) these changes,
-  same machine and day, mix at 100 req/s: social 6.2 -> 4.4 ms of CPU per request, p99 111 -> 33 ms;
-  the highest passing step 50 -> 100 req/s, saturation 108 -> 143 req/s.
+  set, 400 home feeds each: MariaDB's CPU 3.03 -> 0.70 ms per home feed. The followed authors are then
+  read inside the same statement, joined first, rather than sent as an IN list of ids: for a list,
+  MariaDB dived into the index once per id to estimate rows it was forced to read anyway (1.35 -> 0.55 ms
+  of its CPU per home feed, side by side, same pages), and the home feed is one statement instead of
+  two. Every dependency of every route is now `async` (a plain `def` dependency runs on the thread
+  pool: three or four thread hops per request) and token verifiers remember the signatures they
+  checked (expiry, issuer and audience are still checked each time). The feed benchmark before
+  (09:50 UTC) and after (10:20 UTC) these changes but the last, same machine and day, mix at 100 req/s:
+  social 6.2 -> 4.4 ms of CPU per request, p99 111 -> 33 ms; the highest passing step 50 -> 100 req/s,
+  saturation 108 -> 143 req/s.
 - **Gateway: its own HTTP/1.1 transport to the services.** httpx's transport (httpcore: the pure-Python
   h11 parser, a pool that examines every connection on every request, closing machinery per response) was
   about 45 % of the gateway's CPU. The gateway keeps httpx's client and errors and does the wire work
