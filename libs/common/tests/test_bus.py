@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -494,4 +495,43 @@ async def test_writing_to_the_outbox_does_not_wait_for_the_relay_to_publish(
     finally:
         held.release.set()
         await relay.stop()
+        session_factory.kw["bind"].dispose()
+
+
+def test_a_relay_whose_event_loop_stops_mid_publish_gives_up_instead_of_waiting_forever(
+    sqlite_url: str, bus_namespace: str
+) -> None:
+    """An app torn down mid-batch (its loop stopped, the publish still pending) must not leave the relay's
+    worker thread waiting for confirms that can no longer come: the process could never exit."""
+    session_factory = _database(sqlite_url)
+    with session_factory.begin() as session:
+        Outbox("test").add(session, registered("in flight"))
+    held = HeldBus(bus_namespace)
+    relay = OutboxRelay(session_factory, held, poll_seconds=0.05)  # type: ignore[arg-type]
+    loop = asyncio.new_event_loop()
+    loop_thread = threading.Thread(target=loop.run_forever)
+    loop_thread.start()
+    outcome: dict[str, BaseException] = {}
+
+    def drain() -> None:
+        try:
+            relay._drain_batch(loop)
+        except Exception as exc:
+            outcome["error"] = exc
+
+    drainer = threading.Thread(target=drain)
+    drainer.start()
+    try:
+        asyncio.run_coroutine_threadsafe(held.publishing.wait(), loop).result(timeout=20)
+        loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join(timeout=5)
+        drainer.join(timeout=10)
+        assert not drainer.is_alive(), "the relay's thread gave up once the loop had stopped"
+        assert "event loop stopped" in str(outcome["error"])
+        assert relay.pending_count() == 1, "the batch rolled back: it is published again later"
+    finally:
+        if loop.is_running():
+            loop.call_soon_threadsafe(loop.stop)
+        loop_thread.join(timeout=5)
+        loop.close()
         session_factory.kw["bind"].dispose()

@@ -11,12 +11,12 @@ two relays do not publish the same batch.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import threading
 from datetime import timedelta
 
-import anyio.from_thread
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -31,6 +31,8 @@ from aic_common.observability import correlation_id_var
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "aic_outbox_pending"
+# How often the relay's worker thread, waiting for confirms, looks whether the event loop still runs.
+PUBLISH_WAIT_CHECK_SECONDS = 1.0
 
 
 _SQLITE_RELAY_LOCKS: dict[str, threading.Lock] = {}
@@ -145,9 +147,9 @@ class OutboxRelay:
 
     async def drain(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
-        return await anyio.to_thread.run_sync(self._drain_batch)
+        return await anyio.to_thread.run_sync(self._drain_batch, asyncio.get_running_loop())
 
-    def _drain_batch(self) -> int:
+    def _drain_batch(self, loop: asyncio.AbstractEventLoop) -> int:
         # Runs in a worker thread holding the row locks while the event loop publishes.
         with _sqlite_relay_lock(self.session_factory), self.session_factory.begin() as session:
             if session.get_bind().dialect.name == "mysql":
@@ -165,7 +167,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             envelopes = [Envelope.model_validate_json(row.payload) for row in rows]
-            results = anyio.from_thread.run(self._publish_all, envelopes)
+            results = self._publish_on(loop, envelopes)
             # Mark the confirmed prefix only, so order holds and a failed row is retried first.
             confirmed: list[int] = []
             error: BaseException | None = None
@@ -189,6 +191,24 @@ class OutboxRelay:
         if error is not None:
             raise error
         return len(confirmed)
+
+    def _publish_on(self, loop: asyncio.AbstractEventLoop, envelopes: list[Envelope]) -> list[object]:
+        """Publish on the event loop and wait for the confirms, from the worker thread.
+
+        Waits while the loop runs, and no longer: a loop stopped without cancelling this publish (an app
+        torn down mid-batch) would otherwise leave the thread waiting forever, and the process with it.
+        The batch then rolls back and is published again, which consumers take once (their inbox).
+        """
+        future = asyncio.run_coroutine_threadsafe(self._publish_all(envelopes), loop)
+        while True:
+            try:
+                return future.result(timeout=PUBLISH_WAIT_CHECK_SECONDS)
+            except concurrent.futures.TimeoutError:
+                if loop.is_closed() or not loop.is_running():
+                    future.cancel()
+                    raise RuntimeError(
+                        "the event loop stopped while the outbox relay was publishing"
+                    ) from None
 
     async def _publish_all(self, envelopes: list[Envelope]) -> list[object]:
         # Concurrent publishes on one channel keep their order and pipeline the confirms.
