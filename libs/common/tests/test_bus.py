@@ -529,9 +529,15 @@ def test_a_relay_whose_event_loop_stops_mid_publish_gives_up_instead_of_waiting_
         assert not drainer.is_alive(), "the relay's thread gave up once the loop had stopped"
         assert "event loop stopped" in str(outcome["error"])
         assert relay.pending_count() == 1, "the batch rolled back: it is published again later"
+
+        loop.close()  # and with its loop closed already, the relay refuses at once
+        with pytest.raises(RuntimeError, match="closed"):
+            relay._drain_batch(loop)
+        assert relay.pending_count() == 1
     finally:
         if loop.is_running():
             loop.call_soon_threadsafe(loop.stop)
         loop_thread.join(timeout=5)
-        loop.close()
+        if not loop.is_closed():
+            loop.close()
         session_factory.kw["bind"].dispose()

@@ -199,7 +199,12 @@ class OutboxRelay:
         torn down mid-batch) would otherwise leave the thread waiting forever, and the process with it.
         The batch then rolls back and is published again, which consumers take once (their inbox).
         """
-        future = asyncio.run_coroutine_threadsafe(self._publish_all(envelopes), loop)
+        publishing = self._publish_all(envelopes)
+        try:
+            future = asyncio.run_coroutine_threadsafe(publishing, loop)
+        except RuntimeError:  # the loop is closed already
+            publishing.close()
+            raise
         while True:
             try:
                 return future.result(timeout=PUBLISH_WAIT_CHECK_SECONDS)
