@@ -106,37 +106,25 @@ class Presenter:
                     )
                 )
             )
-        return [
-            PostPublic(
-                id=str(post.id),
-                author=self.author(post.author_id),
-                content=post.content,
-                images=[self.image(i) for i in post.image_ids or []],
-                location_id=post.location_id,
-                like_count=post.like_count,
-                comment_count=post.comment_count,
-                liked_by_me=post.id in liked,
-                created_at=post.created_at,
-            )
-            for post in posts
-        ]
+        return [self._post(post, self.author(post.author_id), post.id in liked) for post in posts]
 
     def timeline(self, rows: list[sa.Row[Any]]) -> list[PostPublic]:
         """Rows of the service's timeline statements, which carry their author and the viewer's like."""
-        return [
-            PostPublic(
-                id=str(row.id),
-                author=self._author(row.author_id, row),
-                content=row.content,
-                images=[self.image(i) for i in row.image_ids or []],
-                location_id=row.location_id,
-                like_count=row.like_count,
-                comment_count=row.comment_count,
-                liked_by_me=bool(row.liked),
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
+        return [self._post(row, self._author(row.author_id, row), bool(row.liked)) for row in rows]
+
+    def _post(self, post: Post | sa.Row[Any], author: AuthorPublic, liked: bool) -> PostPublic:
+        """``post``: a Post, or a row with its columns."""
+        return PostPublic(
+            id=str(post.id),
+            author=author,
+            content=post.content,
+            images=[self.image(i) for i in post.image_ids or []],
+            location_id=post.location_id,
+            like_count=post.like_count,
+            comment_count=post.comment_count,
+            liked_by_me=liked,
+            created_at=post.created_at,
+        )
 
     def post(self, post: Post) -> PostPublic:
         return self.posts([post])[0]
