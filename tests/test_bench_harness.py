@@ -6,22 +6,22 @@ benchmark runs to the end and reports its figures next to their references and g
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
-from aic_common.testing import served_on_loopback
-from bench.loadgen import Call, LoadSpec, percentile, run_load
-from bench.rawhttp import HttpError, RawClient
+from aic_common.testing import free_port, served_on_loopback
+from aic_gateway.upstream_http import UpstreamTransport
+from bench.loadgen import Call, LoadSpec, percentile, run_load, send
 from bench.report import Result, Section, render
 
 REPO = Path(__file__).resolve().parent.parent
@@ -155,54 +155,33 @@ def test_a_quick_run_of_every_benchmark_reports_every_figure(
     assert page.count("| met |") + page.count("| **missed** |") >= 4  # every goal was judged
 
 
-async def test_the_raw_client_speaks_http_as_httpx_encodes_it(tiny_server: str) -> None:
-    client = RawClient(timeout_seconds=5)
+async def test_the_load_generator_sends_what_httpx_encodes_over_kept_alive_connections(
+    tiny_server: str,
+) -> None:
+    client = UpstreamTransport(max_connections=4, idle_seconds=60.0)
     try:
-        sent = await client.request(
+        json_call = Call(
             "POST", f"{tiny_server}/echo?q=%E5%92%96", headers={"X-A": "1"}, json={"text": "咖啡"}
         )
+        sent = await send(client, json_call, 5.0)
         assert sent.status_code == 201
         assert sent.content.decode() == ('{"method":"POST","query":"q=%E5%92%96","json":{"text":"咖啡"}}')
-        upload = await client.request(
-            "POST", f"{tiny_server}/echo", headers={}, files={"file": ("a.jpg", b"x" * 70_000, "image/jpeg")}
+        upload_call = Call(
+            "POST", f"{tiny_server}/echo", files={"file": ("a.jpg", b"x" * 70_000, "image/jpeg")}
         )
+        upload = await send(client, upload_call, 5.0)
         assert upload.content == b'{"filename":"a.jpg","size":70000}'
-        streamed = await client.request("GET", f"{tiny_server}/chunked", headers={})
+        streamed = await send(client, Call("GET", f"{tiny_server}/chunked"), 5.0)
         assert (streamed.headers["transfer-encoding"], streamed.content) == (
             "chunked",
             b"part 0;part 1;part 2;",
         )
-        failed = await client.request("GET", f"{tiny_server}/?fail=1", headers={})
+        failed = await send(client, Call("GET", f"{tiny_server}/?fail=1"), 5.0)
         assert (failed.status_code, failed.content) == (500, b"ok")
         assert len(client._idle[("127.0.0.1", int(tiny_server.rsplit(":", 1)[1]))]) == 1, (
             "one kept-alive connection"
         )
-    finally:
-        await client.aclose()
-
-
-async def test_the_raw_client_sends_again_on_a_kept_alive_connection_the_server_had_closed() -> None:
-    """The server answers one request per connection and then closes it without saying so."""
-    answered: list[int] = []
-
-    async def one_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readuntil(b"\r\n\r\n")
-        answered.append(1)
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
-        await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(one_answer, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/"
-    client = RawClient(timeout_seconds=5)
-    try:
-        for _ in range(3):
-            assert (await client.request("GET", url, headers={})).content == b"hi"
-        assert len(answered) == 3
-        server.close()
-        await server.wait_closed()
-        with pytest.raises(HttpError) as refused:
-            await client.request("GET", url, headers={})
-        assert refused.value.kind == "ConnectError"
+        with pytest.raises(httpx.ConnectError):
+            await send(client, Call("GET", f"http://127.0.0.1:{free_port()}/"), 5.0)
     finally:
         await client.aclose()
