@@ -28,6 +28,7 @@ from aic_common.bus import (
     Outbox,
     OutboxRelay,
     apply_once_async,
+    claim_message,
     on_control,
     on_events,
 )
@@ -225,6 +226,49 @@ async def test_rolled_back_change_publishes_nothing(harness: Harness) -> None:
         await relay.stop()
 
 
+def _outbox_usernames(session_factory: sessionmaker[Session]) -> list[str]:
+    with session_factory() as session:
+        payloads = session.scalars(sa.select(outbox_table.c.payload).order_by(outbox_table.c.id))
+        return [Envelope.model_validate_json(p).data["username"] for p in payloads]
+
+
+async def test_outbox_rows_follow_their_savepoints_and_commit_in_one_statement(harness: Harness) -> None:
+    outbox = Outbox("test")
+    engine = harness.session_factory.kw["bind"]
+    inserts: list[int] = []
+
+    def count_outbox_inserts(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("INSERT INTO OUTBOX"):
+            inserts.append(len(parameters) if executemany else 1)
+
+    sa.event.listen(engine, "before_cursor_execute", count_outbox_inserts)
+    try:
+        with harness.session_factory.begin() as session:
+            outbox.add(session, registered("kept-1"))
+            with contextlib.suppress(LookupError), session.begin_nested():
+                outbox.add(session, registered("lost-in-a-savepoint"))
+                raise LookupError
+            with session.begin_nested():
+                outbox.add(session, registered("kept-2"))
+            with contextlib.suppress(LookupError), session.begin_nested():
+                with session.begin_nested():  # released, then rolled back with its parent
+                    outbox.add(session, registered("lost-with-its-parent"))
+                raise LookupError
+            outbox.add(session, registered("kept-3"))
+        assert inserts == [3], "the transaction's rows are written by one statement, at its commit"
+
+        session = harness.session_factory()
+        session.begin()
+        outbox.add(session, registered("rolled-back"))
+        session.rollback()
+        with session.begin():  # the same session, a new transaction: nothing of the last one
+            outbox.add(session, registered("kept-4"))
+        session.close()
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count_outbox_inserts)
+    assert _outbox_usernames(harness.session_factory) == ["kept-1", "kept-2", "kept-3", "kept-4"]
+
+
 async def test_same_message_twice_changes_state_once(harness: Harness) -> None:
     applied: list[str] = []
 
@@ -306,6 +350,66 @@ async def test_a_batching_inbox_commits_together_and_fails_only_the_bad_message(
     assert rows == {**dict.fromkeys(names, 1), "bad": 2}
     assert attempts["bad"] == 2 and all(attempts[name] == 1 for name in names[:-1])
     assert inbox.batches < count / 2, f"{count} messages took {inbox.batches} transactions"
+
+
+async def test_a_batching_inbox_records_an_error_its_recover_takes(harness: Harness) -> None:
+    # A refusal (a broken rule) is an answer, not a failed delivery: the message's own work rolls back,
+    # what recover writes commits with the batch, and the message counts as processed.
+    def apply(session: Session, envelope: Envelope) -> None:
+        name = envelope.data["username"]
+        session.execute(counters.insert().values(name=name, value=1))
+        if name == "refused":
+            raise LookupError("a rule says no")
+        if name == "broken":
+            raise ValueError("not a rule: a bug")
+
+    def recover(session: Session, envelope: Envelope, error: Exception) -> bool:
+        if not isinstance(error, LookupError):
+            return False
+        session.execute(counters.insert().values(name=envelope.data["username"] + " (answered)", value=1))
+        return True
+
+    inbox = BatchingInbox(harness.session_factory, "test-recover", recover=recover)
+    envelopes = [make_envelope(registered(name), "test") for name in ("a", "refused", "broken", "b")]
+    outcomes = await asyncio.gather(*(inbox.apply_once(e, apply) for e in envelopes), return_exceptions=True)
+    assert outcomes[:2] == [True, True] and outcomes[3] is True
+    assert isinstance(outcomes[2], ValueError), "an error recover does not take fails its delivery"
+    assert inbox.batches == 1
+    with harness.session_factory() as session:
+        assert set(session.scalars(sa.select(counters.c.name))) == {"a", "refused (answered)", "b"}
+    # The refused message was claimed: a redelivery does nothing; the failed one is applied again.
+    assert await inbox.apply_once(envelopes[1], apply) is False
+    with pytest.raises(ValueError):
+        await inbox.apply_once(envelopes[2], apply)
+
+
+async def test_a_message_another_consumer_claims_mid_batch_is_skipped_and_the_batch_commits(
+    mysql_url: str,
+) -> None:
+    # Two replicas may hold the same message (a redelivery while the first is still writing). The one that
+    # commits second finds the claim taken when it writes the batch's claims: it runs the batch again,
+    # skipping that message, instead of failing every delivery in it. Two writers at once: MySQL only.
+    session_factory = _database(mysql_url)
+    envelopes = [make_envelope(registered(f"m{i}"), "test") for i in range(5)]
+    contested = envelopes[2]
+    applied: list[str] = []
+
+    def apply(session: Session, envelope: Envelope) -> None:
+        applied.append(envelope.data["username"])
+        session.execute(counters.insert().values(name=envelope.data["username"], value=1))
+        if envelope is contested and applied.count("m2") == 1:
+            with session_factory.begin() as other:  # the other replica commits it meanwhile
+                claim_message(other, "test-race", str(contested.id))
+
+    inbox = BatchingInbox(session_factory, "test-race")
+    try:
+        outcomes = await asyncio.gather(*(inbox.apply_once(e, apply) for e in envelopes))
+        assert outcomes == [True, True, False, True, True]
+        with session_factory() as session:
+            assert set(session.scalars(sa.select(counters.c.name))) == {"m0", "m1", "m3", "m4"}
+        assert applied.count("m2") == 1 and applied.count("m0") == 2, "the batch ran again, once"
+    finally:
+        session_factory.kw["bind"].dispose()
 
 
 async def test_message_that_always_fails_is_dead_lettered_and_the_queue_keeps_flowing(

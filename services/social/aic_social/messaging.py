@@ -144,7 +144,6 @@ def register_consumers(bus: Bus, service: SocialService) -> None:
     projections = _projection_handlers(service)
     commands = _command_handlers(service)
     factory = service.session_factory
-    command_inbox = BatchingInbox(factory, "social.commands", max_batch=COMMAND_BATCH)
 
     async def on_projection(envelope: Envelope) -> None:
         handler = projections.get(envelope.type)
@@ -155,29 +154,33 @@ def register_consumers(bus: Bus, service: SocialService) -> None:
 
     def apply_command(session: Session, envelope: Envelope) -> None:
         command = COMMAND_TYPES[envelope.type].model_validate(envelope.data)
-        try:
-            with session.begin_nested():
-                profile = session.get(Profile, command.actor_id)
-                # Commands come from the simulator and may act only for AI characters.
-                if profile is None or profile.deleted or not profile.is_ai:
-                    raise Forbidden("Commands may act only for AI characters", code="not_an_ai_account")
-                commands[envelope.type](
-                    session, command, Actor(user_id=profile.user_id, role=profile.role, is_ai=True)
-                )
-        except AppError as error:
-            # The rule was broken, not the system: what the command did is rolled back, and the refusal
-            # is recorded (once, with the message's claim) so the simulator learns it.
-            log.info("command %s %s refused: %s", envelope.type, envelope.id, error.detail)
-            service.outbox.add(
-                session,
-                CommandRejected(
-                    command_id=str(envelope.id),
-                    command_type=envelope.type,
-                    actor_id=command.actor_id,
-                    code=error.code,
-                    detail=str(error.detail),
-                ),
-            )
+        profile = session.get(Profile, command.actor_id)
+        # Commands come from the simulator and may act only for AI characters.
+        if profile is None or profile.deleted or not profile.is_ai:
+            raise Forbidden("Commands may act only for AI characters", code="not_an_ai_account")
+        commands[envelope.type](
+            session, command, Actor(user_id=profile.user_id, role=profile.role, is_ai=True)
+        )
+
+    def refuse_command(session: Session, envelope: Envelope, error: Exception) -> bool:
+        """A broken rule, not a broken system: the command's work is rolled back already (the inbox's
+        savepoint); the refusal is recorded once, with the message's claim, so the simulator learns it."""
+        if not isinstance(error, AppError):
+            return False
+        log.info("command %s %s refused: %s", envelope.type, envelope.id, error.detail)
+        service.outbox.add(
+            session,
+            CommandRejected(
+                command_id=str(envelope.id),
+                command_type=envelope.type,
+                actor_id=str(envelope.data.get("actor_id", "")),
+                code=error.code,
+                detail=str(error.detail),
+            ),
+        )
+        return True
+
+    command_inbox = BatchingInbox(factory, "social.commands", max_batch=COMMAND_BATCH, recover=refuse_command)
 
     async def on_command(envelope: Envelope) -> None:
         if envelope.type not in COMMAND_TYPES:

@@ -20,7 +20,7 @@ from datetime import timedelta
 import anyio.to_thread
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
 from aic_common.bus.base import Bus
 from aic_common.bus.tables import outbox_table
@@ -31,6 +31,7 @@ from aic_common.observability import correlation_id_var
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "aic_outbox_pending"
+_ROWS_KEY = "aic_outbox_rows"
 # How often the relay's worker thread, waiting for confirms, looks whether the event loop still runs.
 PUBLISH_WAIT_CHECK_SECONDS = 1.0
 
@@ -48,7 +49,12 @@ def _sqlite_relay_lock(session_factory: sessionmaker[Session]) -> contextlib.Abs
 
 
 class Outbox:
-    """Writes a service's outgoing messages into its own database."""
+    """Writes a service's outgoing messages into its own database.
+
+    The rows wait in the session and are inserted together just before the transaction commits: one
+    statement for a transaction that sends many messages (a batch of commands, each with its event)
+    instead of one a message. Rows added in a savepoint that rolls back are dropped with it.
+    """
 
     def __init__(self, producer: str) -> None:
         self.producer = producer
@@ -59,15 +65,48 @@ class Outbox:
         return envelope
 
     def add_envelope(self, session: Session, envelope: Envelope) -> None:
-        session.execute(
-            outbox_table.insert().values(
-                message_id=str(envelope.id),
-                message_type=envelope.type,
-                payload=envelope.model_dump_json(),
-                created_at=utc_now(),
-            )
-        )
+        row = {
+            "message_id": str(envelope.id),
+            "message_type": envelope.type,
+            "payload": envelope.model_dump_json(),
+            "created_at": utc_now(),
+        }
+        session.info.setdefault(_ROWS_KEY, []).append((_open_transactions(session), row))
         session.info[_PENDING_KEY] = True
+
+
+def _open_transactions(session: Session) -> tuple[SessionTransaction, ...]:
+    """The transaction a row is added in and every one enclosing it."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    chain: list[SessionTransaction] = []
+    while transaction is not None:
+        chain.append(transaction)
+        transaction = transaction.parent
+    return tuple(chain)
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_waiting_rows(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint is being released: the rows wait for the real commit
+    rows = session.info.pop(_ROWS_KEY, None)
+    if rows:
+        session.execute(outbox_table.insert(), [row for _, row in rows])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back_rows(session: Session, previous_transaction: SessionTransaction) -> None:
+    rows = session.info.get(_ROWS_KEY)
+    if rows:
+        session.info[_ROWS_KEY] = [
+            (chain, row) for chain, row in rows if not any(t is previous_transaction for t in chain)
+        ]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_rows_of_ended_transaction(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the session's transaction is over, however it ended
+        session.info.pop(_ROWS_KEY, None)
 
 
 class OutboxRelay:
