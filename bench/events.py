@@ -13,6 +13,7 @@ the first commit to the last post.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -22,7 +23,7 @@ from aic_common.bus import Outbox
 from aic_common.db import create_db_engine, create_session_factory
 from aic_common.messages import CreatePostCommand, make_envelope
 from bench.harness import Context
-from bench.machine import CpuMeter
+from bench.machine import CpuMeter, local_server_pids
 from bench.report import Result, Section
 from bench.topology import BROKER_URL
 
@@ -32,6 +33,7 @@ METHOD = __doc__.split("\n\n", 1)[1].strip()
 
 
 async def raw_publish_rate(broker_url: str, body: bytes, count: int) -> float:
+    """Messages per second; this process publishes them."""
     import aio_pika
 
     run = uuid.uuid4().hex[:8]
@@ -78,7 +80,10 @@ def run(ctx: Context) -> Section:
         CreatePostCommand(actor_id=actors[0].id, content="今天在咖啡馆写了一首小诗 #coffee"),
         producer="simulator",
     )
+    servers = local_server_pids()
+    raw_meter = CpuMeter({"publisher": os.getpid(), **servers}).start()
     raw_rate = asyncio.run(raw_publish_rate(BROKER_URL, sample.model_dump_json().encode(), count))
+    raw_cpu = raw_meter.stop()
     print(f"  raw aio-pika publish with confirms: {raw_rate:,.0f} msg/s", flush=True)
 
     social = stack.social_engine()
@@ -88,7 +93,8 @@ def run(ctx: Context) -> Section:
             last_post = conn.scalar(sa.text("SELECT COALESCE(MAX(id), 0) FROM posts")) or 0
         outbox = Outbox("simulator")
         sessions = create_session_factory(simulator)
-        meter = CpuMeter({name: pid for name, pid in stack.pids().items() if name in ("simulator", "social")})
+        services = {name: pid for name, pid in stack.pids().items() if name in ("simulator", "social")}
+        meter = CpuMeter({**services, **servers})
         meter.start()
         started = time.perf_counter()
         for first in range(0, count, BATCH):
@@ -128,7 +134,8 @@ def run(ctx: Context) -> Section:
             details=[
                 f"{count} commands in {seconds:.1f} s (writing them to the outbox took {written:.2f} s)",
                 f"raw reference: {count} persistent messages, {BATCH} in flight, {raw_rate:,.0f} msg/s",
-                f"CPU while draining: {cpu.summary(e2e_rate)}",
+                f"CPU while draining: {cpu.summary(e2e_rate, 'action')}",
+                f"CPU of the raw reference: {raw_cpu.summary(raw_rate, 'message')}",
             ],
         )
     )

@@ -68,6 +68,26 @@ def describe(mysql_url: str, broker_url: str) -> dict[str, str]:
     }
 
 
+# Servers whose CPU a benchmark counts when they run on this machine, by process name.
+SERVER_PROCESSES = {"beam.smp": "broker", "mariadbd": "database", "mysqld": "database"}
+
+
+def local_server_pids() -> dict[str, int]:
+    """The broker's and the database's processes, when they run here: their CPU is part of the cost."""
+    found: dict[str, int] = {}
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else ():
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", encoding="utf-8") as fh:
+                role = SERVER_PROCESSES.get(fh.read().strip())
+        except OSError:
+            continue
+        if role is not None:
+            found.setdefault(role, int(entry))
+    return found
+
+
 def _process_cpu_seconds(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
@@ -95,12 +115,14 @@ class CpuShare:
     machine_busy: float  # share of all cores busy, 0..1
     cores_by_process: dict[str, float]  # name -> cores used on average (1.0 = one core)
 
-    def summary(self, requests_per_second: float = 0.0) -> str:
+    def summary(self, requests_per_second: float = 0.0, unit: str = "req") -> str:
         """Cores used by each process and, given the throughput, its CPU time per request: unlike
         latency, CPU per request hardly moves when other work shares the machine."""
         parts = []
         for name, cores in self.cores_by_process.items():
-            per_request = f" = {cores / requests_per_second * 1000:.1f} ms/req" if requests_per_second else ""
+            per_request = (
+                f" = {cores / requests_per_second * 1000:.2f} ms/{unit}" if requests_per_second else ""
+            )
             parts.append(f"{name} {cores:.2f}{per_request}")
         return f"machine {self.machine_busy:.0%} busy; CPU cores used: {', '.join(parts)}"
 
