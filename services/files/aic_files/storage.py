@@ -177,6 +177,17 @@ class LocalStorage(Storage):
             raise StorageUnavailable(f"{self.root} is not a writable directory")
 
 
+class _RetryUnlessSilent(urllib3.Retry):
+    """Retries what a second try can mend (a refused or dropped connection, a 5xx), not a read timeout:
+    a storage that took the whole timeout to say nothing will not answer the next try either, and three
+    waits would outlast the gateway's own timeout while the upload holds its slot."""
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):  # type: ignore[no-untyped-def]
+        if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+            raise urllib3.exceptions.MaxRetryError(_pool, url, error) from error
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+
 class S3Storage(Storage):
     """One bucket on an S3-compatible endpoint (MinIO in production, moto in tests)."""
 
@@ -198,7 +209,7 @@ class S3Storage(Storage):
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=min(timeout_seconds, 5.0), read=timeout_seconds),
             maxsize=16,
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
+            retries=_RetryUnlessSilent(total=2, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)),
             **({"cert_reqs": "CERT_REQUIRED", "ca_certs": certifi.where()} if secure else {}),
         )
         self.client = Minio(

@@ -4,6 +4,7 @@ cut connection, presigned downloads, migrations that match the models, and produ
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -81,6 +82,52 @@ def test_a_bucket_that_is_not_there_is_a_refusal_not_an_outage(moto_s3: S3Endpoi
     with pytest.raises(StorageUnavailable) as raised:
         misconfigured.delete(object_key("originals", str(uuid.uuid4())))
     assert not isinstance(raised.value, DependencyUnavailable)
+
+
+def test_a_storage_that_says_nothing_is_given_up_on_after_one_wait(
+    moto_s3: S3Endpoint, tmp_path: Path
+) -> None:
+    # A hung storage (it takes the connection and never answers) must cost one read timeout, not one per
+    # retry: three would outlast the gateway's timeout while the upload holds its place.
+    requests: list[bytes] = []
+    stop = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+
+    def accept_and_stay_silent() -> None:
+        held: list[socket.socket] = []
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connection.settimeout(5)
+            requests.append(connection.recv(65536))  # the request's head: then silence
+            held.append(connection)
+        for connection in held:
+            connection.close()
+
+    silent = threading.Thread(target=accept_and_stay_silent, daemon=True)
+    silent.start()
+    try:
+        storage = S3Storage(
+            f"http://127.0.0.1:{listener.getsockname()[1]}",
+            access_key=moto_s3.access_key,
+            secret_key=moto_s3.secret_key,
+            bucket="t-silent",
+            region=moto_s3.region,
+            timeout_seconds=0.5,
+        )
+        source = tmp_path / "x"
+        source.write_bytes(b"x")
+        with pytest.raises(DependencyUnavailable):
+            storage.put_file(object_key("originals", str(uuid.uuid4())), source, "image/png")
+        assert len(requests) == 1, f"the silent storage was asked {len(requests)} times"
+        assert requests[0].startswith(b"PUT ")
+    finally:
+        stop.set()
+        silent.join(timeout=5)
+        listener.close()
 
 
 @pytest.fixture
