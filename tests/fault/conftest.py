@@ -63,11 +63,22 @@ def fault_stack(
 
 
 @pytest.fixture
-def start_stack() -> Iterator[Callable[[StackConfig], Stack]]:
-    """Starts a stack for this test alone; stopped, and its databases dropped, after the test."""
+def start_stack(
+    private_rabbitmq: RabbitNode,
+    mysql_server_url: str,
+    stack_config_factory: Callable[..., StackConfig],
+    tmp_path: Path,
+) -> Iterator[Callable[..., Stack]]:
+    """Starts a stack for this test alone on the private RabbitMQ node; stopped, and its databases
+    dropped, after the test. ``mysql_url`` reaches the shared server another way (through a proxy to
+    cut), S3 is there when ``s3`` is given, ``changes`` override other :class:`StackConfig` fields."""
     started: list[Stack] = []
 
-    def start(config: StackConfig) -> Stack:
+    def start(*, mysql_url: str | None = None, s3: S3Endpoint | None = None, **changes: Any) -> Stack:
+        state_dir = tmp_path / f"stack{len(started)}"
+        config = stack_config_factory(
+            mysql_url or mysql_server_url, private_rabbitmq.url, state_dir, s3, **changes
+        )
         stack = Stack(config)
         started.append(stack)
         stack.start()

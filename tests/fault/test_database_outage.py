@@ -16,7 +16,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +28,7 @@ from aic_common.messages import UserRegistered, make_envelope
 from aic_common.testing import ThreadedTcpProxy, wait_for
 from aic_common.testing.fixtures import S3Endpoint
 from aic_common.testing.rabbitmq_node import RabbitNode
-from aic_gateway.stack import GATEWAY, Stack, StackConfig
+from aic_gateway.stack import GATEWAY, Stack
 
 from .conftest import Person, fake_ip, sign_up
 
@@ -52,21 +51,11 @@ def database_proxy(mysql_server_url: str) -> Iterator[ThreadedTcpProxy]:
 def outage_stack(
     database_proxy: ThreadedTcpProxy,
     mysql_server_url: str,
-    private_rabbitmq: RabbitNode,
     moto_s3: S3Endpoint,
-    stack_config_factory: Callable[..., StackConfig],
-    start_stack: Callable[[StackConfig], Stack],
-    tmp_path: Path,
+    start_stack: Callable[..., Stack],
 ) -> Stack:
     through_proxy = make_url(mysql_server_url).set(host="127.0.0.1", port=database_proxy.port)
-    return start_stack(
-        stack_config_factory(
-            through_proxy.render_as_string(hide_password=False),
-            private_rabbitmq.url,
-            tmp_path / "stack",
-            moto_s3,
-        )
-    )
+    return start_stack(mysql_url=through_proxy.render_as_string(hide_password=False), s3=moto_s3)
 
 
 @dataclass

@@ -17,7 +17,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -34,7 +33,7 @@ from aic_common.messages import (
 )
 from aic_common.testing import wait_until
 from aic_common.testing.rabbitmq_node import RabbitNode
-from aic_gateway.stack import SERVICES, Stack, StackConfig
+from aic_gateway.stack import SERVICES, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
@@ -51,22 +50,9 @@ TAG = re.compile(r"\[fault (\d+)\]")
 
 
 @pytest.fixture
-def command_stack(
-    private_rabbitmq: RabbitNode,
-    mysql_server_url: str,
-    stack_config_factory: Callable[..., StackConfig],
-    start_stack: Callable[[StackConfig], Stack],
-    tmp_path: Path,
-) -> Stack:
+def command_stack(start_stack: Callable[..., Stack]) -> Stack:
     # The simulator and social, and auth for the AI characters' accounts; files plays no part.
-    return start_stack(
-        stack_config_factory(
-            mysql_server_url,
-            private_rabbitmq.url,
-            tmp_path / "stack",
-            services=[spec for spec in SERVICES if spec.name != "files"],
-        )
-    )
+    return start_stack(services=[spec for spec in SERVICES if spec.name != "files"])
 
 
 @dataclass

@@ -15,7 +15,6 @@ import io
 import json
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -30,7 +29,7 @@ from aic_common.testing.fixtures import S3Endpoint
 from aic_common.testing.rabbitmq_node import RabbitNode
 from aic_files.messaging import USER_DELETED_QUEUE
 from aic_files.storage import S3Storage
-from aic_gateway.stack import Stack, StackConfig
+from aic_gateway.stack import Stack
 
 from .conftest import PASSWORD, Person, sign_up
 
@@ -52,18 +51,9 @@ def storage_proxy(moto_s3: S3Endpoint) -> Iterator[ThreadedTcpProxy]:
 
 @pytest.fixture
 def outage_stack(
-    storage_proxy: ThreadedTcpProxy,
-    mysql_server_url: str,
-    private_rabbitmq: RabbitNode,
-    moto_s3: S3Endpoint,
-    stack_config_factory: Callable[..., StackConfig],
-    start_stack: Callable[[StackConfig], Stack],
-    tmp_path: Path,
+    storage_proxy: ThreadedTcpProxy, moto_s3: S3Endpoint, start_stack: Callable[..., Stack]
 ) -> Stack:
-    through_proxy = dataclasses.replace(moto_s3, url=f"http://127.0.0.1:{storage_proxy.port}")
-    return start_stack(
-        stack_config_factory(mysql_server_url, private_rabbitmq.url, tmp_path / "stack", through_proxy)
-    )
+    return start_stack(s3=dataclasses.replace(moto_s3, url=f"http://127.0.0.1:{storage_proxy.port}"))
 
 
 def png() -> bytes:
