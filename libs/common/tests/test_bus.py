@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -381,6 +383,34 @@ async def test_a_batching_inbox_records_an_error_its_recover_takes(harness: Harn
     assert await inbox.apply_once(envelopes[1], apply) is False
     with pytest.raises(ValueError):
         await inbox.apply_once(envelopes[2], apply)
+
+
+async def test_a_batching_inbox_prepares_each_batch_once_and_keeps_what_it_loaded(harness: Harness) -> None:
+    class Loaded:  # stands for the ORM objects a prepare loads: alive only while referred to
+        pass
+
+    prepared: list[list[str]] = []
+    alive_while_applying: list[bool] = []
+    loaded_refs: list[weakref.ref[Loaded]] = []
+
+    def prepare(session: Session, envelopes: list[Envelope]) -> Loaded:
+        prepared.append([e.data["username"] for e in envelopes])
+        loaded = Loaded()
+        loaded_refs.append(weakref.ref(loaded))
+        return loaded
+
+    def apply(session: Session, envelope: Envelope) -> None:
+        gc.collect()
+        alive_while_applying.append(loaded_refs[-1]() is not None)
+
+    inbox = BatchingInbox(harness.session_factory, "test-prepare", prepare=prepare)
+    a, b, c = (make_envelope(registered(name), "test") for name in "abc")
+    assert await inbox.apply_once(a, apply) is True
+    assert await asyncio.gather(*(inbox.apply_once(e, apply) for e in (a, b, c))) == [False, True, True]
+    assert prepared == [["a"], ["b", "c"]], "once a batch, with the messages not processed before"
+    assert alive_while_applying == [True, True, True]
+    gc.collect()
+    assert all(ref() is None for ref in loaded_refs), "released once its batch is written"
 
 
 async def test_a_message_another_consumer_claims_mid_batch_is_skipped_and_the_batch_commits(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aic_common.bus import BatchingInbox, Bus, apply_once, on_commands, on_events
@@ -180,7 +181,18 @@ def register_consumers(bus: Bus, service: SocialService) -> None:
         )
         return True
 
-    command_inbox = BatchingInbox(factory, "social.commands", max_batch=COMMAND_BATCH, recover=refuse_command)
+    def load_actors(session: Session, envelopes: list[Envelope]) -> list[Profile]:
+        """The batch's actors in one statement: each command's lookup then finds its actor loaded."""
+        actor_ids = {e.data["actor_id"] for e in envelopes if isinstance(e.data.get("actor_id"), str)}
+        return (
+            list(session.scalars(sa.select(Profile).where(Profile.user_id.in_(actor_ids))))
+            if actor_ids
+            else []
+        )
+
+    command_inbox = BatchingInbox(
+        factory, "social.commands", max_batch=COMMAND_BATCH, recover=refuse_command, prepare=load_actors
+    )
 
     async def on_command(envelope: Envelope) -> None:
         if envelope.type not in COMMAND_TYPES:

@@ -79,6 +79,10 @@ Apply = Callable[[Session, Envelope], None]
 # Called after a message's apply raised and its savepoint rolled back: True records the message as
 # processed (with whatever this wrote), False fails its delivery.
 Recover = Callable[[Session, Envelope, Exception], bool]
+# Called once a batch, before its messages are applied, with those not processed before: to load in one
+# statement what each message would otherwise read on its own. What it returns is kept until the batch
+# ends: the session's identity map holds loaded objects only while something else refers to them.
+Prepare = Callable[[Session, list[Envelope]], object]
 
 
 class _ClaimRaced(Exception):
@@ -107,11 +111,13 @@ class BatchingInbox:
         *,
         max_batch: int = 100,
         recover: Recover | None = None,
+        prepare: Prepare | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.consumer = consumer
         self.max_batch = max_batch
         self.recover = recover
+        self.prepare = prepare
         self._waiting: list[tuple[Envelope, Apply, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0  # committed batches, for tests and metrics
@@ -168,20 +174,29 @@ class BatchingInbox:
                 )
             )
         )
-        outcomes: list[bool | Exception] = []
-        claimed: list[str] = []
+        fresh: list[tuple[Envelope, Apply] | None] = []  # None: processed before, or twice in this batch
         for envelope, apply in batch:
             message_id = str(envelope.id)
-            if message_id in seen:  # processed before, or twice in this batch
+            if message_id in seen:
                 log.info("skipping duplicate %s %s for %s", envelope.type, message_id, self.consumer)
+                fresh.append(None)
+            else:
+                seen.add(message_id)
+                fresh.append((envelope, apply))
+        loaded = self.prepare(session, [i[0] for i in fresh if i is not None]) if self.prepare else None
+        outcomes: list[bool | Exception] = []
+        claimed: list[str] = []
+        for item in fresh:
+            if item is None:
                 outcomes.append(False)
                 continue
-            seen.add(message_id)
-            with bind_correlation_id(envelope.correlation_id or message_id):
+            envelope, apply = item
+            with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
                 outcome = self._apply_one(session, envelope, apply)
             if outcome is True:
-                claimed.append(message_id)
+                claimed.append(str(envelope.id))
             outcomes.append(outcome)
+        del loaded  # held until here on purpose (see Prepare)
         if claimed:
             now = utc_now()
             try:
