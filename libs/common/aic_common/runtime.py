@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,6 +68,10 @@ class ServiceRuntime:
         )
 
     async def start(self) -> None:
+        # Blocking handlers run on the thread pool, each holding a database connection: with more threads
+        # than kept connections, every request past them opens a connection of its own and closes it after
+        # (PyMySQL's TLS probe alone costs some 30 ms of CPU), which under load feeds on itself.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = self.settings.db_pool_size
         if self.migrations and self.settings.migrate_on_start:
             await run_in_thread(upgrade, self.migrations, self.settings.resolved_database_url())
         if self.owns_bus:

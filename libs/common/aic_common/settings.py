@@ -41,8 +41,9 @@ class ServiceSettings(BaseSettings):
     # Database: a SQLAlchemy URL (mysql+pymysql://... or sqlite:///...). Empty means a SQLite file
     # under data_dir, the embedded default.
     database_url: str = ""
-    # Connections kept open; as many again are opened for bursts and closed after each use. Too few kept
-    # for the usual concurrency makes every request past them open (and TLS-probe) a new connection.
+    # Connections kept open, and how many blocking handlers run at once (each holds one); as many again
+    # may be opened for a moment and closed after use. More threads than kept connections would make
+    # every request past them open (and TLS-probe) a connection of its own.
     db_pool_size: int = Field(default=20, ge=1)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
     # Apply migrations when the service starts (embedded mode); a deployment runs them as a job instead.

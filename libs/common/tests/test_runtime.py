@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import anyio.to_thread
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -85,3 +88,53 @@ async def test_ready_when_database_and_broker_answer(running) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+async def test_blocking_handlers_never_outnumber_the_kept_database_connections(
+    settings: ServiceSettings,
+) -> None:
+    # Each blocking handler holds a connection; with more threads than the pool keeps, every request past
+    # them would open a connection of its own and close it after (tens of ms of CPU each, under load).
+    settings = settings.model_copy(update={"db_pool_size": 3})
+    app, runtime, _ = sample_service(settings)
+    in_flight = 0
+    most_checked_out = 0
+    release = threading.Event()
+    lock = threading.Lock()
+
+    def on_checkout(*_: object) -> None:
+        nonlocal most_checked_out
+        most_checked_out = max(most_checked_out, runtime.engine.pool.checkedout())
+
+    sa.event.listen(runtime.engine, "checkout", on_checkout)
+    router = APIRouter()
+
+    @router.get("/hold")
+    def hold() -> dict[str, bool]:
+        nonlocal in_flight
+        with runtime.session_factory() as session:
+            session.execute(sa.text("SELECT 1"))
+            with lock:
+                in_flight += 1
+            released = release.wait(timeout=30)
+            with lock:
+                in_flight -= 1
+        return {"released": released}
+
+    app.include_router(router)
+    async with LifespanManager(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
+            requests = [asyncio.create_task(client.get("/hold")) for _ in range(8)]
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            await wait_for(lambda: in_flight == 3, timeout=20, what="three handlers holding connections")
+            await wait_for(
+                lambda: limiter.statistics().tasks_waiting >= 5, timeout=20, what="the rest queued"
+            )
+            assert in_flight == 3 and limiter.total_tokens == 3
+            release.set()
+            responses = await asyncio.gather(*requests)
+    assert [r.json() for r in responses] == [{"released": True}] * 8
+    assert most_checked_out <= 3, f"{most_checked_out} connections out at once with a pool of 3"
+    if hasattr(runtime.bus, "delete_topology"):
+        await runtime.bus.delete_topology()
