@@ -12,24 +12,27 @@ MISSED: dict[str, str] = {
         "service's cores at all."
     ),
     "feed": (
-        "At 200 req/s, the first step over the bound (2026-11-28 11:27 UTC), the machine was 79 % busy, "
-        "7.9 ms of CPU per request: gateway 1.6 ms, social 3.4 ms, load generator 0.4 ms, and about 2.5 ms "
-        "for MariaDB (compose writes a post, its ~37 search terms and its event), RabbitMQ, the simulator "
-        "and the kernel; p99 164 ms (compose 228 ms) where 150 req/s gave 36 ms. 300 req/s needs the "
-        "whole request under about 5.5 ms of CPU. Done on 2026-11-28 (see below): the home feed's page "
-        "from a covering index (MariaDB 3.0 -> 0.7 ms a home feed), timelines in one Core statement "
-        "serialized once, dependencies off the thread pool, token signatures remembered, the gateway's own "
-        "upstream transport and headers proxied as bytes (gateway 2.8 -> 1.6 ms), a load generator that "
-        "costs 0.4 instead of 1.4 ms a request. On the same machine the same day the passing step went "
-        "from 50 to 150 req/s and saturation from 108 to 182 req/s. A profile of social now puts "
-        "most of its time in FastAPI's per-request machinery (solving dependencies about 30 %, routing, "
-        "middleware), then PyMySQL's pure-Python parsing of results. A C driver was measured, not adopted:"
-        " with mysqlclient a home feed's database work took 0.75-0.81 ms of Python CPU against 1.11-1.29 "
-        "ms with PyMySQL (three alternating rounds of 400), about a tenth of social's cost, for a compiler"
-        " and client headers in CI and the images and a change of the driver the design names. Next "
-        "steps, in order: fewer per-request layers on the hot routes; the compose path in Core "
-        "with its search terms; the home timeline as a precomputed list per person (DeathStarBench's "
-        "design)."
+        "This machine was slower on 2026-11-28 afternoon than in the morning: the code of the morning ran "
+        "150 req/s with p99 155 ms (36 ms in the morning), social at 4.3 ms of CPU a request (3.4). Measured "
+        "at 13:49 UTC: 100 req/s pass (p99 73 ms), 150 fail (p99 206 ms) with the machine only 78 % busy "
+        "and all three kinds' p99 near 205 ms at once, which points at a stall they share (a pause in "
+        "social or the gateway, a flush in MariaDB) rather than at CPU: the next thing to find. Saturation "
+        "is 214 req/s (182 in the morning): social no longer opens and closes database connections under "
+        "load (see below). 300 req/s needs the whole request under about 5.5 ms of CPU; at saturation it "
+        "is gateway 1.7 + social 3.8 + load generator 0.4 ms plus MariaDB's, RabbitMQ's and the "
+        "simulator's share. Done on 2026-11-28 (see below): the home feed's page from a covering index "
+        "(MariaDB 3.0 -> 0.7 ms a home feed), timelines in one Core statement serialized once, "
+        "dependencies off the thread pool, token signatures remembered, the gateway's own upstream "
+        "transport and headers proxied as bytes (gateway 2.8 -> 1.6 ms), a load generator that costs 0.4 "
+        "instead of 1.4 ms a request, no more handler threads than database connections. A profile of "
+        "social puts most of its time in FastAPI's per-request machinery (solving dependencies about "
+        "30 %, routing, middleware), then PyMySQL's pure-Python parsing of results. A C driver was "
+        "measured, not adopted: with mysqlclient a home feed's database work took 0.75-0.81 ms of Python "
+        "CPU against 1.11-1.29 ms with PyMySQL (three alternating rounds of 400), about a tenth of "
+        "social's cost, for a compiler and client headers in CI and the images and a change of the driver "
+        "the design names. Next steps, in order: the shared stall at 150 req/s; fewer per-request layers "
+        "on the hot routes; the compose path in Core with its search terms; the home timeline as a "
+        "precomputed list per person (DeathStarBench's design)."
     ),
     "events": (
         "The goal cannot be met on 2 cores without dropping what the path guarantees, and the numbers say "
@@ -39,16 +42,17 @@ MISSED: dict[str, str] = {
         " an action is five deliveries (the command into social; its post.created to the simulator, the "
         "files service and every gateway's live stream) and two databases' writes: the simulator's outbox "
         "row, social's post, counter, 25-40 search-term rows, event and idempotency record. Measured while "
-        "draining 5 000 commands on 2026-11-28 13:04 UTC: the broker 1.0 ms and MariaDB 1.9 ms of CPU per "
-        "action, before any of our Python (social 6.2 ms, the simulator 2.7 ms). Even the broker's and the "
-        "database's share alone is four times the budget. What limits the rate now is social's single "
-        "batch writer: about 9 ms of wall time a command of which 3.3 ms is CPU, the rest waiting for "
-        "MariaDB's answers and for the GIL. Done (see below): commands in batches with one commit each, "
-        "the relay no longer blocking writers, and on 2026-11-28 six statements a create-post command "
-        "instead of ten (84-95 -> 105-111 actions/s end to end). Next steps, in order: the command path "
-        "as set-based statements per batch (one multi-row insert of the batch's posts, search terms and "
-        "counters), several social replicas sharing the command queue (their batches contend on the "
-        "counters of the same characters), a lighter live-stream consumer in the gateway."
+        "draining 5 000 commands (2026-11-28 13:04 and 13:50 UTC): the broker 1.0-1.2 ms and MariaDB "
+        "1.9-2.0 ms of CPU per action, before any of our Python (social 6.2-6.4 ms, the simulator "
+        "2.7-3.1 ms). The broker's and the database's share alone is four times the budget. What limits "
+        "the rate now is social's single batch writer: about 9 ms of wall time a command of which 3.3 ms "
+        "is CPU, the rest waiting for MariaDB's answers and for the GIL. Done (see below): commands in "
+        "batches with one commit each, the relay no longer blocking writers, and on 2026-11-28 five "
+        "statements a create-post command instead of ten (84-95 -> 105-115 actions/s end to end, runs "
+        "on the same machine and day). Next steps, in order: the command path as set-based statements "
+        "per batch (one multi-row insert of the batch's posts, search terms and counters), several "
+        "social replicas sharing the command queue (their batches contend on the counters of the same "
+        "characters), a lighter live-stream consumer in the gateway."
     ),
 }
 
@@ -90,6 +94,18 @@ FIXES = """
   through the gateway's own upstream transport (the request still encoded by httpx): 0.34-0.5 ms per
   request in the runs above; on a trivial local endpoint, side by side, 0.18 ms against 0.76-0.82 ms
   for httpx's client.
+- **No more handler threads than database connections (2026-11-28).** Blocking handlers ran on a
+  thread pool of 40 while each service keeps 20 connections: under load every request past 20 opened a
+  connection and closed it after, and PyMySQL's TLS probe alone costs about 33 ms of CPU per connection
+  (0.26 ms with it off). At 150 req/s of the feed mix social went from 4.3 to 6.7 ms of CPU a request
+  and p50 to 5 s: more load, more connections, slower still. The thread pool now has `AIC_DB_POOL_SIZE`
+  threads (the requests past them wait without one): 4.0-4.3 ms a request at 150 and 200 req/s, 50
+  connections opened in a whole run, saturation 182 -> 214 req/s.
+- **Consumers: each batch's acting characters in one statement (2026-11-28).** The session's identity
+  map keeps a loaded object only while something refers to it, so each command read its actor again
+  (one `SELECT` a command). An inbox's `prepare` now loads what a batch needs once and keeps it until
+  the batch is written: 5 statements a create-post command; 3.06-3.78 ms of CPU against 5.48-6.55 ms for
+  the code of the morning (alternating runs of 1 000, one process, the seeded database).
 - **Consumers: six statements a create-post command instead of ten (2026-11-28).** A batch's
   idempotency claims are written by one statement after its messages (a claim another replica committed
   meanwhile makes the batch run again, skipping that message); a refusal (a broken rule, answered with
