@@ -15,9 +15,12 @@ MISSED: dict[str, str] = {
         "This machine was slower on 2026-11-28 afternoon than in the morning: the code of the morning ran "
         "150 req/s with p99 155 ms (36 ms in the morning), social at 4.3 ms of CPU a request (3.4). Measured "
         "at 13:49 UTC: 100 req/s pass (p99 73 ms), 150 fail (p99 206 ms) with the machine only 78 % busy "
-        "and all three kinds' p99 near 205 ms at once, which points at a stall they share (a pause in "
-        "social or the gateway, a flush in MariaDB) rather than at CPU: the next thing to find. Saturation "
-        "is 214 req/s (182 in the morning): social no longer opens and closes database connections under "
+        "and all three kinds' p99 near 205 ms at once: a stall they share. Found after that run: the "
+        "garbage collector's full collections paused social for 110-130 ms and the gateway for about "
+        "110 ms, walking the objects built at start-up; these are now frozen (see below) and the same "
+        "collections take 3-5 ms. Runs at 150 req/s after it gave p99 65-324 ms as the machine's speed "
+        "moved (social 4.0-4.8 ms of CPU a request), so the bound is not measured again here. Saturation "
+        "214 req/s (182 in the morning): social no longer opens and closes database connections under "
         "load (see below). 300 req/s needs the whole request under about 5.5 ms of CPU; at saturation it "
         "is gateway 1.7 + social 3.8 + load generator 0.4 ms plus MariaDB's, RabbitMQ's and the "
         "simulator's share. Done on 2026-11-28 (see below): the home feed's page from a covering index "
@@ -30,7 +33,7 @@ MISSED: dict[str, str] = {
         "measured, not adopted: with mysqlclient a home feed's database work took 0.75-0.81 ms of Python "
         "CPU against 1.11-1.29 ms with PyMySQL (three alternating rounds of 400), about a tenth of "
         "social's cost, for a compiler and client headers in CI and the images and a change of the driver "
-        "the design names. Next steps, in order: the shared stall at 150 req/s; fewer per-request layers "
+        "the design names. Next steps, in order: fewer per-request layers "
         "on the hot routes; the compose path in Core with its search terms; the home timeline as a "
         "precomputed list per person (DeathStarBench's design)."
     ),
@@ -94,6 +97,11 @@ FIXES = """
   through the gateway's own upstream transport (the request still encoded by httpx): 0.34-0.5 ms per
   request in the runs above; on a trivial local endpoint, side by side, 0.18 ms against 0.76-0.82 ms
   for httpx's client.
+- **The start-up heap frozen (2026-11-28).** Every full collection of the garbage collector walked the
+  modules, ORM mappers, validation schemas and routes that live as long as the process: pauses of
+  110-130 ms in social and about 110 ms in the gateway (logged from `gc.callbacks` in the running stack
+  under the feed mix), during which every request in flight waited. Each service now runs
+  `gc.collect(); gc.freeze()` once its start-up is done: the same collections under load take 3-5 ms.
 - **No more handler threads than database connections (2026-11-28).** Blocking handlers ran on a
   thread pool of 40 while each service keeps 20 connections: under load every request past 20 opened a
   connection and closed it after, and PyMySQL's TLS probe alone costs about 33 ms of CPU per connection

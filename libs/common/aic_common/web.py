@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -117,6 +118,23 @@ def _health_router(app: FastAPI) -> APIRouter:
     return router
 
 
+_startup_heap_frozen = False
+
+
+def freeze_startup_heap() -> None:
+    """Exempt what start-up built from the garbage collector's full collections, once per process.
+
+    Modules, ORM mappers, validation schemas and routes are hundreds of thousands of objects that live as
+    long as the process; every full collection walked them all, a pause of 100-130 ms of one service
+    that every request in flight waited out (it set the feed's p99). Frozen, they are never walked.
+    """
+    global _startup_heap_frozen
+    if not _startup_heap_frozen:
+        _startup_heap_frozen = True
+        gc.collect()
+        gc.freeze()
+
+
 def _bind_service_lifespan(service_name: str, lifespan: Lifespan | None) -> Lifespan:
     @asynccontextmanager
     async def bound(app: FastAPI) -> AsyncIterator[Any]:
@@ -125,9 +143,11 @@ def _bind_service_lifespan(service_name: str, lifespan: Lifespan | None) -> Life
         token = service_var.set(service_name)
         try:
             if lifespan is None:
+                freeze_startup_heap()
                 yield None
             else:
                 async with lifespan(app) as state:
+                    freeze_startup_heap()
                     yield state
         finally:
             # Shutdown may run in another context than startup did; then there is nothing to undo.
