@@ -675,3 +675,35 @@ def test_a_relay_whose_event_loop_stops_mid_publish_gives_up_instead_of_waiting_
         if not loop.is_closed():
             loop.close()
         session_factory.kw["bind"].dispose()
+
+
+async def test_a_commit_that_wrote_to_the_outbox_wakes_the_relay_before_its_next_poll(
+    sqlite_url: str, bus_namespace: str
+) -> None:
+    session_factory = _database(sqlite_url)
+    bus = InProcessBus(bus_namespace)
+    await bus.start()
+    relay = OutboxRelay(session_factory, bus, poll_seconds=600)  # only a wake-up can publish in time
+    wake_ups: list[None] = []
+    notify = relay.notify
+    relay.notify = lambda: (wake_ups.append(None), notify())[1]  # type: ignore[method-assign]
+    await relay.start()
+    try:
+        with (
+            session_factory.begin() as session,
+            contextlib.suppress(LookupError),
+            session.begin_nested(),
+        ):
+            Outbox("test").add(session, registered("rolled back"))
+            raise LookupError
+        assert wake_ups == [], "a commit whose outbox rows all rolled back wakes nobody"
+        with session_factory.begin() as session:
+            Outbox("test").add(session, registered("sent"))
+            with contextlib.suppress(LookupError), session.begin_nested():
+                raise LookupError  # a savepoint rolled back later does not cancel the wake-up
+        assert len(wake_ups) == 1
+        await wait_for(lambda: relay.published == 1, timeout=10, what="the row published at once")
+    finally:
+        await relay.stop()
+        await bus.stop()
+        session_factory.kw["bind"].dispose()

@@ -72,7 +72,6 @@ class Outbox:
             "created_at": utc_now(),
         }
         session.info.setdefault(_ROWS_KEY, []).append((_open_transactions(session), row))
-        session.info[_PENDING_KEY] = True
 
 
 def _open_transactions(session: Session) -> tuple[SessionTransaction, ...]:
@@ -92,6 +91,7 @@ def _insert_waiting_rows(session: Session) -> None:
     rows = session.info.pop(_ROWS_KEY, None)
     if rows:
         session.execute(outbox_table.insert(), [row for _, row in rows])
+        session.info[_PENDING_KEY] = True  # the relay is woken once this commits
 
 
 @event.listens_for(Session, "after_soft_rollback")
