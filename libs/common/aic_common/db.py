@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import pymysql
 from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -68,10 +69,18 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+# A pooled MySQL connection idle longer than this is pinged before it is handed out: the server or a
+# proxy may have closed it meanwhile. One in steady use is not: a ping on every checkout is a round
+# trip on every request, and a server that restarts under load fails the requests in flight anyway
+# (the error invalidates the whole pool, so only connections made after it are used again).
+IDLE_PING_SECONDS = 5.0
+
+
 def create_db_engine(
     url: str, *, pool_size: int = 10, pool_recycle: int = 1800, echo: bool = False
 ) -> Engine:
-    """An engine tuned for its backend: utf8mb4 and pre-ping on MySQL, WAL and a busy timeout on SQLite."""
+    """An engine tuned for its backend: utf8mb4, idle connections pinged and no needless ROLLBACKs on
+    MySQL; WAL and a busy timeout on SQLite."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -84,17 +93,66 @@ def create_db_engine(
     if parsed.get_backend_name() == "mysql":
         # Chinese text and emoji need the 4-byte charset; the query string wins over connect_args.
         parsed = parsed.update_query_dict({"charset": "utf8mb4"})
-        return create_engine(
+        engine = create_engine(
             parsed,
             echo=echo,
-            pool_pre_ping=True,
             pool_recycle=pool_recycle,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30},
         )
+        event.listen(engine, "do_connect", _connect_tracked)
+        _ping_when_idle(engine)
+        return engine
     return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_recycle=pool_recycle)
+
+
+class TrackedConnection(pymysql.connections.Connection):
+    """A PyMySQL connection that knows whether a statement ran since its last COMMIT or ROLLBACK, and
+    skips a ROLLBACK that would undo nothing.
+
+    A Session ends its transaction (COMMIT or ROLLBACK) and then returns the connection to the pool,
+    which resets it with a ROLLBACK of its own: a second round trip to the server on every request
+    and every consumed batch. The pool's reset still happens whenever something ran after the end."""
+
+    _since_end = False  # a statement ran since the last COMMIT/ROLLBACK (or since connecting)
+
+    def query(self, sql: str | bytes, unbuffered: bool = False) -> int:
+        self._since_end = True  # before: a statement that fails may still have begun a transaction
+        return super().query(sql, unbuffered)
+
+    def commit(self) -> None:
+        super().commit()
+        self._since_end = False
+
+    def rollback(self) -> None:
+        if self._since_end:
+            super().rollback()
+            self._since_end = False
+
+
+def _connect_tracked(_dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]) -> Any:
+    return TrackedConnection(*cargs, **cparams)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection on checkout only when it sat in the pool longer than IDLE_PING_SECONDS; a
+    failed ping makes the pool replace it (DisconnectionError), as pool_pre_ping would."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= IDLE_PING_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"an idle connection failed its ping: {error}") from error
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

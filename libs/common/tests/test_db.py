@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 from pathlib import Path
 
 import certifi
@@ -11,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from aic_common import db
 from aic_common.db import create_db_engine, create_session_factory, ping, run_transaction, transaction
 from aic_common.migrations import downgrade, upgrade
 
@@ -93,12 +95,71 @@ def test_concurrent_migrators_do_not_collide(mysql_url: str) -> None:
     assert "notes" in table_names(mysql_url)
 
 
-def test_mysql_engine_uses_utf8mb4_and_pre_ping(mysql_url: str) -> None:
-    engine = create_db_engine(mysql_url)
+def session_counters(engine: sa.Engine) -> dict[str, int]:
+    """This connection's own count of ROLLBACKs, COMMITs and pings (Com_admin_commands) on the server."""
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SHOW SESSION STATUS WHERE Variable_name IN ('Com_rollback', 'Com_commit', 'Com_admin_commands')"
+        ).all()
+    return {name: int(value) for name, value in rows}
+
+
+def test_mysql_engine_uses_utf8mb4_and_ends_each_transaction_with_one_round_trip(mysql_url: str) -> None:
+    # One connection, reused by every session: its server-side counters count what each session sent.
+    # The pool's reset after a session ended its own transaction was a second ROLLBACK on every request,
+    # and a pre-ping a third round trip.
+    engine = create_db_engine(mysql_url, pool_size=1)
+    factory = create_session_factory(engine)
     assert engine.url.query["charset"] == "utf8mb4"
-    assert engine.pool._pre_ping is True
-    ping(engine)
-    engine.dispose()
+    try:
+        before = session_counters(engine)
+        for _ in range(5):
+            with factory() as session:
+                session.execute(sa.text("SELECT 1"))
+        for _ in range(5):
+            with factory.begin() as session:
+                session.execute(sa.text("SELECT 1"))
+        after = session_counters(engine)
+        # Each counter read is a connection checkout that ran a statement: one ROLLBACK of its own.
+        assert after["Com_rollback"] - before["Com_rollback"] == 5 + 1
+        assert after["Com_commit"] - before["Com_commit"] == 5
+        assert after["Com_admin_commands"] == before["Com_admin_commands"]  # no pings: none sat idle
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_returned_mid_transaction_is_still_rolled_back(mysql_url: str) -> None:
+    # Work the Session's bookkeeping never saw (the driver used directly) must not reach the next user.
+    upgrade(SAMPLE_MIGRATIONS, mysql_url)
+    engine = create_db_engine(mysql_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            connection.commit()  # SQLAlchemy's transaction is over; the driver's is about to begin
+            connection.connection.driver_connection.query("INSERT INTO notes (id, body) VALUES (9, 'x')")
+        with engine.connect() as connection:
+            assert connection.execute(sa.text("SELECT COUNT(*) FROM notes")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_an_idle_connection_the_server_closed_is_replaced_unseen(
+    mysql_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = create_db_engine(mysql_url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            first_id = connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+        killer = create_db_engine(mysql_url, pool_size=1)
+        with killer.connect() as admin:
+            admin.exec_driver_sql(f"KILL {int(first_id)}")
+        killer.dispose()
+        # Time passes beyond the idle limit: the pooled connection is pinged, found dead and replaced.
+        later = time.monotonic() + db.IDLE_PING_SECONDS + 1
+        monkeypatch.setattr(db.time, "monotonic", lambda: later)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != first_id
+    finally:
+        engine.dispose()
 
 
 def test_database_tls_is_chosen_in_the_url_as_the_deployment_guide_says(mysql_url: str) -> None:
