@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 
-def _as_utc(value: datetime) -> datetime:
-    # The databases store naive UTC; the API always says so explicitly.
+def as_utc(value: datetime) -> datetime:
+    """The databases store naive UTC; the API always says so explicitly."""
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-UtcDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+UtcDateTime = Annotated[datetime, AfterValidator(as_utc)]

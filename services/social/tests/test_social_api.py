@@ -225,8 +225,11 @@ async def test_a_timeline_shows_each_post_exactly_as_the_post_itself_shows(socia
     not drift from the single post's view (the other way of presenting a post)."""
     me, friend = await social.user(), await social.user()
     await social.client.post(f"/api/users/{friend.username}/follow", headers=me.headers)
+    avatar = await social.file_of(friend)
+    await social.client.patch("/api/users/me", json={"avatar_file_id": avatar}, headers=friend.headers)
     liked = await post(social, friend, "liked 咖啡")
-    plain = await post(social, friend, "plain")
+    images = [await social.file_of(friend) for _ in range(2)]
+    plain = await post(social, friend, "plain", image_ids=images, location_id="west_lake")
     gone = await post(social, friend, "deleted")
     mine = await post(social, me, "mine")
     await social.client.post(f"/api/posts/{liked['id']}/like", headers=me.headers)
@@ -240,6 +243,8 @@ async def test_a_timeline_shows_each_post_exactly_as_the_post_itself_shows(socia
     assert [p["id"] for p in home["items"]] == [mine["id"], plain["id"], liked["id"]]
     assert home["items"] == [await single(p["id"], me) for p in home["items"]]
     assert [p["liked_by_me"] for p in home["items"]] == [False, False, True]
+    assert [i["id"] for i in home["items"][1]["images"]] == images
+    assert home["items"][1]["author"]["avatar_url"].endswith(f"{avatar}/thumbnail")
     for viewer in (me, None):
         headers = viewer.headers if viewer else {}
         theirs = (await social.client.get(f"/api/users/{friend.username}/posts", headers=headers)).json()

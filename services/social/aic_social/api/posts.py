@@ -7,7 +7,7 @@ from fastapi import APIRouter, Response, status
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
 from aic_social.schemas import CommentCreate, CommentPublic, Page, PostCreate, PostPublic, ReportCreate
 from aic_social.service import parse_id
-from aic_social.views import Presenter, post_page_response
+from aic_social.views import Presenter
 
 router = APIRouter(tags=["posts"])
 
@@ -94,8 +94,7 @@ def report(post_id: str, body: ReportCreate, actor: CurrentActor, service: Servi
 def home_feed(actor: CurrentActor, service: Service, limit: Limit, cursor: Cursor = None) -> Response:
     with service.reading() as session:
         rows, next_cursor = service.home_feed(session, actor, cursor=cursor, limit=limit)
-        items = Presenter(session, service.settings, actor.user_id).timeline(rows)
-    return post_page_response(items, next_cursor)
+        return Presenter(session, service.settings, actor.user_id).timeline_page(rows, next_cursor)
 
 
 @router.get("/api/feed/explore", response_model=Page[PostPublic])

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response, status
 
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
 from aic_social.schemas import Page, PostPublic, ProfilePublic, ProfileUpdate
-from aic_social.views import Presenter, post_page_response
+from aic_social.views import Presenter
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -35,8 +35,7 @@ def user_posts(
     with service.reading() as session:
         author = service.profile_by_username(session, username)
         rows, next_cursor = service.user_posts(session, author, viewer, cursor=cursor, limit=limit)
-        items = Presenter(session, service.settings, viewer).timeline(rows)
-    return post_page_response(items, next_cursor)
+        return Presenter(session, service.settings, viewer).timeline_page(rows, next_cursor)
 
 
 @router.post("/{username}/follow", status_code=status.HTTP_204_NO_CONTENT)
