@@ -12,31 +12,31 @@ MISSED: dict[str, str] = {
         "service's cores at all."
     ),
     "feed": (
-        "This machine was slower on 2026-11-28 afternoon than in the morning: the code of the morning ran "
-        "150 req/s with p99 155 ms (36 ms in the morning), social at 4.3 ms of CPU a request (3.4). Measured "
-        "at 13:49 UTC: 100 req/s pass (p99 73 ms), 150 fail (p99 206 ms) with the machine only 78 % busy "
-        "and all three kinds' p99 near 205 ms at once: a stall they share. Found after that run: the "
-        "garbage collector's full collections paused social for 110-130 ms and the gateway for about "
-        "110 ms, walking the objects built at start-up; these are now frozen (see below) and the same "
-        "collections take 3-5 ms. Measured again after that (14:20 UTC, the figures above): 100 req/s "
-        "pass, 150 fail with p99 157 ms (compose 209, the timelines 128-129) at 74 % busy: a tail remains,"
-        " longest for compose, which writes a post with 25-40 search-term rows. Saturation 211 and "
-        "214 req/s (182 in the morning): social no longer opens and closes database connections under "
-        "load (see below). 300 req/s needs the whole request under about 5.5 ms of CPU; at saturation it "
-        "is gateway 1.7 + social 3.8 + load generator 0.4 ms plus MariaDB's, RabbitMQ's and the "
-        "simulator's share. Done on 2026-11-28 (see below): the home feed's page from a covering index "
-        "(MariaDB 3.0 -> 0.7 ms a home feed), timelines in one Core statement serialized once, "
-        "dependencies off the thread pool, token signatures remembered, the gateway's own upstream "
-        "transport and headers proxied as bytes (gateway 2.8 -> 1.6 ms), a load generator that costs 0.4 "
-        "instead of 1.4 ms a request, no more handler threads than database connections. A profile of "
-        "social puts most of its time in FastAPI's per-request machinery (solving dependencies about "
-        "30 %, routing, middleware), then PyMySQL's pure-Python parsing of results. A C driver was "
-        "measured, not adopted: with mysqlclient a home feed's database work took 0.75-0.81 ms of Python "
-        "CPU against 1.11-1.29 ms with PyMySQL (three alternating rounds of 400), about a tenth of "
-        "social's cost, for a compiler and client headers in CI and the images and a change of the driver "
-        "the design names. Next steps, in order: the tail at 150 req/s, compose first; fewer "
-        "per-request layers on the hot routes; the compose path in Core with its search terms; the home "
-        "timeline as a precomputed list per person (DeathStarBench's design)."
+        "The figure moves with the machine more than with the code: this virtual machine ran on an Intel "
+        "Xeon host until 14:20 UTC on 2026-11-28 (saturation 211-214 req/s, 100 req/s passing) and on an AMD"
+        " EPYC host from 15:25 UTC (same code: saturation 354 req/s), and within one hour the same "
+        "requests' CPU moved by a quarter (social 1.7-2.25 ms a home feed). Measured at 16:20 UTC (the figures"
+        " above): 200 req/s pass with p99 56 ms at 74 % busy; 250 fail with p99 123 ms (compose 180, the "
+        "timelines 103-111) at 81 % busy. The whole machine's CPU per request at 250 req/s: gateway 1.4, "
+        "social 2.7, MariaDB 1.0, simulator 0.4, load generator 0.4, RabbitMQ 0.2, files 0.1 ms, about 6.2 "
+        "ms; 300 req/s with p99 under 100 ms needs the machine below about 75 % busy, so about 5 ms. "
+        "Compose costs most per request (a post, its 25-40 search-term rows, its event consumed by the "
+        "simulator, files and the gateway's live stream: about 14 ms of the machine's CPU, a quarter of "
+        "the mix's total at a tenth of its requests). Tried on 2026-11-28 and dropped: social as two "
+        "processes (uvicorn workers, as the Kubernetes base runs two replicas): 10-20 % more CPU per "
+        "request on 2 cores, saturation 321 against 378 req/s for one process, measured an hour apart; "
+        "writing each response's headers and body in one send (a coalescing uvicorn protocol): no change "
+        "in CPU side by side. Done (see below): the database round trips that did nothing, and the "
+        "timelines serialized without models. Earlier: the home feed's page from a covering index, "
+        "timelines in one Core statement, dependencies off the thread pool, token signatures remembered, "
+        "the gateway's own upstream transport, no more handler threads than database connections, the "
+        "start-up heap frozen. A C driver (mysqlclient) was measured, not adopted (0.75-0.81 against "
+        "1.11-1.29 ms of Python CPU for a home feed's database work) for a compiler and client headers in "
+        "CI and the images. Next steps, in order: the home timeline as a precomputed list per person "
+        "(DeathStarBench's design: MariaDB spends 0.9 ms on a home feed's page today, an index range on "
+        "a list would cost a fraction, paid by a fan-out of about 50 rows a post); compose with fewer "
+        "deliveries and statements (the simulator's 3 ms per post.created is per-message overhead of small"
+        " batches); the gateway's proxy route outside FastAPI's per-request machinery."
     ),
     "events": (
         "The goal cannot be met on 2 cores without dropping what the path guarantees, and the numbers say "
@@ -61,6 +61,17 @@ MISSED: dict[str, str] = {
 }
 
 FIXES = """
+- **No database round trips that do nothing (2026-11-28).** A read was four round trips to MariaDB: a
+  ping as the pool handed the connection out (pre-ping), the query, the session's ROLLBACK and the pool's
+  own ROLLBACK as the connection went back (SQLAlchemy resets a returned connection even when the session
+  has just ended its transaction); a write ended COMMIT, ROLLBACK. A connection is now pinged only after
+  sitting idle over 5 s, and the driver's connection knows whether anything ran since its last COMMIT or
+  ROLLBACK and skips a ROLLBACK that would undo nothing. Counted on the server: a read 3.53 -> 2.52
+  statements, per request of the timelines. Side by side, four alternating rounds straight to social:
+  2.21 -> 1.89 ms of social's CPU per timeline request, MariaDB 0.82 -> 0.74-0.80 ms.
+- **Timelines serialized from their rows' fields (2026-11-28).** Twenty `PostPublic` models were built and
+  validated per page only to be dumped again: 183 -> 121 us of CPU a page, measured side by side on the
+  same pages. The single-post view builds its models from the same fields.
 - **Social timelines in one statement, serialized once (2026-11-28).** A home feed was four ORM queries
   (followees, posts, their authors, the viewer's likes) and its answer was validated twice (FastAPI
   validates a returned model against `response_model` before serializing it). The page is now one Core
