@@ -11,6 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import Gauge
 from starlette.responses import Response
+from starlette.routing import Route
 
 from aic_common.bus import Bus, BusUnavailable, InProcessBus, create_bus
 from aic_common.errors import NotFound, error_response
@@ -74,29 +75,31 @@ def _upstreams(settings: GatewaySettings, apps: Mapping[str, object] | None) -> 
     return upstreams
 
 
-def _proxy_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+PROXIED_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
-    @router.api_route(
-        "/api/{path:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+async def _proxy(request: Request) -> Response:
+    state: GatewayState = request.app.state.gateway
+    path = request.url.path
+    upstream = state.upstream_for(path)
+    if upstream is None:
+        known = any(path.startswith(p) for prefixes in UPSTREAM_PREFIXES.values() for p in prefixes)
+        if known:
+            return error_response(503, "This part of the service is not deployed", "upstream_unavailable")
+        raise NotFound(f"No API at {path}")
+    return await state.proxy.forward(
+        request,
+        upstream,
+        client_ip=request.scope.get("state", {}).get("client_ip", ""),
+        timeout=state.timeout_for(request.method, path),
     )
-    async def proxy(request: Request) -> Response:
-        state: GatewayState = request.app.state.gateway
-        path = request.url.path
-        upstream = state.upstream_for(path)
-        if upstream is None:
-            known = any(path.startswith(p) for prefixes in UPSTREAM_PREFIXES.values() for p in prefixes)
-            if known:
-                return error_response(503, "This part of the service is not deployed", "upstream_unavailable")
-            raise NotFound(f"No API at {path}")
-        return await state.proxy.forward(
-            request,
-            upstream,
-            client_ip=request.scope.get("state", {}).get("client_ip", ""),
-            timeout=state.timeout_for(request.method, path),
-        )
 
-    return router
+
+def _proxy_route() -> Route:
+    """Every API request the gateway forwards. A plain Starlette route: FastAPI's per-request machinery
+    (solving dependencies, an exit stack per request) has nothing to do here, and cost about 8 % of the
+    gateway's CPU per proxied request (0.99-1.07 -> 0.89-0.98 ms, timelines, side by side)."""
+    return Route("/api/{path:path}", _proxy, methods=PROXIED_METHODS, include_in_schema=False)
 
 
 def _ui_router(ui: WebUi) -> APIRouter:
@@ -184,7 +187,7 @@ def create_app(
     app.state.token_verifier = verifier
     app.include_router(docs_router(app.openapi))
     app.mount("/api/docs/static", docs_static(), name="docs-static")
-    app.include_router(_proxy_router())
+    app.router.routes.append(_proxy_route())
     app.include_router(_ui_router(WebUi(settings.web_dist_dir)))
     app.add_middleware(EdgeMiddleware, gateway=state)
     if settings.cors_origins:
