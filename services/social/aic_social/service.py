@@ -337,7 +337,8 @@ class SocialService:
 
     def create_post(
         self, session: Session, actor: Actor, *, content: str, image_ids: list[str], location_id: str | None
-    ) -> Post:
+    ) -> tuple[Post, Profile]:
+        """The new post and its author's profile (at hand for the answer, which needs not read it again)."""
         author = self.active_profile(session, actor.user_id)
         content = self._check_text(content, self.settings.post_max_length, "post")
         self._check_images(session, actor, image_ids)
@@ -374,7 +375,7 @@ class SocialService:
                 created_at=now,
             ),
         )
-        return post
+        return post, author
 
     def get_post(self, session: Session, post_id: int) -> Post:
         post = session.get(Post, post_id)

@@ -143,6 +143,10 @@ class Presenter:
             "created_at": as_utc(post.created_at),
         }
 
+    def new_post(self, post: Post, author: Profile) -> PostPublic:
+        """A post just written: its author is at hand and nobody can have liked it yet."""
+        return PostPublic(**self._post_fields(post, author, liked=False))
+
     def post(self, post: Post) -> PostPublic:
         return self.posts([post])[0]
 

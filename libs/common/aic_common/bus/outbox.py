@@ -166,6 +166,8 @@ class OutboxRelay:
         backoff = self.poll_seconds
         last_cleanup = 0.0
         while True:
+            # Cleared before the batch is read: a commit while it is being published wakes the wait below.
+            self._wakeup.clear()
             try:
                 sent = await self.drain()
                 backoff = self.poll_seconds
@@ -173,14 +175,13 @@ class OutboxRelay:
                 if now - last_cleanup > 600:
                     await anyio.to_thread.run_sync(self._delete_old_sent)
                     last_cleanup = now
-                if sent:
-                    continue  # more may be waiting
+                if sent == self.batch_size:
+                    continue  # a full batch: more may be waiting. After a partial one, nothing was.
             except Exception as exc:
                 log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
                 continue
-            self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
 
@@ -194,8 +195,10 @@ class OutboxRelay:
             if session.get_bind().dialect.name == "mysql":
                 # Under InnoDB's default REPEATABLE READ the locking read below also locks the gap after
                 # the last row, and every transaction writing to the outbox would wait for this whole
-                # batch to be published. READ COMMITTED locks only the rows it claims.
-                session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+                # batch to be published. READ COMMITTED locks only the rows it claims. SET TRANSACTION
+                # (not SESSION) sets it for this transaction alone: nothing to reset when the connection
+                # goes back to the pool (a round trip each way with an isolation_level option).
+                session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
             rows = session.execute(
                 sa.select(outbox_table.c.id, outbox_table.c.payload)
                 .where(outbox_table.c.sent_at.is_(None))

@@ -15,10 +15,10 @@ router = APIRouter(tags=["posts"])
 @router.post("/api/posts", status_code=status.HTTP_201_CREATED, response_model=PostPublic)
 def create_post(body: PostCreate, actor: CurrentActor, service: Service) -> PostPublic:
     with service.transaction() as session:
-        post = service.create_post(
+        post, author = service.create_post(
             session, actor, content=body.content, image_ids=body.image_ids, location_id=body.location_id
         )
-        return Presenter(session, service.settings, actor.user_id).post(post)
+        return Presenter(session, service.settings, actor.user_id).new_post(post, author)
 
 
 @router.get("/api/posts/{post_id}", response_model=PostPublic)
