@@ -74,6 +74,7 @@ def is_sqlite(url: str) -> bool:
 # trip on every request, and a server that restarts under load fails the requests in flight anyway
 # (the error invalidates the whole pool, so only connections made after it are used again).
 IDLE_PING_SECONDS = 5.0
+_idle_clock = time.monotonic  # what measures the idle time (a test moves it forward)
 
 
 def create_db_engine(
@@ -142,12 +143,12 @@ def _ping_when_idle(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkin")
     def _checked_in(_dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
+        record.info["idle_since"] = _idle_clock()
 
     @event.listens_for(engine, "checkout")
     def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since <= IDLE_PING_SECONDS:
+        if idle_since is None or _idle_clock() - idle_since <= IDLE_PING_SECONDS:
             return
         try:
             engine.dialect.do_ping(dbapi_connection)

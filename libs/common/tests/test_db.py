@@ -155,7 +155,7 @@ def test_an_idle_connection_the_server_closed_is_replaced_unseen(
         killer.dispose()
         # Time passes beyond the idle limit: the pooled connection is pinged, found dead and replaced.
         later = time.monotonic() + db.IDLE_PING_SECONDS + 1
-        monkeypatch.setattr(db.time, "monotonic", lambda: later)
+        monkeypatch.setattr(db, "_idle_clock", lambda: later)
         with engine.connect() as connection:
             assert connection.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != first_id
     finally:
