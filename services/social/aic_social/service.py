@@ -338,7 +338,7 @@ class SocialService:
     def create_post(
         self, session: Session, actor: Actor, *, content: str, image_ids: list[str], location_id: str | None
     ) -> tuple[Post, Profile]:
-        """The new post and its author's profile (at hand for the answer, which needs not read it again)."""
+        """The new post and its author's profile, so that the answer need not read the author again."""
         author = self.active_profile(session, actor.user_id)
         content = self._check_text(content, self.settings.post_max_length, "post")
         self._check_images(session, actor, image_ids)
