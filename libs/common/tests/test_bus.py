@@ -314,8 +314,11 @@ async def test_a_batching_inbox_commits_together_and_fails_only_the_bad_message(
     def apply(session: Session, envelope: Envelope) -> None:
         name = envelope.data["username"]
         attempts[name] = attempts.get(name, 0) + 1
-        session.execute(counters.insert().values(name=name, value=attempts[name]))
-        if name == "bad" and attempts[name] == 1:
+        # A row inserted twice would break the primary key: what a rolled-back run wrote must be gone.
+        session.execute(counters.insert().values(name=name, value=1))
+        if name == "bad" and attempts[name] <= 2:
+            # Fails in the batch's first run (no savepoints) and in its run again (in a savepoint), so its
+            # first delivery fails; the redelivery succeeds.
             raise ValueError("the first delivery of this one fails")
 
     async def handler(envelope: Envelope) -> None:
@@ -348,10 +351,46 @@ async def test_a_batching_inbox_commits_together_and_fails_only_the_bad_message(
             return {name: value for name, value in session.execute(query)}
 
     rows = await wait_for(lambda: len(stored()) == count and stored(), timeout=30, what="every message")
-    # Each applied once (value 1), the failed one rolled back alone and applied on its redelivery.
-    assert rows == {**dict.fromkeys(names, 1), "bad": 2}
-    assert attempts["bad"] == 2 and all(attempts[name] == 1 for name in names[:-1])
+    # Each committed once, the failed one rolled back alone and applied on its redelivery.
+    assert rows == dict.fromkeys(names, 1)
+    assert attempts["bad"] == 3, "its batch's first run, the run again in savepoints, the redelivery"
+    assert all(attempts[name] <= 2 for name in names[:-1]), "run again at most once, with the bad one's batch"
+    assert inbox.isolated_runs == 1
     assert inbox.batches < count / 2, f"{count} messages took {inbox.batches} transactions"
+
+
+async def test_a_batching_inbox_uses_savepoints_only_from_a_failing_message_on(harness: Harness) -> None:
+    # A savepoint costs two round trips: a batch whose messages all succeed is written without any; one
+    # whose message fails is run again with savepoints from that message on, and only that one fails.
+    savepoints: list[str] = []
+    engine = harness.session_factory.kw["bind"]
+    sa.event.listen(engine, "savepoint", lambda connection, name: savepoints.append(name))
+    failing = {"bad"}
+
+    def apply(session: Session, envelope: Envelope) -> None:
+        name = envelope.data["username"]
+        session.execute(counters.insert().values(name=name, value=1))
+        if name in failing:
+            raise ValueError("a message that cannot be applied")
+
+    def stored() -> set[str]:
+        with harness.session_factory() as session:
+            return set(session.scalars(sa.select(counters.c.name)))
+
+    inbox = BatchingInbox(harness.session_factory, "test-savepoints")
+    good = [make_envelope(registered(f"g{i}"), "test") for i in range(6)]
+    assert await asyncio.gather(*(inbox.apply_once(e, apply) for e in good)) == [True] * 6
+    assert savepoints == [] and inbox.batches == 1 and inbox.isolated_runs == 0
+    assert stored() == {f"g{i}" for i in range(6)}
+
+    names = ["a0", "a1", "bad", "a3", "a4"]
+    envelopes = [make_envelope(registered(name), "test") for name in names]
+    outcomes = await asyncio.gather(*(inbox.apply_once(e, apply) for e in envelopes), return_exceptions=True)
+    assert outcomes[:2] == [True, True] and outcomes[3:] == [True, True]
+    assert isinstance(outcomes[2], ValueError)
+    assert inbox.isolated_runs == 1 and inbox.batches == 2
+    assert len(savepoints) == 3, "one a message from the failing one on"
+    assert stored() == {f"g{i}" for i in range(6)} | {"a0", "a1", "a3", "a4"}
 
 
 async def test_a_batching_inbox_records_an_error_its_recover_takes(harness: Harness) -> None:

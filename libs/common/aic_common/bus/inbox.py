@@ -11,6 +11,7 @@ delivered while one batch is being written form the next, committed together.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -89,17 +90,29 @@ class _ClaimRaced(Exception):
     """Another consumer claimed one of the batch's messages first: the batch runs again and skips it."""
 
 
+class _IsolateFrom(Exception):
+    """A message applied without a savepoint raised: the batch runs again, in savepoints from it on."""
+
+    def __init__(self, position: int) -> None:
+        super().__init__(position)
+        self.position = position
+
+
 class BatchingInbox:
     """:func:`apply_once` for many messages in one transaction: group commit for a busy consumer.
 
     A commit waits for the database's log flush, so one transaction per message caps a consumer at a few
     hundred messages a second whatever the CPU. Here the messages handed in while a batch is being
     written wait and form the next batch, up to ``max_batch``: no timer, so a lone message is written at
-    once. Each message is applied in a savepoint of its own: one whose ``apply`` raises rolls back alone
-    and only its delivery fails (redelivered, then dead-lettered, as with :func:`apply_once`), unless
-    ``recover`` takes the error; the others commit. A lost deadlock or an unreachable database spoils the
-    whole transaction, so the batch is run again or fails as a whole. How many messages can wait is the
-    subscription's prefetch.
+    once. A message whose ``apply`` raises rolls back alone and only its delivery fails (redelivered,
+    then dead-lettered, as with :func:`apply_once`), unless ``recover`` takes the error; the others
+    commit. For that a failing message needs a savepoint of its own, but a savepoint costs two round
+    trips a message and most messages do not fail: so a batch is first applied without savepoints, and
+    when a message raises, the transaction is rolled back and the batch run again, the messages before it
+    as they were and every message from it on in a savepoint (a batch holding a refused command is thus
+    written twice, the second time from the refusal on in savepoints). A lost deadlock or an unreachable
+    database spoils the whole transaction, so the batch is run again or fails as a whole. How many
+    messages can wait is the subscription's prefetch.
 
     The batch's claims are written together, after its messages: one statement instead of one a message.
     """
@@ -121,6 +134,7 @@ class BatchingInbox:
         self._waiting: list[tuple[Envelope, Apply, asyncio.Future[bool]]] = []
         self._writer: asyncio.Task[None] | None = None
         self.batches = 0  # committed batches, for tests and metrics
+        self.isolated_runs = 0  # batches run again with savepoints after a message failed
 
     async def apply_once(self, envelope: Envelope, apply: Apply) -> bool:
         """Apply ``envelope`` once, committed with whatever else is waiting; False when a duplicate.
@@ -149,22 +163,29 @@ class BatchingInbox:
 
     def _apply_batch(self, batch: list[tuple[Envelope, Apply]]) -> list[bool | Exception]:
         attempt = 1
+        isolate_from = len(batch)  # the first run trusts every message
         while True:
             try:
                 outcomes = run_transaction(
-                    self.session_factory, lambda session: self._claim_and_apply(session, batch)
+                    self.session_factory,
+                    functools.partial(self._claim_and_apply, batch=batch, isolate_from=isolate_from),
                 )
             except _ClaimRaced:
                 if attempt >= 3:
                     raise
                 attempt += 1
                 continue
+            except _IsolateFrom as failed:
+                isolate_from = min(isolate_from - 1, failed.position)  # always fewer trusted: it ends
+                self.isolated_runs += 1
+                continue
             self.batches += 1
             return outcomes
 
     def _claim_and_apply(
-        self, session: Session, batch: list[tuple[Envelope, Apply]]
+        self, session: Session, batch: list[tuple[Envelope, Apply]], isolate_from: int
     ) -> list[bool | Exception]:
+        """Messages at positions below ``isolate_from`` are applied without a savepoint."""
         table = processed_messages_table
         ids = [str(envelope.id) for envelope, _ in batch]
         seen = set(
@@ -186,13 +207,16 @@ class BatchingInbox:
         loaded = self.prepare(session, [i[0] for i in fresh if i is not None]) if self.prepare else None
         outcomes: list[bool | Exception] = []
         claimed: list[str] = []
-        for item in fresh:
+        for position, item in enumerate(fresh):
             if item is None:
                 outcomes.append(False)
                 continue
             envelope, apply = item
             with bind_correlation_id(envelope.correlation_id or str(envelope.id)):
-                outcome = self._apply_one(session, envelope, apply)
+                if position < isolate_from:
+                    outcome = self._apply_trusted(session, envelope, apply, position)
+                else:
+                    outcome = self._apply_one(session, envelope, apply)
             if outcome is True:
                 claimed.append(str(envelope.id))
             outcomes.append(outcome)
@@ -207,6 +231,17 @@ class BatchingInbox:
             except sa.exc.IntegrityError as error:
                 raise _ClaimRaced() from error
         return outcomes
+
+    @staticmethod
+    def _apply_trusted(session: Session, envelope: Envelope, apply: Apply, position: int) -> bool:
+        try:
+            apply(session, envelope)
+            session.flush()  # a failing write shows here, under its own message, not at the commit
+        except Exception as error:
+            if is_lock_conflict(error) or is_database_unavailable(error):
+                raise
+            raise _IsolateFrom(position) from error
+        return True
 
     def _apply_one(self, session: Session, envelope: Envelope, apply: Apply) -> bool | Exception:
         try:
