@@ -93,7 +93,9 @@ def run(ctx: Context) -> Section:
             last_post = conn.scalar(sa.text("SELECT COALESCE(MAX(id), 0) FROM posts")) or 0
         outbox = Outbox("simulator")
         sessions = create_session_factory(simulator)
-        services = {name: pid for name, pid in stack.pids().items() if name in ("simulator", "social")}
+        # Every process the commands and their post.created events pass through.
+        consumers = ("simulator", "social", "gateway", "files")
+        services = {name: pid for name, pid in stack.pids().items() if name in consumers}
         meter = CpuMeter({**services, **servers})
         meter.start()
         started = time.perf_counter()

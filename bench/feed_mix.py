@@ -16,7 +16,7 @@ from bench.report import Result, Section
 TITLE = "Feed"
 P99_LIMIT_MS = 100.0
 GOAL_RATE = 300.0
-FULL_STEPS = (25, 50, 100, 150, 200, 250, 300, 400)
+FULL_STEPS = (25, 50, 100, 150, 200, 250, 300, 400, 500)
 QUICK_STEPS = (10, 20)
 METHOD = (
     "The seeded data set through the gateway: 60 % home timeline (`GET /api/feed/home`), 30 % user timeline "

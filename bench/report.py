@@ -61,6 +61,7 @@ class Section:
     results: list[Result] = field(default_factory=list)
     error: str = ""  # set when the benchmark itself failed
     note: str = ""  # what limits a missed goal and what was tried (kept with the code, in bench/notes.py)
+    context: str = ""  # what to know to read the figures, met or missed (bench/notes.py)
     measured_at: str = ""  # when it ran, e.g. "2026-11-28 03:09 UTC"
     quick: bool = False
 
@@ -131,6 +132,8 @@ def render(
         for result in section.results:
             lines.append(f"- {result.line().split('] ', 1)[1]}")
             lines += [f"  - {detail}" for detail in result.details]
+        if section.context:
+            lines += ["", f"**Reading these figures.** {section.context}"]
         if section.note and any(r.met is False for r in section.results):
             lines += ["", f"**Why a goal is missed, and what was tried.** {section.note}"]
     if fixes:

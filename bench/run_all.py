@@ -50,7 +50,7 @@ def run(names: Sequence[str], *, quick: bool) -> list[Section]:
                 except Exception as exc:
                     traceback.print_exc()
                     section = Section(name, title, "", error=f"{type(exc).__name__}: {exc}"[:300])
-                section.note = notes.MISSED.get(name, "")
+                with_notes(section)
                 section.measured_at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
                 section.quick = quick
                 sections.append(section)
@@ -60,14 +60,19 @@ def run(names: Sequence[str], *, quick: bool) -> list[Section]:
     return sections
 
 
+def with_notes(section: Section) -> Section:
+    section.note = notes.MISSED.get(section.key, "")
+    section.context = notes.CONTEXT.get(section.key, "")
+    return section
+
+
 def merged_with_stored(sections: list[Section], stored: Path) -> list[Section]:
     """This run's sections, and the last stored results of the benchmarks it did not run, in running order."""
     by_key = {}
     if stored.exists():
         for data in json.loads(stored.read_text(encoding="utf-8")):
             section = Section.from_dict(data)
-            section.note = notes.MISSED.get(section.key, "")  # the notes as they are now
-            by_key[section.key] = section
+            by_key[section.key] = with_notes(section)  # the notes as they are now
     by_key.update({section.key: section for section in sections})
     return [by_key[key] for key in BENCHMARKS if key in by_key]
 

@@ -103,11 +103,13 @@ async def test_closed_loop_keeps_its_workers_busy_until_the_deadline(tiny_server
 
 
 def test_the_page_puts_each_figure_next_to_its_reference_and_explains_a_missed_goal() -> None:
-    section = Section("feed", "Feed", "How it is measured.", note="The database is the limit.")
+    section = Section(
+        "feed", "Feed", "How it is measured.", note="The database is the limit.", context="The host moves."
+    )
     section.results.append(
         Result("Feed", "highest rate", 250.0, "req/s", "saturation", 500.0, "at least 300 req/s", met=False)
     )
-    passing = Section("events", "Events", "Raw against end to end.")
+    passing = Section("events", "Events", "Raw against end to end.", note="Not shown: the goal is met.")
     passing.results.append(
         Result("Events", "persisted", 80.0, "actions/s", "raw", 100.0, "half of raw", met=True)
     )
@@ -117,7 +119,8 @@ def test_the_page_puts_each_figure_next_to_its_reference_and_explains_a_missed_g
 
     assert "| 250 req/s | 500 req/s (saturation) | 0.50 | at least 300 req/s | **missed** |" in page
     assert "| Events | persisted | 80.0 actions/s | 100 actions/s (raw) | 0.80 | half of raw | met |" in page
-    assert "The database is the limit." in page
+    assert "The database is the limit." in page and "**Reading these figures.** The host moves." in page
+    assert "Not shown" not in page, "a missed goal's note only under a missed goal"
     assert "RuntimeError: no S3" in page
     assert "## Fixes made after measuring" in page
 
