@@ -354,11 +354,15 @@ class SocialService:
         )
         session.add(post)
         session.flush()
+        # Not synchronized by scanning the session's identity map (the default), which a batch of commands
+        # fills with its actors: the author's count is expired instead, read again only if asked for.
         session.execute(
             sa.update(Profile)
             .where(Profile.user_id == actor.user_id)
             .values(post_count=Profile.post_count + 1)
+            .execution_options(synchronize_session=False)
         )
+        session.expire(author, ["post_count"])
         search.index_document(session, search.POST, str(post.id), content, new=True)
         mentioned = self._notify_mentions(session, actor, content, post_id=post.id, comment_id=None)
         self.outbox.add(

@@ -122,5 +122,37 @@ async def test_a_command_that_changes_nothing_is_answered_so_the_action_gets_a_r
     assert len(social.of_type("post.liked")) == 1 and len(social.of_type("user.followed")) == 1
 
 
+async def test_a_burst_of_commands_with_refusals_among_them_applies_each_good_one_once(
+    social: SocialEnv,
+) -> None:
+    # Commands arriving together are written in batches, first without savepoints: a refused one makes its
+    # batch run again. Every good command still lands once, with the counters its posts move.
+    first, second = await social.user(is_ai=True), await social.user(is_ai=True)
+    envelopes = []
+    for index in range(30):
+        actor = first if index % 2 else second
+        content = "字" * 5000 if index % 7 == 3 else f"burst {index}"  # every seventh too long
+        envelopes.append(make_envelope(CreatePostCommand(actor_id=actor.id, content=content), "simulator"))
+    for envelope in envelopes:
+        await social.bus.publish(envelope)
+    refused = {str(e.id) for i, e in enumerate(envelopes) if i % 7 == 3}
+    await wait_for(
+        lambda: len(social.of_type("post.created")) + len(social.of_type("social.command.rejected")) >= 30,
+        timeout=30,
+        what="an answer to every command",
+    )
+    assert {e.data["command_id"] for e in social.of_type("social.command.rejected")} == refused
+    posted = [e.data["content"] for e in social.of_type("post.created")]
+    assert sorted(posted) == sorted(f"burst {i}" for i in range(30) if i % 7 != 3)
+    for actor in (first, second):
+        good = sum(1 for i, e in enumerate(envelopes) if e.data["actor_id"] == actor.id and i % 7 != 3)
+        shown = (await social.client.get(f"/api/users/{actor.username}")).json()
+        with social.session_factory() as session:
+            stored = session.scalar(
+                sa.select(sa.func.count()).select_from(Post).where(Post.author_id == actor.id)
+            )
+        assert shown["post_count"] == stored == good
+
+
 def test_migrations_match_the_models(database_url: str) -> None:
     assert schema_drift(MIGRATIONS, database_url, [Base.metadata, messaging_metadata]) == []
