@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 import pymysql
-from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, create_engine, event, text
-from sqlalchemy.dialects import mysql
+from sqlalchemy import BigInteger, DateTime, Engine, Integer, MetaData, Table, create_engine, event, text
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -238,6 +238,16 @@ async def run_in_thread(fn: Callable[..., T], *args: Any) -> T:
 def ping(engine: Engine) -> None:
     with engine.connect() as connection:
         connection.execute(text("SELECT 1"))
+
+
+def insert_unless_present(session: Session, table: Table, row: dict[str, Any], key: str) -> None:
+    """INSERT ``row`` unless a row with the same unique ``key`` exists: one statement, no read first.
+
+    (Not MySQL's INSERT IGNORE, which would also turn a bad value into a warning.)"""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sqlite.insert(table).values(row).on_conflict_do_nothing(index_elements=[key]))
+    else:
+        session.execute(mysql.insert(table).values(row).on_duplicate_key_update({key: table.c[key]}))
 
 
 def for_update_skip_locked(engine_or_session: Engine | Session) -> dict[str, Any]:

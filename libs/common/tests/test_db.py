@@ -51,6 +51,34 @@ def test_four_byte_unicode_round_trips(database_url: str) -> None:
     engine.dispose()
 
 
+def test_insert_unless_present_keeps_the_first_row_and_still_refuses_bad_values(database_url: str) -> None:
+    metadata = sa.MetaData()
+    seen = sa.Table(
+        "seen",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("key", sa.String(8), unique=True, nullable=False),
+        sa.Column("body", sa.String(8), nullable=False),
+    )
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    factory = create_session_factory(engine)
+    try:
+        with transaction(factory) as session:
+            db.insert_unless_present(session, seen, {"key": "a", "body": "first"}, key="key")
+            db.insert_unless_present(session, seen, {"key": "a", "body": "second"}, key="key")
+            db.insert_unless_present(session, seen, {"key": "b", "body": "other"}, key="key")
+        with factory() as session:
+            rows = session.execute(sa.select(seen.c.key, seen.c.body).order_by(seen.c.key)).all()
+        assert [tuple(row) for row in rows] == [("a", "first"), ("b", "other")]
+        # Not INSERT IGNORE: a row the table cannot hold is an error, not a warning and a dropped row.
+        with pytest.raises(sa.exc.IntegrityError), transaction(factory) as session:
+            db.insert_unless_present(session, seen, {"key": "c", "body": None}, key="key")
+    finally:
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
 def test_transaction_rolls_back_on_error(database_url: str) -> None:
     upgrade(SAMPLE_MIGRATIONS, database_url)
     engine = create_db_engine(database_url)

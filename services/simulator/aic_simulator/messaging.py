@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import BatchingInbox, Bus, on_control, on_events
 from aic_common.bus.rabbit import RabbitBus
+from aic_common.db import insert_unless_present
 from aic_common.errors import AppError
 from aic_common.messages import (
     CommandRejected,
@@ -59,7 +60,7 @@ def _agents_by_username(session: Session, usernames: list[str]) -> list[Agent]:
     if not usernames:
         return []
     lowered = [u.lower() for u in usernames]
-    return [a for a in session.scalars(sa.select(Agent)) if a.username.lower() in lowered]
+    return list(session.scalars(sa.select(Agent).where(sa.func.lower(Agent.username).in_(lowered))))
 
 
 def _stimulus(
@@ -120,17 +121,19 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def post_created(session: Session, envelope: Envelope) -> bool:
         post = parse_data(envelope, PostCreated)
-        if session.scalar(sa.select(SeenPost.id).where(SeenPost.post_id == post.post_id)) is None:
-            session.add(
-                SeenPost(
-                    post_id=post.post_id,
-                    author_id=post.author_id,
-                    author_username=post.author_username,
-                    content=post.content,
-                    deleted=False,
-                    created_at=post.created_at.replace(tzinfo=None),
-                )
-            )
+        insert_unless_present(
+            session,
+            SeenPost.__table__,
+            {
+                "post_id": post.post_id,
+                "author_id": post.author_id,
+                "author_username": post.author_username,
+                "content": post.content,
+                "deleted": False,
+                "created_at": post.created_at.replace(tzinfo=None),
+            },
+            key="post_id",
+        )
         addressed = False
         for agent in _agents_by_username(session, post.mentions):
             if agent.user_id != post.author_id:

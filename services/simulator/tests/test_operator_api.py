@@ -14,14 +14,22 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from aic_common.db import utc_now
-from aic_common.messages import CommandRejected, MessageSent, PostLiked, UserRegistered, make_envelope
+from aic_common.messages import (
+    CommandRejected,
+    MessageSent,
+    PostCreated,
+    PostLiked,
+    UserRegistered,
+    make_envelope,
+)
 from aic_common.testing import observed_bus, serving, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
-from aic_simulator.models import ActionLog, Agent, Stimulus
+from aic_simulator.models import ActionLog, Agent, SeenPost, Stimulus
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Perception, Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
@@ -283,3 +291,43 @@ async def test_a_person_wakes_a_character_at_once_while_another_character_waits_
         )
         assert world.agents["lin_xiaoyu"].next_wake_at == world.sim_time, "a person gets an answer now"
         assert world.agents["chen_mo"].next_wake_at == later, "a character's message waits for its turn"
+
+
+async def test_characters_see_each_post_once_and_a_mention_wakes_the_one_named(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with simulator(settings_for(tmp_path, database_url=database_url)) as (_, app):
+        runtime = app.state.runtime
+        xiaoyu_account = str(uuid.uuid4())
+        with runtime.session_factory.begin() as session:
+            session.get(Agent, "lin_xiaoyu").user_id = xiaoyu_account
+            username = session.get(Agent, "lin_xiaoyu").username
+
+        def post(post_id: str, content: str, mentions: list[str]) -> PostCreated:
+            return PostCreated(
+                post_id=post_id,
+                author_id=str(uuid.uuid4()),
+                author_username="visitor",
+                content=content,
+                mentions=mentions,
+                created_at=datetime.now(UTC),
+            )
+
+        mention = post("101", f"@{username.upper()} 晚上一起去码头吗?", [username.lower()])
+        # The same post twice (as two events), and another post that names nobody.
+        for data in (mention, mention, post("102", "今天的风很大", [])):
+            await runtime.bus.publish(make_envelope(data, "social"))
+
+        def seen() -> list[tuple[str, str]]:
+            with runtime.session_factory() as session:
+                return [
+                    (row.post_id, row.content)
+                    for row in session.scalars(sa.select(SeenPost).order_by(SeenPost.post_id))
+                ]
+
+        rows = await wait_for(lambda: len(seen()) == 2 and seen(), timeout=20, what="both posts seen")
+        assert rows == [("101", mention.content), ("102", "今天的风很大")]
+        with runtime.session_factory() as session:
+            woken = session.scalars(sa.select(Stimulus).where(Stimulus.kind == "mention")).all()
+        assert woken and {s.agent_id for s in woken} == {"lin_xiaoyu"}
+        assert {s.post_id for s in woken} == {"101"}
