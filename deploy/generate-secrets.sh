@@ -9,6 +9,7 @@
 #       MYSQL_HOST=db.internal RABBITMQ_URL=amqps://aic:...@mq.internal:5671/ \
 #       REDIS_URL=rediss://:...@redis.internal:6380/0 S3_ACCESS_KEY=... S3_SECRET_KEY=... \
 #       deploy/generate-secrets.sh k8s deploy/k8s/overlays/prod/secrets
+#       (a managed MySQL is reached over verified TLS; MYSQL_URL_OPTIONS sets other driver options)
 #
 # Passwords are hex (they are parts of URLs). The admin's sign-in is repeated on stderr.
 set -eu
@@ -20,7 +21,7 @@ services_with_database="auth social files simulator"
 service_clients="files simulator social" # the services that ask auth for service tokens
 
 usage() {
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,14p' "$0" >&2
   exit 2
 }
 
@@ -88,7 +89,18 @@ emit_k8s() {
   mysql_port=${MYSQL_PORT:-3306}
   broker_url=${RABBITMQ_URL:-amqp://$rabbitmq_user:$rabbitmq_password@rabbitmq:5672/}
   redis_url=${REDIS_URL:-redis://:$redis_password@redis:6379/0}
-  database_url() { echo "mysql+pymysql://aic_$1:$2@$mysql_host:$mysql_port/aic_$1"; }
+  # A managed MySQL (MYSQL_HOST given) is reached over TLS with its certificate and host name checked
+  # against the image's CA bundle; MYSQL_URL_OPTIONS replaces those driver options (a private CA:
+  # ssl_ca=<a mounted file>&ssl_check_hostname=true; empty: none). The dev overlay's own server: none.
+  if [ -n "${MYSQL_HOST:-}" ]; then
+    verified_tls="ssl_ca=/etc/ssl/certs/ca-certificates.crt&ssl_check_hostname=true"
+  else
+    verified_tls=""
+  fi
+  mysql_url_options=${MYSQL_URL_OPTIONS-$verified_tls}
+  database_url() {
+    echo "mysql+pymysql://aic_$1:$2@$mysql_host:$mysql_port/aic_$1${mysql_url_options:+?$mysql_url_options}"
+  }
 
   # The data stores (the dev overlay runs them; for managed ones, what create-databases.sh needs).
   cat >"$dir/mysql.env" <<EOF

@@ -40,6 +40,7 @@ from .conftest import (
     Manifests,
     Network,
     containers,
+    generate_k8s_secrets,
     image_target,
     kustomize,
     pod_in,
@@ -298,6 +299,29 @@ def test_every_service_container_reads_the_metrics_token_from_the_one_shared_sec
         tokens.add(overlay.environment(container)["AIC_METRICS_TOKEN"])
     (token,) = tokens
     assert token != "change-me" and len(token) >= 32
+
+
+# What deploy/generate-secrets.sh puts in a managed database's URLs (python slim images carry the bundle).
+VERIFIED_DATABASE_TLS = "ssl_ca=/etc/ssl/certs/ca-certificates.crt&ssl_check_hostname=true"
+
+
+def test_a_managed_database_is_reached_over_tls_with_its_certificate_checked(
+    overlays: dict[str, Manifests], tmp_path: Path
+) -> None:
+    # docs/deploy.md: prod's services check the managed server's certificate and host name against the
+    # image's CA bundle; the dev overlay's own server, inside the cluster, is reached without options.
+    for name, expected in (("prod", VERIFIED_DATABASE_TLS), ("dev", "")):
+        overlay = overlays[name]
+        for spec in ALL_SPECS:
+            if spec.has_database:
+                environment = overlay.environment(pod_spec(overlay.server(spec.name))["containers"][0])
+                assert urlsplit(environment["AIC_DATABASE_URL"]).query == expected, (name, spec.name)
+    # An operator with a private CA (or none) says so in MYSQL_URL_OPTIONS.
+    for options in ("ssl_ca=/etc/aic/db-ca.pem&ssl_check_hostname=true", ""):
+        generate_k8s_secrets(tmp_path / "secrets", MYSQL_HOST="db.internal", MYSQL_URL_OPTIONS=options)
+        lines = (tmp_path / "secrets" / "social.env").read_text().splitlines()
+        (url,) = [line.split("=", 1)[1] for line in lines if line.startswith("AIC_DATABASE_URL=")]
+        assert urlsplit(url).hostname == "db.internal" and urlsplit(url).query == options
 
 
 def test_dev_credentials_agree_between_each_service_and_its_store(overlays: dict[str, Manifests]) -> None:
