@@ -462,10 +462,14 @@ class Network:
                 for port in container.get("ports") or []
                 if "name" in port
             }
+            # A workload without a namespace lands in the operator's current one, not this one.
+            namespace = workload["metadata"].get("namespace", "<current context>")
             result.append(
                 Endpoint(
                     f"{workload['kind']}/{workload['metadata']['name']}",
-                    self.namespace_labels,
+                    self.namespace_labels
+                    if namespace == NAMESPACE
+                    else {"kubernetes.io/metadata.name": namespace},
                     pod_labels(workload),
                     ports,
                 )
@@ -484,6 +488,8 @@ class Network:
         service = self.manifests.find("Service", host)
         if service is None:
             return [(outside(host), port)]
+        # A short name resolves in the asking pod's namespace, which is this one.
+        assert service["metadata"].get("namespace") == NAMESPACE, f"Service {host} is not in {NAMESPACE}"
         result = []
         for service_port in service["spec"]["ports"]:
             if service_port["port"] != port:
@@ -518,7 +524,8 @@ class Network:
         applicable = [
             policy
             for policy in self.policies
-            if direction in policy["spec"].get("policyTypes", ["Ingress"])
+            if policy["metadata"].get("namespace") == subject.namespace
+            and direction in policy["spec"].get("policyTypes", ["Ingress"])
             and selects(policy["spec"]["podSelector"], subject.labels)
         ]
         if not applicable:
