@@ -105,8 +105,16 @@ class ServiceRuntime:
         app.state.readiness_checks["database"] = database_check(self.engine)
         app.state.readiness_checks["broker"] = broker
 
+    def install_metrics(self, app: FastAPI) -> None:
+        """The outbox relay's ``aic_outbox_*`` metrics in the app's registry, once."""
+        if getattr(app.state, "outbox_metrics_relay", None) is self.relay:
+            return
+        self.relay.register_metrics(app.state.metrics_registry)
+        app.state.outbox_metrics_relay = self.relay
+
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        self.install_metrics(app)
         await self.start()
         self.install_readiness(app)
         try:

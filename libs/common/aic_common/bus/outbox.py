@@ -6,6 +6,11 @@ publisher confirms and marks them sent; while the broker is down it backs off an
 nothing committed is lost. Replicas share the table safely: rows are claimed with
 ``SELECT ... FOR UPDATE SKIP LOCKED`` on MySQL/MariaDB (and under a process-wide lock on SQLite), so
 two relays do not publish the same batch.
+
+The relay also tells how far behind it is (:class:`OutboxCollector`, ``aic_outbox_*`` metrics): how
+many rows wait and how long the oldest has waited, from the rows each batch reads anyway; only while a
+backlog fills whole batches does it count the waiting rows, at most every ``BACKLOG_COUNT_SECONDS`` and
+no further than ``BACKLOG_COUNT_LIMIT``.
 """
 
 from __future__ import annotations
@@ -15,10 +20,16 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from datetime import timedelta
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 import anyio.to_thread
 import sqlalchemy as sa
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -34,6 +45,10 @@ _PENDING_KEY = "aic_outbox_pending"
 _ROWS_KEY = "aic_outbox_rows"
 # How often the relay's worker thread, waiting for confirms, looks whether the event loop still runs.
 PUBLISH_WAIT_CHECK_SECONDS = 1.0
+# While a backlog fills whole batches, the waiting rows are counted this often at most, and no further
+# than this many (an index range on (sent_at, id); the gauge then reads "at least").
+BACKLOG_COUNT_SECONDS = 10.0
+BACKLOG_COUNT_LIMIT = 100_000
 
 
 _SQLITE_RELAY_LOCKS: dict[str, threading.Lock] = {}
@@ -132,6 +147,10 @@ class OutboxRelay:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        # What the last batch saw waiting (read by the metrics; written by the worker thread).
+        self.backlog_pending = 0
+        self.backlog_oldest_created_at: datetime | None = None
+        self._backlog_counted_at = float("-inf")
         # Wake the relay as soon as a transaction that wrote to the outbox commits.
         event.listen(session_factory, "after_commit", self._after_commit)
         event.listen(session_factory, "after_rollback", self._after_rollback)
@@ -200,13 +219,14 @@ class OutboxRelay:
                 # goes back to the pool (a round trip each way with an isolation_level option).
                 session.execute(sa.text("SET TRANSACTION ISOLATION LEVEL READ COMMITTED"))
             rows = session.execute(
-                sa.select(outbox_table.c.id, outbox_table.c.payload)
+                sa.select(outbox_table.c.id, outbox_table.c.payload, outbox_table.c.created_at)
                 .where(outbox_table.c.sent_at.is_(None))
                 .order_by(outbox_table.c.id)
                 .limit(self.batch_size)
                 .with_for_update(**for_update_skip_locked(session))
             ).all()
             if not rows:
+                self._saw_backlog(0, None)
                 return 0
             envelopes = [Envelope.model_validate_json(row.payload) for row in rows]
             results = self._publish_on(loop, envelopes)
@@ -229,10 +249,45 @@ class OutboxRelay:
                     .where(outbox_table.c.id == failed_id)
                     .values(attempts=outbox_table.c.attempts + 1, last_error=str(error)[:500])
                 )
+            self._note_backlog(session, rows, len(confirmed))
         self.published += len(confirmed)
         if error is not None:
             raise error
         return len(confirmed)
+
+    def _note_backlog(self, session: Session, rows: Sequence[sa.Row[Any]], sent: int) -> None:
+        """What waits after this batch: exact from the batch itself unless it was full (more may wait)."""
+        remaining = len(rows) - sent
+        # Rows are read in id order, so the first one not published is the oldest still waiting; when the
+        # whole batch went out, the next one is younger than its last row.
+        oldest = rows[sent].created_at if remaining else rows[-1].created_at
+        if len(rows) < self.batch_size:
+            self._saw_backlog(remaining, oldest if remaining else None)
+            return
+        now = time.monotonic()
+        if now - self._backlog_counted_at >= BACKLOG_COUNT_SECONDS:
+            self._backlog_counted_at = now
+            waiting = sa.select(outbox_table.c.id).where(outbox_table.c.sent_at.is_(None))
+            pending = session.scalar(
+                sa.select(sa.func.count()).select_from(waiting.limit(BACKLOG_COUNT_LIMIT).subquery())
+            )
+        else:
+            pending = max(remaining, self.backlog_pending - sent)
+        self._saw_backlog(pending or 0, oldest)
+
+    def _saw_backlog(self, pending: int, oldest_created_at: datetime | None) -> None:
+        self.backlog_pending = pending
+        self.backlog_oldest_created_at = oldest_created_at
+
+    def oldest_pending_age_seconds(self) -> float:
+        """How long the oldest row seen waiting has waited (0 when none waits)."""
+        oldest = self.backlog_oldest_created_at
+        if oldest is None:
+            return 0.0
+        return max(0.0, (utc_now() - oldest).total_seconds())
+
+    def register_metrics(self, registry: CollectorRegistry) -> None:
+        registry.register(OutboxCollector(self))
 
     def _publish_on(self, loop: asyncio.AbstractEventLoop, envelopes: list[Envelope]) -> list[object]:
         """Publish on the event loop and wait for the confirms, from the worker thread.
@@ -280,3 +335,28 @@ class OutboxRelay:
                 )
                 or 0
             )
+
+
+class OutboxCollector(Collector):
+    """The relay's ``aic_outbox_*`` metrics, read from what it already knows (no query per scrape)."""
+
+    def __init__(self, relay: OutboxRelay) -> None:
+        self.relay = relay
+
+    def collect(self) -> Iterator[Metric]:
+        relay = self.relay
+        yield GaugeMetricFamily(
+            "aic_outbox_pending_messages",
+            "Outbox rows waiting to be published, as the relay last saw them",
+            value=relay.backlog_pending,
+        )
+        yield GaugeMetricFamily(
+            "aic_outbox_oldest_pending_age_seconds",
+            "How long the oldest outbox row still waiting has waited (0 when none waits)",
+            value=relay.oldest_pending_age_seconds(),
+        )
+        yield CounterMetricFamily(
+            "aic_outbox_published",
+            "Outbox rows this process published (with the broker's confirm)",
+            value=relay.published,
+        )
