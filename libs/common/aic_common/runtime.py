@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -20,8 +21,10 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Bus, BusUnavailable, InProcessBus, Outbox, OutboxRelay, create_bus
-from aic_common.db import create_db_engine, create_session_factory, run_in_thread
+from aic_common.bus.tables import outbox_table, processed_messages_table
+from aic_common.db import create_db_engine, create_session_factory, run_in_thread, utc_now
 from aic_common.migrations import upgrade
+from aic_common.retention import Clock, PruneRule, RetentionSweeper
 from aic_common.settings import ServiceSettings
 from aic_common.web import database_check
 
@@ -36,6 +39,8 @@ class ServiceRuntime:
     bus: Bus
     outbox: Outbox
     relay: OutboxRelay
+    # Deletes what the service no longer needs (its messaging tables here; a service adds its own rules).
+    retention: RetentionSweeper
     migrations: str | None = None
     owns_bus: bool = True
     _started: bool = field(default=False, repr=False)
@@ -47,8 +52,10 @@ class ServiceRuntime:
         *,
         migrations: str | None = None,
         shared_bus: InProcessBus | None = None,
+        clock: Clock = utc_now,
     ) -> ServiceRuntime:
-        """``migrations`` is the Alembic script location, e.g. ``"aic_auth:migrations"``."""
+        """``migrations`` is the Alembic script location, e.g. ``"aic_auth:migrations"``; ``clock`` is
+        what the retention sweep takes for now (tests move it)."""
         engine = create_db_engine(
             settings.resolved_database_url(),
             pool_size=settings.db_pool_size,
@@ -56,6 +63,14 @@ class ServiceRuntime:
         )
         session_factory = create_session_factory(engine)
         bus = create_bus(settings, shared_inprocess=shared_bus)
+        retention = RetentionSweeper(
+            session_factory,
+            interval_seconds=settings.retention_sweep_seconds,
+            batch_size=settings.retention_batch_size,
+            clock=clock,
+        )
+        for rule in messaging_prune_rules(settings):
+            retention.add(rule)
         return cls(
             settings=settings,
             engine=engine,
@@ -63,6 +78,7 @@ class ServiceRuntime:
             bus=bus,
             outbox=Outbox(settings.service_name),
             relay=OutboxRelay(session_factory, bus, poll_seconds=settings.outbox_poll_seconds),
+            retention=retention,
             migrations=migrations,
             owns_bus=shared_bus is None or bus is not shared_bus,
         )
@@ -79,11 +95,13 @@ class ServiceRuntime:
             # message reaches a consumer whose tables do not exist yet.
             await self.bus.start()
         await self.relay.start()
+        await self.retention.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
+        await self.retention.stop()
         await self.relay.stop()
         if self.owns_bus:
             await self.bus.stop()
@@ -121,3 +139,22 @@ class ServiceRuntime:
             yield
         finally:
             await self.stop()
+
+
+def messaging_prune_rules(settings: ServiceSettings) -> list[PruneRule]:
+    """What every service's messaging tables let go: idempotency records past the redelivery window
+    (the settings refuse a retention inside it), and outbox rows published a while ago."""
+    return [
+        PruneRule(
+            "processed_messages",
+            processed_messages_table,
+            processed_messages_table.c.processed_at,
+            timedelta(hours=settings.processed_message_retention_hours),
+        ),
+        PruneRule(
+            "outbox_sent",
+            outbox_table,
+            outbox_table.c.sent_at,  # NULL (not yet published) is never older than the cutoff
+            timedelta(hours=settings.outbox_sent_retention_hours),
+        ),
+    ]

@@ -6,6 +6,7 @@ environment. Values come from ``AIC_*`` environment variables or a ``.env`` file
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
@@ -17,6 +18,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PLACEHOLDER_SECRETS = frozenset(
     {"", "changeme", "change-me", "change_me", "secret", "password", "admin", "guest", "dev", "test", "xxx"}
 )
+
+
+# The longest one failed delivery of a message takes to come round again: a nacked message is
+# requeued at once (the in-process bus waits 0.05 s), the outbox relay retries a batch after at most
+# 10 s of backoff plus a 10 s publish timeout, a stopping consumer gets 15 s to finish.
+BUS_RETRY_PAUSE_CEILING_SECONDS = 30.0
 
 
 class Environment(StrEnum):
@@ -58,6 +65,23 @@ class ServiceSettings(BaseSettings):
     bus_prefetch: int = Field(default=16, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
 
+    # Retention of the tables that only grow (aic_common.retention): how often the sweep runs, and the
+    # most rows one of its transactions deletes (a months-old backlog goes in many short ones).
+    retention_sweep_seconds: float = Field(default=600.0, gt=0)
+    retention_batch_size: int = Field(default=1000, ge=1, le=10_000)
+    # A consumer remembers each message it applied this long (processed_messages), and skips a copy of
+    # it that arrives meanwhile; a copy arriving later would be applied twice. Must exceed the window
+    # below (checked at start).
+    processed_message_retention_hours: float = Field(default=168.0, gt=0)
+    # The longest a copy of a message already applied may take to arrive. Retries take seconds (the
+    # delivery limit times BUS_RETRY_PAUSE_CEILING_SECONDS), but the queues set no message TTL: a copy
+    # published again by an outbox whose database went away before it marked the row sent, or left
+    # unacknowledged by a consumer that stopped after its commit, waits in its queue until the outage
+    # ends. So this is the longest outage of a service, its database or a consumer to ride out.
+    bus_redelivery_window_hours: float = Field(default=48.0, gt=0)
+    # Outbox rows already published are kept this long (to trace what a service sent), then deleted.
+    outbox_sent_retention_hours: float = Field(default=24.0, gt=0)
+
     # Access tokens: who issues them and for whom, and where the public keys are (auth's JWKS).
     jwt_issuer: str = "aic-auth"
     jwt_audience: str = "aic"
@@ -76,6 +100,11 @@ class ServiceSettings(BaseSettings):
     secret_fields: ClassVar[tuple[str, ...]] = ()
     COMMON_SECRET_FIELDS: ClassVar[tuple[str, ...]] = ("metrics_token",)
 
+    def redelivery_window(self) -> timedelta:
+        """How long after a message is applied a copy of it may still arrive (see the settings above)."""
+        retries = self.bus_delivery_limit * BUS_RETRY_PAUSE_CEILING_SECONDS
+        return timedelta(hours=self.bus_redelivery_window_hours, seconds=retries)
+
     @property
     def is_dev(self) -> bool:
         return self.env == Environment.dev
@@ -84,6 +113,19 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / f'{self.service_name}.db').as_posix()}"
+
+    @model_validator(mode="after")
+    def _remember_messages_past_their_redelivery(self) -> ServiceSettings:
+        window = self.redelivery_window()
+        if timedelta(hours=self.processed_message_retention_hours) <= window:
+            raise ValueError(
+                f"AIC_PROCESSED_MESSAGE_RETENTION_HOURS ({self.processed_message_retention_hours:g}) must be "
+                f"longer than the bus's redelivery window ({window.total_seconds() / 3600:g} h: "
+                f"AIC_BUS_REDELIVERY_WINDOW_HOURS={self.bus_redelivery_window_hours:g} plus "
+                f"AIC_BUS_DELIVERY_LIMIT={self.bus_delivery_limit} retries of up to "
+                f"{BUS_RETRY_PAUSE_CEILING_SECONDS:g} s), or a late copy of a message would be applied twice"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

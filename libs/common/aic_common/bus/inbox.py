@@ -23,6 +23,7 @@ from aic_common.bus.tables import processed_messages_table
 from aic_common.db import is_database_unavailable, is_lock_conflict, run_in_thread, run_transaction, utc_now
 from aic_common.messages import Envelope
 from aic_common.observability import bind_correlation_id
+from aic_common.retention import PruneRule, prune_batch
 
 log = logging.getLogger(__name__)
 
@@ -258,11 +259,16 @@ class BatchingInbox:
         return True
 
 
-def forget_processed_before(session_factory: sessionmaker[Session], age: timedelta) -> int:
-    """Drop idempotency records older than ``age`` (far beyond any redelivery window)."""
-    cutoff = utc_now() - age
-    with session_factory.begin() as session:
-        result = session.execute(
-            processed_messages_table.delete().where(processed_messages_table.c.processed_at < cutoff)
-        )
-        return result.rowcount or 0
+def forget_processed_before(
+    session_factory: sessionmaker[Session], age: timedelta, *, batch_size: int = 1000
+) -> int:
+    """Drop idempotency records older than ``age``, in batches; how many went.
+
+    A service does this on a schedule (``processed_messages`` in :mod:`aic_common.retention`, with
+    ``age`` past the bus's redelivery window, which its settings check); this is the one-off form."""
+    table = processed_messages_table
+    rule = PruneRule("processed_messages", table, table.c.processed_at, age)
+    now, total = utc_now(), 0
+    while (deleted := prune_batch(session_factory, rule, now, batch_size)) == batch_size:
+        total += deleted
+    return total + deleted

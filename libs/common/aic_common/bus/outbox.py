@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import anyio.to_thread
@@ -135,14 +135,12 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.5,
         max_backoff_seconds: float = 10.0,
-        keep_sent_for: timedelta = timedelta(days=1),
     ) -> None:
         self.session_factory = session_factory
         self.bus = bus
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
         self.max_backoff_seconds = max_backoff_seconds
-        self.keep_sent_for = keep_sent_for
         self._wakeup = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -183,17 +181,13 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         backoff = self.poll_seconds
-        last_cleanup = 0.0
+        # Rows published long ago are deleted by the service's retention sweep (aic_common.retention).
         while True:
             # Cleared before the batch is read: a commit while it is being published wakes the wait below.
             self._wakeup.clear()
             try:
                 sent = await self.drain()
                 backoff = self.poll_seconds
-                now = asyncio.get_running_loop().time()
-                if now - last_cleanup > 600:
-                    await anyio.to_thread.run_sync(self._delete_old_sent)
-                    last_cleanup = now
                 if sent == self.batch_size:
                     continue  # a full batch: more may be waiting. After a partial one, nothing was.
             except Exception as exc:
@@ -315,15 +309,6 @@ class OutboxRelay:
     async def _publish_all(self, envelopes: list[Envelope]) -> list[object]:
         # Concurrent publishes on one channel keep their order and pipeline the confirms.
         return await asyncio.gather(*(self.bus.publish(e) for e in envelopes), return_exceptions=True)
-
-    def _delete_old_sent(self) -> None:
-        cutoff = utc_now() - self.keep_sent_for
-        with self.session_factory.begin() as session:
-            session.execute(
-                outbox_table.delete().where(
-                    outbox_table.c.sent_at.is_not(None), outbox_table.c.sent_at < cutoff
-                )
-            )
 
     def pending_count(self) -> int:
         with self.session_factory() as session:
