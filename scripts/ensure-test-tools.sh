@@ -5,7 +5,27 @@
 # database set-up script). Installs with apt-get only what is missing and only as root; otherwise says
 # what is missing (those tests then skip, and fail with CI=true). Safe to run again: does nothing when
 # all are there. AIC_CHROMIUM names another browser binary.
+# Also checkov (tests/deploy/test_policy.py), in its own virtual environment under .tools/.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# checkov from its locked, hashed requirements, in .tools/checkov: not in the workspace, whose packages
+# its pins would move. Installed again only when the requirements changed (the stamp is a copy of them).
+CHECKOV_REQUIREMENTS=deploy/policy/checkov-requirements.txt
+CHECKOV_STAMP=.tools/checkov/.requirements
+if ! cmp -s "$CHECKOV_REQUIREMENTS" "$CHECKOV_STAMP"; then
+  UV=$(command -v uv || echo .tools/bin/uv)
+  PYTHON=$(command -v python3.11 || command -v python3)
+  echo "==> installing checkov into .tools/checkov"
+  rm -rf .tools/checkov
+  if UV_PYTHON_DOWNLOADS=never "$UV" venv --quiet --python "$PYTHON" .tools/checkov \
+    && "$UV" pip install --quiet --python .tools/checkov/bin/python --require-hashes \
+      -r "$CHECKOV_REQUIREMENTS"; then
+    cp "$CHECKOV_REQUIREMENTS" "$CHECKOV_STAMP"
+  else
+    echo "!! could not install checkov; tests/deploy/test_policy.py will say so" >&2
+  fi
+fi
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
