@@ -36,7 +36,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aic_common.errors import Unauthorized
+from aic_common.errors import NotFound, Unauthorized
 from aic_common.principals import bearer_token
 from aic_common.tokens import InvalidToken
 
@@ -253,17 +253,27 @@ class HttpMetrics:
         self.request_duration_seconds.labels(method, route).observe(seconds)
 
 
+# Headers a reverse proxy adds to what it relays (ingress-nginx sets the first and the last always).
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
 def metrics_router(registry: CollectorRegistry, token: str = "") -> APIRouter:
     """``GET /metrics`` rendering ``registry`` in the Prometheus text exposition format.
 
     With a ``token``, only requests carrying ``Authorization: Bearer <token>`` are answered: the
     metrics name every route and count the open live streams, nothing for anyone else to read.
+
+    A scraper connects to the pod itself. A request that a proxy relayed (an Ingress, a load balancer:
+    they all add one of ``PROXY_HEADERS``) is answered 404, token or not, so the gateway's metrics are
+    not a page of the public site.
     """
     router = APIRouter()
     expected = token.encode()
 
     @router.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
+        if any(header in request.headers for header in PROXY_HEADERS):
+            raise NotFound("Not Found")
         if token:
             presented = bearer_token(request.headers.get("authorization"))
             if presented is None:

@@ -70,6 +70,25 @@ async def test_with_a_token_the_right_bearer_reads_the_exposition_format() -> No
     assert 'http_requests_total{method="GET",route="/metrics",status="401"} 1.0' in response.text
 
 
+@pytest.mark.parametrize(
+    "relayed",
+    [{"X-Forwarded-For": "203.0.113.9"}, {"Forwarded": "for=203.0.113.9"}, {"X-Real-IP": "203.0.113.9"}],
+)
+@pytest.mark.parametrize("token", ["", TOKEN])
+async def test_a_request_a_proxy_relayed_is_not_found_even_with_the_token(
+    relayed: dict[str, str], token: str
+) -> None:
+    # An Ingress puts the gateway on the internet; its scrapes come from Prometheus, straight to the pod.
+    authorization = {"Authorization": f"Bearer {TOKEN}"}
+    async with client_for(app_with(metrics_token=token)) as client:
+        response = await client.get("/metrics", headers={**authorization, **relayed})
+        direct = await client.get("/metrics", headers=authorization)
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+    assert "http_requests_total" not in response.text
+    assert direct.status_code == 200
+
+
 def test_outside_dev_mode_the_token_must_be_a_real_secret() -> None:
     for env in ("test", "prod"):
         for placeholder in ("", "change-me", " secret "):
