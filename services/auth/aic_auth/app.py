@@ -10,12 +10,14 @@ from fastapi import FastAPI
 
 from aic_auth.api import auth, internal
 from aic_auth.messaging import register_consumers
+from aic_auth.models import LoginThrottle, RefreshToken
 from aic_auth.passwords import PasswordHasher, PasswordPolicy
 from aic_auth.service import AuthService, Clock, utc_now
 from aic_auth.settings import AuthSettings
 from aic_auth.throttle import Throttle
 from aic_common.bus import InProcessBus
 from aic_common.db import run_in_thread
+from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
 from aic_common.tokens import TokenIssuer, TokenVerifier, load_or_create_dev_key
 from aic_common.web import create_service_app
@@ -31,11 +33,34 @@ def signing_key(settings: AuthSettings) -> str:
     return load_or_create_dev_key(settings.data_dir / "auth-jwt-key.pem")
 
 
+def retention_rules(settings: AuthSettings) -> list[PruneRule]:
+    """What auth deletes on its retention sweep. A refresh token past its expiry is refused before
+    anything else is looked at (a spent one is then no longer a sign of reuse), so it can go; a
+    throttle row whose window ended counts nothing (the next failure starts a new window)."""
+    tokens, throttle = RefreshToken.__table__, LoginThrottle.__table__
+    return [
+        PruneRule(
+            "refresh_tokens_expired",
+            tokens,
+            tokens.c.expires_at,
+            timedelta(hours=settings.expired_refresh_token_retention_hours),
+        ),
+        PruneRule(
+            "login_throttle_ended",
+            throttle,
+            throttle.c.window_start,
+            timedelta(seconds=settings.login_window_seconds),
+        ),
+    ]
+
+
 def create_app(
     settings: AuthSettings | None = None, *, shared_bus: InProcessBus | None = None, clock: Clock = utc_now
 ) -> FastAPI:
     settings = settings or AuthSettings()
-    runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
+    runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus, clock=clock)
+    for rule in retention_rules(settings):
+        runtime.retention.add(rule)
     issuer = TokenIssuer(
         signing_key(settings),
         issuer=settings.jwt_issuer,

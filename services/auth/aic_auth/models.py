@@ -44,7 +44,8 @@ class RefreshToken(Base):
         sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     created_at: Mapped[datetime] = mapped_column(sa.DateTime)
-    expires_at: Mapped[datetime] = mapped_column(sa.DateTime)
+    # Indexed for the retention sweep, which deletes tokens long expired (aic_auth.retention).
+    expires_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(sa.DateTime)  # rotated: presenting it again is reuse
     revoked_at: Mapped[datetime | None] = mapped_column(sa.DateTime)
 
@@ -55,5 +56,5 @@ class LoginThrottle(Base):
     __tablename__ = "login_throttle"
 
     key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(sa.DateTime)
+    window_start: Mapped[datetime] = mapped_column(sa.DateTime, index=True)  # ended windows are swept
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)

@@ -24,6 +24,9 @@ class AuthSettings(ServiceSettings):
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     service_token_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=3600)
+    # An expired refresh token is refused whatever else is true of it, so its row only tells an operator
+    # about past sign-ins: it is deleted this long after it expired.
+    expired_refresh_token_retention_hours: float = Field(default=7 * 24.0, ge=0)
 
     password_min_length: int = Field(default=8, ge=8)
     password_max_length: int = Field(default=128, ge=64, le=1024)
