@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
 from aic_common.bus import InProcessBus
 from aic_common.principals import verifier_from_settings
+from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
 from aic_social.api import messages, posts, search, users
 from aic_social.messaging import register_consumers
+from aic_social.models import Notification
 from aic_social.service import Clock, SocialService, utc_now
 from aic_social.settings import SocialSettings
 
 MIGRATIONS = "aic_social:migrations"
+
+
+def retention_rules(settings: SocialSettings) -> list[PruneRule]:
+    """What social deletes on its retention sweep: notifications read long ago. Everything else it holds
+    is what people wrote, or what shows it (see docs/deploy.md, "Data that grows")."""
+    notifications = Notification.__table__
+    return [
+        PruneRule(
+            "notifications_read",
+            notifications,
+            notifications.c.read_at,  # NULL (unread) is never older than the cutoff
+            timedelta(days=settings.read_notification_retention_days),
+        )
+    ]
 
 
 def create_app(
@@ -26,7 +43,9 @@ def create_app(
     clock: Clock = utc_now,
 ) -> FastAPI:
     settings = settings or SocialSettings()
-    runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
+    runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus, clock=clock)
+    for rule in retention_rules(settings):
+        runtime.retention.add(rule)
     service = SocialService(settings, runtime.session_factory, runtime.outbox, clock)
     register_consumers(runtime.bus, service)
     app = create_service_app(

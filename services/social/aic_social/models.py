@@ -146,7 +146,11 @@ class Message(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (sa.Index("ix_notifications_user_id_id", "user_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_notifications_user_id_id", "user_id", "id"),
+        # The retention sweep finds notifications read long ago by it (aic_social.app.retention_rules).
+        sa.Index("ix_notifications_read_at", "read_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     user_id: Mapped[str] = mapped_column(sa.String(36))

@@ -19,5 +19,7 @@ class SocialSettings(ServiceSettings):
     # Explore ranks posts of this many recent hours by engagement that decays with age.
     explore_window_hours: int = Field(default=72, ge=1)
     explore_gravity: float = Field(default=1.5, gt=0)
+    # A notification its reader has seen goes this long after it was read; unread ones stay.
+    read_notification_retention_days: float = Field(default=90.0, gt=0)
     # Where the files service serves an image; social only builds links to it.
     files_url_prefix: str = "/api/files"
