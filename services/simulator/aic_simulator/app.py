@@ -15,6 +15,7 @@ from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
 from aic_simulator.api import sim
 from aic_simulator.messaging import register_consumers
+from aic_simulator.metrics import register_metrics
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.runner import Simulation
@@ -72,6 +73,7 @@ def create_app(
         settings, title="AI Community simulator", routers=[sim.router], lifespan=lifespan
     )
     app.state.simulation = simulation
+    register_metrics(simulation, app.state.metrics_registry)
     app.state.runtime = runtime
     app.state.token_verifier = verifier_from_settings(settings, jwks_client)
     return app

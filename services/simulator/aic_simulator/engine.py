@@ -43,6 +43,7 @@ from aic_common.messages import (
     SimStateChanged,
 )
 from aic_simulator.memory import forget_beyond, reflect, remember, retrieve, terms_of
+from aic_simulator.metrics import DecisionCounts
 from aic_simulator.policy import (
     ActionKind,
     Decision,
@@ -110,7 +111,15 @@ def clamp(value: float, low: float, high: float) -> float:
 
 
 class Engine:
-    def __init__(self, settings: SimulatorSettings, store: SimStore, policy: Policy, world: World) -> None:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        store: SimStore,
+        policy: Policy,
+        world: World,
+        *,
+        decision_counts: DecisionCounts | None = None,
+    ) -> None:
         self.settings = settings
         self.store = store
         self.policy = policy
@@ -120,6 +129,11 @@ class Engine:
         self.llm_latencies: list[float] = []  # every LLM call a decision waited for, answered or not
         self.tier_counts: dict[str, int] = {}
         self.fallbacks = 0
+        # Decisions by tier and fallbacks by reason for the metrics; the simulation's, so that they outlive
+        # this engine.
+        self.decision_counts = decision_counts if decision_counts is not None else DecisionCounts()
+        # Wall time (time.time()) the clock last moved; loading the world counts as a move.
+        self.clock_advanced_at = time.time()
         self.actions_wall: list[float] = []  # wall times of recent actions, for actions per minute
         self.pending = Changes()
         # Decisions a tick may leave on their way (the policy's slots: an LLM's concurrency, rules none).
@@ -146,6 +160,7 @@ class Engine:
         target = limit if next_wake is None else min(max(next_wake, previous), limit)
         if target > previous:
             world.sim_time = target
+            self.clock_advanced_at = time.time()
             self._open_places = None
             if self.settings.publish_action_events:
                 changes.send(SimClockAdvanced(sim_time=target, previous_sim_time=previous))
@@ -239,6 +254,7 @@ class Engine:
         self.tier_counts[trace.tier] = self.tier_counts.get(trace.tier, 0) + 1
         if trace.fallback_reason:
             self.fallbacks += 1
+        self.decision_counts.record(trace)
         return decision, trace
 
     # ------------------------------------------------------------------ perceiving

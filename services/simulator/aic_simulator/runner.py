@@ -22,6 +22,7 @@ from aic_common.errors import AppError, Conflict, ServiceUnavailable
 from aic_common.messages import SimCommand
 from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
+from aic_simulator.metrics import DecisionCounts
 from aic_simulator.policy import Policy
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import LeaseLost, SimStore
@@ -48,6 +49,8 @@ class Simulation:
         self._lead_task: asyncio.Task[None] | None = None
         self.ttl = timedelta(seconds=settings.lease_ttl_seconds)
         self.known_leader: str | None = None
+        # Who decided and why tiers fell back, across every engine this instance runs (the metrics).
+        self.decision_counts = DecisionCounts()
 
     # ------------------------------------------------------------------ leadership
 
@@ -93,7 +96,7 @@ class Simulation:
     async def _become_leader(self) -> None:
         s = self.settings
         world = await run_in_thread(self.store.load, s.seed, s.speed, s.sim_start, s.memory_limit)
-        self.engine = Engine(s, self.store, self.policy, world)
+        self.engine = Engine(s, self.store, self.policy, world, decision_counts=self.decision_counts)
         self.engine.on_flush = self.runtime.relay.notify
         log.info("%s leads the simulation at %s (%s)", self.holder, world.sim_time, world.state)
         if world.state == "running" or (s.autostart and world.state == "stopped" and world.steps == 0):
