@@ -39,6 +39,8 @@ if command -v dpkg-query >/dev/null 2>&1 && ! installed fonts-noto-cjk; then
 fi
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v mysql >/dev/null 2>&1 || missing+=(default-mysql-client)
+# promtool (Debian's prometheus package) checks the alerts and the dashboard's queries (tests/deploy).
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -592,7 +592,8 @@ def compose(compose_env: dict[str, str]) -> Compose:
 @pytest.fixture(scope="session")
 def k8s_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of deploy/ with each overlay's secrets generated as an operator would (a developer's own
-    secrets in the checkout are left out), and an overlay adding the ServiceMonitor to prod."""
+    secrets in the checkout are left out), and an overlay adding the ServiceMonitor (and the alerts) to
+    prod, the namespace component last as in the overlays."""
     root = tmp_path_factory.mktemp("deploy") / "deploy"
     shutil.copytree(DEPLOY, root, ignore=shutil.ignore_patterns("secrets"))
     shutil.copytree(DEPLOY / "k8s" / "base" / "secrets", root / "k8s" / "base" / "secrets")
@@ -603,7 +604,7 @@ def k8s_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     monitored.mkdir()
     (monitored / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        "resources: [../prod]\ncomponents: [../../components/servicemonitor]\n",
+        "resources: [../prod]\ncomponents: [../../components/servicemonitor, ../../components/namespace]\n",
         encoding="utf-8",
     )
     return root / "k8s"
