@@ -24,6 +24,8 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from aic_common.settings import DbPoolLimits
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -78,10 +80,17 @@ _idle_clock = time.monotonic  # what measures the idle time (a test moves it for
 
 
 def create_db_engine(
-    url: str, *, pool_size: int = 10, pool_recycle: int = 1800, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    pool_recycle: int = 1800,
+    echo: bool = False,
 ) -> Engine:
     """An engine tuned for its backend: utf8mb4, idle connections pinged and no needless ROLLBACKs on
-    MySQL; WAL and a busy timeout on SQLite."""
+    MySQL; WAL and a busy timeout on SQLite. On MySQL it holds at most ``DbPoolLimits.of(pool_size,
+    max_overflow).most`` connections (``max_overflow`` None: as many as ``pool_size``)."""
+    pool = DbPoolLimits.of(pool_size, max_overflow)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -98,8 +107,8 @@ def create_db_engine(
             parsed,
             echo=echo,
             pool_recycle=pool_recycle,
-            pool_size=pool_size,
-            max_overflow=pool_size,
+            pool_size=pool.size,
+            max_overflow=pool.overflow,
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "read_timeout": 30, "write_timeout": 30},
         )

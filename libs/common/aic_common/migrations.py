@@ -18,8 +18,13 @@ from alembic.config import Config
 from sqlalchemy import Connection
 
 from aic_common.db import create_db_engine, is_sqlite
+from aic_common.settings import DbPoolLimits
 
 log = logging.getLogger(__name__)
+
+# A migration works on one connection (the one holding the migration lock): the most a migrating
+# process (a deployment's migration step, an init container) opens.
+MIGRATION_POOL = DbPoolLimits(size=1, overflow=0)
 
 
 def alembic_config(script_location: str, url: str) -> Config:
@@ -65,7 +70,7 @@ def run_env(target_metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:
         with context.begin_transaction():
             context.run_migrations()
         return
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, pool_size=MIGRATION_POOL.size, max_overflow=MIGRATION_POOL.overflow)
     try:
         with engine.connect() as connection:
             lock_name = f"aic_migrate_{connection.engine.url.database}"[:64]

@@ -56,9 +56,11 @@ class ServiceRuntime:
     ) -> ServiceRuntime:
         """``migrations`` is the Alembic script location, e.g. ``"aic_auth:migrations"``; ``clock`` is
         what the retention sweep takes for now (tests move it)."""
+        pool = settings.db_pool_limits()
         engine = create_db_engine(
             settings.resolved_database_url(),
-            pool_size=settings.db_pool_size,
+            pool_size=pool.size,
+            max_overflow=pool.overflow,
             pool_recycle=settings.db_pool_recycle_seconds,
         )
         session_factory = create_session_factory(engine)

@@ -6,6 +6,7 @@ environment. Values come from ``AIC_*`` environment variables or a ``.env`` file
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -24,6 +25,24 @@ PLACEHOLDER_SECRETS = frozenset(
 # requeued at once (the in-process bus waits 0.05 s), the outbox relay retries a batch after at most
 # 10 s of backoff plus a 10 s publish timeout, a stopping consumer gets 15 s to finish.
 BUS_RETRY_PAUSE_CEILING_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class DbPoolLimits:
+    """A database engine's connection pool: ``size`` connections kept open, up to ``overflow`` more
+    opened for a moment; the pool never holds more than ``most`` at once (a checkout past it waits)."""
+
+    size: int
+    overflow: int
+
+    @classmethod
+    def of(cls, size: int, overflow: int | None = None) -> DbPoolLimits:
+        """``overflow`` None: as many as ``size``."""
+        return cls(size, size if overflow is None else overflow)
+
+    @property
+    def most(self) -> int:
+        return self.size + self.overflow
 
 
 class Environment(StrEnum):
@@ -48,12 +67,17 @@ class ServiceSettings(BaseSettings):
     # Database: a SQLAlchemy URL (mysql+pymysql://... or sqlite:///...). Empty means a SQLite file
     # under data_dir, the embedded default.
     database_url: str = ""
-    # Connections kept open, and how many blocking handlers run at once (each holds one); as many again
-    # may be opened for a moment and closed after use. More threads than kept connections would make
-    # every request past them open (and TLS-probe) a connection of its own.
+    # Connections kept open, and how many blocking handlers run at once (each holds one). More threads
+    # than kept connections would make every request past them open (and TLS-probe) a connection of
+    # its own.
     db_pool_size: int = Field(default=20, ge=1)
+    # Connections opened beyond the kept ones for a moment (closed after use) when all of those are
+    # busy: a readiness check abandoned by its timeout still holds one. Unset: as many as db_pool_size.
+    # db_pool_limits() is the most one process opens: what the database's max_connections must allow.
+    db_max_overflow: int | None = Field(default=None, ge=0)
     db_pool_recycle_seconds: int = Field(default=1800, ge=30)
-    # Apply migrations when the service starts (embedded mode); a deployment runs them as a job instead.
+    # Apply migrations when the service starts (embedded mode); a deployment runs its migration step
+    # first instead (compose: migrate-<service>; Kubernetes: the pods' init container).
     migrate_on_start: bool = True
 
     # Broker: an AMQP URL. Empty means the in-process transport (embedded mode).
@@ -108,6 +132,10 @@ class ServiceSettings(BaseSettings):
     @property
     def is_dev(self) -> bool:
         return self.env == Environment.dev
+
+    def db_pool_limits(self) -> DbPoolLimits:
+        """The pool the service's engine gets (aic_common.runtime), and so the most connections it opens."""
+        return DbPoolLimits.of(self.db_pool_size, self.db_max_overflow)
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -11,10 +11,13 @@ import certifi
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from aic_common import db
 from aic_common.db import create_db_engine, create_session_factory, ping, run_transaction, transaction
 from aic_common.migrations import downgrade, upgrade
+from aic_common.runtime import ServiceRuntime
+from aic_common.settings import DbPoolLimits, ServiceSettings
 
 pytestmark = pytest.mark.integration
 
@@ -264,3 +267,22 @@ def test_run_transaction_does_not_retry_other_errors(sqlite_url: str) -> None:
     with pytest.raises(sa.exc.OperationalError):
         run_transaction(factory, work)
     assert calls == [1]
+
+
+@pytest.mark.parametrize(("size", "overflow", "most"), [(5, 5, 10), (8, 2, 10), (3, 0, 3), (4, None, 8)])
+def test_a_service_engine_holds_no_more_connections_than_its_settings_allow(
+    size: int, overflow: int | None, most: int
+) -> None:
+    # What tests/deploy adds up against the servers' max_connections: the settings' pool limits, which
+    # are what the runtime sizes its engine with (no connection is opened here).
+    settings = ServiceSettings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url="mysql+pymysql://u:p@127.0.0.1:1/x",
+        db_pool_size=size,
+        db_max_overflow=overflow,
+    )
+    assert settings.db_pool_limits() == DbPoolLimits(size, most - size)
+    assert settings.db_pool_limits().most == most
+    engine = ServiceRuntime.create(settings).engine
+    assert isinstance(engine.pool, QueuePool)
+    assert (engine.pool.size(), engine.pool._max_overflow) == (size, most - size)
