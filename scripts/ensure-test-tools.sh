@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Makes sure the tests have the system tools they drive: Debian's Chromium for the browser tests
 # (tests/browser; never Playwright's downloaded browsers) with CJK fonts so Chinese screenshots are
-# readable, kubectl (its kustomize renders deploy/k8s in tests/deploy) and the mysql client (the
-# database set-up script). Installs with apt-get only what is missing and only as root; otherwise says
+# readable, kubectl (its kustomize renders deploy/k8s in tests/deploy), the mysql client (the
+# database set-up script) and shellcheck (actionlint, a dev dependency in .venv, checks the workflows'
+# scripts with it). Installs with apt-get only what is missing and only as root; otherwise says
 # what is missing (those tests then skip, and fail with CI=true). Safe to run again: does nothing when
 # all are there. AIC_CHROMIUM names another browser binary.
 # Also checkov (tests/deploy/test_policy.py), in its own virtual environment under .tools/.
@@ -39,6 +40,7 @@ if command -v dpkg-query >/dev/null 2>&1 && ! installed fonts-noto-cjk; then
 fi
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v mysql >/dev/null 2>&1 || missing+=(default-mysql-client)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 # promtool (Debian's prometheus package) checks the alerts and the dashboard's queries (tests/deploy).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0

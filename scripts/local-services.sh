@@ -24,9 +24,12 @@ start_if_down() {
   fi
 }
 
-start_if_down RabbitMQ 5672 rabbitmq-server -detached
-start_if_down MariaDB 3306 start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
-start_if_down Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+# A server already named by its AIC_TEST_* variable (CI's service containers) is used as it is.
+[ -n "${AIC_TEST_RABBITMQ_URL:-}" ] || start_if_down RabbitMQ 5672 rabbitmq-server -detached
+[ -n "${AIC_TEST_MYSQL_URL:-}" ] \
+  || start_if_down MariaDB 3306 start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+[ -n "${AIC_TEST_REDIS_URL:-}" ] \
+  || start_if_down Redis 6379 redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
 
 if port_open 5672; then
   # The port opens before the broker accepts connections: wait until it has booted.
