@@ -35,6 +35,14 @@ if port_open 5672; then
   # The port opens before the broker accepts connections: wait until it has booted.
   command -v rabbitmqctl >/dev/null 2>&1 && rabbitmqctl await_startup >/dev/null 2>&1
   echo "export AIC_TEST_RABBITMQ_URL=\${AIC_TEST_RABBITMQ_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+  # The management API: the tests make a broker user per service through it, as a deployment does.
+  if [ -z "${AIC_TEST_RABBITMQ_MANAGEMENT_URL:-}" ] && ! port_open 15672 \
+    && command -v rabbitmq-plugins >/dev/null 2>&1; then
+    rabbitmq-plugins enable --quiet rabbitmq_management >/dev/null 2>&1 || true
+    wait_port 15672 60 || echo "!! RabbitMQ's management API did not come up on port 15672" >&2
+  fi
+  port_open 15672 \
+    && echo "export AIC_TEST_RABBITMQ_MANAGEMENT_URL=\${AIC_TEST_RABBITMQ_MANAGEMENT_URL:-http://guest:guest@127.0.0.1:15672}"
 fi
 port_open 3306 && echo "export AIC_TEST_MYSQL_URL=\${AIC_TEST_MYSQL_URL:-mysql+pymysql://root@127.0.0.1:3306}"
 port_open 6379 && echo "export AIC_TEST_REDIS_URL=\${AIC_TEST_REDIS_URL:-redis://127.0.0.1:6379/15}"

@@ -52,6 +52,7 @@ def stack_config_factory() -> Callable[..., StackConfig]:
 def stack(
     mysql_server_url: str,
     rabbitmq_url: str,
+    rabbitmq_management_url: str,
     moto_s3: S3Endpoint,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
@@ -60,10 +61,19 @@ def stack(
 
     Needs MySQL/MariaDB and RabbitMQ: skipped without them (failed with ``CI=true``), like their fixtures.
     """
-    running = Stack(stack_config(mysql_server_url, rabbitmq_url, tmp_path_factory.mktemp("stack"), moto_s3))
+    # Each service connects as a broker user of its own, with only its permissions, as deployed.
+    config = stack_config(
+        mysql_server_url,
+        rabbitmq_url,
+        tmp_path_factory.mktemp("stack"),
+        moto_s3,
+        broker_management_url=rabbitmq_management_url,
+    )
+    running = Stack(config)
     try:
         running.start()
         yield running
     finally:
         running.stop()
         running.drop_databases()
+        running.drop_broker_users()

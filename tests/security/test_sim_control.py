@@ -1,5 +1,6 @@
 """Simulation control: refused to anyone but admins over HTTP, and over the broker obeyed only from the
-broker users the deployment allows (the simulator's own by default), as RabbitMQ vouches for them.
+broker users the deployment allows (the operators' CLI user and the simulator's own), as RabbitMQ
+vouches for them; every other service's user may not even publish on the control exchange.
 
 The broker half runs on the real RabbitMQ with a second broker user made for the test: it may
 publish to the control exchange (the broker lets it) but the simulator must not obey it, whether it
@@ -13,18 +14,17 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import httpx
 import pytest
 from aio_pika.exceptions import ChannelPreconditionFailed
+from aiormq.exceptions import ChannelAccessRefused
 
 from aic_common.bus.rabbit import RabbitBus, connection_user
+from aic_common.bus.users import CONTROL_ROLE, broker_url_as, management_client
 from aic_common.messages import Envelope, SimCommand, SimControl, make_envelope
 from aic_common.testing.community import Account, Community, fake_ip
-from aic_common.testing.fixtures import in_ci
-from aic_common.testing.rabbitmq_node import rabbitmq_commands, rabbitmqctl
 from aic_gateway.stack import Stack
 
 pytestmark = pytest.mark.e2e
@@ -71,27 +71,23 @@ def test_an_admin_may_inject_a_game_event(community: Community, admin: Account) 
 
 
 @pytest.fixture(scope="module")
-def intruder_url(stack: Stack) -> Iterator[str]:
-    """A broker user of the test's own, allowed by RabbitMQ to publish on the default vhost."""
-    if rabbitmq_commands() is None:
-        if in_ci():
-            pytest.fail("rabbitmqctl is needed to add a broker user")
-        pytest.skip("rabbitmqctl is not installed: cannot add a broker user")
-    name, password = f"aic_intruder_{uuid.uuid4().hex[:8]}", secrets.token_urlsafe(16)
-    _ctl("add_user", name, password)
-    try:
-        _ctl("set_permissions", "-p", "/", name, ".*", ".*", ".*")
-        parts = urlsplit(stack.config.broker_url)
-        netloc = f"{name}:{password}@{parts.hostname}:{parts.port or 5672}"
-        yield urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    finally:
-        _ctl("delete_user", name)
+def intruder_url(stack: Stack, rabbitmq_management_url: str) -> Iterator[str]:
+    """A broker user of the test's own, allowed by RabbitMQ to do anything on the default vhost."""
+    # Made through the management API: a password is JSON there, never an argument a tool could take
+    # for an option (a random one may well begin with "-").
+    name, password = f"aic_intruder_{uuid.uuid4().hex[:8]}", "-" + secrets.token_urlsafe(16)
+    with management_client(rabbitmq_management_url) as client:
+        assert client.put(f"/api/users/{name}", json={"password": password, "tags": ""}).status_code == 201
+        try:
+            everything = {"configure": ".*", "write": ".*", "read": ".*"}
+            assert client.put(f"/api/permissions/%2F/{name}", json=everything).status_code in (201, 204)
+            yield broker_url_as(stack.config.broker_url, name, password)
+        finally:
+            client.delete(f"/api/users/{name}")
 
 
-def _ctl(*args: str) -> None:
-    # The node behind the broker URL: the installation's own, or the one RABBITMQ_NODENAME names.
-    result = rabbitmqctl(*args, timeout=60)
-    assert result.returncode == 0, result.stderr
+def _control_url(stack: Stack) -> str:
+    return stack.broker_url(CONTROL_ROLE)
 
 
 def _status(stack: Stack) -> dict[str, Any]:
@@ -103,7 +99,7 @@ async def speed_restored(stack: Stack) -> AsyncIterator[float]:
     """The simulation's speed before the test, set back afterwards (by the allowed broker user)."""
     before = _status(stack)["speed"]
     yield before
-    await _request(stack.config.broker_url, stack, SimCommand.set_speed, speed=before)
+    await _request(_control_url(stack), stack, SimCommand.set_speed, speed=before)
 
 
 async def _request(url: str, stack: Stack, command: SimCommand, **values: Any) -> dict[str, Any]:
@@ -118,40 +114,57 @@ async def _request(url: str, stack: Stack, command: SimCommand, **values: Any) -
 
 
 async def _publish_raw(url: str, stack: Stack, speed: float, **properties: Any) -> dict[str, Any]:
-    """A control message published by hand with the given AMQP properties; the simulator's reply."""
+    """A control message published by hand with the given AMQP properties; the simulator's reply.
+
+    The reply comes through RabbitMQ's direct reply-to, which needs no queue of the publisher's own."""
     connection = await aio_pika.connect(url, timeout=10)
     try:
         channel = await connection.channel(publisher_confirms=True)
-        replies = await channel.declare_queue(exclusive=True, auto_delete=True)
+        replies = await channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
+        answered: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        correlation_id = uuid.uuid4().hex
+
+        async def on_reply(message: aio_pika.abc.AbstractIncomingMessage) -> None:
+            if message.correlation_id == correlation_id and not answered.done():
+                answered.set_result(Envelope.from_bytes(message.body).data)
+
+        await replies.consume(on_reply, no_ack=True)
         exchange = await channel.get_exchange(f"{stack.config.bus_namespace}.control", ensure=False)
         envelope = make_envelope(SimControl(command=SimCommand.set_speed, speed=speed), "cli")
-        correlation_id = uuid.uuid4().hex
         await exchange.publish(
             aio_pika.Message(
                 envelope.to_bytes(),
                 content_type="application/json",
                 correlation_id=correlation_id,
-                reply_to=replies.name,
+                reply_to="amq.rabbitmq.reply-to",
                 **properties,
             ),
             routing_key=envelope.type,
         )
-        async with replies.iterator(timeout=30) as messages:
-            async for message in messages:
-                async with message.process():
-                    if message.correlation_id == correlation_id:
-                        return Envelope.from_bytes(message.body).data
-        raise AssertionError("no reply from the simulator")
+        return await asyncio.wait_for(answered, 30)
     finally:
         await connection.close()
 
 
-async def test_the_simulator_obeys_its_own_broker_user(stack: Stack, speed_restored: float) -> None:
-    assert connection_user(stack.config.broker_url) == "guest"  # the stack's services all sign in so
-    reply = await _request(stack.config.broker_url, stack, SimCommand.set_speed, speed=777.0)
-    assert reply["ok"] is True, reply
-    assert reply["status"]["speed"] == 777.0
-    assert _status(stack)["speed"] == 777.0
+async def test_the_simulator_obeys_the_operators_broker_user_and_its_own(
+    stack: Stack, speed_restored: float
+) -> None:
+    for role, speed in ((CONTROL_ROLE, 777.0), ("simulator", 778.0)):
+        url = stack.broker_url(role)
+        assert connection_user(url) == f"{stack.config.bus_namespace}-{role}"  # each its own broker user
+        reply = await _request(url, stack, SimCommand.set_speed, speed=speed)
+        assert reply["ok"] is True, reply
+        assert reply["status"]["speed"] == speed
+        assert _status(stack)["speed"] == speed
+
+
+async def test_no_other_service_may_even_publish_a_control_message(
+    stack: Stack, speed_restored: float
+) -> None:
+    # RabbitMQ itself refuses social's user the control exchange: the channel is closed on publish.
+    with pytest.raises(ChannelAccessRefused):
+        await asyncio.wait_for(_publish_raw(stack.broker_url("social"), stack, 4321.0), 30)
+    assert _status(stack)["speed"] == speed_restored
 
 
 async def test_control_from_another_broker_user_is_refused(
@@ -171,7 +184,7 @@ async def test_control_from_another_broker_user_is_refused(
 
 async def test_control_that_names_no_broker_user_is_refused(stack: Stack, speed_restored: float) -> None:
     # Even on the allowed user's own connection: without user_id, RabbitMQ vouches for nobody.
-    reply = await _publish_raw(stack.config.broker_url, stack, 4321.0)
+    reply = await _publish_raw(_control_url(stack), stack, 4321.0)
     assert reply["ok"] is False and reply["code"] == "control_not_allowed", reply
     assert _status(stack)["speed"] == speed_restored
 
@@ -181,5 +194,6 @@ async def test_rabbitmq_refuses_a_message_claiming_another_broker_user(
 ) -> None:
     # The property the check rests on: an intruder cannot say it is the allowed user.
     with pytest.raises(ChannelPreconditionFailed):
-        await asyncio.wait_for(_publish_raw(intruder_url, stack, 4321.0, user_id="guest"), 30)
+        allowed = connection_user(_control_url(stack))
+        await asyncio.wait_for(_publish_raw(intruder_url, stack, 4321.0, user_id=allowed), 30)
     assert _status(stack)["speed"] == speed_restored

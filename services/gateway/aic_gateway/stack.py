@@ -37,6 +37,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from aic_common.bus.users import (
+    CONTROL_ROLE,
+    ROLES,
+    broker_url_as,
+    broker_user,
+    management_client,
+    provision,
+    remove,
+    vhost_of,
+)
 from aic_common.testing import free_port, wait_until_serving
 from aic_common.tokens import generate_rsa_private_key_pem
 
@@ -113,6 +123,10 @@ def migrate_command(spec: ServiceSpec) -> list[str]:
 class StackConfig:
     mysql_url: str = DEFAULT_MYSQL_URL  # a server URL with rights to create databases
     broker_url: str = DEFAULT_BROKER_URL
+    # RabbitMQ's management API, as an administrator (http://user:password@host:15672). Given, each
+    # service connects as a broker user of its own with only its permissions (aic_common.bus.users), as
+    # in a deployment; empty, every service connects as broker_url's user.
+    broker_management_url: str = ""
     redis_url: str = ""  # empty: the gateway limits rates in memory
     # Object storage of the files service (MinIO/S3); empty: files keeps objects under its data dir.
     s3_endpoint_url: str = ""
@@ -160,6 +174,8 @@ class StackSecrets:
     service_clients: dict[str, str]  # client id (the service's name) -> secret
     admin_password: str = ""
     metrics_token: str = ""  # what a scraper sends to read any service's /metrics
+    # A broker user's password per role (aic_common.bus.users.ROLES), when the stack makes the users.
+    broker_passwords: dict[str, str] = field(default_factory=dict)
 
     @property
     def metrics_authorization(self) -> dict[str, str]:
@@ -175,6 +191,12 @@ class StackSecrets:
         for spec in config.services:
             if spec.service_client and spec.name not in clients:
                 clients[spec.name] = secrets.token_urlsafe(32)
+        broker_passwords: dict[str, str] = {}
+        if config.broker_management_url:
+            stored_passwords = stored.get("broker_passwords") or {}
+            broker_passwords = {
+                role: stored_passwords.get(role) or secrets.token_urlsafe(24) for role in ROLES
+            }
         admin_password = config.admin_password or str(stored.get("admin_password") or "")
         if config.admin_username and not admin_password:
             admin_password = secrets.token_urlsafe(18)
@@ -183,6 +205,7 @@ class StackSecrets:
             service_clients=clients,
             admin_password=admin_password,
             metrics_token=str(stored.get("metrics_token") or secrets.token_urlsafe(32)),
+            broker_passwords=broker_passwords,
         )
         if result.as_json() != stored:
             _write_private(path, json.dumps(result.as_json(), indent=2, sort_keys=True))
@@ -194,7 +217,16 @@ class StackSecrets:
             "service_clients": self.service_clients,
             "admin_password": self.admin_password,
             "metrics_token": self.metrics_token,
+            "broker_passwords": self.broker_passwords,
         }
+
+    def broker_url(self, config: StackConfig, role: str) -> str:
+        """The URL with which ``role`` (a service, or ``control`` for the CLI) connects to the broker."""
+        if not self.broker_passwords:
+            return config.broker_url
+        return broker_url_as(
+            config.broker_url, broker_user(role, config.bus_namespace), self.broker_passwords[role]
+        )
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -217,7 +249,7 @@ def service_environment(
     env = {
         "FORWARDED_ALLOW_IPS": config.forwarded_allow_ips,
         "AIC_ENV": config.env,
-        "AIC_BROKER_URL": config.broker_url,
+        "AIC_BROKER_URL": stack_secrets.broker_url(config, spec.name),
         "AIC_BUS_NAMESPACE": config.bus_namespace,
         "AIC_DATA_DIR": str(config.data_dir(spec.name)),
         "AIC_MIGRATE_ON_START": "false",  # the runner migrates first, like a deployment's job
@@ -233,6 +265,9 @@ def service_environment(
         if config.admin_username:
             env["AIC_BOOTSTRAP_ADMIN_USERNAME"] = config.admin_username
             env["AIC_BOOTSTRAP_ADMIN_PASSWORD"] = stack_secrets.admin_password
+    if spec.name == "simulator" and stack_secrets.broker_passwords:
+        # The operators' CLI has a broker user of its own; the simulator obeys it (and itself) only.
+        env["AIC_SIM_CONTROL_BROKER_USERS"] = json.dumps([broker_user(CONTROL_ROLE, config.bus_namespace)])
     if spec.name == "files" and config.s3_endpoint_url:
         env["AIC_S3_ENDPOINT_URL"] = config.s3_endpoint_url
         env["AIC_S3_ACCESS_KEY"] = config.s3_access_key
@@ -305,6 +340,7 @@ class Stack:
         (state_dir / "logs").mkdir(parents=True, exist_ok=True)
         self.create_databases()
         self._secrets = StackSecrets.load_or_create(state_dir / SECRETS_FILE, self.config)
+        self.create_broker_users()
         self._assign_ports()
         urls = {spec.name: self.url(spec.name) for spec in self.specs}
         self._envs = {
@@ -365,6 +401,22 @@ class Stack:
         finally:
             engine.dispose()
 
+    def create_broker_users(self) -> None:
+        """A broker user per service with its own permissions, when the management API is given."""
+        if self.config.broker_management_url:
+            with management_client(self.config.broker_management_url) as client:
+                provision(
+                    client,
+                    self.config.bus_namespace,
+                    self.secrets.broker_passwords,
+                    vhost_of(self.config.broker_url),
+                )
+
+    def drop_broker_users(self) -> None:
+        if self.config.broker_management_url:
+            with management_client(self.config.broker_management_url) as client:
+                remove(client, self.config.bus_namespace)
+
     def drop_databases(self) -> None:
         engine = sa.create_engine(self.config.mysql_url, isolation_level="AUTOCOMMIT")
         try:
@@ -401,6 +453,10 @@ class Stack:
         if self._secrets is None:
             raise RuntimeError("the stack has not been started")
         return self._secrets
+
+    def broker_url(self, role: str) -> str:
+        """The URL with which a service, or ``control`` (the operators' CLI), signs in to the broker."""
+        return self.secrets.broker_url(self.config, role)
 
     def url(self, name: str) -> str:
         self._spec(name)

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -115,21 +116,45 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def rabbitmq_url() -> Iterator[str]:
+def _rabbitmq_container() -> Iterator[Any]:
+    """A RabbitMQ with its management API in a container, for the fixtures below (Docker only)."""
+    from testcontainers.rabbitmq import RabbitMqContainer
+
+    with RabbitMqContainer("rabbitmq:3.13-management").with_exposed_ports(15672) as rabbit:
+        yield rabbit
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url(request: pytest.FixtureRequest) -> Iterator[str]:
     url = os.environ.get("AIC_TEST_RABBITMQ_URL")
     if url:
         yield url
         return
     if docker_available():
-        from testcontainers.rabbitmq import RabbitMqContainer
-
-        with RabbitMqContainer("rabbitmq:3.13-management") as rabbit:
-            params = rabbit.get_connection_params()
-            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        params = request.getfixturevalue("_rabbitmq_container").get_connection_params()
+        yield f"amqp://guest:guest@{params.host}:{params.port}/"
         return
     unavailable(
         "RabbitMQ",
         "set AIC_TEST_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/ or start a Docker engine",
+    )
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_management_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The management API of the broker behind ``rabbitmq_url``, with an administrator's credentials."""
+    url = os.environ.get("AIC_TEST_RABBITMQ_MANAGEMENT_URL")
+    if url:
+        yield url
+        return
+    if docker_available() and not os.environ.get("AIC_TEST_RABBITMQ_URL"):
+        rabbit = request.getfixturevalue("_rabbitmq_container")
+        yield f"http://guest:guest@{rabbit.get_container_host_ip()}:{rabbit.get_exposed_port(15672)}"
+        return
+    unavailable(
+        "RabbitMQ's management API",
+        "rabbitmq-plugins enable rabbitmq_management, then set "
+        "AIC_TEST_RABBITMQ_MANAGEMENT_URL=http://guest:guest@127.0.0.1:15672 (local-services.sh does)",
     )
 
 
