@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -14,10 +15,13 @@ from aic_common.bus.rabbit import RabbitBus
 from aic_common.bus.users import (
     CONTROL_ROLE,
     ROLES,
+    TEMPLATE_FILE,
     ProvisioningError,
     broker_url_as,
     broker_user,
+    definitions_template,
     management_client,
+    password_hash,
     permissions,
     provision,
     remove,
@@ -164,3 +168,18 @@ def test_permissions_name_only_the_namespaces_exchanges_and_the_roles_own_queues
     assert (control.write, control.read) == (r"^aic\.(control)$", "^$")
     # A namespace's dots are literal: "a.b" does not match "aXb".
     assert permissions("files", "a.b").configure.startswith(r"^a\.b\.")
+
+
+def test_the_committed_definitions_template_is_what_the_roles_give() -> None:
+    # deploy/generate-secrets.sh fills this file in; regenerate it with `python -m aic_common.bus.users`.
+    repo = Path(__file__).resolve().parents[3]
+    assert (repo / TEMPLATE_FILE).read_text(encoding="utf-8") == definitions_template()
+
+
+def test_a_password_hash_is_rabbitmqs_salted_sha256() -> None:
+    # The example of RabbitMQ's passwords guide: salt 908D C60A, password "test12".
+    assert (
+        password_hash("test12", bytes.fromhex("908DC60A"))
+        == "kI3GCqW5JLMJa4iX1lo7X4D6XbYqlLgxIs30+P6tENUV2POR"
+    )
+    assert password_hash("same") != password_hash("same")  # a new salt each time

@@ -11,23 +11,25 @@ queue or declare queues under another's name. That is also what makes the simula
 Every service declares the shared exchanges at start (a declaration needs ``configure`` on the name), so
 each may declare them; RabbitMQ has no right to declare that is not also a right to delete.
 
-``python -m aic_common.bus.users`` creates the users through the management API (the deployment's set-up
-step; see docs/deploy.md), or ``--show`` prints what to grant on a broker that is set up by hand.
+The users reach a broker as its definitions (see the provisioning section below and docs/deploy.md);
+``python -m aic_common.bus.users --show`` prints what each is granted.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import httpx
-from pydantic import SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from aic_common.bus.base import COMMANDS, CONTROL, EVENTS
 
@@ -99,53 +101,81 @@ def permissions(role: str, namespace: str) -> Permissions:
 
 
 # ------------------------------------------------------------------------------------------ provisioning
+#
+# The users reach the broker as RabbitMQ definitions (users with salted password hashes, permissions):
+# the dev stores and compose import them at every boot (load_definitions), a managed broker imports
+# the same file once, and the test stack posts them to the management API. deploy/generate-secrets.sh
+# fills TEMPLATE_FILE's placeholders with hashes of the passwords it generates.
 
-
-class BrokerUsersSettings(BaseSettings):
-    """What the set-up step is given: the management API, an administrator, and each role's password."""
-
-    model_config = SettingsConfigDict(env_prefix="RABBITMQ_", extra="ignore")
-
-    management_url: str = "http://rabbitmq:15672"
-    admin_user: str = ""
-    admin_password: SecretStr = SecretStr("")
-    vhost: str = "/"
-    namespace: str = "aic"
-    # {"auth": "...", "social": "...", ...}: one entry for every role in ROLES.
-    passwords: dict[str, SecretStr] = {}
+HASHING_ALGORITHM = "rabbit_password_hashing_sha256"
+ADMIN_USER_PLACEHOLDER = "@ADMIN_USER@"
+TEMPLATE_FILE = "deploy/k8s/components/stores/rabbitmq-definitions.template.json"
 
 
 class ProvisioningError(RuntimeError):
     pass
 
 
-def provision(
-    client: httpx.Client, namespace: str, passwords: Mapping[str, str], vhost: str = "/"
-) -> list[str]:
-    """Create or update each role's user and set its permissions on ``vhost``; the users' names.
+def password_hash(password: str, salt: bytes | None = None) -> str:
+    """RabbitMQ's stored form of a password: base64(salt + SHA-256(salt + password)), 4 bytes of salt."""
+    salt = os.urandom(4) if salt is None else salt
+    return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
-    ``client`` is an authenticated client of the management API. Safe to run again: a user that exists
-    gets the given password and permissions. Tags stay empty: no service may use the management API.
-    """
-    missing = sorted(set(ROLES) - set(passwords))
+
+def hash_placeholder(role: str) -> str:
+    return f"@PASSWORD_HASH_{role.upper()}@"
+
+
+def _user(name: str, hashed: str, tags: list[str]) -> dict[str, Any]:
+    return {"name": name, "password_hash": hashed, "hashing_algorithm": HASHING_ALGORITHM, "tags": tags}
+
+
+def _permission(user: str, vhost: str, granted: Permissions) -> dict[str, str]:
+    return {"user": user, "vhost": vhost, **vars(granted)}
+
+
+def definitions(
+    namespace: str, vhost: str, password_hashes: Mapping[str, str], admin: tuple[str, str] | None = None
+) -> dict[str, Any]:
+    """The definitions of every role's user and permissions on ``vhost``, and of ``admin`` (name, hash)
+    with every right (the operators' user, and so the management UI's) when given."""
+    missing = sorted(set(ROLES) - set(password_hashes))
     if missing:
         raise ProvisioningError(f"no password for {', '.join(missing)}")
-    created = []
+    users, granted = [], []
+    if admin is not None:
+        users.append(_user(admin[0], admin[1], ["administrator"]))
+        granted.append(_permission(admin[0], vhost, Permissions(".*", ".*", ".*")))
     for role in ROLES:
         user = broker_user(role, namespace)
-        granted = permissions(role, namespace)
-        for path, body in (
-            (f"/api/users/{quote(user, safe='')}", {"password": passwords[role], "tags": ""}),
-            (
-                f"/api/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
-                {"configure": granted.configure, "write": granted.write, "read": granted.read},
-            ),
-        ):
-            response = client.put(path, json=body)
-            if response.status_code not in (201, 204):
-                raise ProvisioningError(f"PUT {path}: {response.status_code} {response.text[:200]}")
-        created.append(user)
-    return created
+        users.append(_user(user, password_hashes[role], []))  # no tags: no management API
+        granted.append(_permission(user, vhost, permissions(role, namespace)))
+    return {"users": users, "vhosts": [{"name": vhost}], "permissions": granted}
+
+
+def definitions_template(namespace: str = "aic", vhost: str = "/") -> str:
+    """TEMPLATE_FILE's text: one entry a line, the administrator's lines first, so a shell script can
+    drop them (a managed broker keeps its own administrator) and join the lines (compose's .env)."""
+    placeholders = {role: hash_placeholder(role) for role in ROLES}
+    document = definitions(namespace, vhost, placeholders, (ADMIN_USER_PLACEHOLDER, "@ADMIN_PASSWORD_HASH@"))
+    lines = ['{"vhosts": ' + json.dumps(document["vhosts"]) + ","]
+    for key in ("users", "permissions"):
+        entries = [json.dumps(entry) for entry in document[key]]
+        closing = "]," if key == "users" else "]"
+        lines += [f'"{key}": [', *[e + "," for e in entries[:-1]], entries[-1], closing]
+    return "\n".join([*lines, "}"]) + "\n"
+
+
+def provision(client: httpx.Client, namespace: str, passwords: Mapping[str, str], vhost: str = "/") -> None:
+    """Import every role's user (with its password) and permissions through the management API.
+
+    ``client`` is an authenticated client of the management API. Safe to run again: an import replaces
+    a user's password and permissions and leaves every other user alone.
+    """
+    hashes = {role: password_hash(password) for role, password in passwords.items()}
+    response = client.post("/api/definitions", json=definitions(namespace, vhost, hashes))
+    if response.status_code not in (201, 204):
+        raise ProvisioningError(f"definitions refused: {response.status_code} {response.text[:300]}")
 
 
 def remove(client: httpx.Client, namespace: str) -> None:
@@ -180,24 +210,16 @@ def vhost_of(amqp_url: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m aic_common.bus.users",
-        description="Create a RabbitMQ user per service with its own permissions (RABBITMQ_* variables).",
+        description=f"Print the broker definitions template ({TEMPLATE_FILE}), or each user's permissions.",
     )
-    parser.add_argument("--show", action="store_true", help="print each user's permissions and exit")
+    parser.add_argument("--namespace", default="aic")
+    parser.add_argument("--show", action="store_true", help="each user's permissions, as JSON")
     args = parser.parse_args(argv)
-    settings = BrokerUsersSettings()
     if args.show:
-        table = {broker_user(r, settings.namespace): vars(permissions(r, settings.namespace)) for r in ROLES}
+        table = {broker_user(r, args.namespace): vars(permissions(r, args.namespace)) for r in ROLES}
         print(json.dumps(table, indent=2))
-        return 0
-    passwords = {role: secret.get_secret_value() for role, secret in settings.passwords.items()}
-    auth = (settings.admin_user, settings.admin_password.get_secret_value())
-    with httpx.Client(base_url=settings.management_url, auth=auth, timeout=30) as client:
-        try:
-            users = provision(client, settings.namespace, passwords, settings.vhost)
-        except (ProvisioningError, httpx.HTTPError) as exc:
-            print(f"broker users not set up: {exc}", file=sys.stderr)
-            return 1
-    print(f"broker users ready on vhost {settings.vhost}: {', '.join(users)}")
+    else:
+        sys.stdout.write(definitions_template(args.namespace))
     return 0
 
 
