@@ -302,6 +302,21 @@ def test_the_deploy_replaces_every_migration_job_of_the_prod_overlay(
     assert f"-l {key}={value} --for=condition=complete" in wait
 
 
+def test_the_deploy_handles_the_migration_jobs_as_the_documented_rolling_update_does(
+    deploy: dict[str, Any],
+) -> None:
+    """docs/deploy.md, "Rolling update and rollback", is what an operator runs by hand: the workflow
+    deletes the migration Jobs before applying exactly when that procedure does."""
+    docs = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Rolling update and rollback\n(.*?)^## ", docs, re.S | re.M)
+    assert section, "docs/deploy.md has no section 'Rolling update and rollback'"
+    commands = "\n".join(re.findall(r"```sh\n(.*?)```", section[1], re.S))
+    assert "kubectl apply -k deploy/k8s/overlays/prod" in commands
+    documented = "delete job" in commands
+    automated = any("delete job" in step.get("run", "") for step in deploy["steps"])
+    assert documented == automated, "the deploy job and the documented rolling update disagree on the Jobs"
+
+
 def test_the_deploy_never_runs_without_its_cluster_and_secrets(deploy: dict[str, Any]) -> None:
     """The generated Secrets are not in the repository: the deploy takes them (and the kubeconfig) from
     the environment's secrets and stops with an error when one is missing."""
