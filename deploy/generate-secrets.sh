@@ -30,6 +30,7 @@ generate() {
   for service in $services_with_database; do
     eval "mysql_${service}_password=\${MYSQL_$(echo "$service" | tr '[:lower:]' '[:upper:]')_PASSWORD:-$(random)}"
   done
+  mysql_backup_password=${MYSQL_BACKUP_PASSWORD:-$(random)}
   rabbitmq_user=${RABBITMQ_USER:-aic}
   rabbitmq_password=${RABBITMQ_PASSWORD:-$(random)}
   redis_password=${REDIS_PASSWORD:-$(random)}
@@ -37,6 +38,9 @@ generate() {
   minio_root_password=${MINIO_ROOT_PASSWORD:-$(random)}
   s3_access_key=${S3_ACCESS_KEY:-aic-files}
   s3_secret_key=${S3_SECRET_KEY:-$(random)}
+  # The database dumps' own key (dev: a MinIO user setup-minio.sh makes; prod: give the bucket's key).
+  backup_s3_access_key=${BACKUP_S3_ACCESS_KEY:-aic-backup}
+  backup_s3_secret_key=${BACKUP_S3_SECRET_KEY:-$(random)}
   admin_username=${ADMIN_USERNAME:-admin}
   admin_password=${ADMIN_PASSWORD:-$(random 12)}
   for client in $service_clients; do
@@ -65,12 +69,15 @@ MYSQL_AUTH_PASSWORD=$mysql_auth_password
 MYSQL_SOCIAL_PASSWORD=$mysql_social_password
 MYSQL_FILES_PASSWORD=$mysql_files_password
 MYSQL_SIMULATOR_PASSWORD=$mysql_simulator_password
+MYSQL_BACKUP_PASSWORD=$mysql_backup_password
 RABBITMQ_PASSWORD=$rabbitmq_password
 REDIS_PASSWORD=$redis_password
 MINIO_ROOT_USER=$minio_root_user
 MINIO_ROOT_PASSWORD=$minio_root_password
 S3_ACCESS_KEY=$s3_access_key
 S3_SECRET_KEY=$s3_secret_key
+BACKUP_S3_ACCESS_KEY=$backup_s3_access_key
+BACKUP_S3_SECRET_KEY=$backup_s3_secret_key
 FILES_CLIENT_SECRET=$files_client_secret
 SIMULATOR_CLIENT_SECRET=$simulator_client_secret
 SOCIAL_CLIENT_SECRET=$social_client_secret
@@ -109,6 +116,7 @@ MYSQL_AUTH_PASSWORD=$mysql_auth_password
 MYSQL_SOCIAL_PASSWORD=$mysql_social_password
 MYSQL_FILES_PASSWORD=$mysql_files_password
 MYSQL_SIMULATOR_PASSWORD=$mysql_simulator_password
+MYSQL_BACKUP_PASSWORD=$mysql_backup_password
 EOF
   cat >"$dir/rabbitmq.env" <<EOF
 RABBITMQ_DEFAULT_USER=$rabbitmq_user
@@ -122,6 +130,25 @@ MINIO_ROOT_USER=$minio_root_user
 MINIO_ROOT_PASSWORD=$minio_root_password
 S3_ACCESS_KEY=$s3_access_key
 S3_SECRET_KEY=$s3_secret_key
+BACKUP_S3_ACCESS_KEY=$backup_s3_access_key
+BACKUP_S3_SECRET_KEY=$backup_s3_secret_key
+EOF
+  # The nightly dump (components/backup): the read-only database user create-databases.sh makes and the
+  # backup bucket's key. A managed MySQL is dumped over TLS with its certificate and host name checked
+  # against the MySQL image's CA bundle; BACKUP_MYSQL_OPTIONS replaces those mysqldump options.
+  if [ -n "${MYSQL_HOST:-}" ]; then
+    verified_dump_tls="--ssl-mode=VERIFY_IDENTITY --ssl-ca=/etc/pki/tls/certs/ca-bundle.crt"
+  else
+    verified_dump_tls=""
+  fi
+  cat >"$dir/backup.env" <<EOF
+MYSQL_HOST=$mysql_host
+MYSQL_PORT=$mysql_port
+MYSQL_BACKUP_USER=aic_backup
+MYSQL_BACKUP_PASSWORD=$mysql_backup_password
+MYSQL_BACKUP_OPTIONS=${BACKUP_MYSQL_OPTIONS-$verified_dump_tls}
+AWS_ACCESS_KEY_ID=$backup_s3_access_key
+AWS_SECRET_ACCESS_KEY=$backup_s3_secret_key
 EOF
 
   # The services: each Secret holds what that service alone may read. Every service talks to the

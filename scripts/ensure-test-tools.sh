@@ -41,6 +41,10 @@ fi
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v mysql >/dev/null 2>&1 || missing+=(default-mysql-client)
 command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
+# The backup and restore test (tests/deploy/test_backup_restore.py): a MariaDB server of its own to
+# restore into, and the AWS CLI the backup script uploads with.
+command -v mariadb-install-db >/dev/null 2>&1 || missing+=(mariadb-server)
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
 # promtool (Debian's prometheus package) checks the alerts and the dashboard's queries (tests/deploy).
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -60,8 +60,9 @@ SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {
 }
 # Variables a service container gets that are not its settings: uvicorn reads this one itself.
 SERVER_VARIABLES = frozenset({"FORWARDED_ALLOW_IPS"})
-# Images of the data stores (everything else is built by the Dockerfile).
-STORE_IMAGES = frozenset({"mysql", "rabbitmq", "redis", "minio/minio", "minio/mc"})
+# Images of the data stores and their tools (everything else is built by the Dockerfile); the AWS CLI
+# uploads the database dumps.
+STORE_IMAGES = frozenset({"mysql", "rabbitmq", "redis", "minio/minio", "minio/mc", "amazon/aws-cli"})
 DEFAULT_PORTS = {"http": 80, "https": 443, "amqp": 5672, "amqps": 5671, "redis": 6379, "rediss": 6379}
 
 # Managed endpoints the prod overlay's secrets are generated for in these tests.
@@ -335,7 +336,7 @@ class Manifests:
 
     @property
     def workloads(self) -> list[dict[str, Any]]:
-        return [d for d in self.documents if d["kind"] in ("Deployment", "StatefulSet", "Job")]
+        return [d for d in self.documents if d["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")]
 
     def server(self, service: str) -> dict[str, Any]:
         return self.get("Deployment", service)
@@ -367,12 +368,19 @@ class Manifests:
         return resolved
 
 
+def pod_template(workload: dict[str, Any]) -> dict[str, Any]:
+    """The pods' template of a Deployment, StatefulSet, Job or CronJob (its Jobs' template)."""
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]
+    return workload["spec"]["template"]
+
+
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    return workload["spec"]["template"]["spec"]
+    return pod_template(workload)["spec"]
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return workload["spec"]["template"]["metadata"].get("labels") or {}
+    return pod_template(workload)["metadata"].get("labels") or {}
 
 
 def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:

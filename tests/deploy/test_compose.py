@@ -273,3 +273,46 @@ def test_python_containers_are_hardened_and_only_the_gateway_is_published(compos
             if name != "gateway":
                 assert published.startswith("127.0.0.1:"), f"{name} is published beyond this machine"
     assert compose.services["gateway"]["ports"] == [f"8000:{CONTAINER_PORT}"]
+
+
+def test_the_backup_and_restore_run_the_backup_scripts_with_the_stores_credentials(compose: Compose) -> None:
+    # `docker compose --profile backup run --rm backup`: the dump in the MySQL image, then the upload in
+    # the AWS CLI image, as the CronJob of components/backup runs them; restore likewise.
+    scripts = REPO / "deploy" / "k8s" / "components" / "backup"
+    services = compose.services
+    steps = {
+        "backup-dump": ("backup", "backup-databases.sh", ["dump"]),
+        "backup": ("backup", "backup-databases.sh", ["upload"]),
+        "restore-download": ("restore", "restore-databases.sh", ["download", "latest"]),
+        "restore": ("restore", "restore-databases.sh", ["/spool/restore.sql.gz"]),
+    }
+    for name, (profile, script, arguments) in steps.items():
+        service = services[name]
+        assert service["profiles"] == [profile], name  # never started by a plain `up`
+        assert service["entrypoint"] == ["/bin/sh"] and service["command"] == [f"/{script}", *arguments]
+        mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in service["volumes"]}
+        assert mounts[f"/{script}"] == f"./{(scripts / script).relative_to(REPO)}"
+        assert mounts["/spool"] == "backup-spool"
+        assert service["read_only"] is True and service["cap_drop"] == ["ALL"]
+    assert services["backup"]["depends_on"]["backup-dump"]["condition"] == "service_completed_successfully"
+    assert services["restore"]["depends_on"]["restore-download"]["condition"] == (
+        "service_completed_successfully"
+    )
+    assert services["backup-dump"]["image"] == services["restore"]["image"] == services["mysql"]["image"]
+
+    mysql = compose.environment("mysql")
+    minio_setup = compose.environment("minio-setup")
+    dump = compose.environment("backup-dump")
+    upload = compose.environment("backup")
+    # create-databases.sh makes aic_backup with MYSQL_BACKUP_PASSWORD; setup-minio.sh the backup key.
+    assert (dump["MYSQL_HOST"], dump["MYSQL_BACKUP_USER"]) == ("mysql", "aic_backup")
+    assert dump["MYSQL_BACKUP_PASSWORD"] == mysql["MYSQL_BACKUP_PASSWORD"]
+    assert (upload["AWS_ACCESS_KEY_ID"], upload["AWS_SECRET_ACCESS_KEY"], upload["BACKUP_S3_BUCKET"]) == (
+        minio_setup["BACKUP_S3_ACCESS_KEY"],
+        minio_setup["BACKUP_S3_SECRET_KEY"],
+        minio_setup["BACKUP_S3_BUCKET"],
+    )
+    assert url_endpoint(upload["BACKUP_S3_ENDPOINT"]) == url_endpoint(minio_setup["MINIO_URL"])
+    assert int(upload["BACKUP_RETENTION_DAYS"]) > 0
+    assert compose.environment("restore-download") == upload
+    assert compose.environment("restore")["MYSQL_ROOT_PASSWORD"] == mysql["MYSQL_ROOT_PASSWORD"]

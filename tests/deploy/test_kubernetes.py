@@ -458,7 +458,10 @@ def needed_connections(overlay: Manifests, network: Network) -> set[tuple[str, s
         source = network.pods_of(workload["metadata"]["name"]).name
         migration = pod_labels(workload).get("app.kubernetes.io/component") == "migrate"
         for container in containers(workload):
-            for name, value in overlay.environment(container).items():
+            environment = overlay.environment(container)
+            if "MYSQL_HOST" in environment:  # the backup's dump: host and port apart, as mysqldump takes them
+                needs.add((source, environment["MYSQL_HOST"], int(environment.get("MYSQL_PORT") or 3306)))
+            for name, value in environment.items():
                 endpoint = url_endpoint(value)
                 if endpoint is None or (migration and name != "AIC_DATABASE_URL"):
                     continue
