@@ -58,6 +58,9 @@ pytestmark = pytest.mark.unit
 STATELESS = [spec.name for spec in ALL_SPECS if spec.name != "simulator"]
 # What an overlay sets differently from docker-compose.yml on purpose.
 OVERLAY_OWN_VALUES = {"dev": set(), "prod": {"AIC_S3_ENDPOINT_URL"}}
+# What a service's server container adds to the runner's variables: its database pool, sized for many
+# replicas (base/patches/database-pools.yaml; test_database_connections.py adds the pools up).
+POOL_SIZING = frozenset({"AIC_DB_POOL_SIZE", "AIC_DB_MAX_OVERFLOW"})
 
 
 def validate(documents: Iterable[dict[str, Any]], version: str = KUBERNETES_VERSION) -> None:
@@ -269,7 +272,8 @@ def test_each_container_gets_the_runners_variables_and_its_settings_accept_them(
 ) -> None:
     for service, where, container in service_containers(overlay):
         environment = overlay.environment(container)
-        assert set(environment) == set(runner_environment(spec_of(service))), where
+        runner = set(runner_environment(spec_of(service)))
+        assert runner <= set(environment) and set(environment) - runner <= POOL_SIZING, where
         for name in environment:
             assert name in settings_fields(service) | SERVER_VARIABLES, (
                 f"{where}: {service} does not read {name}"
@@ -277,7 +281,8 @@ def test_each_container_gets_the_runners_variables_and_its_settings_accept_them(
         settings = settings_environment(service, environment)
         assert settings.env.value == "prod"
         # Plain configuration is what compose gives; only secrets and the overlay's own values differ.
-        from_config = set(environment) - secret_keys(overlay, container) - OVERLAY_OWN_VALUES[overlay.name]
+        own = OVERLAY_OWN_VALUES[overlay.name] | POOL_SIZING
+        from_config = set(environment) - secret_keys(overlay, container) - own
         compose_environment = compose.environment(service)
         assert {k: environment[k] for k in from_config} == {k: compose_environment[k] for k in from_config}
 
