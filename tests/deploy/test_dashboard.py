@@ -40,7 +40,7 @@ KUBE_STATE_METRICS = {
     "kube_deployment_status_replicas_available",
     "kube_horizontalpodautoscaler_spec_max_replicas",
     "kube_horizontalpodautoscaler_status_current_replicas",
-    "kube_job_status_failed",
+    "kube_pod_init_container_status_restarts_total",
     "kube_pod_status_phase",
     "kube_pod_status_ready",
 }
