@@ -18,6 +18,10 @@ umask 077
 random() { openssl rand -hex "${1:-24}"; }
 
 services_with_database="auth social files simulator"
+# A broker user each, with the permissions of aic_common.bus.users (control: the operators' `aic sim`).
+broker_roles="auth social files simulator gateway control"
+here=$(dirname "$0")
+definitions_template="$here/k8s/components/stores/rabbitmq-definitions.template.json"
 service_clients="files simulator social" # the services that ask auth for service tokens
 
 usage() {
@@ -33,6 +37,10 @@ generate() {
   mysql_backup_password=${MYSQL_BACKUP_PASSWORD:-$(random)}
   rabbitmq_user=${RABBITMQ_USER:-aic}
   rabbitmq_password=${RABBITMQ_PASSWORD:-$(random)}
+  for role in $broker_roles; do
+    eval "rabbitmq_${role}_password=$(random)"
+  done
+  broker_vhost=/
   redis_password=${REDIS_PASSWORD:-$(random)}
   minio_root_user=${MINIO_ROOT_USER:-aic-root}
   minio_root_password=${MINIO_ROOT_PASSWORD:-$(random)}
@@ -48,6 +56,32 @@ generate() {
   done
   metrics_token=${METRICS_TOKEN:-$(random 32)}
   jwt_private_key=$(openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 2>/dev/null)
+}
+
+# RabbitMQ's stored form of a password: base64(salt + SHA-256(salt + password)), 4 bytes of salt.
+rabbitmq_hash() {
+  work=$(mktemp -d)
+  openssl rand 4 >"$work/salt"
+  { cat "$work/salt"; printf '%s' "$1"; } | openssl dgst -sha256 -binary >"$work/digest"
+  cat "$work/salt" "$work/digest" | openssl base64 -A
+  rm -rf "$work"
+}
+
+# The broker's definitions: a user per role with its permissions, and the administrator unless
+# "managed" is given (a managed broker keeps its own; its lines come first in the template).
+broker_definitions() {
+  script="s|@VHOST@|$broker_vhost|;s|@ADMIN_USER@|$rabbitmq_user|"
+  script="$script;s|@ADMIN_PASSWORD_HASH@|$(rabbitmq_hash "$rabbitmq_password")|"
+  for role in $broker_roles; do
+    eval "password=\$rabbitmq_${role}_password"
+    placeholder=$(echo "$role" | tr '[:lower:]' '[:upper:]')
+    script="$script;s|@PASSWORD_HASH_${placeholder}@|$(rabbitmq_hash "$password")|"
+  done
+  if [ "${1:-}" = managed ]; then
+    grep -v '@ADMIN_USER@' "$definitions_template" | sed "$script"
+  else
+    sed "$script" "$definitions_template"
+  fi
 }
 
 service_clients_json() {
@@ -71,6 +105,11 @@ MYSQL_FILES_PASSWORD=$mysql_files_password
 MYSQL_SIMULATOR_PASSWORD=$mysql_simulator_password
 MYSQL_BACKUP_PASSWORD=$mysql_backup_password
 RABBITMQ_PASSWORD=$rabbitmq_password
+RABBITMQ_AUTH_PASSWORD=$rabbitmq_auth_password
+RABBITMQ_SOCIAL_PASSWORD=$rabbitmq_social_password
+RABBITMQ_FILES_PASSWORD=$rabbitmq_files_password
+RABBITMQ_SIMULATOR_PASSWORD=$rabbitmq_simulator_password
+RABBITMQ_GATEWAY_PASSWORD=$rabbitmq_gateway_password
 REDIS_PASSWORD=$redis_password
 MINIO_ROOT_USER=$minio_root_user
 MINIO_ROOT_PASSWORD=$minio_root_password
@@ -85,6 +124,8 @@ ADMIN_USERNAME=$admin_username
 ADMIN_PASSWORD=$admin_password
 METRICS_TOKEN=$metrics_token
 EOF
+  # One line in single quotes: compose takes it as it is (the permissions' "$" included).
+  printf "RABBITMQ_DEFINITIONS='%s'\n" "$(broker_definitions | tr -d '\n')"
   # One line, its newlines escaped: compose turns \n back into newlines inside double quotes.
   printf 'JWT_PRIVATE_KEY="%s"\n' "$(printf '%s\n' "$jwt_private_key" | awk '{printf "%s\\n", $0}')"
 }
@@ -94,7 +135,15 @@ emit_k8s() {
   mkdir -p "$dir"
   mysql_host=${MYSQL_HOST:-mysql}
   mysql_port=${MYSQL_PORT:-3306}
-  broker_url=${RABBITMQ_URL:-amqp://$rabbitmq_user:$rabbitmq_password@rabbitmq:5672/}
+  # RABBITMQ_URL: a managed broker, as its administrator. Each role signs in as its own user there.
+  admin_broker_url=${RABBITMQ_URL:-amqp://$rabbitmq_user:$rabbitmq_password@rabbitmq:5672/}
+  # The virtual host the URL names ("/" when none; %2F is how a URL writes "/").
+  broker_vhost=$(echo "${admin_broker_url#*@}" | sed -n 's|^[^/]*/||p' | sed 's|%2[Ff]|/|g')
+  broker_vhost=${broker_vhost:-/}
+  broker_url_of() {
+    eval "password=\$rabbitmq_${1}_password"
+    echo "${admin_broker_url%%://*}://aic-$1:$password@${admin_broker_url#*@}"
+  }
   redis_url=${REDIS_URL:-redis://:$redis_password@redis:6379/0}
   # A managed MySQL (MYSQL_HOST given) is reached over TLS with its certificate and host name checked
   # against the image's CA bundle; MYSQL_URL_OPTIONS replaces those driver options (a private CA:
@@ -122,6 +171,14 @@ EOF
 RABBITMQ_DEFAULT_USER=$rabbitmq_user
 RABBITMQ_DEFAULT_PASS=$rabbitmq_password
 EOF
+  # Not for the cluster: the URL with which an operator's `aic sim` may control the simulation.
+  echo "AIC_BROKER_URL=$(broker_url_of control)" >"$dir/control.env"
+  # Imported by the dev overlay's RabbitMQ at every start; for a managed broker, import it once.
+  if [ -n "${RABBITMQ_URL:-}" ]; then
+    broker_definitions managed >"$dir/rabbitmq-definitions.json"
+  else
+    broker_definitions >"$dir/rabbitmq-definitions.json"
+  fi
   cat >"$dir/redis.env" <<EOF
 REDIS_PASSWORD=$redis_password
 EOF
@@ -160,7 +217,7 @@ EOF
         eval "password=\$mysql_${service}_password"
         echo "AIC_DATABASE_URL=$(database_url "$service" "$password")"
       fi
-      echo "AIC_BROKER_URL=$broker_url"
+      echo "AIC_BROKER_URL=$(broker_url_of "$service")"
       case " $service_clients " in
         *" $service "*)
           eval "secret=\$${service}_client_secret"

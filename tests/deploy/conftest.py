@@ -17,12 +17,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
 from aic_auth.settings import AuthSettings
+from aic_common.bus.users import ROLES, broker_user, password_matches, permissions
 from aic_common.settings import ServiceSettings
 from aic_common.testing.fixtures import unavailable
 from aic_files.settings import FilesSettings
@@ -422,6 +423,26 @@ def url_endpoint(value: str) -> tuple[str, int] | None:
     return parts.hostname, port
 
 
+def assert_broker_user(
+    broker_url: str,
+    role: str,
+    definitions: Mapping[str, Any],
+    admin: tuple[str, str],
+    namespace: str = NAMESPACE,
+) -> None:
+    """The broker URL signs ``role`` in as its own user, whose password hash and permissions are in the
+    definitions RabbitMQ imports, beside the administrator's (``admin``: name, password)."""
+    url = urlsplit(broker_url)
+    assert url.username == broker_user(role, namespace), broker_url
+    users = {user["name"]: user for user in definitions["users"]}
+    assert password_matches(unquote(url.password or ""), users[url.username]["password_hash"]), role
+    granted = {entry["user"]: entry for entry in definitions["permissions"]}[url.username]
+    assert {k: granted[k] for k in ("configure", "write", "read")} == vars(permissions(role, namespace))
+    assert users[url.username]["tags"] == []  # no management API for a service
+    assert password_matches(admin[1], users[admin[0]]["password_hash"])
+    assert users[admin[0]]["tags"] == ["administrator"]
+
+
 # --------------------------------------------------------------------------------------------- network
 
 
@@ -655,6 +676,7 @@ def runner_environment(spec: ServiceSpec) -> dict[str, str]:
     """What the real-topology runner gives a service when every optional part (Redis, S3, a bootstrap
     admin) is configured: the variables a container must get too."""
     config = StackConfig(
+        broker_management_url="http://guest:guest@127.0.0.1:15672",
         redis_url="redis://127.0.0.1:6379/0",
         s3_endpoint_url="http://127.0.0.1:9000",
         s3_access_key="access",
@@ -663,7 +685,11 @@ def runner_environment(spec: ServiceSpec) -> dict[str, str]:
     )
     clients = {other.name: "secret" for other in SERVICES if other.service_client}
     stack_secrets = StackSecrets(
-        jwt_private_key="key", service_clients=clients, admin_password="password", metrics_token="token"
+        jwt_private_key="key",
+        service_clients=clients,
+        admin_password="password",
+        metrics_token="token",
+        broker_passwords=dict.fromkeys(ROLES, "secret"),
     )
     urls = {other.name: f"http://{other.name}:{CONTAINER_PORT}" for other in ALL_SPECS}
     return service_environment(spec, config, stack_secrets, urls)

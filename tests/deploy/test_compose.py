@@ -4,6 +4,7 @@ the store it uses, and every service waits for what it needs."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,6 +33,7 @@ from .conftest import (
     STORE_SCRIPTS,
     Compose,
     Dockerfile,
+    assert_broker_user,
     generated_compose_env,
     parse_dotenv,
     runner_environment,
@@ -141,9 +143,13 @@ def test_credentials_agree_between_each_service_and_the_stores_it_uses(compose: 
             assert url.password == mysql[f"MYSQL_{spec.name.upper()}_PASSWORD"]
         broker = urlsplit(environment["AIC_BROKER_URL"])
         assert (broker.hostname, broker.port) == ("rabbitmq", 5672)
-        assert (broker.username, broker.password) == (
-            rabbitmq["RABBITMQ_DEFAULT_USER"],
-            rabbitmq["RABBITMQ_DEFAULT_PASS"],
+        # Its own broker user, in the definitions RabbitMQ imports beside the administrator.
+        assert_broker_user(
+            environment["AIC_BROKER_URL"],
+            spec.name,
+            json.loads(rabbitmq["RABBITMQ_DEFINITIONS"]),
+            (rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"]),
+            environment["AIC_BUS_NAMESPACE"],
         )
         assert environment["AIC_JWKS_URL"] == f"http://{AUTH}:{CONTAINER_PORT}{JWKS_PATH}"
         if spec.service_client:

@@ -6,6 +6,7 @@ which connections the NetworkPolicies let through."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ from .conftest import (
     Endpoint,
     Manifests,
     Network,
+    assert_broker_user,
     containers,
     generate_k8s_secrets,
     image_target,
@@ -326,7 +328,10 @@ def test_a_managed_database_is_reached_over_tls_with_its_certificate_checked(
 def test_dev_credentials_agree_between_each_service_and_its_store(overlays: dict[str, Manifests]) -> None:
     dev = overlays["dev"]
     mysql = dev.environment(pod_spec(dev.get("StatefulSet", "mysql"))["containers"][0])
-    rabbitmq = dev.environment(pod_spec(dev.get("StatefulSet", "rabbitmq"))["containers"][0])
+    rabbitmq_pod = pod_spec(dev.get("StatefulSet", "rabbitmq"))
+    rabbitmq = dev.environment(rabbitmq_pod["containers"][0])
+    (volume,) = [v for v in rabbitmq_pod["volumes"] if v["name"] == "definitions"]
+    definitions = dev.config_data("Secret", volume["secret"]["secretName"])["definitions.json"]
     redis = dev.environment(pod_spec(dev.get("Deployment", "redis"))["containers"][0])
     minio_setup = dev.environment(pod_spec(dev.get("Job", "minio-setup"))["containers"][0])
     for spec in ALL_SPECS:
@@ -335,10 +340,13 @@ def test_dev_credentials_agree_between_each_service_and_its_store(overlays: dict
             url = urlsplit(environment["AIC_DATABASE_URL"])
             assert url.username == url.path.lstrip("/") == f"aic_{spec.name}"
             assert url.password == mysql[f"MYSQL_{spec.name.upper()}_PASSWORD"]
-        broker = urlsplit(environment["AIC_BROKER_URL"])
-        assert (broker.username, broker.password) == (
-            rabbitmq["RABBITMQ_DEFAULT_USER"],
-            rabbitmq["RABBITMQ_DEFAULT_PASS"],
+        # Its own broker user, in the definitions RabbitMQ imports at every start.
+        assert_broker_user(
+            environment["AIC_BROKER_URL"],
+            spec.name,
+            json.loads(definitions),
+            (rabbitmq["RABBITMQ_DEFAULT_USER"], rabbitmq["RABBITMQ_DEFAULT_PASS"]),
+            environment["AIC_BUS_NAMESPACE"],
         )
     files = dev.environment(pod_spec(dev.server("files"))["containers"][0])
     assert (files["AIC_S3_ACCESS_KEY"], files["AIC_S3_SECRET_KEY"], files["AIC_S3_BUCKET"]) == (

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -122,6 +123,12 @@ def password_hash(password: str, salt: bytes | None = None) -> str:
     return base64.b64encode(salt + hashlib.sha256(salt + password.encode()).digest()).decode()
 
 
+def password_matches(password: str, stored: str) -> bool:
+    """Whether ``stored`` (a :func:`password_hash`) is the hash of ``password``."""
+    raw = base64.b64decode(stored)
+    return hmac.compare_digest(password_hash(password, raw[:4]), stored)
+
+
 def hash_placeholder(role: str) -> str:
     return f"@PASSWORD_HASH_{role.upper()}@"
 
@@ -153,7 +160,10 @@ def definitions(
     return {"users": users, "vhosts": [{"name": vhost}], "permissions": granted}
 
 
-def definitions_template(namespace: str = "aic", vhost: str = "/") -> str:
+VHOST_PLACEHOLDER = "@VHOST@"
+
+
+def definitions_template(namespace: str = "aic", vhost: str = VHOST_PLACEHOLDER) -> str:
     """TEMPLATE_FILE's text: one entry a line, the administrator's lines first, so a shell script can
     drop them (a managed broker keeps its own administrator) and join the lines (compose's .env)."""
     placeholders = {role: hash_placeholder(role) for role in ROLES}
