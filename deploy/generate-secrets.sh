@@ -9,9 +9,12 @@
 #       MYSQL_HOST=db.internal RABBITMQ_URL=amqps://aic:...@mq.internal:5671/ \
 #       REDIS_URL=rediss://:...@redis.internal:6380/0 S3_ACCESS_KEY=... S3_SECRET_KEY=... \
 #       deploy/generate-secrets.sh k8s deploy/k8s/overlays/prod/secrets
-#       (a managed MySQL is reached over verified TLS; MYSQL_URL_OPTIONS sets other driver options)
+#       (a managed MySQL is reached over verified TLS; MYSQL_URL_OPTIONS sets other driver options;
+#       RABBITMQ_URL is the broker's administrator: each service gets a user of its own there, made by
+#       importing rabbitmq-definitions.json)
 #
-# Passwords are hex (they are parts of URLs). The admin's sign-in is repeated on stderr.
+# Passwords are hex (they are parts of URLs); any *_PASSWORD variable given is kept. The admin's
+# sign-in is repeated on stderr.
 set -eu
 umask 077
 
@@ -25,7 +28,7 @@ definitions_template="$here/k8s/components/stores/rabbitmq-definitions.template.
 service_clients="files simulator social" # the services that ask auth for service tokens
 
 usage() {
-  sed -n '2,14p' "$0" >&2
+  sed -n '2,17p' "$0" >&2
   exit 2
 }
 
@@ -38,7 +41,7 @@ generate() {
   rabbitmq_user=${RABBITMQ_USER:-aic}
   rabbitmq_password=${RABBITMQ_PASSWORD:-$(random)}
   for role in $broker_roles; do
-    eval "rabbitmq_${role}_password=$(random)"
+    eval "rabbitmq_${role}_password=\${RABBITMQ_$(echo "$role" | tr '[:lower:]' '[:upper:]')_PASSWORD:-$(random)}"
   done
   broker_vhost=/
   redis_password=${REDIS_PASSWORD:-$(random)}
