@@ -44,6 +44,7 @@ LOCATIONS = frozenset(
         *(f"AIC_{spec.name.upper()}_URL" for spec in ALL_SPECS),
         "AIC_DATA_DIR",
         "AIC_BUS_NAMESPACE",
+        "AIC_SIM_CONTROL_BROKER_USERS",  # the control user the runner makes in its own namespace
         "AIC_HOST",
         "AIC_PORT",
     }
@@ -56,6 +57,7 @@ def compose_stack(
     compose: Compose,
     mysql_server_url: str,
     rabbitmq_url: str,
+    rabbitmq_management_url: str,
     moto_s3: S3Endpoint,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
@@ -66,6 +68,7 @@ def compose_stack(
     config = StackConfig(
         mysql_url=mysql_server_url,
         broker_url=rabbitmq_url,
+        broker_management_url=rabbitmq_management_url,  # a broker user per service, as compose has
         redis_url=redis_url,
         s3_endpoint_url=moto_s3.url,
         bus_namespace=f"c{run}",
@@ -88,6 +91,7 @@ def compose_stack(
     finally:
         running.stop()
         running.drop_databases()
+        running.drop_broker_users()
 
 
 def test_each_service_runs_the_command_compose_gives_it(compose: Compose, compose_stack: Stack) -> None:
