@@ -10,7 +10,6 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +19,7 @@ from aic_common.db import create_db_engine, create_session_factory, utc_now
 from aic_common.messages import Envelope, UserRegistered
 from aic_common.runtime import ServiceRuntime
 from aic_common.settings import ServiceSettings
+from aic_common.testing import app_lifespan
 from aic_common.web import create_service_app
 
 
@@ -123,7 +123,7 @@ async def test_a_service_app_serves_the_outbox_metrics(tmp_path: Path) -> None:
         messaging_metadata.create_all(connection)
     app = create_service_app(settings, title="sample", lifespan=runtime.lifespan)
     runtime.install_metrics(app)  # installing again (another start of the app) adds nothing
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
             body = (await client.get("/metrics")).text

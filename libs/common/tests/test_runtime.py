@@ -11,14 +11,13 @@ import anyio.to_thread
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
 
 from aic_common.bus import apply_once_async, on_events
 from aic_common.messages import Envelope, UserDeleted
 from aic_common.runtime import ServiceRuntime
 from aic_common.settings import ServiceSettings
-from aic_common.testing import wait_for
+from aic_common.testing import app_lifespan, wait_for
 from aic_common.web import create_service_app
 
 pytestmark = pytest.mark.integration
@@ -66,7 +65,7 @@ async def running(
     settings: ServiceSettings,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, ServiceRuntime, list[str]]]:
     app, runtime, consumed = sample_service(settings)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
             yield client, runtime, consumed
@@ -122,7 +121,7 @@ async def test_blocking_handlers_never_outnumber_the_kept_database_connections(
         return {"released": released}
 
     app.include_router(router)
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sample") as client:
             requests = [asyncio.create_task(client.get("/hold")) for _ in range(8)]

@@ -13,7 +13,6 @@ import anyio
 import anyio.lowlevel
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import StreamingResponse
 from prometheus_client import Counter
@@ -24,6 +23,7 @@ from aic_common import web
 from aic_common.errors import NotFound
 from aic_common.observability import current_request_id, service_var
 from aic_common.settings import ServiceSettings
+from aic_common.testing import app_lifespan
 from aic_common.web import (
     READINESS_TIMEOUT_SECONDS,
     create_service_app,
@@ -250,7 +250,7 @@ async def test_lifespan_registers_checks_and_binds_the_service_name() -> None:
         seen["shutdown"] = True
 
     app = create_service_app(settings("simulator"), title="t", lifespan=lifespan)
-    async with LifespanManager(app) as manager, client_for(manager.app) as client:
+    async with app_lifespan(app) as manager, client_for(manager.app) as client:
         response = await client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["detail"]["checks"]["broker"].startswith("error: ")
@@ -352,10 +352,10 @@ async def test_a_service_exempts_its_start_up_heap_from_full_collections_once(
     monkeypatch.setattr(web, "_startup_heap_frozen", False)
     before = gc.get_freeze_count()
     first = create_service_app(settings("first"), title="first")
-    async with LifespanManager(first):
+    async with app_lifespan(first):
         frozen = gc.get_freeze_count()
         assert frozen > before
         second = create_service_app(settings("second"), title="second")
-        async with LifespanManager(second):
+        async with app_lifespan(second):
             # (frozen objects whose last reference goes leave the count)
             assert gc.get_freeze_count() <= frozen, "frozen once per process, not once per app"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aic_common.bus import InProcessBus
+from aic_common.testing import app_lifespan
 from aic_gateway.app import create_app
 from aic_gateway.dev import build_dev_app
 from aic_gateway.settings import GatewaySettings
@@ -96,7 +96,7 @@ async def dev(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]
         "social", httpx.AsyncClient(transport=InProcessTransport(upstream), base_url="http://social")
     )
     app.state.upstream_app = upstream
-    async with LifespanManager(app):
+    async with app_lifespan(app):
         transport = httpx.ASGITransport(app=app, client=("198.51.100.10", 4000))
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client, app
@@ -200,14 +200,14 @@ async def test_slow_upstream_gives_504(dev) -> None:
 
 
 async def test_unreachable_upstream_gives_503_after_retrying(tmp_path: Path) -> None:
-    from aic_common.testing import free_port
+    from aic_common.testing import app_lifespan, free_port
 
     settings = GatewaySettings(
         data_dir=tmp_path, social_url=f"http://127.0.0.1:{free_port()}", upstream_retries=2
     )
     app = create_app(settings, shared_bus=InProcessBus("t"))
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
     ):
         response = await client.get("/api/posts/1")
@@ -254,7 +254,7 @@ async def test_a_kept_alive_connection_closed_unanswered_is_retried_for_idempote
     app = create_app(settings, shared_bus=InProcessBus("t"))
     try:
         async with (
-            LifespanManager(app),
+            app_lifespan(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
         ):
             for _ in range(3):
@@ -289,7 +289,7 @@ def test_services_keep_idle_connections_open_longer_than_anything_in_front_of_th
 async def test_undeployed_service_answers_503(tmp_path: Path) -> None:
     app = create_app(GatewaySettings(data_dir=tmp_path), shared_bus=InProcessBus("t"))
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
     ):
         response = await client.get("/api/posts/1")
@@ -346,7 +346,7 @@ async def test_web_ui_is_served_with_caching_and_spa_fallback(tmp_path: Path) ->
     (tmp_path / "secret.txt").write_text("no", encoding="utf-8")
     app = create_app(GatewaySettings(data_dir=tmp_path, web_dist_dir=dist), shared_bus=InProcessBus("t"))
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
     ):
         asset = await client.get("/assets/index-abc123.js")
@@ -363,7 +363,7 @@ async def test_placeholder_page_until_the_ui_is_built(tmp_path: Path) -> None:
         GatewaySettings(data_dir=tmp_path, web_dist_dir=tmp_path / "none"), shared_bus=InProcessBus("t")
     )
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
     ):
         page = await client.get("/")

@@ -15,13 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from aic_common.bus import InProcessBus, on_commands
 from aic_common.bus.rabbit import RabbitBus
 from aic_common.messages import Envelope, MessageSent, UserRegistered, make_envelope
-from aic_common.testing import wait_for
+from aic_common.testing import app_lifespan, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
 from aic_simulator.models import ActionLog, Agent
@@ -42,7 +41,7 @@ async def simulator(
     app = create_app(settings, shared_bus=bus)
     app.state.token_verifier = TokenVerifier.from_issuer(ISSUER)
     async with (
-        LifespanManager(app),
+        app_lifespan(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sim") as client,
     ):
         yield client, app
