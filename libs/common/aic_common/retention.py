@@ -15,8 +15,6 @@ statement, which takes the write lock from its start.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.db import run_in_thread, run_transaction, utc_now
+from aic_common.periodic import PeriodicTask
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +99,7 @@ class RetentionSweeper:
     rules: list[PruneRule] = field(default_factory=list)
     sweeps: int = 0  # completed sweeps, for tests and operators
     deleted: dict[str, int] = field(default_factory=dict)  # rows deleted so far, by rule
-    _task: asyncio.Task[None] | None = field(default=None, repr=False)
+    _schedule: PeriodicTask | None = field(default=None, repr=False)
 
     def add(self, rule: PruneRule) -> None:
         if any(r.name == rule.name for r in self.rules):
@@ -126,21 +125,16 @@ class RetentionSweeper:
         self.sweeps += 1
         return counts
 
+    @property
+    def running(self) -> bool:
+        return self._schedule is not None and self._schedule.running
+
     async def start(self) -> None:
-        if self.rules and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="retention-sweeper")
+        if self.rules and self._schedule is None:
+            self._schedule = PeriodicTask("retention sweep", self.interval_seconds, self.sweep)
+            await self._schedule.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                await self.sweep()
-            except Exception:  # the database away, say: the next sweep tries again
-                log.exception("retention sweep failed; trying again in %ss", self.interval_seconds)
+        if self._schedule is not None:
+            await self._schedule.stop()
+            self._schedule = None

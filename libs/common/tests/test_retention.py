@@ -248,7 +248,7 @@ async def running_runtime(
     app = create_service_app(service_settings, title="sample", routers=[], lifespan=runtime.lifespan)
     async with app_lifespan(app):
         yield runtime, clock
-    assert runtime.retention._task is None  # stopped with the service
+    assert not runtime.retention.running  # stopped with the service
     if hasattr(runtime.bus, "delete_topology"):
         await runtime.bus.delete_topology()
 

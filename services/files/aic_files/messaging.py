@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from sqlalchemy.orm import Session
@@ -11,6 +9,7 @@ from sqlalchemy.orm import Session
 from aic_common.bus import Bus, apply_once_async, on_events
 from aic_common.db import run_in_thread
 from aic_common.messages import Envelope, PostCreated, ProfileUpdated, UserDeleted, parse_data
+from aic_common.periodic import PeriodicTask
 from aic_files.service import FilesService
 
 log = logging.getLogger(__name__)
@@ -58,28 +57,18 @@ class OrphanSweeper:
 
     def __init__(self, service: FilesService, interval_seconds: float) -> None:
         self.service = service
-        self.interval_seconds = interval_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._schedule = PeriodicTask("orphan sweep", interval_seconds, self._sweep_all)
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="files-orphan-sweep")
+        await self._schedule.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._schedule.stop()
 
     async def run_once(self) -> int:
         return await run_in_thread(self.service.sweep_orphans)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_seconds)
-            try:
-                # A full batch means more are waiting: go on without sleeping.
-                while await self.run_once() >= self.service.settings.orphan_sweep_batch:
-                    pass
-            except Exception:
-                log.exception("orphan sweep failed; trying again in %ss", self.interval_seconds)
+    async def _sweep_all(self) -> None:
+        # A full batch means more are waiting: go on without sleeping.
+        while await self.run_once() >= self.service.settings.orphan_sweep_batch:
+            pass
