@@ -76,4 +76,4 @@ def stack(
     finally:
         running.stop()
         running.drop_databases()
-        running.drop_broker_users()
+        running.drop_broker_namespace()

@@ -91,7 +91,7 @@ def compose_stack(
     finally:
         running.stop()
         running.drop_databases()
-        running.drop_broker_users()
+        running.drop_broker_namespace()
 
 
 def test_each_service_runs_the_command_compose_gives_it(compose: Compose, compose_stack: Stack) -> None:

@@ -24,7 +24,7 @@ from aic_common.bus.users import (
     password_hash,
     permissions,
     provision,
-    remove,
+    remove_namespace,
     vhost_of,
 )
 from aic_common.messages import CATALOGUE, EXCHANGE_OF_KIND, Envelope
@@ -54,8 +54,12 @@ def users(rabbitmq_url: str, rabbitmq_management_url: str) -> Iterator[tuple[str
         try:
             yield namespace, passwords
         finally:
-            remove(client, namespace)
+            remove_namespace(client, namespace, vhost_of(rabbitmq_url))
             assert client.get(f"/api/users/{broker_user('auth', namespace)}").status_code == 404
+            left = [
+                q["name"] for q in client.get("/api/queues/%2F").json() if q["name"].startswith(namespace)
+            ]
+            assert left == []  # the test's queues are gone too
 
 
 def bus_as(rabbitmq_url: str, namespace: str, passwords: dict[str, str], role: str) -> RabbitBus:

@@ -44,7 +44,7 @@ from aic_common.bus.users import (
     broker_user,
     management_client,
     provision,
-    remove,
+    remove_namespace,
     vhost_of,
 )
 from aic_common.testing import free_port, wait_until_serving
@@ -412,10 +412,11 @@ class Stack:
                     vhost_of(self.config.broker_url),
                 )
 
-    def drop_broker_users(self) -> None:
+    def drop_broker_namespace(self) -> None:
+        """Delete the stack's queues, exchanges and broker users (with the management API given)."""
         if self.config.broker_management_url:
             with management_client(self.config.broker_management_url) as client:
-                remove(client, self.config.bus_namespace)
+                remove_namespace(client, self.config.bus_namespace, vhost_of(self.config.broker_url))
 
     def drop_databases(self) -> None:
         engine = sa.create_engine(self.config.mysql_url, isolation_level="AUTOCOMMIT")

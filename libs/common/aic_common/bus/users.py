@@ -188,10 +188,20 @@ def provision(client: httpx.Client, namespace: str, passwords: Mapping[str, str]
         raise ProvisioningError(f"definitions refused: {response.status_code} {response.text[:300]}")
 
 
-def remove(client: httpx.Client, namespace: str) -> None:
-    """Delete each role's user of ``namespace`` (a test's or a torn-down deployment's); absent ones too."""
-    for role in ROLES:
-        path = f"/api/users/{quote(broker_user(role, namespace), safe='')}"
+def remove_namespace(client: httpx.Client, namespace: str, vhost: str = "/") -> None:
+    """Delete everything of ``namespace`` on the broker: its queues (each a quorum queue's Raft group
+    kept on disk until deleted), its exchanges and each role's user; what is absent already too. For a
+    test's broker and a torn-down deployment."""
+    escaped_vhost = quote(vhost, safe="")
+    doomed = []
+    for kind in ("queues", "exchanges"):
+        listed = client.get(f"/api/{kind}/{escaped_vhost}", params={"columns": "name"})
+        if listed.status_code != 200:
+            raise ProvisioningError(f"GET /api/{kind}: {listed.status_code} {listed.text[:200]}")
+        names = [item["name"] for item in listed.json() if item["name"].startswith(f"{namespace}.")]
+        doomed += [f"/api/{kind}/{escaped_vhost}/{quote(name, safe='')}" for name in names]
+    doomed += [f"/api/users/{quote(broker_user(role, namespace), safe='')}" for role in ROLES]
+    for path in doomed:
         response = client.delete(path)
         if response.status_code not in (204, 404):
             raise ProvisioningError(f"DELETE {path}: {response.status_code} {response.text[:200]}")
