@@ -613,6 +613,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--mysql-url", default=env.get("AIC_STACK_MYSQL_URL") or DEFAULT_MYSQL_URL)
     parser.add_argument("--broker-url", default=env.get("AIC_STACK_BROKER_URL") or DEFAULT_BROKER_URL)
+    parser.add_argument(
+        "--broker-management-url",
+        default=env.get("AIC_STACK_BROKER_MANAGEMENT_URL", ""),
+        help="RabbitMQ's management API as an administrator: a broker user per service, as deployed",
+    )
     parser.add_argument("--redis-url", default=env.get("AIC_STACK_REDIS_URL", ""))
     parser.add_argument("--s3-endpoint-url", default=env.get("AIC_STACK_S3_ENDPOINT_URL", ""))
     parser.add_argument("--s3-access-key", default=env.get("AIC_STACK_S3_ACCESS_KEY", ""))
@@ -656,6 +661,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = StackConfig(
         mysql_url=args.mysql_url,
         broker_url=args.broker_url,
+        broker_management_url=args.broker_management_url,
         redis_url=args.redis_url,
         s3_endpoint_url=args.s3_endpoint_url,
         s3_access_key=args.s3_access_key,
@@ -679,6 +685,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"{name:<10} {stack.url(name)}    log {stack.log_path(name)}", flush=True)
             if config.admin_username:
                 print(f"admin      {config.admin_username} / {stack.secrets.admin_password}", flush=True)
+            if config.broker_management_url:
+                print(f"aic sim    AIC_BROKER_URL={stack.broker_url(CONTROL_ROLE)}", flush=True)
             print("Ctrl-C stops everything.", flush=True)
             reported: set[str] = set()
             while True:
