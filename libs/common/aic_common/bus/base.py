@@ -30,6 +30,7 @@ Handler = Callable[[Envelope], Awaitable[Envelope | None]]
 EVENTS = "events"
 COMMANDS = "commands"
 CONTROL = "control"
+DEAD_LETTERS = "dlx"  # where a durable queue's poison messages go (RabbitMQ's dead-letter exchange)
 
 
 class BusUnavailable(Exception):

@@ -40,6 +40,7 @@ from faststream.rabbit import (
 from aic_common.bus.base import (
     COMMANDS,
     CONTROL,
+    DEAD_LETTERS,
     EVENTS,
     Binding,
     BusUnavailable,
@@ -101,7 +102,7 @@ class RabbitBus:
             name: RabbitExchange(f"{namespace}.{name}", type=ExchangeType.TOPIC, durable=True)
             for name in (EVENTS, COMMANDS, CONTROL)
         }
-        self._dlx = RabbitExchange(f"{namespace}.dlx", type=ExchangeType.DIRECT, durable=True)
+        self._dlx = RabbitExchange(f"{namespace}.{DEAD_LETTERS}", type=ExchangeType.DIRECT, durable=True)
         self._prefetch_channels: dict[int, Channel] = {}
         self._started = False
         self._stopping = False

@@ -32,11 +32,9 @@ from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 
-from aic_common.bus.base import COMMANDS, CONTROL, EVENTS
+from aic_common.bus.base import COMMANDS, CONTROL, DEAD_LETTERS, EVENTS
 
-# The dead-letter exchange every durable queue's failures go to (aic_common.bus.rabbit).
-DLX = "dlx"
-SHARED_EXCHANGES = (EVENTS, COMMANDS, CONTROL, DLX)
+SHARED_EXCHANGES = (EVENTS, COMMANDS, CONTROL, DEAD_LETTERS)
 # Where a reply to a request is published: the default exchange, which permissions call amq.default.
 DEFAULT_EXCHANGE = "amq.default"
 CONTROL_ROLE = "control"  # the `aic sim` command line
@@ -92,7 +90,7 @@ def permissions(role: str, namespace: str) -> Permissions:
     own_queues = [f"^{prefix}{re.escape(role)}\\."] if spec.owns_queues else []
     # A durable queue dead-letters to the dead-letter exchange (declaring it so needs write there) and its
     # <queue>.dlq is bound from it (read there).
-    dead_letters = [DLX] if spec.consumes and spec.owns_queues and spec.durable_queues else []
+    dead_letters = [DEAD_LETTERS] if spec.consumes and spec.owns_queues and spec.durable_queues else []
     replies = [f"^{re.escape(DEFAULT_EXCHANGE)}$"] if spec.replies else []
     return Permissions(
         configure=_any_of([*exchanges(SHARED_EXCHANGES), *own_queues]),
