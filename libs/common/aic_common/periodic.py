@@ -1,4 +1,5 @@
-"""Work a service repeats on a schedule while it runs (retention sweeps, the files service's orphan sweep)."""
+"""Work a service repeats on a schedule while it runs (retention sweeps, the files service's orphan sweep),
+and waiting for a wake-up with a time limit, as polling loops do."""
 
 from __future__ import annotations
 
@@ -8,6 +9,21 @@ import logging
 from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
+
+
+async def wait_until_set(event: asyncio.Event, seconds: float | None) -> bool:
+    """Whether ``event`` is set within ``seconds`` (None: no limit).
+
+    Not ``asyncio.wait_for(event.wait(), ...)``: on Python 3.11 that swallows a cancellation arriving
+    just as the event is set (it returns the result instead), and a loop being stopped then runs on,
+    its ``stop()`` waiting forever. ``asyncio.timeout`` tells its own expiry from a cancellation.
+    """
+    try:
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    except TimeoutError:
+        return False
+    return True
 
 
 class PeriodicTask:

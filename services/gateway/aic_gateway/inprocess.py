@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp, Message
 
+from aic_common.periodic import wait_until_set
+
 _END = object()
 
 
@@ -119,11 +121,9 @@ class InProcessTransport(httpx.AsyncBaseTransport):
         task = asyncio.create_task(run())
         # httpx's timeouts are the transport's job; here "read" bounds the wait for the response head.
         read_timeout = (request.extensions.get("timeout") or {}).get("read")
-        try:
-            await asyncio.wait_for(started.wait(), read_timeout)
-        except TimeoutError as exc:
+        if not await wait_until_set(started, read_timeout):
             task.cancel()
-            raise httpx.ReadTimeout("the in-process app did not answer in time", request=request) from exc
+            raise httpx.ReadTimeout("the in-process app did not answer in time", request=request)
         if "error" in head:
             raise httpx.RemoteProtocolError(f"in-process app failed: {head['error']!r}", request=request)
         return httpx.Response(

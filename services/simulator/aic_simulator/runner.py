@@ -20,6 +20,7 @@ from typing import Any
 from aic_common.db import run_in_thread
 from aic_common.errors import AppError, Conflict, ServiceUnavailable
 from aic_common.messages import SimCommand
+from aic_common.periodic import wait_until_set
 from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
 from aic_simulator.metrics import DecisionCounts
@@ -181,8 +182,7 @@ class Simulation:
         refreshed = False
         while world.state == "running" and (left := deadline - loop.time()) > 0:
             self._poke.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), min(left, REFRESH_SECONDS))
+            await wait_until_set(self._poke, min(left, REFRESH_SECONDS))
             refreshed = True
             if await run_in_thread(self.store.refresh, world):
                 break  # an agent was addressed: act at once

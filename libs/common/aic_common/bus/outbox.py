@@ -38,6 +38,7 @@ from aic_common.bus.tables import outbox_table
 from aic_common.db import for_update_skip_locked, utc_now
 from aic_common.messages import Envelope, MessageData, make_envelope
 from aic_common.observability import correlation_id_var
+from aic_common.periodic import wait_until_set
 
 log = logging.getLogger(__name__)
 
@@ -195,8 +196,7 @@ class OutboxRelay:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_seconds)
                 continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self.poll_seconds)
+            await wait_until_set(self._wakeup, self.poll_seconds)
 
     async def drain(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
