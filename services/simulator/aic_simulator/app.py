@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,11 +12,13 @@ from fastapi import FastAPI
 from aic_common.bus import InProcessBus
 from aic_common.db import run_in_thread
 from aic_common.principals import verifier_from_settings
+from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
 from aic_simulator.api import sim
 from aic_simulator.messaging import register_consumers
 from aic_simulator.metrics import register_metrics
+from aic_simulator.models import SeenPost, Stimulus
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.runner import Simulation
@@ -23,6 +26,23 @@ from aic_simulator.settings import SimulatorSettings
 from aic_simulator.world import load_world_file, seed_world
 
 MIGRATIONS = "aic_simulator:migrations"
+
+
+def retention_rules(settings: SimulatorSettings) -> list[PruneRule]:
+    """What the simulator deletes on its retention sweep: posts it perceived long ago (the world keeps
+    its recent feed in its checkpoint) and stimuli handled long ago. The action log is the run's record
+    and stays (see docs/deploy.md, "Data that grows")."""
+    seen, stimuli = SeenPost.__table__, Stimulus.__table__
+    return [
+        PruneRule("seen_posts", seen, seen.c.created_at, timedelta(days=settings.seen_post_retention_days)),
+        PruneRule(
+            "stimuli_handled",
+            stimuli,
+            stimuli.c.received_at,
+            timedelta(days=settings.handled_stimulus_retention_days),
+            only_if=lambda: stimuli.c.handled.is_(True),  # one still waiting is never dropped
+        ),
+    ]
 
 
 def build_policy(settings: SimulatorSettings) -> Policy:
@@ -52,6 +72,8 @@ def create_app(
 ) -> FastAPI:
     settings = settings or SimulatorSettings()
     runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
+    for rule in retention_rules(settings):
+        runtime.retention.add(rule)
     simulation = Simulation(settings, runtime, policy or build_policy(settings))
     register_consumers(runtime.bus, runtime.session_factory, simulation)
     world = load_world_file(settings.world_file)

@@ -169,7 +169,7 @@ class SeenPost(Base):
     author_username: Mapped[str] = mapped_column(sa.String(32))
     content: Mapped[str] = mapped_column(sa.Text)
     deleted: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(Timestamp)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)  # for the retention sweep
 
 
 class Stimulus(Base):
@@ -187,7 +187,7 @@ class Stimulus(Base):
     from_username: Mapped[str] = mapped_column(sa.String(32))
     content: Mapped[str] = mapped_column(sa.Text)
     handled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    received_at: Mapped[datetime] = mapped_column(Timestamp)
+    received_at: Mapped[datetime] = mapped_column(Timestamp, index=True)  # for the retention sweep
 
 
 class KnownFollow(Base):

@@ -36,6 +36,10 @@ class SimulatorSettings(ServiceSettings):
 
     ai_browse_comment_limit: int = Field(default=10, ge=1, le=100)
     memory_limit: int = Field(default=200, ge=10)
+    # What the retention sweep deletes (docs/deploy.md, "Data that grows"): posts perceived this long ago
+    # (a comment on an older post no longer wakes its author) and stimuli handled this long ago.
+    seen_post_retention_days: float = Field(default=90, gt=0)
+    handled_stimulus_retention_days: float = Field(default=30, gt=0)
     reflection_threshold: float = Field(default=40.0, gt=0)
     # Leadership: one simulator acts at a time; a standby takes over when the lease expires.
     lease_ttl_seconds: float = Field(default=10.0, gt=1)
