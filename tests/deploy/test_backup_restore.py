@@ -182,10 +182,22 @@ def prefix(mysql_server_url: str) -> Iterator[str]:
         engine.dispose()
 
 
+@contextlib.contextmanager
+def running(config: StackConfig) -> Iterator[Stack]:
+    """The stack, its queues, exchanges and broker users removed after it stopped."""
+    stack = Stack(config)
+    try:
+        with stack:
+            yield stack
+    finally:
+        stack.drop_broker_namespace()
+
+
 def test_a_backup_restored_on_a_new_server_brings_back_people_and_posts(
     tools: dict[str, str],
     mysql_server_url: str,
     rabbitmq_url: str,
+    rabbitmq_management_url: str,
     moto_s3: S3Endpoint,
     stack_config_factory: Callable[..., StackConfig],
     prefix: str,
@@ -210,13 +222,15 @@ def test_a_backup_restored_on_a_new_server_brings_back_people_and_posts(
     assert created.returncode == 0, created.stderr
 
     config = dataclasses.replace(
-        stack_config_factory(mysql_server_url, rabbitmq_url, tmp_path / "stack"),
+        stack_config_factory(
+            mysql_server_url, rabbitmq_url, tmp_path / "stack", broker_management_url=rabbitmq_management_url
+        ),
         db_prefix=prefix,
         services=[spec for spec in SERVICES if spec.name in ("auth", "social")],
         ready_timeout_seconds=SERVER_START_SECONDS,
     )
     username = f"keeper_{uuid.uuid4().hex[:6]}"
-    with Stack(config) as stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as gateway:
+    with running(config) as stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as gateway:
         body = {"username": username, "email": f"{username}@example.com", "password": PASSWORD}
         registered = gateway.post("/api/auth/register", json=body)
         assert registered.status_code == 201, registered.text
@@ -298,7 +312,7 @@ def test_a_backup_restored_on_a_new_server_brings_back_people_and_posts(
         moved = dataclasses.replace(
             config, mysql_url=fresh.render_as_string(hide_password=False), gateway_port=free_port()
         )
-        with Stack(moved) as stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as gateway:
+        with running(moved) as stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as gateway:
             assert alembic_versions(fresh, prefix) == versions
             headers = sign_in(gateway, username)
             post = gateway.get(f"/api/posts/{post_id}", headers=headers)
