@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+import sqlalchemy as sa
 import yaml
 
 from aic_auth.settings import AuthSettings
@@ -647,6 +649,24 @@ def overlays(k8s_tree: Path) -> dict[str, Manifests]:
 @pytest.fixture(params=["dev", "prod"])
 def overlay(request: pytest.FixtureRequest, overlays: dict[str, Manifests]) -> Manifests:
     return overlays[request.param]
+
+
+@pytest.fixture
+def prefix(mysql_server_url: str) -> Iterator[str]:
+    """A name prefix of this test alone on the test server: the databases and users made under it (each
+    service's, and the backup user) are dropped afterwards."""
+    value = f"t{uuid.uuid4().hex[:8]}"
+    yield value
+    engine = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for spec in ALL_SPECS:
+                if spec.has_database:
+                    connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{value}_{spec.name}`"))
+                    connection.execute(sa.text(f"DROP USER IF EXISTS '{value}_{spec.name}'@'%'"))
+            connection.execute(sa.text(f"DROP USER IF EXISTS '{value}_backup'@'%'"))
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

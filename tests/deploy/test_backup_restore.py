@@ -166,22 +166,6 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60.0
         time.sleep(0.2)
 
 
-@pytest.fixture
-def prefix(mysql_server_url: str) -> Iterator[str]:
-    """Databases and users of this test alone on the test server, dropped afterwards."""
-    value = f"t{uuid.uuid4().hex[:8]}"
-    yield value
-    engine = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            for service in DATABASE_SERVICES:
-                connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{value}_{service}`"))
-                connection.execute(sa.text(f"DROP USER IF EXISTS '{value}_{service}'@'%'"))
-            connection.execute(sa.text(f"DROP USER IF EXISTS '{value}_backup'@'%'"))
-    finally:
-        engine.dispose()
-
-
 @contextlib.contextmanager
 def running(config: StackConfig) -> Iterator[Stack]:
     """The stack, its queues, exchanges and broker users removed after it stopped."""

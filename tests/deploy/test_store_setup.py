@@ -10,8 +10,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import aio_pika
@@ -29,21 +27,6 @@ from .conftest import ALL_SPECS, STORE_SCRIPTS, Compose
 pytestmark = pytest.mark.integration
 
 DATABASE_SPECS = [spec for spec in ALL_SPECS if spec.has_database]
-
-
-@pytest.fixture
-def prefix(mysql_server_url: str) -> Iterator[str]:
-    """A name prefix of this test alone; its databases and users are dropped afterwards."""
-    value = f"t{uuid.uuid4().hex[:8]}"
-    yield value
-    engine = sa.create_engine(mysql_server_url, isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            for spec in DATABASE_SPECS:
-                connection.execute(sa.text(f"DROP DATABASE IF EXISTS `{value}_{spec.name}`"))
-                connection.execute(sa.text(f"DROP USER IF EXISTS '{value}_{spec.name}'@'%'"))
-    finally:
-        engine.dispose()
 
 
 def run_script(server: URL, prefix: str, passwords: dict[str, str]) -> subprocess.CompletedProcess[str]:
