@@ -6,10 +6,11 @@ import AgentInspector from '@/components/operator/AgentInspector.vue'
 import ControlPanel from '@/components/operator/ControlPanel.vue'
 import EventForm from '@/components/operator/EventForm.vue'
 import StatusPanel from '@/components/operator/StatusPanel.vue'
+import EventList from '@/components/world/EventList.vue'
 import { i18n, setLocale } from '@/i18n'
 import { useSimStore } from '@/stores/sim'
 import { mockFetch, type Route } from './helpers'
-import { makeAction, makeAgent, makeDetail, makeStatus, makeWorld } from './simFixtures'
+import { makeAction, makeAgent, makeDetail, makeEvent, makeStatus, makeWorld } from './simFixtures'
 
 type Wrapper = ReturnType<typeof mount>
 
@@ -233,6 +234,7 @@ describe('operator console', () => {
     await flushPromises()
     expect(bodies[0]).toEqual({
       title: '停电',
+      kind: 'gathering', // unless another kind is picked
       description: '',
       location_id: 'cafe',
       starts_in_minutes: 30,
@@ -247,5 +249,92 @@ describe('operator console', () => {
     await wrapper.get('form').trigger('submit')
     await flushPromises()
     expect(wrapper.get('[role="alert"]').text()).toBe('No location moon')
+  })
+
+  it('sends the picked kind of event, offered by name in the current language', async () => {
+    const bodies: Array<Record<string, unknown>> = []
+    mockFetch([
+      {
+        method: 'POST',
+        path: '/api/sim/events',
+        reply: (init) => {
+          const body = JSON.parse(String(init.body)) as Record<string, unknown>
+          bodies.push(body)
+          return { status: 201, body: { ...body, id: '78', location_id: null, starts_at: '2026-06-01T08:00:00Z', ends_at: '2026-06-01T10:00:00Z', source: 'admin', active: true } }
+        },
+      },
+    ])
+    setLocale('zh-CN')
+    const sim = useSimStore()
+    const wrapper = mount(EventForm, { global: { plugins: [i18n] } })
+    const kind = wrapper.get('[data-test="event-kind"]')
+    expect(wrapper.get('label:has([data-test="event-kind"]) span').text()).toBe('类型')
+    expect(kind.findAll('option').map((option) => [option.attributes('value'), option.text()])).toEqual([
+      ['gathering', '聚会'],
+      ['market', '集市'],
+      ['show', '演出'],
+      ['hazard', '险情'],
+      ['announcement', '公告'],
+    ])
+    expect((kind.element as HTMLSelectElement).value).toBe('gathering')
+
+    await wrapper.get('[data-test="event-title"] input').setValue('码头起火')
+    await kind.setValue('hazard')
+    await wrapper.get('form').trigger('submit')
+    await flushPromises()
+    expect(bodies.map((body) => [body.title, body.kind])).toEqual([['码头起火', 'hazard']])
+    expect(sim.events.map((event) => event.kind)).toEqual(['hazard'])
+    expect((kind.element as HTMLSelectElement).value).toBe('gathering') // the form starts over
+  })
+
+  it('shows the kind of each event, a hazard set apart', () => {
+    const wrapper = mount(EventList, {
+      props: {
+        current: [makeEvent('1', { kind: 'hazard', title: 'Fire at the pier' })],
+        upcoming: [makeEvent('2', { kind: 'market' }), makeEvent('3', { kind: undefined })],
+        placesById: new Map(),
+      },
+      global: { plugins: [i18n] },
+    })
+    const events = wrapper.findAll('[data-test="event"]')
+    expect(events.map((event) => event.find('[data-test="event-kind"]').exists() && event.get('[data-test="event-kind"]').text())).toEqual([
+      '⚠ Hazard',
+      'Market',
+      false, // a simulator without kinds
+    ])
+    expect(events[0]!.get('[data-test="event-kind"]').classes()).toContain('events__kind--hazard')
+    expect(events[0]!.classes()).toContain('events__item--hazard')
+    expect(events[1]!.get('[data-test="event-kind"]').classes()).not.toContain('events__kind--hazard')
+  })
+
+  it('says in the status panel when the town is catching up, and until when', () => {
+    const catchingUp = mount(StatusPanel, {
+      props: { status: makeStatus({ catching_up: true, catch_up_until: '2026-06-03T07:00:00' }), live: true },
+      global: { plugins: [i18n] },
+    })
+    expect(accessibleName(catchingUp.get('[data-test="catch-up"]').element)).toBe(
+      'The town is living its first days (until Wed, Jun 3, 07:00); the feed fills as it goes.',
+    )
+    expect(catchingUp.get('[data-test="status-catching-up"] dd').text()).toBe('Until Wed, Jun 3, 07:00')
+
+    // An older simulator says nothing about catching up: it is not.
+    const caughtUp = mount(StatusPanel, { props: { status: makeStatus(), live: true }, global: { plugins: [i18n] } })
+    expect(caughtUp.find('[data-test="catch-up"]').exists()).toBe(false)
+    expect(caughtUp.get('[data-test="status-catching-up"] dd').text()).toBe('No')
+  })
+
+  it('names a sleeping character asleep in the inspector', async () => {
+    const lin = makeAgent('lin', { display_name: '林小雨', current_action: 'sleep' })
+    mockFetch([{ path: '/api/sim/agents/lin', reply: () => ({ status: 200, body: makeDetail(lin) }) }])
+    const sim = useSimStore()
+    sim.agents = [lin]
+    sim.places = makeWorld().locations.map(({ agents: _agents, ...place }) => place)
+    const wrapper = mount(AgentInspector, { global: { plugins: [i18n] } })
+    await buttonNamed(wrapper, '林小雨').trigger('click')
+    await flushPromises()
+    expect(wrapper.get('[data-test="inspector-location"]').text()).toBe('Cafe · Asleep')
+    setLocale('zh-CN')
+    await flushPromises()
+    expect(wrapper.get('[data-test="inspector-location"]').text()).toBe('cafe-中文 · 睡觉中')
   })
 })

@@ -1,5 +1,14 @@
 // Simulator API bodies for the world and operator tests, shaped like the real answers.
-import type { ActionView, AgentDetail, AgentSummary, GameEvent, LocationView, SimStatus, WorldView } from '@/api/sim'
+import type {
+  ActionView,
+  AgentDetail,
+  AgentSummary,
+  GameEvent,
+  LocationView,
+  SimStatus,
+  SocietyReport,
+  WorldView,
+} from '@/api/sim'
 import type { LiveEvent } from '@/api/types'
 
 export function makeAgent(id: string, overrides: Partial<AgentSummary> = {}): AgentSummary {
@@ -102,6 +111,42 @@ export function makeDetail(agent: AgentSummary, overrides: Partial<AgentDetail> 
     relationships: [],
     memories: [],
     recent_actions: [],
+    ...overrides,
+  }
+}
+
+/** A day of the town as GET /api/sim/report tells it: every goal met. */
+export function makeReport(overrides: Partial<SocietyReport> = {}): SocietyReport {
+  return {
+    window: { since: '2026-06-01T07:00:00', until: '2026-06-02T07:00:00', sim_hours: 24 },
+    decisions: 1234,
+    decisions_by_kind: { browse: 300, post: 80, reply: 40, talk: 30, sleep: 10, unfollow: 0 },
+    ai_messages: {
+      count: 120,
+      share_of_decisions: 0.097,
+      in_sleep_hours: 0,
+      busiest_pair: { a: '林小雨', b: '陈默', messages: 14 },
+      longest_exchange: { a: '林小雨', b: '陈默', turns: 6, conversation: 'c-12' },
+    },
+    texts: {
+      all: { count: 900, distinct: 0.86, distinct_masked: 0.61 },
+      by_kind: { post: { count: 80, distinct: 0.95, distinct_masked: 0.8 }, say: {} },
+    },
+    contradictions: { count: 0, examples: [] },
+    questions: { count: 20, answered: 20, answered_within_30s: 20, on_topic: 15, on_topic_share: 0.75 },
+    nested_reflections: 0,
+    private_leaks: { count: 0, examples: [] },
+    goals: [
+      { name: 'AI-to-AI messages share of decisions', value: 0.097, target: '<= 0.25', met: true },
+      { name: 'most messages between one pair', value: 14, target: '<= 24', met: true },
+      { name: 'AI-to-AI messages in sleep hours', value: 0, target: '0', met: true },
+      { name: 'distinct texts', value: 0.86, target: '>= 0.80', met: true },
+      { name: 'distinct texts after masking', value: 0.61, target: '>= 0.50', met: true },
+      { name: 'posts contradicting the world', value: 0, target: '0', met: true },
+      { name: 'private-content leaks', value: 0, target: '0', met: true },
+      { name: 'nested reflections', value: 0, target: '0', met: true },
+      { name: 'questions answered on topic', value: 0.75, target: '>= 0.60', met: true },
+    ],
     ...overrides,
   }
 }

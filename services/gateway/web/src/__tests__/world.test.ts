@@ -3,16 +3,18 @@ import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import { i18n, setLocale } from '@/i18n'
+import type { SimStatus, WorldView as WorldBody } from '@/api/sim'
 import { useLiveStore } from '@/stores/live'
+import { useSimStore } from '@/stores/sim'
 import WorldView from '@/views/WorldView.vue'
 import { mockFetch, type Route } from './helpers'
 import { actionStarted, makeAction, makeEvent, makeStatus, makeWorld } from './simFixtures'
 
 const EVIL = '<img src=x onerror=alert(1)>'
 
-function routes(): Route[] {
+function routes(world: WorldBody = makeWorld(), status: { now: Partial<SimStatus> } = { now: {} }): Route[] {
   return [
-    { path: '/api/sim/world', reply: () => ({ status: 200, body: makeWorld() }) },
+    { path: '/api/sim/world', reply: () => ({ status: 200, body: world }) },
     {
       path: '/api/sim/events',
       reply: () => ({
@@ -37,8 +39,18 @@ function routes(): Route[] {
         },
       }),
     },
-    { path: '/api/sim/status', reply: () => ({ status: 200, body: makeStatus({ sim_time: '2026-06-01T08:00:00' }) }) },
+    {
+      path: '/api/sim/status',
+      reply: () => ({ status: 200, body: makeStatus({ sim_time: '2026-06-01T08:00:00', ...status.now }) }),
+    },
   ]
+}
+
+/** The world with EMMA asleep at the park. */
+function sleepyWorld(): WorldBody {
+  const world = makeWorld()
+  world.locations[1]!.agents[0]!.current_action = 'sleep'
+  return world
 }
 
 async function renderWorld() {
@@ -140,6 +152,67 @@ describe('World page', () => {
     expect(wrapper.get('[data-test="sim-state"]').text()).toBe('运行中')
     expect(wrapper.get('[data-test="ticker-line"]').text()).toBe('07:58 LIN 发了动态：“Fresh coffee!”')
     expect(wrapper.get('[data-place="cafe"] h3').text()).toBe('cafe-中文 进行中') // an event is on there
+    wrapper.unmount()
+  })
+
+  it('reads a sleeping character as asleep in the place list, the sheet and the ticker', async () => {
+    mockFetch(routes(sleepyWorld()))
+    const wrapper = await renderWorld()
+    expect(wrapper.get('[data-place="park"]').text()).toContain('Asleep')
+
+    await chip(wrapper, 'EMMA').trigger('click')
+    await flushPromises()
+    expect(wrapper.get('[data-test="agent-doing"]').text()).toBe('Asleep · At Park')
+
+    const live = useLiveStore()
+    await live.dispatch(actionStarted('9', 'lin', 'sleep', { sim_time: '2026-06-01T08:05:00' }))
+    await flushPromises()
+    expect(wrapper.get('[data-test="ticker-line"]').text()).toBe('08:05 LIN is asleep')
+    expect(wrapper.get('[data-place="cafe"]').text()).toContain('Asleep')
+
+    setLocale('zh-CN')
+    await flushPromises()
+    expect(wrapper.get('[data-test="ticker-line"]').text()).toBe('08:05 LIN 睡觉中')
+    expect(wrapper.get('[data-test="agent-doing"]').text()).toBe('睡觉中 · 在park-中文')
+    wrapper.unmount()
+  })
+
+  it('tells the new kinds of action in words of their own', async () => {
+    mockFetch(routes())
+    const wrapper = await renderWorld()
+    const live = useLiveStore()
+    const kinds = ['work', 'say', 'goodbye', 'unfollow', 'search']
+    for (const [index, kind] of kinds.entries()) {
+      await live.dispatch(actionStarted(String(20 + index), 'lin', kind, { sim_time: '2026-06-01T08:05:00' }))
+    }
+    await flushPromises()
+    const lines = wrapper.findAll('[data-test="ticker-line"]').slice(0, kinds.length).map((line) => line.text())
+    expect(lines).toEqual([
+      '08:05 LIN is searching',
+      '08:05 LIN unfollowed someone',
+      '08:05 LIN said goodbye in a private chat',
+      '08:05 LIN said something',
+      '08:05 LIN is working',
+    ])
+    expect(wrapper.get('[data-place="cafe"]').text()).toContain('Searching')
+    wrapper.unmount()
+  })
+
+  it('says the town is living its first days while it catches up, and stops saying so once done', async () => {
+    const status = { now: { catching_up: true, catch_up_until: '2026-06-03T07:00:00' } as Partial<SimStatus> }
+    mockFetch(routes(makeWorld(), status))
+    const wrapper = await renderWorld()
+    const banner = wrapper.get('[data-test="catch-up"]')
+    expect(banner.attributes('role')).toBe('status')
+    expect(banner.text()).toContain('The town is living its first days (until Wed, Jun 3, 07:00); the feed fills as it goes.')
+    setLocale('zh-CN')
+    await flushPromises()
+    expect(wrapper.get('[data-test="catch-up"]').text()).toContain('小镇正在度过最初的几天')
+
+    status.now = {} // caught up: the simulator no longer sends the fields
+    await useSimStore().refreshStatus()
+    await flushPromises()
+    expect(wrapper.find('[data-test="catch-up"]').exists()).toBe(false)
     wrapper.unmount()
   })
 

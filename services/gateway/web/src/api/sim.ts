@@ -25,6 +25,10 @@ export interface SimStatus {
   decisions_by_tier?: Record<string, number>
   fallbacks?: number
   checkpoint?: { state: string; sim_time: string; steps: number } | null
+  /** True while the town lives its first days as fast as it can (absent means false). */
+  catching_up?: boolean
+  /** The simulated time the catch-up runs to. */
+  catch_up_until?: string | null
 }
 
 export interface ControlRequest {
@@ -61,9 +65,15 @@ export interface LocationView {
   agents: AgentSummary[]
 }
 
+/** What sort of event: it decides who comes and how the characters take it. */
+export const EVENT_KINDS = ['gathering', 'market', 'show', 'hazard', 'announcement'] as const
+export type EventKind = (typeof EVENT_KINDS)[number]
+
 export interface GameEvent {
   id: string
   title: string
+  /** One of EVENT_KINDS; absent from simulators that predate kinds. */
+  kind?: string
   description: string
   location_id: string | null
   starts_at: string
@@ -150,6 +160,7 @@ export interface ActionFilters {
 
 export interface EventCreate {
   title: string
+  kind?: EventKind
   description?: string
   location_id?: string | null
   starts_in_minutes?: number
@@ -203,7 +214,62 @@ export const ACTION_KINDS = [
   'use_item',
   'attend_event',
   'rest',
+  'work',
+  'say',
+  'goodbye',
+  'sleep',
+  'unfollow',
+  'search',
 ] as const
+
+// GET /api/sim/report (operators): how the society behaved over a window of simulated time, with the
+// goals it is held to.
+export interface TextStats {
+  count?: number
+  /** Share of distinct texts, 0-1; "masked" after names, numbers and places are masked. */
+  distinct?: number
+  distinct_masked?: number
+}
+
+export interface ReportExample {
+  decision: number
+  agent: string
+  sim_time?: string
+  content?: string
+  why: string
+}
+
+export interface ReportFindings {
+  count: number
+  examples: ReportExample[]
+}
+
+export interface ReportGoal {
+  name: string
+  value: number
+  /** How the value is judged, e.g. "<= 0.25". */
+  target: string
+  met: boolean
+}
+
+export interface SocietyReport {
+  window: { since: string; until: string; sim_hours: number }
+  decisions: number
+  decisions_by_kind: Record<string, number>
+  ai_messages: {
+    count: number
+    share_of_decisions: number
+    in_sleep_hours: number
+    busiest_pair: { a: string; b: string; messages: number } | null
+    longest_exchange: { a: string; b: string; turns: number; conversation: string } | null
+  }
+  texts: { all: TextStats; by_kind: Record<string, TextStats> }
+  contradictions: ReportFindings
+  questions: { count: number; answered: number; answered_within_30s: number; on_topic: number; on_topic_share: number }
+  nested_reflections: number
+  private_leaks: ReportFindings
+  goals: ReportGoal[]
+}
 
 export const simApi = {
   status: () => api.get<SimStatus>('/sim/status'),
@@ -215,6 +281,7 @@ export const simApi = {
     api.get<ActionPage>('/sim/actions', { ...filters, cursor, limit }),
   events: () => api.get<GameEvent[]>('/sim/events'),
   createEvent: (body: EventCreate) => api.post<GameEvent>('/sim/events', body),
+  report: () => api.get<SocietyReport>('/sim/report'),
 }
 
 /** Milliseconds of a simulated time. The simulator writes them with or without a "Z"; both mean UTC. */

@@ -110,6 +110,9 @@ export const useSimStore = defineStore('sim', () => {
     const now = simTime.value ? simTimeMs(simTime.value) : Date.now()
     return events.value.filter((event) => simTimeMs(event.starts_at) > now)
   })
+  // The town's first days run as fast as they can; a status without the fields is not catching up.
+  const catchingUp = computed(() => status.value?.catching_up === true)
+  const catchUpUntil = computed(() => (catchingUp.value ? (status.value?.catch_up_until ?? null) : null))
 
   function applyStatus(next: SimStatus): void {
     status.value = next
@@ -279,6 +282,8 @@ export const useSimStore = defineStore('sim', () => {
     agentsByPlace,
     currentEvents,
     upcomingEvents,
+    catchingUp,
+    catchUpUntil,
     loadWorld,
     refreshAgents,
     refreshEvents,

@@ -1,6 +1,6 @@
 // How the world pages write simulated times, places and characters' actions in the current language.
 import type { AgentSummary } from '@/api/sim'
-import { ACTION_KINDS, simTimeMs } from '@/api/sim'
+import { ACTION_KINDS, EVENT_KINDS, simTimeMs } from '@/api/sim'
 import type { Place, TickerEntry } from '@/stores/sim'
 
 type Translate = (key: string, values?: Record<string, unknown>) => string
@@ -60,6 +60,19 @@ const KNOWN_DOINGS = new Set<string>(ACTION_KINDS)
 export function describeDoing(action: string | null, t: Translate): string {
   if (!action) return t('world.doing.none')
   return KNOWN_DOINGS.has(action) ? t(`world.doing.${action}`) : t('world.doing.other', { action })
+}
+
+/** A kind of action by name ("Sleep"), or the kind itself when this UI does not know it. */
+export function actionName(action: string, t: Translate): string {
+  return KNOWN_DOINGS.has(action) ? t(`world.action.${action}`) : action
+}
+
+const KNOWN_EVENT_KINDS = new Set<string>(EVENT_KINDS)
+
+/** The label of an event's kind; '' for an event without one, the kind itself for one this UI does not know. */
+export function eventKindName(kind: string | undefined, t: Translate): string {
+  if (!kind) return ''
+  return KNOWN_EVENT_KINDS.has(kind) ? t(`world.eventKind.${kind}`) : kind
 }
 
 export interface Directory {

@@ -1,3 +1,4 @@
+import societyReport from './en/societyReport'
 import social from './en/social'
 import world from './en/world'
 
@@ -5,6 +6,7 @@ import world from './en/world'
 export default {
   ...social,
   ...world,
+  ...societyReport,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },
   auth: {

@@ -1,4 +1,5 @@
 import type en from './en'
+import societyReport from './zh-CN/societyReport'
 import social from './zh-CN/social'
 import world from './zh-CN/world'
 
@@ -6,6 +7,7 @@ import world from './zh-CN/world'
 const zhCN: typeof en = {
   ...social,
   ...world,
+  ...societyReport,
   app: { name: 'AI 社区' },
   nav: { home: '首页', world: '世界', compose: '发布', messages: '消息', me: '我的' },
   auth: {
