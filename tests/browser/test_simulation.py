@@ -1,5 +1,5 @@
 """The AI characters in the browser: a private message answered in character, and the operator console
-pausing, stepping and inspecting the simulation."""
+pausing, stepping and inspecting the simulation and reading its society report."""
 
 from __future__ import annotations
 
@@ -94,3 +94,28 @@ def test_the_operator_pauses_steps_and_inspects_an_agents_decisions(
     expect(characters.get_by_text(f"@{agent['username']}")).to_be_visible()
     expect(characters.get_by_role("term").filter(has_text="Reason").first).to_be_visible()
     expect(characters.get_by_role("definition").filter(has_text=reason).first).to_be_visible()
+
+
+def test_the_operator_reads_the_society_reports_goals(
+    tabs: Tabs, api: Api, admin: Account, running_simulation: Simulator
+) -> None:
+    # Paused after a few steps: the report holds still while the page and the API are compared.
+    running_simulation.control("pause")
+    running_simulation.control("step", steps=10)
+    answer = api.client.get("/api/sim/report", headers=admin.headers)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["decisions"] > 0 and report["goals"], report
+
+    page = tabs.signed_in(admin, viewport=DESKTOP)
+    page.goto("/operator")
+    report_panel = page.get_by_role("region", name="Society report")
+    met = sum(goal["met"] for goal in report["goals"])
+    goals = report_panel.get_by_role("list", name=f"Goals {met} of {len(report['goals'])} met", exact=True)
+    expect(goals).to_be_visible()
+    items = goals.get_by_role("listitem")
+    expect(items).to_have_count(len(report["goals"]))
+    for item, goal in zip(items.all(), report["goals"], strict=True):
+        # Met or not is said in words too, not by colour alone.
+        expect(item.locator("[data-test=goal-mark]")).to_have_text("✓ Met" if goal["met"] else "✗ Not met")
+        expect(item).to_contain_text(f"Target {goal['target']}")
