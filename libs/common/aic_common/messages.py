@@ -381,6 +381,7 @@ class SimCommand(StrEnum):
     step = "step"
     set_speed = "set_speed"
     status = "status"
+    report = "report"  # the society report over since..until, answered as {"ok": true, "report": {...}}
 
 
 @register
@@ -392,3 +393,6 @@ class SimControl(MessageData):
     command: SimCommand
     steps: int | None = Field(default=None, ge=1, le=100_000)
     speed: float | None = Field(default=None, ge=0, le=10_000)
+    # The window of simulated time a report covers (UTC); by default the 24 hours before the clock.
+    since: datetime | None = None
+    until: datetime | None = None

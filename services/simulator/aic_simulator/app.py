@@ -15,7 +15,7 @@ from aic_common.principals import verifier_from_settings
 from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
-from aic_simulator.api import sim
+from aic_simulator.api import report, sim
 from aic_simulator.messaging import register_consumers
 from aic_simulator.metrics import register_metrics
 from aic_simulator.models import SeenPost, Stimulus
@@ -92,7 +92,7 @@ def create_app(
                 await simulation.stop()
 
     app = create_service_app(
-        settings, title="AI Community simulator", routers=[sim.router], lifespan=lifespan
+        settings, title="AI Community simulator", routers=[sim.router, report.router], lifespan=lifespan
     )
     app.state.simulation = simulation
     register_metrics(simulation, app.state.metrics_registry)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import BatchingInbox, Bus, on_control, on_events
 from aic_common.bus.rabbit import RabbitBus
-from aic_common.db import insert_unless_present
+from aic_common.db import insert_unless_present, run_in_thread
 from aic_common.errors import AppError
 from aic_common.messages import (
     CommandRejected,
@@ -21,12 +21,14 @@ from aic_common.messages import (
     PostCreated,
     PostDeleted,
     PostLiked,
+    SimCommand,
     SimControl,
     UserFollowed,
     UserRegistered,
     parse_data,
 )
 from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenPost, Stimulus
+from aic_simulator.report import naive_utc, society_report
 from aic_simulator.runner import Simulation
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import wall_now
@@ -98,6 +100,12 @@ def record_result(session: Session, envelope: Envelope) -> None:
     else:
         result = f"applied: {envelope.type}"
     session.execute(sa.update(ActionLog).where(ActionLog.command_id == correlation).values(result=result))
+
+
+def report_of(session_factory: sessionmaker[Session], command: SimControl) -> dict[str, Any]:
+    """The society report an operator asked for (``aic sim report``), times as the simulator keeps them."""
+    with session_factory() as session:
+        return society_report(session, since=naive_utc(command.since), until=naive_utc(command.until))
 
 
 def _control_reply(request: Envelope, data: dict[str, Any]) -> Envelope:
@@ -269,6 +277,9 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             )
         try:
             command = parse_data(envelope, SimControl)
+            if command.command == SimCommand.report:
+                report = await run_in_thread(report_of, session_factory, command)
+                return _control_reply(envelope, {"ok": True, "report": report})
             status = await simulation.control(command.command, steps=command.steps, speed=command.speed)
             data = {"ok": True, "status": status}
         except AppError as error:

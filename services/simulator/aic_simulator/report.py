@@ -19,7 +19,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -484,6 +484,13 @@ class Logged:
     location_id: str
     created_at: datetime
     trace: dict[str, Any] = field(default_factory=dict)
+
+
+def naive_utc(moment: datetime | None) -> datetime | None:
+    """How the simulator keeps time: naive UTC (a time with a zone is converted, one without is UTC)."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def default_until(session: Session) -> datetime:
