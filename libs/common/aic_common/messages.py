@@ -222,6 +222,13 @@ class UserFollowed(MessageData):
 
 
 @register
+class UserUnfollowed(MessageData):
+    message_type = "user.unfollowed"
+    follower_id: str
+    followee_id: str
+
+
+@register
 class MessageSent(MessageData):
     message_type = "message.sent"
     message_id: str
@@ -281,6 +288,12 @@ class LikeCommand(SocialCommand):
 @register
 class FollowCommand(SocialCommand):
     message_type = "social.command.follow"
+    followee_id: str
+
+
+@register
+class UnfollowCommand(SocialCommand):
+    message_type = "social.command.unfollow"
     followee_id: str
 
 

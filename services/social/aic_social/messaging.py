@@ -22,6 +22,7 @@ from aic_common.messages import (
     LikeCommand,
     SendMessageCommand,
     SocialCommand,
+    UnfollowCommand,
     UserDeleted,
     UserRegistered,
     UserUpdated,
@@ -114,6 +115,14 @@ def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, So
         if not service.follow(session, actor, followee):
             raise Conflict("The account is followed already", code="already_following")
 
+    def unfollow(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, UnfollowCommand)
+        followee = session.get(Profile, command.followee_id)
+        if followee is None:
+            raise AppError("No such account to unfollow", code="not_found", status_code=404)
+        if not service.unfollow(session, actor, followee):
+            raise Conflict("The account is not followed", code="not_following")
+
     def send_message(session: Session, command: SocialCommand, actor: Actor) -> None:
         assert isinstance(command, SendMessageCommand)
         recipient = session.get(Profile, command.to_user_id)
@@ -126,13 +135,21 @@ def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, So
         CreateCommentCommand.message_type: comment,
         LikeCommand.message_type: like,
         FollowCommand.message_type: follow,
+        UnfollowCommand.message_type: unfollow,
         SendMessageCommand.message_type: send_message,
     }
 
 
 COMMAND_TYPES: dict[str, type[SocialCommand]] = {
     cls.message_type: cls
-    for cls in (CreatePostCommand, CreateCommentCommand, LikeCommand, FollowCommand, SendMessageCommand)
+    for cls in (
+        CreatePostCommand,
+        CreateCommentCommand,
+        LikeCommand,
+        FollowCommand,
+        UnfollowCommand,
+        SendMessageCommand,
+    )
 }
 
 

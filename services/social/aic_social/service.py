@@ -7,7 +7,6 @@ import base64
 import binascii
 import json
 import logging
-import math
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +30,9 @@ from aic_common.messages import (
     PostLiked,
     ProfileUpdated,
     UserFollowed,
+    UserUnfollowed,
 )
+from aic_common.ranking import explore_score
 from aic_social import search
 from aic_social.models import (
     Comment,
@@ -572,26 +573,30 @@ class SocialService:
         self.outbox.add(session, UserFollowed(follower_id=actor.user_id, followee_id=followee.user_id))
         return True
 
-    def unfollow(self, session: Session, actor: Actor, followee: Profile) -> None:
+    def unfollow(self, session: Session, actor: Actor, followee: Profile) -> bool:
+        """False when there was no follow to remove."""
         removed = session.execute(
             sa.delete(Follow).where(
                 Follow.follower_id == actor.user_id, Follow.followee_id == followee.user_id
             )
         )
-        if removed.rowcount:
-            self._count_follow(session, actor.user_id, followee.user_id, -1)
+        if not removed.rowcount:
+            return False
+        self._count_follow(session, actor.user_id, followee.user_id, -1)
+        self.outbox.add(session, UserUnfollowed(follower_id=actor.user_id, followee_id=followee.user_id))
+        return True
 
     def _count_follow(self, session: Session, follower_id: str, followee_id: str, delta: int) -> None:
-        session.execute(
-            sa.update(Profile)
-            .where(Profile.user_id == follower_id)
-            .values(following_count=Profile.following_count + delta)
+        # The two rows in one order (by id): two accounts (un)following each other at the same moment
+        # would otherwise each lock one and wait for the other (a deadlock on InnoDB).
+        counts = sorted(
+            [(follower_id, Profile.following_count), (followee_id, Profile.follower_count)],
+            key=lambda count: count[0],
         )
-        session.execute(
-            sa.update(Profile)
-            .where(Profile.user_id == followee_id)
-            .values(follower_count=Profile.follower_count + delta)
-        )
+        for user_id, column in counts:
+            session.execute(
+                sa.update(Profile).where(Profile.user_id == user_id).values({column: column + delta})
+            )
 
     def connections(
         self, session: Session, profile: Profile, *, followers: bool, cursor: str | None, limit: int
@@ -689,8 +694,8 @@ class SocialService:
         gravity = self.settings.explore_gravity
 
         def score(row: sa.Row) -> float:
-            age_hours = max(0.0, (as_of - row.created_at).total_seconds() / 3600)
-            return (1 + row.like_count + 2 * row.comment_count) / math.pow(age_hours + 2, gravity)
+            age_hours = (as_of - row.created_at).total_seconds() / 3600
+            return explore_score(row.like_count, row.comment_count, age_hours, gravity)
 
         ranked = sorted(candidates, key=lambda r: (score(r), r.id), reverse=True)
         page_ids = [r.id for r in ranked[offset : offset + limit]]

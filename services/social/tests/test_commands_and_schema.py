@@ -14,6 +14,7 @@ from aic_common.messages import (
     FollowCommand,
     LikeCommand,
     SendMessageCommand,
+    UnfollowCommand,
     make_envelope,
 )
 from aic_common.migrations import schema_drift
@@ -120,6 +121,37 @@ async def test_a_command_that_changes_nothing_is_answered_so_the_action_gets_a_r
     assert codes == {str(again[0].id): "already_liked", str(again[1].id): "already_following"}
     assert (await social.client.get(f"/api/posts/{post['id']}")).json()["like_count"] == 1
     assert len(social.of_type("post.liked")) == 1 and len(social.of_type("user.followed")) == 1
+
+
+async def test_an_unfollow_by_command_or_by_a_person_is_announced_once(social: SocialEnv) -> None:
+    ai, person = await social.user(is_ai=True), await social.user()
+    await social.bus.publish(make_envelope(FollowCommand(actor_id=ai.id, followee_id=person.id), "simulator"))
+    followed = await social.client.post(f"/api/users/{ai.username}/follow", headers=person.headers)
+    assert followed.status_code == 204
+    await wait_for(lambda: len(social.of_type("user.followed")) == 2, timeout=20)
+
+    unfollow = make_envelope(UnfollowCommand(actor_id=ai.id, followee_id=person.id), "simulator")
+    unfollow.correlation_id = "decision-7"
+    await social.bus.publish(unfollow)
+    for _ in range(2):  # the second unfollow removes nothing and says nothing
+        gone = await social.client.delete(f"/api/users/{ai.username}/follow", headers=person.headers)
+        assert gone.status_code == 204
+    announced = await wait_for(
+        lambda: len(social.of_type("user.unfollowed")) >= 2 and social.of_type("user.unfollowed"), timeout=20
+    )
+    pairs = sorted((e.data["follower_id"], e.data["followee_id"]) for e in announced)
+    assert pairs == sorted([(ai.id, person.id), (person.id, ai.id)])
+    by_command = next(e for e in announced if e.data["follower_id"] == ai.id)
+    assert by_command.correlation_id == "decision-7", "the simulator matches the result to its action"
+    for user in (ai, person):
+        shown = (await social.client.get(f"/api/users/{user.username}")).json()
+        assert shown["follower_count"] == shown["following_count"] == 0
+
+    again = make_envelope(UnfollowCommand(actor_id=ai.id, followee_id=person.id), "simulator")
+    await social.bus.publish(again)
+    rejected = await wait_for(lambda: social.of_type("social.command.rejected"), timeout=20)
+    assert [(e.data["command_id"], e.data["code"]) for e in rejected] == [(str(again.id), "not_following")]
+    assert len(social.of_type("user.unfollowed")) == 2
 
 
 async def test_a_burst_of_commands_with_refusals_among_them_applies_each_good_one_once(
