@@ -18,7 +18,7 @@ from aic_common.web import create_service_app
 from aic_simulator.api import report, sim
 from aic_simulator.messaging import register_consumers
 from aic_simulator.metrics import register_metrics
-from aic_simulator.models import SeenPost, Stimulus
+from aic_simulator.models import SeenComment, SeenLike, SeenPost, Stimulus
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.runner import Simulation
@@ -29,12 +29,16 @@ MIGRATIONS = "aic_simulator:migrations"
 
 
 def retention_rules(settings: SimulatorSettings) -> list[PruneRule]:
-    """What the simulator deletes on its retention sweep: posts it perceived long ago (the world keeps
-    its recent feed in its checkpoint) and stimuli handled long ago. The action log is the run's record
-    and stays (see docs/deploy.md, "Data that grows")."""
+    """What the simulator deletes on its retention sweep: posts, comments and likes it perceived long ago
+    (the world keeps its recent feed in its checkpoint) and stimuli handled long ago. The action log is
+    the run's record and stays (see docs/deploy.md, "Data that grows")."""
     seen, stimuli = SeenPost.__table__, Stimulus.__table__
+    comments, likes = SeenComment.__table__, SeenLike.__table__
+    perceived_for = timedelta(days=settings.seen_post_retention_days)
     return [
-        PruneRule("seen_posts", seen, seen.c.created_at, timedelta(days=settings.seen_post_retention_days)),
+        PruneRule("seen_posts", seen, seen.c.created_at, perceived_for),
+        PruneRule("seen_comments", comments, comments.c.created_at, perceived_for),
+        PruneRule("seen_likes", likes, likes.c.created_at, perceived_for),
         PruneRule(
             "stimuli_handled",
             stimuli,

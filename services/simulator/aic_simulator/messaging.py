@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import BatchingInbox, Bus, on_control, on_events
@@ -25,9 +26,10 @@ from aic_common.messages import (
     SimControl,
     UserFollowed,
     UserRegistered,
+    UserUnfollowed,
     parse_data,
 )
-from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenPost, Stimulus
+from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenComment, SeenLike, SeenPost, Stimulus
 from aic_simulator.report import naive_utc, society_report
 from aic_simulator.runner import Simulation
 from aic_simulator.settings import SimulatorSettings
@@ -88,6 +90,16 @@ def _stimulus(
             received_at=wall_now(),
         )
     )
+
+
+def _insert_like(session: Session, post_id: str, user_id: str) -> None:
+    """One row per (post, user) however often the event comes: one statement, no read first."""
+    row = {"post_id": post_id, "user_id": user_id, "created_at": wall_now()}
+    table = SeenLike.__table__
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(sqlite.insert(table).values(row).on_conflict_do_nothing())
+    else:
+        session.execute(mysql.insert(table).values(row).on_duplicate_key_update(post_id=table.c.post_id))
 
 
 def record_result(session: Session, envelope: Envelope) -> None:
@@ -165,6 +177,19 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def comment_created(session: Session, envelope: Envelope) -> bool:
         comment = parse_data(envelope, CommentCreated)
+        insert_unless_present(
+            session,
+            SeenComment.__table__,
+            {
+                "comment_id": comment.comment_id,
+                "post_id": comment.post_id,
+                "author_id": comment.author_id,
+                "author_username": comment.author_username,
+                "content": comment.content,
+                "created_at": comment.created_at.replace(tzinfo=None),
+            },
+            key="comment_id",
+        )
         addressed = False
         owner = _agents_by_user(session, [comment.post_author_id]).get(comment.post_author_id)
         if owner is not None and owner.user_id != comment.author_id:
@@ -217,18 +242,33 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
             session.add(KnownFollow(follower_id=follow.follower_id, followee_id=follow.followee_id))
         return False
 
+    def unfollowed(session: Session, envelope: Envelope) -> bool:
+        gone = parse_data(envelope, UserUnfollowed)
+        session.execute(
+            sa.delete(KnownFollow).where(
+                KnownFollow.follower_id == gone.follower_id, KnownFollow.followee_id == gone.followee_id
+            )
+        )
+        return False
+
+    def liked(session: Session, envelope: Envelope) -> bool:
+        like = parse_data(envelope, PostLiked)
+        _insert_like(session, like.post_id, like.user_id)
+        return False
+
     def result_only(session: Session, envelope: Envelope) -> bool:
         return False
 
     return {
         CommandRejected.message_type: result_only,
-        PostLiked.message_type: result_only,
+        PostLiked.message_type: liked,
         UserRegistered.message_type: registered,
         PostCreated.message_type: post_created,
         PostDeleted.message_type: post_deleted,
         CommentCreated.message_type: comment_created,
         MessageSent.message_type: message_sent,
         UserFollowed.message_type: followed,
+        UserUnfollowed.message_type: unfollowed,
     }
 
 
@@ -296,9 +336,10 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             "post.deleted",
             "comment.created",
             "message.sent",
-            "user.followed",
-            # Heard only for the result of the character's action they answer.
             "post.liked",
+            "user.followed",
+            "user.unfollowed",
+            # Heard only for the result of the character's action it answers.
             "social.command.rejected",
         ),
         on_event,

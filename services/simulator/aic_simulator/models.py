@@ -197,3 +197,31 @@ class KnownFollow(Base):
 
     follower_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     followee_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+
+
+class SeenComment(Base):
+    """Comments as the characters read them under posts, from ``comment.created``."""
+
+    __tablename__ = "seen_comments"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    comment_id: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    post_id: Mapped[str] = mapped_column(sa.String(20), index=True)
+    author_id: Mapped[str] = mapped_column(sa.String(36))
+    author_username: Mapped[str] = mapped_column(sa.String(32))
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)  # for the retention sweep
+
+
+class SeenLike(Base):
+    """Who liked which post, from ``post.liked``: the like counts the characters see, and what each has
+    liked already (so it is not offered again)."""
+
+    __tablename__ = "seen_likes"
+    __table_args__ = (sa.UniqueConstraint("post_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    post_id: Mapped[str] = mapped_column(sa.String(20))
+    user_id: Mapped[str] = mapped_column(sa.String(36))
+    # When the simulator heard of it (the event carries no time): the retention sweep's measure.
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

@@ -34,6 +34,8 @@ class SimulatorSettings(ServiceSettings):
     llm_concurrency: int = Field(default=4, ge=1, le=256)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
 
+    # What a character reads when it browses: this many posts, and under each the newest this many comments.
+    ai_browse_post_limit: int = Field(default=10, ge=1, le=100)
     ai_browse_comment_limit: int = Field(default=10, ge=1, le=100)
     memory_limit: int = Field(default=200, ge=10)
     # What the retention sweep deletes (docs/deploy.md, "Data that grows"): posts perceived this long ago

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from aic_simulator.reading import ReadingState
+
 
 @dataclass
 class LocationInfo:
@@ -139,6 +141,7 @@ class World:
     agents: dict[str, AgentState]
     feed: deque[FeedEntry] = field(default_factory=lambda: deque(maxlen=300))
     follows: set[tuple[str, str]] = field(default_factory=set)
+    reading: ReadingState = field(default_factory=ReadingState)  # comments, likes, what each has read
     last_seen_post: int = 0
     last_stimulus: int = 0
     heap: list[tuple[datetime, str]] = field(default_factory=list)

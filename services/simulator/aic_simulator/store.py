@@ -35,6 +35,7 @@ from aic_simulator.models import (
     SimState,
 )
 from aic_simulator.models import Stimulus as StimulusRow
+from aic_simulator.reading import pull
 from aic_simulator.state import (
     AgentState,
     EventInfo,
@@ -305,6 +306,7 @@ class SimStore:
                     )
                 )
             world.follows |= {(f.follower_id, f.followee_id) for f in session.scalars(sa.select(KnownFollow))}
+            pull(session, world)
         return changed
 
     # ------------------------------------------------------------------ checkpoint
