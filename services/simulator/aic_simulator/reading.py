@@ -77,14 +77,14 @@ class ReadingState:
         activity = self.activity.get(post_id)
         return activity is not None and user_id in activity.likers
 
-    def _activity(self, post_id: str) -> PostActivity:
+    def activity_of(self, post_id: str) -> PostActivity:
         activity = self.activity.get(post_id)
         if activity is None:
             activity = self.activity[post_id] = PostActivity()
         return activity
 
-    def _add_comment(self, comment: CommentEntry) -> None:
-        activity = self._activity(comment.post_id)
+    def add_comment(self, comment: CommentEntry) -> None:
+        activity = self.activity_of(comment.post_id)
         activity.comment_count += 1
         activity.comments.append(comment)
 
@@ -107,8 +107,9 @@ def pull(session: Session, world: World) -> None:
     gone = reading.tracked - in_feed
     reading.tracked -= gone
     for held in (reading.activity, reading._terms):
-        for post_id in [p for p in held if p not in in_feed]:
-            del held[post_id]
+        # A copy of the keys (atomic): a reading function may add to them meanwhile, on the event loop.
+        for post_id in [p for p in list(held) if p not in in_feed]:
+            held.pop(post_id, None)
     new = sorted(in_feed - reading.tracked)
     for chunk in _chunks(new, 500):
         _backfill(session, reading, chunk)
@@ -127,13 +128,13 @@ def _backfill(session: Session, reading: ReadingState, post_ids: list[str]) -> N
         .where(SeenComment.post_id.in_(post_ids), SeenComment.id <= reading.last_comment)
         .order_by(SeenComment.id)
     ):
-        reading._add_comment(CommentEntry(*row))
+        reading.add_comment(CommentEntry(*row))
     for post_id, user_id in session.execute(
         sa.select(SeenLike.post_id, SeenLike.user_id).where(
             SeenLike.post_id.in_(post_ids), SeenLike.id <= reading.last_like
         )
     ):
-        reading._activity(post_id).likers.add(user_id)
+        reading.activity_of(post_id).likers.add(user_id)
 
 
 _COMMENT_COLUMNS = (
@@ -159,7 +160,7 @@ def _new_comments(session: Session, reading: ReadingState) -> bool:
         for row in rows:
             reading.last_comment = row.id
             if row.post_id in reading.tracked:
-                reading._add_comment(CommentEntry(*row))
+                reading.add_comment(CommentEntry(*row))
                 counted = True
         if len(rows) < BATCH:
             return counted
@@ -177,7 +178,7 @@ def _new_likes(session: Session, reading: ReadingState) -> bool:
         for like_id, post_id, user_id in rows:
             reading.last_like = like_id
             if post_id in reading.tracked:
-                reading._activity(post_id).likers.add(user_id)
+                reading.activity_of(post_id).likers.add(user_id)
                 counted = True
         if len(rows) < BATCH:
             return counted
@@ -321,7 +322,7 @@ def has_liked(world: World, user_id: str, post_id: str) -> bool:
 
 def record_like(world: World, user_id: str, post_id: str) -> None:
     """A like the engine sends: never offered again, and counted at once (its event adds nothing more)."""
-    likers = world.reading._activity(post_id).likers
+    likers = world.reading.activity_of(post_id).likers
     if user_id not in likers:
         likers.add(user_id)
         world.reading.version += 1

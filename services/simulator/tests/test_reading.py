@@ -126,7 +126,7 @@ def test_explore_ranks_by_the_products_score_with_ages_in_simulated_hours() -> N
     for user in range(20):
         record_like(world, f"fan-{user}", "1")
     record_like(world, "u-x", "2")
-    world.reading._activity("2").comment_count = 2
+    world.reading.activity_of("2").comment_count = 2
 
     shown = explore_feed(world, me, 10)
 
@@ -184,7 +184,7 @@ def test_an_agent_remembers_a_bounded_number_of_reads_most_recent_kept() -> None
 def test_comments_are_the_newest_few_oldest_first() -> None:
     world = world_of([], [post(1, "u-a")])
     for n in range(COMMENTS_KEPT + 5):
-        world.reading._add_comment(
+        world.reading.add_comment(
             reading.CommentEntry(n, f"c{n}", "1", "u-b", "b", f"comment {n}", START + timedelta(minutes=n))
         )
 
