@@ -23,8 +23,7 @@ async function renderPanel() {
 function goals(wrapper: ReturnType<typeof mount>) {
   return wrapper.findAll('[data-test="goal"]').map((goal) => ({
     mark: goal.get('[data-test="goal-mark"]').text(),
-    met: goal.classes('report__goal--met'),
-    unmet: goal.classes('report__goal--unmet'),
+    state: ['met', 'unmet', 'unmeasured'].filter((state) => goal.classes(`report__goal--${state}`)),
     name: goal.get('.report__goal-name').text(),
     figures: goal.get('.report__goal-figures').text().replace(/\s+/g, ' '),
   }))
@@ -69,15 +68,30 @@ describe('society report panel', () => {
     expect(listed).toHaveLength(9)
     expect(listed[0]).toEqual({
       mark: '✗ Not met',
-      met: false,
-      unmet: true,
+      state: ['unmet'],
       name: 'AI-to-AI messages, share of decisions',
       figures: 'Value 0.41 · Target <= 0.25',
     })
-    expect(listed[1]).toMatchObject({ mark: '✓ Met', met: true, unmet: false })
+    expect(listed[1]).toMatchObject({ mark: '✓ Met', state: ['met'] })
     expect(listed[1]).toMatchObject({ name: 'Most messages between one pair', figures: 'Value 14 · Target <= 24' })
     // The icon is decoration; the words carry the meaning for screen readers.
     expect(wrapper.get('[data-test="goal-mark"] [aria-hidden="true"]').text()).toBe('✗')
+  })
+
+  it('marks a goal with nothing to measure as no data, neither met nor missed', async () => {
+    const report = makeReport()
+    report.questions = { count: 0, answered: 0, answered_within_30s: 0, on_topic: 0, on_topic_share: null }
+    report.goals[8] = { name: 'questions answered on topic', value: null, target: '>= 0.60', met: null }
+    reportRoute({ next: { status: 200, body: report } })
+    const wrapper = await renderPanel()
+    expect(goals(wrapper)[8]).toEqual({
+      mark: '– No data',
+      state: ['unmeasured'],
+      name: 'Questions answered on topic',
+      figures: 'Value – · Target >= 0.60',
+    })
+    expect(wrapper.get('#operator-report-goals').text()).toContain('8 of 9 met')
+    expect(wrapper.get('[data-test="report-questions-on-topic"] dd').text()).toBe('0 (–)')
   })
 
   it('shows decisions by kind, AI messages, texts, findings with their examples and questions', async () => {

@@ -226,9 +226,9 @@ export const ACTION_KINDS = [
 // goals it is held to.
 export interface TextStats {
   count?: number
-  /** Share of distinct texts, 0-1; "masked" after names, numbers and places are masked. */
-  distinct?: number
-  distinct_masked?: number
+  /** Share of distinct texts, 0-1 (null without texts); "masked" after names, numbers and places are masked. */
+  distinct?: number | null
+  distinct_masked?: number | null
 }
 
 export interface ReportExample {
@@ -246,10 +246,12 @@ export interface ReportFindings {
 
 export interface ReportGoal {
   name: string
-  value: number
+  /** null when the window holds nothing to measure (no texts, no questions...). */
+  value: number | null
   /** How the value is judged, e.g. "<= 0.25". */
   target: string
-  met: boolean
+  /** null when there was no value to judge. */
+  met: boolean | null
 }
 
 export interface SocietyReport {
@@ -265,7 +267,13 @@ export interface SocietyReport {
   }
   texts: { all: TextStats; by_kind: Record<string, TextStats> }
   contradictions: ReportFindings
-  questions: { count: number; answered: number; answered_within_30s: number; on_topic: number; on_topic_share: number }
+  questions: {
+    count: number
+    answered: number
+    answered_within_30s: number
+    on_topic: number
+    on_topic_share: number | null
+  }
   nested_reflections: number
   private_leaks: ReportFindings
   goals: ReportGoal[]

@@ -13,7 +13,8 @@ export default {
     goals: 'Goals',
     goalsSummary: '{met} of {total} met',
     met: 'Met',
-    notMet: 'Not met',
+    unmet: 'Not met',
+    unmeasured: 'No data',
     value: 'Value',
     target: 'Target',
     // Goal names as the simulator words them, shown in the current language; unknown ones show as sent.

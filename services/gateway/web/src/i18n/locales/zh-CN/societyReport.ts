@@ -15,7 +15,8 @@ const societyReport: typeof en = {
     goals: '目标',
     goalsSummary: '达成 {met} / {total}',
     met: '已达成',
-    notMet: '未达成',
+    unmet: '未达成',
+    unmeasured: '无数据',
     value: '数值',
     target: '目标值',
     goal: {
