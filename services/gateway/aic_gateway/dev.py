@@ -41,7 +41,10 @@ def admin_login(settings: GatewaySettings) -> tuple[str, str]:
     return username, password
 
 
-def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
+def build_dev_app(
+    settings: GatewaySettings, *, simulator: dict[str, object] | None = None
+) -> tuple[FastAPI, tuple[str, str]]:
+    """The community's apps behind the gateway; ``simulator`` overrides simulator settings (tests, bench)."""
     from aic_auth.app import create_app as create_auth_app
     from aic_auth.settings import AuthSettings
     from aic_files.app import create_app as create_files_app
@@ -73,9 +76,12 @@ def build_dev_app(settings: GatewaySettings) -> tuple[FastAPI, tuple[str, str]]:
     service_apps["files"] = create_files_app(FilesSettings(**embedded), shared_bus=bus, jwks_client=jwks)
     # The community comes alive on its own: the simulation starts as soon as the simulator leads.
     service_apps["simulator"] = create_simulator_app(
-        SimulatorSettings(**embedded, autostart=True), shared_bus=bus, jwks_client=jwks
+        SimulatorSettings(**{**embedded, "autostart": True, **(simulator or {})}),
+        shared_bus=bus,
+        jwks_client=jwks,
     )
     gateway = create_app(settings, service_apps=service_apps, shared_bus=bus)
+    gateway.state.service_apps = service_apps  # for tests and benchmarks that look inside a service
     gateway_lifespan = gateway.router.lifespan_context
 
     @asynccontextmanager

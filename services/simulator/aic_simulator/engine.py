@@ -20,9 +20,9 @@ slots, so each of their ticks waits for all its decisions, as it always did.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import math
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -41,11 +41,15 @@ from aic_common.messages import (
     SimClockAdvanced,
     SimState,
     SimStateChanged,
+    UnfollowCommand,
 )
-from aic_simulator.memory import forget_beyond, reflect, remember, retrieve, terms_of
+from aic_simulator.conversations import Conversations, budget
+from aic_simulator.memory import forget_beyond, private_audience, reflect, remember, retrieve, terms_of
 from aic_simulator.metrics import DecisionCounts
+from aic_simulator.plans import current, place_affinity, plan_day, shelter
 from aic_simulator.policy import (
     ActionKind,
+    ConversationView,
     Decision,
     DecisionTrace,
     FeedItem,
@@ -55,9 +59,21 @@ from aic_simulator.policy import (
     Policy,
     option_allows,
 )
+from aic_simulator.privacy import find_leak
+from aic_simulator.reading import (
+    comments_of,
+    explore_feed,
+    has_liked,
+    home_feed,
+    mark_read,
+    record_like,
+    search,
+)
+from aic_simulator.rules import conversation_topic, write_content
 from aic_simulator.settings import SimulatorSettings
-from aic_simulator.state import AgentState, Relation, World
+from aic_simulator.state import PUBLIC, AgentState, Conversation, EventInfo, Relation, World
 from aic_simulator.store import Changes, SimStore
+from aic_simulator.writer import EventView, Scene, Speaker, WritingContext, subject_of
 
 log = logging.getLogger(__name__)
 
@@ -70,22 +86,24 @@ DURATION_MINUTES: dict[ActionKind, int] = {
     ActionKind.follow: 2,
     ActionKind.message: 5,
     ActionKind.reply: 3,
-    ActionKind.talk: 20,
+    ActionKind.talk: 3,  # a line said in person; the conversation goes on turn by turn
+    ActionKind.say: 3,
+    ActionKind.goodbye: 3,
+    ActionKind.unfollow: 2,
+    ActionKind.search: 10,
     ActionKind.pick_up: 3,
     ActionKind.use_item: 15,
     ActionKind.attend_event: 60,
+    ActionKind.work: 60,
     ActionKind.rest: 90,
 }
+# How long a character who has said its line waits for the other's before it goes on with its day.
+LISTEN_TIMEOUT = timedelta(minutes=20)
+CONVERSING = frozenset(
+    {ActionKind.talk, ActionKind.say, ActionKind.goodbye, ActionKind.reply, ActionKind.message}
+)
 # The tier name of the LLM policy (LlmPolicy.name); its latency is reported apart from the rules'.
 LLM_TIER = "llm"
-SOCIAL_ACTIONS = {
-    ActionKind.post,
-    ActionKind.comment,
-    ActionKind.like,
-    ActionKind.follow,
-    ActionKind.message,
-    ActionKind.reply,
-}
 
 
 @dataclass
@@ -140,6 +158,12 @@ class Engine:
         self.overlap: int = getattr(policy, "concurrency", 0)
         self.thinking: dict[str, Thinking] = {}  # by agent id, in the order they were asked
         self._open_places: list[Any] | None = None  # places open at the current simulated time
+        self.talks = Conversations(world)
+        # What each agent did lately that its words may mention (kept in memory only: a restart forgets).
+        self._recent_reads: dict[str, list[FeedItem]] = {}
+        self._item_used: dict[str, str] = {}
+        self._talked_with: dict[str, list[str]] = {}
+        self._posted_about: set[tuple[str, int]] = set()  # (agent, event) it has posted about
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
 
@@ -168,6 +192,9 @@ class Engine:
         due = [agent for agent in world.pop_due(world.sim_time) if agent.id not in self.thinking]
         for agent in due:
             self._finish(agent, changes)
+        for agent in due:
+            self._prepare(agent, changes)
+        self.talks.prune(world.sim_time)
         tick = world.steps + 1
         # Everyone due is perceived before anyone decides: the tasks start at the first await below.
         for agent in due:
@@ -257,26 +284,74 @@ class Engine:
         self.decision_counts.record(trace)
         return decision, trace
 
+    # ------------------------------------------------------------------ the day, before deciding
+
+    def _prepare(self, agent: AgentState, changes: Changes) -> None:
+        """Bring the agent's day up to date before it perceives: today's plan, a hazard's revision,
+        messages of conversations that have ended (read, not answered), a talk whose partner has gone."""
+        world = self.world
+        now = world.sim_time
+        zh = agent.language != "en"
+        today = now.date()
+        if agent.plan_day != today.isoformat():
+            agent.plan = plan_day(agent, today, world.locations, world.events, world.seed)
+            agent.plan_day, agent.dirty = today.isoformat(), True
+            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "meal", "leisure")]
+            self._memory(
+                agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks)
+            )
+        hazard = self._hazard_at(agent.location_id)
+        if hazard is not None and not any(i.reason == f"hazard {hazard.id}" for i in agent.plan):
+            agent.plan, agent.dirty = shelter(agent, agent.plan, hazard, now), True
+            title = hazard.title_in(agent.language)
+            self._memory(
+                agent,
+                changes,
+                "plan",
+                (f"{title},我改了计划,先回家" if zh else f"{title}: I changed my plans and headed home"),
+            )
+        for stimulus in list(agent.stimuli):
+            if stimulus.kind != "message":
+                continue
+            sender = world.agent_by_user(stimulus.from_user_id)
+            if sender is not None and self.talks.between("dm", agent.id, sender.id, now) is None:
+                self._handled(agent, stimulus.id, changes)  # its conversation is over: read, not answered
+        if agent.conversation_id is not None:
+            talk = self.talks.current(agent.conversation_id, now)
+            partner = world.agents.get(talk.other(agent.id)) if talk else None
+            if talk is None or partner is None or partner.location_id != agent.location_id:
+                self._leave_talk(agent, talk, changes)
+
+    def _hazard_at(self, location_id: str) -> EventInfo | None:
+        return next((e for e in self.world.active_events(location_id) if e.kind == "hazard"), None)
+
     # ------------------------------------------------------------------ perceiving
 
     def perceive(self, agent: AgentState) -> Perception:
         world = self.world
+        now = world.sim_time
         location = world.locations[agent.location_id]
         here = world.people_at(agent.location_id, besides=agent.id, limit=5)
         events = world.active_events(agent.location_id)
         feed = self._feed_for(agent)
-        unread = [
-            IncomingMessage(s.ref_id, s.from_user_id, s.from_username, s.content)
-            for s in agent.stimuli
-            if s.kind == "message"
-        ]
+        unread = [self._incoming(agent, s) for s in agent.stimuli if s.kind == "message"]
         query = " ".join([location.name, *(e.title for e in events), *(m.content for m in unread)])
-        memories = retrieve(agent, world.sim_time, query, k=5)
-        return Perception(
+        memories = retrieve(agent, now, query, k=5)
+        # Each thread answered may recall what was said in it, and only there.
+        for message in unread[:3]:
+            if message.conversation_id:
+                audience = private_audience(message.conversation_id)
+                private = [m for m in retrieve(agent, now, message.content, k=2, audience=audience)]
+                memories += [m for m in private if m.id not in {k.id for k in memories}]
+        item = current(agent.plan, now)
+        talk = self.talks.current(agent.conversation_id, now)
+        turn = self._talk_view(agent, talk) if talk is not None and talk.speaker == agent.id else None
+        hazard = self._hazard_at(agent.location_id)
+        perception = Perception(
             agent_id=agent.id,
             name=agent.display_name,
             persona=agent.persona,
-            sim_time=world.sim_time,
+            sim_time=now,
             location_id=location.id,
             location_name=location.name if agent.language != "en" else location.name_en,
             energy=agent.energy,
@@ -284,40 +359,201 @@ class Engine:
             mood=agent.mood,
             inventory=[world.items[i].name for i in agent.inventory],
             people_here=[a.display_name for a in here],
-            active_events=[e.title for e in events],
+            active_events=[e.title_in(agent.language) for e in events],
             feed=feed,
             unread_messages=unread,
             memories=memories,
-            options=self._options(agent, here, events, feed, unread),
+            options=[],
             language=agent.language,
+            awake=agent.awake_at(now),
+            place_open=location.kind == "home" or location.is_open(now),
+            plan=item.label if item else None,
+            plan_activity=item.activity if item else None,
+            plan_location_id=item.location_id if item else None,
+            hazard=hazard.title_in(agent.language) if hazard else None,
+            conversation=turn,
+            conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
+        )
+        perception.options = self._options(agent, perception, here, events, feed, unread)
+        perception.writing = self._writing(agent, perception, here, events)
+        return perception
+
+    def _incoming(self, agent: AgentState, stimulus: Any) -> IncomingMessage:
+        sender = self.world.agent_by_user(stimulus.from_user_id)
+        if sender is not None:
+            talk = self.talks.between("dm", agent.id, sender.id, self.world.sim_time)
+            return IncomingMessage(
+                stimulus.ref_id,
+                stimulus.from_user_id,
+                sender.display_name,
+                stimulus.content,
+                False,
+                talk.id if talk else None,
+            )
+        talk = self.talks.between("dm", agent.id, stimulus.from_user_id, self.world.sim_time)
+        name = self._display_name(stimulus.from_user_id)
+        return IncomingMessage(
+            stimulus.ref_id, stimulus.from_user_id, name, stimulus.content, True, talk.id if talk else None
         )
 
+    def _talk_view(self, agent: AgentState, talk: Conversation) -> ConversationView:
+        partner = self.world.agents.get(talk.other(agent.id))
+        relation = agent.relations.get(self._key_of(partner)) if partner else None
+        return ConversationView(
+            id=talk.id,
+            channel=talk.channel,
+            partner=partner.display_name if partner else "",
+            topic=talk.topic,
+            turns=talk.turns,
+            budget=talk.budget,
+            last_line=talk.last_line,
+            with_person=False,
+            first_meeting=relation is None or relation.interactions == 0,
+        )
+
+    def _dm_view(self, agent: AgentState, message: IncomingMessage) -> ConversationView | None:
+        talk = self.world.conversations.get(message.conversation_id or "")
+        relation = agent.relations.get(message.sender_id)
+        return ConversationView(
+            id=talk.id if talk else "",
+            channel="dm",
+            partner=message.sender_name,
+            topic=talk.topic if talk else "",
+            turns=talk.turns if talk else 0,
+            budget=talk.budget if talk else 0,
+            last_line=message.content,
+            with_person=message.from_person,
+            first_meeting=relation is None or relation.interactions == 0,
+        )
+
+    def _writing(
+        self, agent: AgentState, p: Perception, here: list[AgentState], events: list[EventInfo]
+    ) -> WritingContext:
+        """What the rule writer builds the agent's text from: only what is true now, public memories only."""
+        world = self.world
+        location = world.locations[agent.location_id]
+        event = next((e for e in events if e.kind == "hazard"), events[0] if events else None)
+        public = [m.content for m in p.memories if self._is_public(agent, m.id)]
+        return WritingContext(
+            speaker=Speaker(agent.display_name, agent.language, agent.persona, agent.mood, agent.energy),
+            scene=Scene(
+                place_name=p.location_name,
+                place_kind=location.kind,
+                place_open=p.place_open,
+                people_here=tuple(a.display_name for a in here if a.awake_at(world.sim_time)),
+                hour=world.sim_time.hour,
+                event=EventView(event.title_in(agent.language), event.kind, event.description)
+                if event
+                else None,
+                at_home=agent.location_id == agent.home_id,
+            ),
+            activity=p.plan if p.plan_location_id in (None, agent.location_id) else None,
+            read=tuple((f.author_name, f.content) for f in self._recent_reads.get(agent.id, ())),
+            item_used=self._item_used.get(agent.id),
+            talked_with=tuple(self._talked_with.get(agent.id, ())),
+            memories=tuple(public),
+        )
+
+    def _is_public(self, agent: AgentState, seq: int) -> bool:
+        return any(m.seq == seq and m.audience == PUBLIC for m in agent.memories)
+
     def _feed_for(self, agent: AgentState) -> list[FeedItem]:
-        limit = self.settings.ai_browse_comment_limit
-        return [
-            FeedItem(f.post_id, f.author_id, f.author_username, f.content[:280], f.author_id == agent.user_id)
-            for f in itertools.islice(reversed(self.world.feed), limit)
+        """What the agent reads when it browses: its home feed (those it follows) first, then the
+        explore ranking, each post with up to AIC_AI_BROWSE_COMMENT_LIMIT of its comments."""
+        world = self.world
+        limit = self.settings.ai_browse_post_limit
+        entries = home_feed(world, agent, limit // 2)
+        known = {e.post_id for e in entries}
+        entries += [e for e in explore_feed(world, agent, limit) if e.post_id not in known][
+            : limit - len(entries)
         ]
+        return [
+            FeedItem(
+                e.post_id,
+                e.author_id,
+                self._display_name(e.author_id),
+                e.content[:280],
+                e.author_id == agent.user_id,
+                tuple(
+                    (self._display_name(c.author_id), c.content[:140])
+                    for c in comments_of(world, e.post_id, self.settings.ai_browse_comment_limit)
+                ),
+            )
+            for e in entries
+        ]
+
+    def _display_name(self, user_id: str) -> str:
+        """People and characters are called by their display names, never their usernames: someone whose
+        name it does not know yet is not called by name at all."""
+        agent = self.world.agent_by_user(user_id)
+        if agent is not None:
+            return agent.display_name
+        return self.world.people.get(user_id, "")
+
+    def _key_of(self, other: AgentState | None) -> str:
+        """Relationships are keyed by account id (the agent id only until the account exists)."""
+        if other is None:
+            return ""
+        return other.user_id or other.id
+
+    def _available_for_talk(self, agent: AgentState, other: AgentState) -> bool:
+        now = self.world.sim_time
+        return (
+            other.awake_at(now)
+            and other.conversation_id is None
+            and other.id not in self.thinking
+            and other.current_action not in ("sleep", "talk")
+            and not self.talks.cooling_down(agent.id, other.id, now)
+        )
 
     def _options(
         self,
         agent: AgentState,
+        p: Perception,
         here: list[AgentState],
-        events: list[Any],
+        events: list[EventInfo],
         feed: list[FeedItem],
         unread: list[IncomingMessage],
     ) -> list[Option]:
         world = self.world
-        options: list[Option] = [Option(ActionKind.rest, None, "rest")]
+        now = world.sim_time
         linked = agent.user_id is not None  # social actions need the account
+        replies: list[Option] = []
         if linked:
             for message in unread[:3]:
-                options.append(Option(ActionKind.reply, message.message_id, f"reply:{message.sender_name}"))
+                if message.from_person:
+                    replies.append(
+                        Option(ActionKind.reply, message.message_id, f"reply:{message.sender_name}")
+                    )
+                    continue
+                sender = world.agent_by_user(message.sender_id)
+                # Between characters: only while the conversation is open and both are awake.
+                if message.conversation_id and sender is not None and sender.awake_at(now) and p.awake:
+                    replies.append(
+                        Option(ActionKind.reply, message.message_id, f"reply:{message.sender_name}")
+                    )
+                    replies.append(
+                        Option(ActionKind.goodbye, message.message_id, f"goodbye:{message.sender_name}")
+                    )
+        if (
+            p.conversation is not None
+        ):  # its turn in a talk: go on or say goodbye (people's messages may wait)
+            partner = world.conversations[p.conversation.id].other(agent.id)
+            return [
+                Option(ActionKind.say, partner, f"say:{p.conversation.partner}"),
+                Option(ActionKind.goodbye, partner, f"goodbye:{p.conversation.partner}"),
+                *[o for o in replies if o.action == ActionKind.reply and o.label.startswith("reply:")][:1],
+            ]
+        if not p.awake:
+            if agent.location_id != agent.home_id:
+                return [Option(ActionKind.move, agent.home_id, "home")]
+            return [Option(ActionKind.sleep, None, "sleep")]
+        options: list[Option] = [Option(ActionKind.rest, None, "rest"), *replies]
+        if linked:
             for stimulus in agent.stimuli:
                 if stimulus.kind in ("comment", "mention") and stimulus.post_id:
-                    options.append(
-                        Option(ActionKind.comment, stimulus.post_id, f"answer:{stimulus.from_username}")
-                    )
+                    name = self._display_name(stimulus.from_user_id)
+                    options.append(Option(ActionKind.comment, stimulus.post_id, f"answer:{name}"))
                     break
             if feed:
                 options.append(Option(ActionKind.browse, None, "browse the feed"))
@@ -325,7 +561,8 @@ class Engine:
                 options.append(Option(ActionKind.post, None, "write a post"))
             others = [f for f in feed if not f.is_mine][:3]
             for item in others:
-                options.append(Option(ActionKind.like, item.post_id, f"like {item.author_name}'s post"))
+                if not has_liked(world, agent.user_id or "", item.post_id):
+                    options.append(Option(ActionKind.like, item.post_id, f"like {item.author_name}'s post"))
                 options.append(
                     Option(ActionKind.comment, item.post_id, f"comment on {item.author_name}'s post")
                 )
@@ -333,20 +570,39 @@ class Engine:
                 if (agent.user_id, item.author_id) not in world.follows:
                     options.append(Option(ActionKind.follow, item.author_id, f"follow {item.author_name}"))
                     break
+            for other, relation in agent.relations.items():
+                if relation.affinity < -0.2 and (agent.user_id, other) in world.follows:
+                    name = self._display_name(other)
+                    options.append(Option(ActionKind.unfollow, other, f"unfollow {name}"))
+                    break
+            interests = [str(i) for i in agent.persona.get("interests", [])]
+            if interests:
+                query = interests[(now.day + now.hour) % len(interests)]
+                options.append(Option(ActionKind.search, query, f"search posts about {query}"))
             friends = sorted(
                 ((rel.affinity, other) for other, rel in agent.relations.items() if rel.affinity >= 0.5),
                 reverse=True,
             )
-            for _, other in friends[:1]:
-                friend = world.agents.get(other)
-                if friend is not None and friend.user_id:
-                    options.append(
-                        Option(ActionKind.message, friend.user_id, f"message:{friend.display_name}")
-                    )
-        for person in here[:3]:
-            options.append(Option(ActionKind.talk, person.id, f"talk with {person.display_name}"))
-        for event in events[:1]:
-            options.append(Option(ActionKind.attend_event, str(event.id), f"join {event.title}"))
+            for _, other in friends[:2]:
+                friend = world.agent_by_user(other)
+                if (
+                    friend is not None
+                    and friend.awake_at(now)
+                    and friend.awake_at(now + timedelta(hours=1))
+                    and not self.talks.cooling_down(agent.id, friend.id, now)
+                ):
+                    options.append(Option(ActionKind.message, other, f"message:{friend.display_name}"))
+                    break
+        if agent.energy > 0.1:
+            for person in here[:3]:
+                if self._available_for_talk(agent, person):
+                    options.append(Option(ActionKind.talk, person.id, f"talk with {person.display_name}"))
+        for event in events[:2]:
+            if event.kind not in ("hazard", "announcement"):
+                options.append(Option(ActionKind.attend_event, str(event.id), f"join {event.title}"))
+                break
+        if p.plan_activity == "work" and p.plan_location_id == agent.location_id:
+            options.append(Option(ActionKind.work, agent.location_id, f"work: {p.plan}"))
         for item_id in agent.inventory[:2]:
             options.append(Option(ActionKind.use_item, item_id, f"use {world.items[item_id].name_en}"))
         for item in world.items.values():
@@ -355,23 +611,48 @@ class Engine:
                 break
         if agent.location_id != agent.home_id:
             options.append(Option(ActionKind.move, agent.home_id, "home"))
+        plan_place = p.plan_location_id
+        if (
+            plan_place
+            and plan_place != agent.location_id
+            and plan_place != agent.home_id
+            and self._can_go(plan_place)
+        ):
+            options.append(Option(ActionKind.move, plan_place, f"plan:{world.locations[plan_place].name_en}"))
         for location_id in self._places_to_go(agent):
-            options.append(
-                Option(ActionKind.move, location_id, f"go to {world.locations[location_id].name_en}")
-            )
+            if location_id != plan_place:
+                options.append(
+                    Option(ActionKind.move, location_id, f"go to {world.locations[location_id].name_en}")
+                )
         return options
+
+    def _can_go(self, location_id: str) -> bool:
+        location = self.world.locations[location_id]
+        open_now = location.kind == "home" or location.is_open(self.world.sim_time)
+        return open_now and self._hazard_at(location_id) is None
 
     def _places_to_go(self, agent: AgentState) -> list[str]:
         world = self.world
         if self._open_places is None:
+            hazards = {e.location_id for e in world.active_events() if e.kind == "hazard"}
             self._open_places = [
-                loc for loc in world.locations.values() if loc.kind != "home" and loc.is_open(world.sim_time)
+                loc
+                for loc in world.locations.values()
+                if loc.kind != "home"
+                and loc.is_open(world.sim_time)
+                and loc.id not in hazards
+                and None not in hazards
             ]
         open_now = [loc for loc in self._open_places if loc.id != agent.location_id]
-        with_events = {e.location_id for e in world.active_events() if e.location_id}
+        with_events = {e.location_id for e in world.active_events() if e.location_id and e.kind != "hazard"}
         ranked = sorted(
             open_now,
-            key=lambda loc: (loc.id not in with_events, self._distance(agent.location_id, loc.id), loc.id),
+            key=lambda loc: (
+                loc.id not in with_events,
+                -place_affinity(agent, loc),
+                self._distance(agent.location_id, loc.id),
+                loc.id,
+            ),
         )
         return [loc.id for loc in ranked[:3]]
 
@@ -398,6 +679,24 @@ class Engine:
         agent.current_action, agent.current_decision = None, None
         agent.dirty = True
 
+    def _minutes(self, agent: AgentState, perception: Perception, decision: Decision) -> int:
+        """Simulated minutes the action takes."""
+        now = self.world.sim_time
+        match decision.action:
+            case ActionKind.move if decision.target in self.world.locations:
+                return 10 + int(self._distance(perception.location_id, decision.target or "") / 3)
+            case ActionKind.sleep:  # until its wake hour
+                wake, _ = agent.rhythm
+                until = now.replace(hour=wake, minute=0, second=0, microsecond=0)
+                if until <= now:
+                    until += timedelta(days=1)
+                return max(15, int((until - now).total_seconds() // 60))
+            case ActionKind.work:
+                item = current(agent.plan, now)
+                left = (item.end - (now.hour * 60 + now.minute)) if item else 60
+                return max(10, min(60, left))
+        return DURATION_MINUTES.get(decision.action, 15)
+
     def _apply(
         self,
         agent: AgentState,
@@ -411,30 +710,32 @@ class Engine:
         world.decisions += 1
         number = world.decisions
         now = world.sim_time
-        minutes = DURATION_MINUTES.get(decision.action, 15)
+        decision = self._guard(agent, perception, decision, trace)
+        minutes = self._minutes(agent, perception, decision)
+        thread: dict[str, Any] = {}
+        correlation = f"decision-{number}"
+        sent_before = len(changes.correlations)
+        summary = self._act(agent, perception, decision, changes, thread, correlation=correlation)
         # The social command carries this as its correlation id, so its result events can be matched.
-        command_id = f"decision-{number}" if decision.action in SOCIAL_ACTIONS else None
-        summary = self._act(agent, decision, changes, correlation=f"decision-{number}")
-        if decision.action == ActionKind.move and decision.target in world.locations:
-            minutes = 10 + int(self._distance(perception.location_id, decision.target) / 3)
+        command_id = correlation if correlation in changes.correlations[sent_before:] else None
         # Needs drift: effort tires, company satisfies sociability, solitude builds it up.
-        social = decision.action in (
-            ActionKind.talk,
-            ActionKind.attend_event,
-            ActionKind.reply,
-            ActionKind.message,
-        )
-        agent.energy = clamp(
-            agent.energy + (0.35 if decision.action == ActionKind.rest else -0.03 * minutes / 15), 0, 1
-        )
-        agent.sociability = clamp(agent.sociability + (-0.15 if social else 0.04), 0, 1)
+        social = decision.action in CONVERSING
+        if decision.action in (ActionKind.rest, ActionKind.sleep):
+            agent.energy = clamp(agent.energy + (0.35 if decision.action == ActionKind.rest else 0.8), 0, 1)
+        else:
+            agent.energy = clamp(agent.energy - 0.03 * minutes / 15, 0, 1)
+        agent.sociability = clamp(agent.sociability + (-0.08 if social else 0.03), 0, 1)
         for event in world.active_events(agent.location_id):
             agent.mood = clamp(agent.mood + 0.1 * event.effects.get("mood", 0), -1, 1)
         # Wake on a whole simulated minute: agents share ticks, so a tick decides for many at once.
         ends_at = (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
         agent.current_action, agent.current_decision = decision.action.value, number
         agent.dirty = True
-        world.schedule(agent, ends_at)
+        if decision.action in (ActionKind.talk, ActionKind.say) and agent.conversation_id:
+            # It has said its line; it listens until the other answers (which wakes it) or gives up.
+            world.schedule(agent, now + LISTEN_TIMEOUT)
+        else:
+            world.schedule(agent, ends_at)
         changes.action_logs.append(
             {
                 "decision": number,
@@ -445,7 +746,7 @@ class Engine:
                 "action": decision.action.value,
                 "target": decision.target,
                 "content": decision.content,
-                "location_id": agent.location_id,
+                "location_id": perception.location_id,
                 "tier": trace.tier,
                 "fallback_reason": trace.fallback_reason,
                 "trace": {
@@ -454,6 +755,8 @@ class Engine:
                     "tokens": trace.tokens,
                     "memories_used": trace.memories_used,
                     "options_considered": trace.options_considered,
+                    **({"plan": perception.plan} if perception.plan else {}),
+                    **thread,
                     **({"detail": trace.detail} if trace.detail else {}),
                 },
                 "outcome": "started",
@@ -479,14 +782,85 @@ class Engine:
         for seq in forget_beyond(agent, now, self.settings.memory_limit):
             changes.forgotten.append((agent.id, seq))
 
-    def _memory(
-        self, agent: AgentState, changes: Changes, kind: str, content: str, importance: float
-    ) -> None:
-        changes.memories.append((agent.id, remember(agent, self.world.sim_time, kind, content, importance)))
+    def _audience(self, agent: AgentState, perception: Perception, decision: Decision) -> str | None:
+        """Who will read the decision's text: PUBLIC, a private conversation, or None (no text)."""
+        if not (decision.content or "").strip():
+            return None
+        if decision.action in (ActionKind.post, ActionKind.comment):
+            return PUBLIC
+        if (
+            decision.action in (ActionKind.reply, ActionKind.goodbye)
+            and decision.target in perception.conversations
+        ):
+            view = perception.conversations[decision.target or ""]
+            return private_audience(view.id) if view.id else "private:new"
+        if decision.action == ActionKind.message:
+            return "private:new"
+        return PUBLIC  # talk in person: overheard, so held to what anyone may hear
 
-    def _act(self, agent: AgentState, decision: Decision, changes: Changes, *, correlation: str) -> str:
-        """Carry out the decision; returns a one-line summary for the activity stream."""
+    def _guard(
+        self, agent: AgentState, perception: Perception, decision: Decision, trace: DecisionTrace
+    ) -> Decision:
+        """The last check before text leaves the character: text that carries distinctive content of a
+        private memory the audience may not hear is refused and rewritten by the rule writer."""
+        audience = self._audience(agent, perception, decision)
+        if audience is None:
+            return decision
+        answered = perception.unread_messages
+        partner = next((m.sender_id for m in answered if m.message_id == decision.target), None)
+        secrets = [m.content for m in agent.memories if m.audience not in (PUBLIC, audience)]
+        secrets += [s.content for s in agent.stimuli if s.kind == "message" and s.from_user_id != partner]
+        reason = find_leak(decision.content or "", secrets)
+        if reason is None:
+            return decision
+        log.warning("privacy guard: %s's %s refused (%s)", agent.id, decision.action.value, reason)
+        option = next(
+            o
+            for o in perception.options
+            if o.action == decision.action and o.target in (None, decision.target)
+        )
+        rewritten = write_content(perception, option, self._text_rng(agent))
+        trace.detail = {**trace.detail, "privacy_guard": reason}
+        return decision.model_copy(update={"content": rewritten})
+
+    def _text_rng(self, agent: AgentState) -> random.Random:
+        # Not for security: a reproducible stream for a rewritten text.
+        return random.Random(f"{self.world.seed}:guard:{agent.id}:{self.world.sim_time.isoformat()}")  # noqa: S311
+
+    def _memory(
+        self,
+        agent: AgentState,
+        changes: Changes,
+        kind: str,
+        content: str,
+        importance: float | None = None,
+        *,
+        audience: str = PUBLIC,
+    ) -> None:
+        entry = remember(agent, self.world.sim_time, kind, content, importance, audience=audience)
+        changes.memories.append((agent.id, entry))
+
+    def _befriend(self, agent: AgentState, other: str, change: float) -> None:
+        relation = agent.relations.setdefault(other, Relation())
+        relation.affinity = clamp(relation.affinity + change, -1.0, 1.0)
+        relation.interactions += 1
+        relation.dirty = True
+        agent.dirty = True
+
+    def _act(
+        self,
+        agent: AgentState,
+        perception: Perception,
+        decision: Decision,
+        changes: Changes,
+        thread: dict[str, Any],
+        *,
+        correlation: str,
+    ) -> str:
+        """Carry out the decision; returns a one-line summary for the activity stream. ``thread`` gets the
+        conversation it was a turn of (channel, conversation, recipient), for the log."""
         world = self.world
+        now = world.sim_time
         zh = agent.language != "en"
         target = decision.target
         text = (decision.content or "").strip()
@@ -499,8 +873,10 @@ class Engine:
                     correlation,
                 )
                 self._memory(
-                    agent, changes, "observation", ("我发了一条动态:" if zh else "I posted: ") + text, 4
+                    agent, changes, "observation", ("我发了一条动态:" if zh else "I posted: ") + text
                 )
+                for event in world.active_events(agent.location_id):
+                    self._posted_about.add((agent.id, event.id))
                 return text
             case ActionKind.comment:
                 stimulus = next(
@@ -519,50 +895,112 @@ class Engine:
                 )
                 if stimulus:
                     self._handled(agent, stimulus.id, changes)
-                self._memory(
-                    agent, changes, "observation", ("我评论了:" if zh else "I commented: ") + text, 3
-                )
+                    self._befriend(agent, stimulus.from_user_id, 0.03)
+                self._memory(agent, changes, "observation", ("我评论了:" if zh else "I commented: ") + text)
                 return text
             case ActionKind.like:
                 changes.send(LikeCommand(actor_id=agent.user_id or "", post_id=target or ""), correlation)
+                record_like(world, agent.user_id or "", target or "")
+                author = next((f.author_id for f in perception.feed if f.post_id == target), None)
+                if author:
+                    self._befriend(agent, author, 0.02)
                 return f"liked {target}"
             case ActionKind.follow:
                 changes.send(
                     FollowCommand(actor_id=agent.user_id or "", followee_id=target or ""), correlation
                 )
                 world.follows.add((agent.user_id or "", target or ""))
+                self._befriend(agent, target or "", 0.05)
                 return f"followed {target}"
-            case ActionKind.reply | ActionKind.message:
-                stimulus = next(
-                    (s for s in agent.stimuli if s.ref_id == target and s.kind == "message"), None
-                )
-                to_user = stimulus.from_user_id if stimulus else target
+            case ActionKind.unfollow:
                 changes.send(
-                    SendMessageCommand(
-                        actor_id=agent.user_id or "", to_user_id=to_user or "", content=text or "🙂"
-                    ),
-                    correlation,
+                    UnfollowCommand(actor_id=agent.user_id or "", followee_id=target or ""), correlation
                 )
-                if stimulus:
-                    self._handled(agent, stimulus.id, changes)
+                world.follows.discard((agent.user_id or "", target or ""))
+                return f"unfollowed {target}"
+            case ActionKind.search:
+                found = search(world, target or "", 5)
+                if found:
+                    lines = "; ".join(
+                        f"{self._display_name(f.author_id)}: {f.content[:40]}" for f in found[:3]
+                    )
                     self._memory(
                         agent,
                         changes,
-                        "conversation",
-                        _said(stimulus.from_username, stimulus.content[:80], text[:80], zh),
-                        6,
+                        "observation",
+                        (f"我搜了“{target}”:" if zh else f"I searched for {target}: ") + lines,
                     )
-                    relation = agent.relations.setdefault(stimulus.from_user_id, Relation())
-                    relation.affinity, relation.interactions = (
-                        min(1.0, relation.affinity + 0.05),
-                        relation.interactions + 1,
+                    self._recent_reads[agent.id] = [
+                        FeedItem(
+                            f.post_id,
+                            f.author_id,
+                            self._display_name(f.author_id),
+                            f.content[:280],
+                        )
+                        for f in found[:3]
+                    ]
+                return f"searched for {target}"
+            case ActionKind.message:
+                friend = world.agent_by_user(target or "")
+                other = friend.id if friend else target or ""
+                talk = self.talks.open(
+                    "dm",
+                    agent,
+                    other,
+                    self._topic_of(perception),
+                    self._budget("dm", agent, target or ""),
+                    now,
+                )
+                return self._send_dm(agent, talk, target or "", text, changes, thread, correlation, None)
+            case ActionKind.reply | ActionKind.goodbye if target in perception.conversations:
+                message = next(m for m in perception.unread_messages if m.message_id == target)
+                stimulus = next(s for s in agent.stimuli if s.ref_id == target and s.kind == "message")
+                sender = world.agent_by_user(message.sender_id)
+                other = sender.id if sender else message.sender_id
+                talk = self.talks.between("dm", agent.id, other, now)
+                if talk is None:  # a person's first message, or one after the last conversation ended
+                    talk = self.talks.open(
+                        "dm", agent, other, subject_of(message.content, agent.language) or "", 0, now
                     )
-                    relation.dirty = True
-                # The summary is streamed to everyone; what was written in private stays out of it.
-                return "sent a message"
+                self._handled(agent, stimulus.id, changes)
+                summary = self._send_dm(
+                    agent, talk, message.sender_id, text, changes, thread, correlation, message
+                )
+                if decision.action == ActionKind.goodbye:
+                    self._end(talk, changes)
+                return summary
+            case ActionKind.talk:
+                other = world.agents.get(target or "")
+                if other is None or not self._available_for_talk(agent, other):
+                    return f"waved at {target}"
+                talk = self.talks.open(
+                    "talk",
+                    agent,
+                    other.id,
+                    self._topic_of(perception),
+                    self._budget("talk", agent, self._key_of(other)),
+                    now,
+                    agent.location_id,
+                )
+                # The other stops what it was doing to listen, and answers in a few minutes.
+                self._finish(other, changes)
+                other.current_action, other.conversation_id, other.dirty = "talk", talk.id, True
+                agent.conversation_id = talk.id
+                self._line(agent, talk, text, changes, thread)
+                return f"talked with {target}"
+            case ActionKind.say | ActionKind.goodbye:
+                talk = self.talks.current(agent.conversation_id, now)
+                if talk is None:
+                    return "said nothing"
+                self._line(agent, talk, text, changes, thread)
+                if decision.action == ActionKind.goodbye:
+                    self._end(talk, changes)
+                return f"talking with {target}"
             case ActionKind.move:
                 destination = world.locations.get(target or "")
                 if destination is not None:
+                    if agent.conversation_id:
+                        self._leave_talk(agent, self.talks.current(agent.conversation_id, now), changes)
                     world.move(agent, destination.id)
                     self._memory(
                         agent,
@@ -570,33 +1008,8 @@ class Engine:
                         "observation",
                         ("我来到了" if zh else "I went to ")
                         + (destination.name if zh else destination.name_en),
-                        2,
                     )
                 return f"→ {target}"
-            case ActionKind.talk:
-                other = world.agents.get(target or "")
-                if other is not None:
-                    topic = text or ("聊天" if zh else "a chat")
-                    for me, them in ((agent, other), (other, agent)):
-                        self._memory(
-                            me,
-                            changes,
-                            "conversation",
-                            (
-                                f"和{them.display_name}聊了天:{topic}"
-                                if me.language != "en"
-                                else f"Talked with {them.display_name}: {topic}"
-                            ),
-                            5,
-                        )
-                        relation = me.relations.setdefault(them.id, Relation())
-                        relation.affinity, relation.interactions = (
-                            min(1.0, relation.affinity + 0.08),
-                            relation.interactions + 1,
-                        )
-                        relation.dirty = True
-                        me.dirty = True
-                return f"talked with {target}"
             case ActionKind.pick_up:
                 item = world.items.get(target or "")
                 if item is not None and item.holder_id is None and item.location_id == agent.location_id:
@@ -607,7 +1020,6 @@ class Engine:
                         changes,
                         "observation",
                         ("我捡到了" if zh else "I picked up ") + (item.name if zh else item.name_en),
-                        3,
                     )
                 return f"picked up {target}"
             case ActionKind.use_item:
@@ -616,27 +1028,123 @@ class Engine:
                     agent.energy = clamp(agent.energy + item.effects.get("energy", 0), 0, 1)
                     agent.mood = clamp(agent.mood + item.effects.get("mood", 0), -1, 1)
                     agent.sociability = clamp(agent.sociability + item.effects.get("sociability", 0), 0, 1)
+                    self._item_used[agent.id] = item.name if zh else item.name_en
                 return f"used {target}"
             case ActionKind.attend_event:
                 event = next((e for e in world.events if str(e.id) == target), None)
                 if event is not None:
                     agent.mood = clamp(agent.mood + event.effects.get("mood", 0), -1, 1)
                     self._memory(
-                        agent, changes, "observation", ("我参加了" if zh else "I joined ") + event.title, 6
+                        agent,
+                        changes,
+                        "observation",
+                        ("我参加了" if zh else "I joined ") + event.title_in(agent.language),
                     )
                 return f"joined event {target}"
             case ActionKind.browse:
-                seen = self._feed_for(agent)
+                seen = perception.feed
+                mark_read(world, agent, [f.post_id for f in seen])
+                self._recent_reads[agent.id] = [f for f in seen if not f.is_mine][:3]
                 if seen:
                     lines = "; ".join(f"{f.author_name}: {f.content[:40]}" for f in seen[:3])
-                    self._memory(
-                        agent, changes, "observation", ("我刷到了:" if zh else "I read: ") + lines, 2
-                    )
+                    self._memory(agent, changes, "observation", ("我刷到了:" if zh else "I read: ") + lines)
                 liked = self._react(agent, seen, changes, correlation)
                 return f"read {len(seen)} posts, liked {liked}"
+            case ActionKind.work:
+                return perception.plan or "worked"
+            case ActionKind.sleep:
+                return "asleep"
             case ActionKind.rest:
                 return "rested"
         return decision.action.value
+
+    def _topic_of(self, perception: Perception) -> str:
+        return conversation_topic(perception)
+
+    def _budget(self, channel: str, agent: AgentState, other_key: str) -> int:
+        relation = agent.relations.get(other_key)
+        rng = random.Random(f"{self.world.seed}:budget:{agent.id}:{self.world.sim_time.isoformat()}")  # noqa: S311
+        return budget(channel, agent, relation.affinity if relation else 0.0, self.world.sim_time.hour, rng)
+
+    def _send_dm(
+        self,
+        agent: AgentState,
+        talk: Conversation,
+        to_user: str,
+        text: str,
+        changes: Changes,
+        thread: dict[str, Any],
+        correlation: str,
+        answering: IncomingMessage | None,
+    ) -> str:
+        zh = agent.language != "en"
+        changes.send(
+            SendMessageCommand(actor_id=agent.user_id or "", to_user_id=to_user, content=text or "🙂"),
+            correlation,
+        )
+        self.talks.turn(talk, agent.id, text, self.world.sim_time)
+        thread.update(channel="dm", conversation=talk.id, recipient=to_user)
+        name = answering.sender_name if answering else self._display_name(to_user)
+        # What the other said is the secret to keep; its own words are not recorded here, so that the
+        # privacy guard weighs text against what others told it, not against its own turns of phrase.
+        if answering is not None:
+            said = (
+                f"{name}私信对我说:{answering.content[:200]}"
+                if zh
+                else f"{name} told me in private: {answering.content[:200]}"
+            )
+        else:
+            said = f"我给{name}发了私信" if zh else f"I messaged {name}"
+        self._memory(agent, changes, "conversation", said, audience=private_audience(talk.id))
+        self._befriend(agent, to_user, 0.04)
+        # The summary is streamed to everyone; what was written in private stays out of it.
+        return "sent a message"
+
+    def _line(
+        self, agent: AgentState, talk: Conversation, text: str, changes: Changes, thread: dict[str, Any]
+    ) -> None:
+        """One line said in person; the other's turn comes in a few minutes."""
+        self.talks.turn(talk, agent.id, text, self.world.sim_time)
+        thread.update(channel="talk", conversation=talk.id, recipient=talk.other(agent.id))
+        other = self.world.agents.get(talk.other(agent.id))
+        if other is not None and talk.open:
+            self.world.schedule(
+                other, self.world.sim_time + timedelta(minutes=DURATION_MINUTES[ActionKind.say])
+            )
+
+    def _end(self, talk: Conversation, changes: Changes) -> None:
+        """The conversation is over: each participant remembers it; after a talk both go on with their day."""
+        world = self.world
+        now = world.sim_time
+        self.talks.end(talk, now)
+        participants = [world.agents.get(talk.a), world.agents.get(talk.b)]
+        for me in participants:
+            if me is None:
+                continue
+            them = talk.other(me.id)
+            other = world.agents.get(them)
+            name = other.display_name if other else self._display_name(them)
+            zh = me.language != "en"
+            if talk.channel == "talk":
+                content = f"和{name}聊了聊{talk.topic}" if zh else f"Talked with {name} about {talk.topic}"
+                self._memory(me, changes, "conversation", content)
+                self._befriend(me, self._key_of(other) if other else them, 0.06)
+                self._talked_with.setdefault(me.id, []).append(name)
+                del self._talked_with[me.id][:-3]
+                if me.conversation_id == talk.id:
+                    me.conversation_id, me.dirty = None, True
+                    if me.current_action == "talk":
+                        world.schedule(me, now + timedelta(minutes=DURATION_MINUTES[ActionKind.say]))
+            else:
+                content = (
+                    f"和{name}在私信里聊了{talk.topic}" if zh else f"Messaged with {name} about {talk.topic}"
+                )
+                self._memory(me, changes, "conversation", content, audience=private_audience(talk.id))
+
+    def _leave_talk(self, agent: AgentState, talk: Conversation | None, changes: Changes) -> None:
+        if talk is not None:
+            self._end(talk, changes)
+        agent.conversation_id, agent.dirty = None, True
 
     def _react(self, agent: AgentState, seen: list[FeedItem], changes: Changes, correlation: str) -> int:
         """While browsing, like (at most two) posts that touch what the persona cares about."""
@@ -647,9 +1155,12 @@ class Engine:
         )
         liked = 0
         for item in seen:
-            if liked == 2 or item.is_mine or not (terms_of(item.content) & interests):
+            if liked == 2 or item.is_mine or has_liked(self.world, agent.user_id, item.post_id):
+                continue
+            if not (terms_of(item.content) & interests):
                 continue
             changes.send(LikeCommand(actor_id=agent.user_id, post_id=item.post_id), correlation)
+            record_like(self.world, agent.user_id, item.post_id)
             liked += 1
         return liked
 
@@ -680,12 +1191,6 @@ def llm_latencies_of(trace: DecisionTrace) -> list[float]:
         # Behind TieredPolicy, latency_ms is the whole decision; the tier's own time is kept apart.
         spent.append(float(trace.detail.get("tier_latency_ms", trace.latency_ms)))
     return spent
-
-
-def _said(who: str, what: str, reply: str, zh: bool) -> str:
-    if zh:
-        return f"{who}对我说“{what}”,我回复了“{reply}”"
-    return f"{who} said “{what}”; I replied “{reply}”"
 
 
 def _merge(first: Changes, then: Changes) -> Changes:

@@ -27,9 +27,20 @@ from aic_common.messages import (
     UserFollowed,
     UserRegistered,
     UserUnfollowed,
+    UserUpdated,
     parse_data,
 )
-from aic_simulator.models import ActionLog, Agent, KnownFollow, SeenComment, SeenLike, SeenPost, Stimulus
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    KnownFollow,
+    KnownPerson,
+    Relationship,
+    SeenComment,
+    SeenLike,
+    SeenPost,
+    Stimulus,
+)
 from aic_simulator.report import naive_utc, society_report
 from aic_simulator.runner import Simulation
 from aic_simulator.settings import SimulatorSettings
@@ -102,6 +113,32 @@ def _insert_like(session: Session, post_id: str, user_id: str) -> None:
         session.execute(mysql.insert(table).values(row).on_duplicate_key_update(post_id=table.c.post_id))
 
 
+def remember_person(session: Session, user_id: str, username: str, display_name: str) -> None:
+    """A person's display name: characters call people by it."""
+    person = session.get(KnownPerson, user_id)
+    if person is None:
+        session.add(KnownPerson(user_id=user_id, username=username, display_name=display_name or username))
+    else:
+        person.username, person.display_name = username, display_name or username
+
+
+def rekey_relationships(session: Session, agent_id: str, user_id: str) -> None:
+    """Relationships are keyed by account id: what others hold under the character's agent id (from the
+    world file) moves to its new account."""
+    for row in session.scalars(sa.select(Relationship).where(Relationship.other == agent_id)):
+        if session.get(Relationship, (row.agent_id, user_id)) is None:
+            session.add(
+                Relationship(
+                    agent_id=row.agent_id,
+                    other=user_id,
+                    affinity=row.affinity,
+                    interactions=row.interactions,
+                    note=row.note,
+                )
+            )
+        session.delete(row)
+
+
 def record_result(session: Session, envelope: Envelope) -> None:
     """Social answers a command with its normal events, correlated with the deciding action."""
     correlation = envelope.correlation_id or ""
@@ -132,11 +169,20 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
     def registered(session: Session, envelope: Envelope) -> bool:
         user = parse_data(envelope, UserRegistered)
         if user.is_ai:
-            session.execute(
-                sa.update(Agent)
-                .where(Agent.username == user.username, Agent.user_id.is_(None))
-                .values(user_id=user.user_id)
+            agent = session.scalar(
+                sa.select(Agent).where(Agent.username == user.username, Agent.user_id.is_(None))
             )
+            if agent is not None:
+                agent.user_id = user.user_id
+                rekey_relationships(session, agent.id, user.user_id)
+            return False
+        remember_person(session, user.user_id, user.username, user.display_name)
+        return False
+
+    def updated(session: Session, envelope: Envelope) -> bool:
+        user = parse_data(envelope, UserUpdated)
+        if not user.is_ai:
+            remember_person(session, user.user_id, user.username, user.display_name)
         return False
 
     def post_created(session: Session, envelope: Envelope) -> bool:
@@ -263,6 +309,7 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
         CommandRejected.message_type: result_only,
         PostLiked.message_type: liked,
         UserRegistered.message_type: registered,
+        UserUpdated.message_type: updated,
         PostCreated.message_type: post_created,
         PostDeleted.message_type: post_deleted,
         CommentCreated.message_type: comment_created,
@@ -291,6 +338,9 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             addressed.append(handler(session, env))
 
         await inbox.apply_once(envelope, apply)
+        correlation = envelope.correlation_id or ""
+        if addressed and envelope.producer == "social" and correlation.startswith("decision-"):
+            simulation.result_arrived()  # lockstep: a command answered
         if any(addressed):
             simulation.poke()
 
@@ -332,6 +382,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
         "simulator.perception",
         on_events(
             "user.registered",
+            "user.updated",
             "post.created",
             "post.deleted",
             "comment.created",

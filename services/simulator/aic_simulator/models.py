@@ -80,6 +80,8 @@ class GameEvent(Base):
     starts_at: Mapped[datetime] = mapped_column(Timestamp)
     ends_at: Mapped[datetime] = mapped_column(Timestamp)
     effects: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    # gathering, market, show, hazard or announcement (state.EVENT_KINDS): how characters react to it.
+    kind: Mapped[str] = mapped_column(sa.String(16), default="gathering", server_default="gathering")
     source: Mapped[str] = mapped_column(sa.String(16))  # "world" (scheduled) or "admin" (injected)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
@@ -104,6 +106,10 @@ class Agent(Base):
     memory_seq: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_wake_at: Mapped[datetime] = mapped_column(Timestamp)
     importance_since_reflection: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    # The day's plan (a list of blocks, see plans.PlanItem) and the simulated date it is for.
+    plan: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON, default=list)
+    plan_day: Mapped[str] = mapped_column(sa.String(10), default="", server_default="")
+    conversation_id: Mapped[str | None] = mapped_column(sa.String(40))  # the talk in person it is in
 
 
 class Relationship(Base):
@@ -124,9 +130,11 @@ class MemoryRecord(Base):
     agent_id: Mapped[str] = mapped_column(sa.String(64))
     seq: Mapped[int] = mapped_column(sa.Integer)  # per agent, assigned by the engine (ids come at flush)
     sim_time: Mapped[datetime] = mapped_column(Timestamp)
-    kind: Mapped[str] = mapped_column(sa.String(16))  # observation, conversation, message, reflection
+    kind: Mapped[str] = mapped_column(sa.String(16))  # observation, conversation, plan, reflection
     content: Mapped[str] = mapped_column(sa.String(1000))
     importance: Mapped[float] = mapped_column(sa.Float)
+    # "public", or "private:<conversation id>": who may hear what this memory holds (memory.visible_to).
+    audience: Mapped[str] = mapped_column(sa.String(48), default="public", server_default="public")
 
 
 class ActionLog(Base):
@@ -188,6 +196,39 @@ class Stimulus(Base):
     content: Mapped[str] = mapped_column(sa.Text)
     handled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     received_at: Mapped[datetime] = mapped_column(Timestamp, index=True)  # for the retention sweep
+
+
+class Conversation(Base):
+    """A thread between two participants, in person ("talk") or by direct message ("dm"); its lines are
+    the action log's talk/say/message/reply/goodbye rows that name it."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (sa.Index("ix_conversations_ended_at", "ended_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    channel: Mapped[str] = mapped_column(sa.String(8))  # talk, dm
+    a: Mapped[str] = mapped_column(sa.String(64))  # the agent who opened it
+    b: Mapped[str] = mapped_column(sa.String(64))  # an agent id, or a person's account id (dm)
+    topic: Mapped[str] = mapped_column(sa.String(200))
+    budget: Mapped[int] = mapped_column(sa.Integer)
+    turns: Mapped[int] = mapped_column(sa.Integer, default=0)
+    speaker: Mapped[str | None] = mapped_column(sa.String(64))
+    last_line: Mapped[str] = mapped_column(sa.String(500), default="")
+    location_id: Mapped[str | None] = mapped_column(sa.String(64))
+    started_at: Mapped[datetime] = mapped_column(Timestamp)
+    last_at: Mapped[datetime] = mapped_column(Timestamp)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class KnownPerson(Base):
+    """People's display names, from ``user.registered`` / ``user.updated``: characters address people by
+    name, never by username."""
+
+    __tablename__ = "known_people"
+
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(32))
+    display_name: Mapped[str] = mapped_column(sa.String(64))
 
 
 class KnownFollow(Base):

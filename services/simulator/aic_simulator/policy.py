@@ -21,14 +21,20 @@ class ActionKind(StrEnum):
     comment = "comment"
     like = "like"
     follow = "follow"
-    message = "message"  # start a conversation
-    reply = "reply"  # answer a direct message
+    unfollow = "unfollow"
+    search = "search"  # look for posts about something (target: the query)
+    message = "message"  # open a direct-message conversation
+    reply = "reply"  # answer a direct message (target: the message)
+    goodbye = "goodbye"  # end a conversation with a last line (target: the message or the partner)
     move = "move"
-    talk = "talk"  # with an agent at the same place
+    talk = "talk"  # open a conversation with an agent at the same place (content: the first line)
+    say = "say"  # the next line of a conversation in person (target: the partner)
     pick_up = "pick_up"
     use_item = "use_item"
     attend_event = "attend_event"
+    work = "work"  # the plan's job, at its workplace
     rest = "rest"
+    sleep = "sleep"  # at home in its sleep hours, until it wakes
 
 
 @dataclass(frozen=True)
@@ -44,17 +50,35 @@ class Option:
 class FeedItem:
     post_id: str
     author_id: str
-    author_name: str
+    author_name: str  # display name
     content: str
     is_mine: bool = False
+    comments: tuple[tuple[str, str], ...] = ()  # (author name, text) of the comments it read
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    """The conversation the decision is a turn of (a talk in person, or the direct messages answered)."""
+
+    id: str
+    channel: str  # talk, dm
+    partner: str  # display name
+    topic: str
+    turns: int
+    budget: int  # lines it will take; a rule character says goodbye once they are said
+    last_line: str
+    with_person: bool  # a person, not a character: they decide when it ends
+    first_meeting: bool
 
 
 @dataclass(frozen=True)
 class IncomingMessage:
     message_id: str
     sender_id: str
-    sender_name: str
+    sender_name: str  # display name
     content: str
+    from_person: bool = True  # a person, not a character
+    conversation_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,16 @@ class Perception:
     memories: list[Memory]
     options: list[Option]
     language: str = "zh"  # the persona's writing language
+    awake: bool = True
+    place_open: bool = True
+    plan: str | None = None  # what the plan says it is doing now, in its language
+    plan_activity: str | None = None  # sleep, work, meal, leisure, event, shelter, evening
+    plan_location_id: str | None = None
+    hazard: str | None = None  # the title of a hazard on here now
+    conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
+    conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
+    # What the rule writer builds text from (writer.WritingContext), public memories only.
+    writing: Any = None
 
 
 class Decision(BaseModel):
@@ -92,7 +126,7 @@ class Decision(BaseModel):
     action: ActionKind
     target: str | None = Field(default=None, max_length=200)
     content: str | None = Field(
-        default=None, max_length=2000, description="text to post, comment, say or reply"
+        default=None, max_length=2000, description="text to post, comment, message, say, reply or say goodbye"
     )
     reason: str = Field(default="", max_length=500)
 

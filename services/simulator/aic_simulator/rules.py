@@ -1,8 +1,11 @@
 """The rule-based policy: deterministic for a seed, in character, and always available.
 
-Every decision draws from a random generator seeded by (seed, agent, simulated time), so the same
-seed and the same steps give the same decisions however the engine schedules them. Needs come first
-(answer who wrote to you, rest when tired), then what the place and the persona invite.
+Every decision draws from a random generator seeded by (seed, agent, simulated time), so the same seed
+and the same steps give the same decisions however the engine schedules them. Turns come first (its
+line in a talk, a person's message, a friend's message while the conversation is open), then what the
+body needs (sleep in its hours, rest when tired), a hazard (go home), then the day's plan, which it
+follows most of the time and leaves by a persona-weighted chance. Words come from the writer, built
+from what is true at the moment (writer.py).
 """
 
 from __future__ import annotations
@@ -11,49 +14,22 @@ import random
 import time
 
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Option, Perception
+from aic_simulator.writer import (
+    WritingContext,
+    compose_comment,
+    compose_goodbye,
+    compose_line,
+    compose_opening,
+    compose_post,
+    compose_reply,
+    topic_for,
+)
 
-ZH_POST = [
-    "在{place}。{thought}{catch}",
-    "{thought}——此刻在{place}。{emoji}",
-    "今天的{place}{scene}。{catch}",
-    "{event_line}{thought}",
-]
-EN_POST = [
-    "At {place}. {thought} {catch}",
-    "{thought} (from {place}) {emoji}",
-    "{place} is {scene_en} today. {catch}",
-    "{event_line}{thought}",
-]
-ZH_THOUGHTS = [
-    "想到了{topic},心里暖暖的。",
-    "关于{topic},有点新的想法。",
-    "今天想聊聊{topic}。",
-    "{topic}真是让人着迷。",
-    "慢下来,感受一下{topic}。",
-    "有人也喜欢{topic}吗?",
-]
-EN_THOUGHTS = [
-    "Thinking about {topic} again.",
-    "A small note on {topic}.",
-    "Anyone else into {topic}?",
-    "{topic} never gets old.",
-    "Slowing down to enjoy {topic}.",
-]
-ZH_SCENES = ["很热闹", "很安静", "阳光正好", "有点忙碌", "人来人往", "弥漫着咖啡香"]
-EN_SCENES = ["lively", "quiet", "sunny", "busy", "full of people", "smelling of coffee"]
-ZH_REPLIES = [
-    "{name},谢谢你的消息!你说的“{snippet}”,我也这么想。{catch}",
-    "哈哈,{name}!关于“{snippet}”——{topic_line}{emoji}",
-    "收到~ {name},“{snippet}”这个话题我很喜欢。改天在{place}聊聊?",
-]
-EN_REPLIES = [
-    "Thanks for the message, {name}! About “{snippet}” — I feel the same. {catch}",
-    "Ha, {name}! “{snippet}”… {topic_line} {emoji}",
-    "Got it, {name}. “{snippet}” is a lovely thing to bring up. Catch up at {place} sometime?",
-]
-ZH_COMMENTS = ["说得真好!", "同感~", "哈哈,太有意思了", "{catch}", "想去看看!", "支持一下 👍"]
-EN_COMMENTS = ["Love this!", "So true.", "Ha, brilliant.", "{catch}", "Now I want to go there!", "👍"]
-EMOJI = ["☕", "🌿", "✨", "🎵", "🌸", "😊", "📷", "🌅"]
+# How often a character leaves its plan for something else, by trait.
+WANDERING_TRAITS = ("活泼", "爱拍照", "playful", "curious", "自由", "随性")
+STEADY_TRAITS = ("细心", "认真", "克制", "calm", "concise", "严谨")
+# The chance, each turn, that a conversation moves on to another subject.
+CHANGE_SUBJECT = 0.15
 
 
 class RulePolicy:
@@ -69,8 +45,8 @@ class RulePolicy:
     async def decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
         started = time.perf_counter()
         rng = self._rng(perception)
-        option, why = self._choose(perception, rng)
-        content = self._content(perception, option, rng)
+        option, why = choose(perception, rng)
+        content = write_content(perception, option, rng)
         decision = Decision(action=option.action, target=option.target, content=content, reason=why)
         trace = DecisionTrace(
             tier="rule",
@@ -81,121 +57,151 @@ class RulePolicy:
         )
         return decision, trace
 
-    # ------------------------------------------------------------------ choosing
 
-    def _choose(self, p: Perception, rng: random.Random) -> tuple[Option, str]:
-        by_kind: dict[ActionKind, list[Option]] = {}
-        for option in p.options:
-            by_kind.setdefault(option.action, []).append(option)
+def choose(p: Perception, rng: random.Random) -> tuple[Option, str]:
+    by_kind: dict[ActionKind, list[Option]] = {}
+    for option in p.options:
+        by_kind.setdefault(option.action, []).append(option)
 
-        def first(kind: ActionKind) -> Option | None:
-            return by_kind.get(kind, [None])[0]
+    def first(kind: ActionKind, label: str = "") -> Option | None:
+        return next((o for o in by_kind.get(kind, []) if o.label.startswith(label)), None)
 
-        if reply := first(ActionKind.reply):
+    if p.conversation is not None and (say := first(ActionKind.say)):
+        talk = p.conversation
+        if talk.turns + 1 >= talk.budget or p.energy < 0.15:
+            return first(ActionKind.goodbye) or say, "time to say goodbye"
+        return say, "keep talking"
+    for reply in by_kind.get(ActionKind.reply, []):
+        view = p.conversations.get(reply.target or "")
+        if view is None or view.with_person:
             return reply, "someone wrote to me: answer first"
-        answer = [o for o in by_kind.get(ActionKind.comment, []) if o.label.startswith("answer")]
-        if answer:
-            return answer[0], "someone commented on my post"
-        rhythm = p.persona.get("daily_rhythm", {})
-        hour = p.sim_time.hour
-        asleep = not _awake(hour, int(rhythm.get("wake", 7)), int(rhythm.get("sleep", 23)))
-        if (asleep or p.energy < 0.2) and (rest := first(ActionKind.rest)):
-            home = [o for o in by_kind.get(ActionKind.move, []) if o.label == "home"]
-            if home and asleep:
-                return home[0], "time to go home and sleep"
-            return rest, "tired" if not asleep else "night time"
-        if (event := first(ActionKind.attend_event)) and p.sociability > 0.3:
-            return event, "an event is on here"
-        weights: list[tuple[Option, float, str]] = []
-        for option in p.options:
-            weight, why = _weight(option, p)
-            if weight > 0:
-                weights.append((option, weight, why))
-        total = sum(w for _, w, _ in weights)
-        pick = rng.random() * total
-        for option, weight, why in weights:
-            pick -= weight
-            if pick <= 0:
-                return option, why
-        return weights[-1][0], weights[-1][2]
-
-    # ------------------------------------------------------------------ writing
-
-    def _content(self, p: Perception, option: Option, rng: random.Random) -> str | None:
-        persona = p.persona
-        zh = p.language != "en"
-        catch = rng.choice(persona.get("catchphrases") or [""])
-        topics = persona.get("topics") or persona.get("interests") or ["生活" if zh else "life"]
-        topic = rng.choice(topics)
-        emoji = rng.choice(EMOJI)
-        if option.action == ActionKind.post:
-            events = p.active_events
-            event_line = (f"{events[0]}!" if zh else f"{events[0]}! ") if events else ""
-            template = rng.choice(ZH_POST if zh else EN_POST)
-            if "{event_line}" in template and not event_line:
-                template = (ZH_POST if zh else EN_POST)[0]
-            thought = rng.choice(ZH_THOUGHTS if zh else EN_THOUGHTS).format(topic=topic)
-            return template.format(
-                place=p.location_name,
-                thought=thought,
-                catch=catch,
-                emoji=emoji,
-                event_line=event_line,
-                scene=rng.choice(ZH_SCENES),
-                scene_en=rng.choice(EN_SCENES),
-            ).strip()
-        if option.action in (ActionKind.reply, ActionKind.message):
-            message = next((m for m in p.unread_messages if m.message_id == option.target), None)
-            name = message.sender_name if message else (option.label.split(":", 1)[-1] or "")
-            snippet = (message.content if message else topic)[:24]
-            topic_line = f"我最近在想{topic}。" if zh else f"I've been thinking about {topic}."
-            template = rng.choice(ZH_REPLIES if zh else EN_REPLIES)
-            return template.format(
-                name=name,
-                snippet=snippet,
-                catch=catch,
-                topic_line=topic_line,
-                emoji=emoji,
-                place=p.location_name,
-            )
-        if option.action == ActionKind.comment:
-            return rng.choice(ZH_COMMENTS if zh else EN_COMMENTS).format(catch=catch or "👍")
-        if option.action == ActionKind.talk:
-            return f"聊了聊{topic}" if zh else f"chatted about {topic}"
-        return None
+    for reply in by_kind.get(ActionKind.reply, []):
+        view = p.conversations[reply.target or ""]
+        if view.turns + 1 >= view.budget:
+            goodbye = next(o for o in by_kind[ActionKind.goodbye] if o.target == reply.target)
+            return goodbye, "a good place to end the conversation"
+        return reply, "a friend wrote to me"
+    if answer := first(ActionKind.comment, "answer"):
+        return answer, "someone commented on my post"
+    if sleep := first(ActionKind.sleep):
+        return sleep, "night time"
+    if not p.awake and (home := first(ActionKind.move, "home")):
+        return home, "time to go home and sleep"
+    if p.hazard:
+        if home := first(ActionKind.move, "home"):
+            return home, "a hazard here: going home"
+        if (post := first(ActionKind.post)) and rng.random() < 0.5:
+            return post, "telling people about the hazard"
+    if p.energy < 0.2 and (rest := first(ActionKind.rest)):
+        return rest, "tired"
+    steady = _steadiness(p)
+    if (go := first(ActionKind.move, "plan:")) and rng.random() < steady:
+        return go, f"my plan: {p.plan}"
+    if (work := first(ActionKind.work)) and rng.random() < steady:
+        return work, "at work"
+    if (event := first(ActionKind.attend_event)) and p.sociability > 0.3 and rng.random() < 0.6:
+        return event, "an event is on here"
+    weights: list[tuple[Option, float, str]] = []
+    for option in p.options:
+        weight, why = _weight(option, p)
+        if weight > 0:
+            weights.append((option, weight, why))
+    total = sum(w for _, w, _ in weights)
+    pick = rng.random() * total
+    for option, weight, why in weights:
+        pick -= weight
+        if pick <= 0:
+            return option, why
+    return weights[-1][0], weights[-1][2]
 
 
-def _awake(hour: int, wake: int, sleep: int) -> bool:
-    if sleep <= wake:  # sleeps after midnight
-        return hour >= wake or hour < sleep
-    return wake <= hour < sleep
+def _steadiness(p: Perception) -> float:
+    """How likely the character sticks to its plan rather than doing something else for a while."""
+    traits = " ".join(map(str, p.persona.get("traits", [])))
+    steady = 0.75
+    steady -= 0.15 if any(t in traits for t in WANDERING_TRAITS) else 0.0
+    steady += 0.1 if any(t in traits for t in STEADY_TRAITS) else 0.0
+    return steady
 
 
 def _weight(option: Option, p: Perception) -> tuple[float, str]:
     social = 0.5 + p.sociability
     match option.action:
         case ActionKind.browse:
-            return 3.0, "catch up on the feed"
+            return 2.0, "catch up on the feed"
         case ActionKind.post:
-            return 1.5 * (0.5 + p.energy) * (1.2 if p.active_events else 1.0), "share what is happening"
+            return 1.6 * (0.5 + p.energy) * (1.3 if p.active_events else 1.0), "share what is happening"
         case ActionKind.talk:
-            return 2.0 * social, "talk to someone here"
+            return 1.2 * social, "talk to someone here"
         case ActionKind.move:
-            return 1.2 if option.label != "home" else 0.4, "go somewhere else"
+            return (0.8 if option.label != "home" else 0.3), "go somewhere else"
         case ActionKind.like:
             return 0.8, "like a post"
         case ActionKind.comment:
-            return 0.6 * social, "comment on a post"
+            return 0.7 * social, "comment on a post"
         case ActionKind.follow:
             return 0.3, "follow someone interesting"
+        case ActionKind.unfollow:
+            return 0.2, "not my kind of posts"
+        case ActionKind.search:
+            return 0.25, "look up something I like"
         case ActionKind.message:
-            return 0.3 * social, "reach out to a friend"
+            return 0.15 * social, "reach out to a friend"
         case ActionKind.pick_up:
-            return 0.4, "something here caught my eye"
+            return 0.3, "something here caught my eye"
         case ActionKind.use_item:
-            return 0.5, "use something I have"
+            return 0.4, "use something I have"
+        case ActionKind.work:
+            return 1.5, "at work"
         case ActionKind.rest:
-            return 0.6 + (1 - p.energy) * 2, "take a break"
+            return 0.4 + (1 - p.energy) * 2, "take a break"
         case ActionKind.attend_event:
-            return 2.0, "join the event"
+            return 1.5, "join the event"
     return 0.0, ""
+
+
+def write_content(p: Perception, option: Option, rng: random.Random) -> str | None:
+    """The text the option needs, from the writer, built from what is true now (public memories only)."""
+    ctx: WritingContext | None = p.writing
+    if ctx is None:
+        return None
+    match option.action:
+        case ActionKind.post:
+            return compose_post(ctx, rng)
+        case ActionKind.comment:
+            post = next((f for f in p.feed if f.post_id == option.target), None)
+            if post is None:  # answering a comment on its own post
+                author = option.label.split(":", 1)[-1] if option.label.startswith("answer:") else ""
+                return compose_comment(ctx, author, "", rng)
+            return compose_comment(ctx, post.author_name, post.content, rng)
+        case ActionKind.reply | ActionKind.goodbye if option.target in p.conversations:
+            view = p.conversations[option.target or ""]
+            if option.action == ActionKind.goodbye:
+                return compose_goodbye(ctx, view.partner, view.topic or view.last_line, rng)
+            if view.with_person or view.turns == 0:
+                return compose_reply(ctx, view.partner, view.last_line, view.first_meeting, rng)
+            return compose_line(
+                ctx, view.partner, view.topic, view.last_line, rng.random() < CHANGE_SUBJECT, rng
+            )
+        case ActionKind.message:
+            name = option.label.split(":", 1)[-1]
+            return compose_opening(ctx, name, conversation_topic(p), False, rng)
+        case ActionKind.talk:
+            name = option.label.removeprefix("talk with ")
+            return compose_opening(ctx, name, conversation_topic(p), False, rng)
+        case ActionKind.say | ActionKind.goodbye if p.conversation is not None:
+            talk = p.conversation
+            if option.action == ActionKind.goodbye:
+                return compose_goodbye(ctx, talk.partner, talk.topic, rng)
+            return compose_line(
+                ctx, talk.partner, talk.topic, talk.last_line, rng.random() < CHANGE_SUBJECT, rng
+            )
+    return None
+
+
+def conversation_topic(p: Perception) -> str:
+    """What a conversation the agent opens now is about: the same for its first line and its record."""
+    if p.writing is None:
+        return ""
+    rng = random.Random(f"topic:{p.agent_id}:{p.sim_time.isoformat()}")  # noqa: S311 - reproducible
+    return topic_for(p.writing, rng)

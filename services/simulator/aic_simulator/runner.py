@@ -4,6 +4,15 @@ Every simulator instance competes for the engine lease; the holder loads the las
 the others stay passive (they still record what they perceive) and take over when the holder's
 lease lapses. Control commands (start, stop, pause, resume, step N, set speed, status) reach the
 leader from HTTP, from the broker and from the CLI alike.
+
+Lockstep (the default): after a step that sent commands to the social network, the engine writes its
+checkpoint (the outbox publishes them) and waits until the result of each command has been perceived
+before the next step begins, so what a character sees never depends on wall-clock time: the same seed
+tells the same story at speed 600 and as fast as possible. A person's message is perceived at the next
+step, as it always was.
+
+A world that starts itself for the first time first lives ``prelive_days`` simulated days as fast as
+it can (catching up), so the first people find a town with a history; status says so meanwhile.
 """
 
 from __future__ import annotations
@@ -13,8 +22,9 @@ import contextlib
 import logging
 import math
 import statistics
+import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aic_common.db import run_in_thread
@@ -30,6 +40,7 @@ from aic_simulator.store import LeaseLost, SimStore
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.5  # how often a waiting engine looks for messages addressed to its agents
+LOCKSTEP_POLL_SECONDS = 0.05  # how often lockstep looks for results another instance perceived
 
 
 class NotLeader(ServiceUnavailable):
@@ -52,6 +63,10 @@ class Simulation:
         self.known_leader: str | None = None
         # Who decided and why tiers fell back, across every engine this instance runs (the metrics).
         self.decision_counts = DecisionCounts()
+        # Lockstep: set when this instance perceived the social network's answer to a command.
+        self._result_arrived = asyncio.Event()
+        # Catching up: until this simulated time the engine runs as fast as it can, then at its speed.
+        self.catch_up_until: datetime | None = None
 
     # ------------------------------------------------------------------ leadership
 
@@ -100,8 +115,15 @@ class Simulation:
         self.engine = Engine(s, self.store, self.policy, world, decision_counts=self.decision_counts)
         self.engine.on_flush = self.runtime.relay.notify
         log.info("%s leads the simulation at %s (%s)", self.holder, world.sim_time, world.state)
-        if world.state == "running" or (s.autostart and world.state == "stopped" and world.steps == 0):
+        fresh = world.state == "stopped" and world.steps == 0
+        if s.autostart and fresh:
             world.state = "running"
+        # A world that started itself lives its first days at once (also after a restart on the way).
+        prelived = s.sim_start + timedelta(days=s.prelive_days)
+        if s.autostart and world.state == "running" and world.sim_time < prelived:
+            self.catch_up_until = prelived
+            log.info("living the days before people arrive, until %s", prelived)
+        if world.state == "running":
             self._start_loop()
 
     async def _lose_leadership(self, why: str) -> None:
@@ -122,6 +144,49 @@ class Simulation:
         """Something arrived for an agent: stop waiting and step now."""
         self._poke.set()
 
+    def result_arrived(self) -> None:
+        """This instance perceived the social network's answer to a command (called by the consumer)."""
+        self._result_arrived.set()
+
+    async def _await_results(self, commands: list[str]) -> None:
+        """Lockstep: until the result of every command sent has been perceived, or the timeout passes.
+
+        The action log records each result (messaging.record_result), whichever instance perceived it,
+        so the leader asks the database; its own consumer's answers wake it early."""
+        if not commands:
+            return
+        deadline = time.monotonic() + self.settings.lockstep_timeout_seconds
+        while True:
+            self._result_arrived.clear()
+            waiting = await run_in_thread(self.store.unanswered, commands)
+            left = deadline - time.monotonic()
+            if not waiting or left <= 0:
+                break
+            await wait_until_set(self._result_arrived, min(left, LOCKSTEP_POLL_SECONDS))
+        if waiting:
+            log.warning(
+                "lockstep: no result within %.0f s for %d commands (e.g. %s); going on without them",
+                self.settings.lockstep_timeout_seconds,
+                len(waiting),
+                waiting[0],
+            )
+
+    async def _step(self, engine: Engine, *, refresh: bool, checkpoint: bool) -> None:
+        """One step; in lockstep its commands are published and their results perceived before it ends."""
+        if not self.settings.lockstep:
+            await engine.step(refresh=refresh, checkpoint=checkpoint)
+            return
+        await engine.step(refresh=True, checkpoint=False)
+        commands = [row["command_id"] for row in engine.pending.action_logs if row["command_id"]]
+        if commands or checkpoint:
+            await engine.checkpoint()
+        await self._await_results(commands)
+
+    def _caught_up(self, engine: Engine) -> None:
+        if self.catch_up_until is not None and engine.world.sim_time >= self.catch_up_until:
+            log.info("caught up at %s: running at speed %s", engine.world.sim_time, engine.world.speed)
+            self.catch_up_until = None
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         last_checkpoint = last_refresh = loop.time()
@@ -137,10 +202,11 @@ class Simulation:
                     refresh = now - last_refresh >= REFRESH_SECONDS
                     checkpoint = now - last_checkpoint >= self.settings.checkpoint_seconds
                     before = engine.world.sim_time
-                    await engine.step(refresh=refresh, checkpoint=checkpoint)
+                    await self._step(engine, refresh=refresh, checkpoint=checkpoint)
+                    self._caught_up(engine)
                     last_refresh = now if refresh else last_refresh
                     last_checkpoint = now if checkpoint else last_checkpoint
-                if engine.world.speed > 0 and engine.pending:
+                if engine.world.speed > 0 and self.catch_up_until is None and engine.pending:
                     # About to wait: what this tick did (a reply, a post) goes out now, not after the wait.
                     async with self._lock:
                         await engine.checkpoint()
@@ -167,7 +233,7 @@ class Simulation:
         Returns whether it refreshed the world while waiting."""
         world = engine.world
         speed = world.speed
-        if speed <= 0:
+        if speed <= 0 or self.catch_up_until is not None:
             await asyncio.sleep(0)
             return False
         upcoming = world.next_wake()
@@ -223,7 +289,7 @@ class Simulation:
                 if world.state == "running":
                     raise Conflict("Pause the simulation before stepping it", code="running")
                 for _ in range(steps or 1):
-                    await engine.step(checkpoint=False)
+                    await self._step(engine, refresh=True, checkpoint=False)
             if world.state != "running":
                 # Paused, stopped or stepped: the decisions still on their way arrive and are applied
                 # now, so what is checkpointed and reported has none outstanding.
@@ -264,6 +330,8 @@ class Simulation:
             "llm_latency_ms_p95": llm_p95,
             "decisions_by_tier": dict(engine.tier_counts),
             "fallbacks": engine.fallbacks,
+            "catching_up": self.catch_up_until is not None,
+            "catch_up_until": self.catch_up_until.isoformat() if self.catch_up_until else None,
         }
 
 

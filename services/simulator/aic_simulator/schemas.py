@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from aic_common.messages import SimCommand
 from aic_common.types import UtcDateTime
+from aic_simulator.state import EventKind
 
 
 class ControlRequest(BaseModel):
@@ -51,6 +52,7 @@ class GameEventView(BaseModel):
     location_id: str | None
     starts_at: UtcDateTime
     ends_at: UtcDateTime
+    kind: EventKind = "gathering"
     source: str
     active: bool
 
@@ -116,4 +118,7 @@ class EventCreate(BaseModel):
     location_id: str | None = Field(default=None, max_length=64)
     starts_in_minutes: int = Field(default=0, ge=0, le=60 * 24 * 30)
     duration_minutes: int = Field(default=120, ge=1, le=60 * 24 * 7)
+    # What characters make of it: gatherings, markets and shows draw people by interest; a hazard sends
+    # them home and gets talked about; an announcement spreads through posts.
+    kind: EventKind = "gathering"
     effects: dict[str, float] = Field(default_factory=dict, max_length=5)

@@ -26,6 +26,13 @@ class SimulatorSettings(ServiceSettings):
     sim_start: datetime = datetime(2026, 6, 1, 7, 0)
     # Start running as soon as this instance leads (dev mode); otherwise wait for an operator.
     autostart: bool = False
+    # A world that starts itself for the first time (autostart) first lives this many simulated days as
+    # fast as it can, so that the first people find a town with a history; then it runs at ``speed``.
+    prelive_days: float = Field(default=2.0, ge=0, le=30)
+    # Each step's commands are applied and their results perceived before the next step (lockstep), so
+    # a seed gives the same story at any speed; a result that does not come in this long is not awaited.
+    lockstep: bool = True
+    lockstep_timeout_seconds: float = Field(default=10.0, gt=0)
 
     decision_timeout_seconds: float = Field(default=10.0, gt=0)
     llm_base_url: str = ""

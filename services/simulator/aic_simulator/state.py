@@ -11,7 +11,7 @@ import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from aic_simulator.reading import ReadingState
 
@@ -47,6 +47,10 @@ class ItemState:
     dirty: bool = False
 
 
+EventKind = Literal["gathering", "market", "show", "hazard", "announcement"]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+
+
 @dataclass
 class EventInfo:
     id: int
@@ -56,19 +60,32 @@ class EventInfo:
     starts_at: datetime
     ends_at: datetime
     effects: dict[str, float]
+    kind: str = "gathering"  # one of EVENT_KINDS: what it draws people to, or drives them from
 
     def active(self, at: datetime) -> bool:
         return self.starts_at <= at < self.ends_at
+
+    def title_in(self, language: str) -> str:
+        """World titles are bilingual ("早市开张 · Market opens"): the half in ``language``."""
+        if " · " not in self.title:
+            return self.title
+        zh, en = self.title.split(" · ", 1)
+        return en if language == "en" else zh
+
+
+PUBLIC = "public"
 
 
 @dataclass
 class MemoryEntry:
     seq: int
     sim_time: datetime
-    kind: str
+    kind: str  # observation, conversation, plan, reflection
     content: str
     importance: float
     terms: frozenset[str]
+    # Who may hear what it holds: PUBLIC, or "private:<conversation id>" for what was said in private.
+    audience: str = PUBLIC
 
 
 @dataclass
@@ -88,6 +105,52 @@ class Stimulus:
     from_user_id: str
     from_username: str
     content: str
+
+
+@dataclass
+class PlanItem:
+    """One block of a character's day: from ``start`` to ``end`` (minutes after midnight) do ``activity``
+    at ``location_id`` (None: wherever it is)."""
+
+    start: int
+    end: int
+    activity: str  # sleep, work, meal, errand, leisure, event, shelter
+    location_id: str | None
+    label: str  # how the character would say it, in its language
+    reason: str = ""  # why the plan says so (its persona, an event that revised it...)
+
+    def covers(self, minute: int) -> bool:
+        return self.start <= minute < self.end
+
+
+@dataclass
+class Conversation:
+    """A thread between two participants, in person ("talk") or by direct message ("dm").
+
+    ``turns`` counts the lines said; ``budget`` is how many the conversation will take before someone says
+    goodbye; ``speaker`` is whose turn it is (an agent id; None once it has ended)."""
+
+    id: str
+    channel: str  # talk, dm
+    a: str  # agent id of who opened it
+    b: str  # agent id, or for a dm with a person the person's account id
+    topic: str
+    budget: int
+    started_at: datetime
+    last_at: datetime
+    turns: int = 0
+    speaker: str | None = None
+    last_line: str = ""
+    ended_at: datetime | None = None
+    location_id: str | None = None
+    dirty: bool = True
+
+    def other(self, me: str) -> str:
+        return self.b if me == self.a else self.a
+
+    @property
+    def open(self) -> bool:
+        return self.ended_at is None
 
 
 @dataclass
@@ -111,11 +174,29 @@ class AgentState:
     memories: list[MemoryEntry] = field(default_factory=list)
     relations: dict[str, Relation] = field(default_factory=dict)
     stimuli: list[Stimulus] = field(default_factory=list)
+    plan: list[PlanItem] = field(default_factory=list)
+    plan_day: str = ""  # the simulated date (ISO) the plan is for
+    conversation_id: str | None = None  # the talk in person it is in, if any
     dirty: bool = False
 
     @property
     def language(self) -> str:
         return str(self.persona.get("language", "zh"))
+
+    @property
+    def rhythm(self) -> tuple[int, int]:
+        """(wake hour, sleep hour) of the persona; a sleep hour not after the wake hour is past midnight."""
+        rhythm = self.persona.get("daily_rhythm") or {}
+        return int(rhythm.get("wake", 7)), int(rhythm.get("sleep", 23))
+
+    def awake_at(self, at: datetime) -> bool:
+        return is_awake(at.hour, *self.rhythm)
+
+
+def is_awake(hour: int, wake: int, sleep: int) -> bool:
+    if sleep <= wake:  # sleeps after midnight
+        return hour >= wake or hour < sleep
+    return wake <= hour < sleep
 
 
 @dataclass
@@ -125,6 +206,7 @@ class FeedEntry:
     author_id: str
     author_username: str
     content: str
+    seen_at: datetime | None = None  # simulated time it was first perceived (its age in the explore ranking)
 
 
 @dataclass
@@ -141,13 +223,18 @@ class World:
     agents: dict[str, AgentState]
     feed: deque[FeedEntry] = field(default_factory=lambda: deque(maxlen=300))
     follows: set[tuple[str, str]] = field(default_factory=set)
+    people: dict[str, str] = field(default_factory=dict)  # a person's account id -> display name
     reading: ReadingState = field(default_factory=ReadingState)  # comments, likes, what each has read
     last_seen_post: int = 0
     last_stimulus: int = 0
     heap: list[tuple[datetime, str]] = field(default_factory=list)
+    conversations: dict[str, Conversation] = field(default_factory=dict)  # open ones and recently ended
+    latest_conversation: dict[tuple[str, str], str] = field(default_factory=dict)  # pair -> conversation id
+    conversation_seq: int = 0
     # location -> ids of the agents there, kept sorted as they move, so that a perception reads the
     # first few without sorting a crowd (deterministic for a seed: always the lowest ids).
     occupants: dict[str, list[str]] = field(default_factory=dict)
+    _by_user: dict[str, AgentState] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for agent in self.agents.values():
@@ -169,10 +256,9 @@ class World:
         agent.dirty = True
 
     def agent_by_user(self, user_id: str) -> AgentState | None:
-        for agent in self.agents.values():
-            if agent.user_id == user_id:
-                return agent
-        return None
+        if self._by_user is None or len(self._by_user) != sum(1 for a in self.agents.values() if a.user_id):
+            self._by_user = {a.user_id: a for a in self.agents.values() if a.user_id}
+        return self._by_user.get(user_id)
 
     def schedule(self, agent: AgentState, at: datetime) -> None:
         agent.next_wake_at = at

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aic_common.bus import Outbox
 from aic_common.db import utc_now as wall_now  # wall-clock time, as opposed to simulated time
 from aic_common.messages import MessageData
+from aic_simulator.conversations import KEEP_ENDED, pair_key
 from aic_simulator.memory import terms_of
 from aic_simulator.models import (
     ActionLog,
@@ -27,6 +28,7 @@ from aic_simulator.models import (
     GameEvent,
     Item,
     KnownFollow,
+    KnownPerson,
     Lease,
     Location,
     MemoryRecord,
@@ -34,15 +36,18 @@ from aic_simulator.models import (
     SeenPost,
     SimState,
 )
+from aic_simulator.models import Conversation as ConversationRow
 from aic_simulator.models import Stimulus as StimulusRow
 from aic_simulator.reading import pull
 from aic_simulator.state import (
     AgentState,
+    Conversation,
     EventInfo,
     FeedEntry,
     ItemState,
     LocationInfo,
     MemoryEntry,
+    PlanItem,
     Relation,
     Stimulus,
     World,
@@ -162,9 +167,7 @@ class SimStore:
                 for row in session.scalars(sa.select(Item))
             }
             events = [
-                EventInfo(
-                    e.id, e.title, e.description, e.location_id, e.starts_at, e.ends_at, dict(e.effects or {})
-                )
+                event_info(e)
                 for e in session.scalars(sa.select(GameEvent).order_by(GameEvent.starts_at, GameEvent.id))
             ]
             agents: dict[str, AgentState] = {}
@@ -185,12 +188,16 @@ class SimStore:
                     next_wake_at=row.next_wake_at,
                     importance_since_reflection=row.importance_since_reflection,
                     memory_seq=row.memory_seq,
+                    plan=[PlanItem(**block) for block in row.plan or []],
+                    plan_day=row.plan_day,
+                    conversation_id=row.conversation_id,
                 )
+            accounts = {a.id: a.user_id for a in agents.values() if a.user_id}
             for item in items.values():
                 if item.holder_id in agents:
                     agents[item.holder_id].inventory.append(item.id)
             for rel in session.scalars(sa.select(Relationship)):
-                if rel.agent_id in agents:
+                if rel.agent_id in agents and rel.other not in accounts:  # keyed by account id only
                     agents[rel.agent_id].relations[rel.other] = Relation(
                         rel.affinity, rel.interactions, rel.note
                     )
@@ -206,9 +213,24 @@ class SimStore:
                             record.content,
                             record.importance,
                             terms_of(record.content),
+                            record.audience,
                         )
                     )
             follows = {(f.follower_id, f.followee_id) for f in session.scalars(sa.select(KnownFollow))}
+            since = state.sim_time - KEEP_ENDED
+            conversations = [
+                conversation_state(row)
+                for row in session.scalars(
+                    sa.select(ConversationRow)
+                    .where(sa.or_(ConversationRow.ended_at.is_(None), ConversationRow.ended_at > since))
+                    .order_by(ConversationRow.started_at, ConversationRow.id)
+                )
+            ]
+            last_id = session.scalar(
+                sa.select(ConversationRow.id).order_by(
+                    sa.func.length(ConversationRow.id).desc(), ConversationRow.id.desc()
+                )
+            )
         world = World(
             sim_time=state.sim_time,
             speed=state.speed,
@@ -222,6 +244,10 @@ class SimStore:
             agents=agents,
             follows=follows,
         )
+        for conversation in conversations:
+            world.conversations[conversation.id] = conversation
+            world.latest_conversation[pair_key(conversation.a, conversation.b)] = conversation.id
+        world.conversation_seq = int(last_id[1:]) if last_id and last_id[1:].isdigit() else 0
         for agent in agents.values():
             world.schedule(agent, agent.next_wake_at)
         self.refresh(world)
@@ -237,7 +263,14 @@ class SimStore:
                 world.last_seen_post = post.id
                 if not post.deleted:
                     world.feed.append(
-                        FeedEntry(post.id, post.post_id, post.author_id, post.author_username, post.content)
+                        FeedEntry(
+                            post.id,
+                            post.post_id,
+                            post.author_id,
+                            post.author_username,
+                            post.content,
+                            world.sim_time,
+                        )
                     )
             deleted = set(
                 session.scalars(
@@ -290,24 +323,31 @@ class SimStore:
                 )
                 for agent in unlinked:
                     agent.user_id = ids.get(agent.id)
+                linked = {agent_id: user_id for agent_id, user_id in ids.items() if user_id}
+                for other in world.agents.values():  # what was kept under the agent id moves to the account
+                    for agent_id, user_id in linked.items():
+                        if agent_id in other.relations and user_id not in other.relations:
+                            other.relations[user_id] = other.relations.pop(agent_id)
+                            other.relations[user_id].dirty = other.dirty = True
             known_events = {e.id for e in world.events}
             for event in session.scalars(
                 sa.select(GameEvent).where(GameEvent.id.not_in(known_events or {-1}))
             ):
-                world.events.append(
-                    EventInfo(
-                        event.id,
-                        event.title,
-                        event.description,
-                        event.location_id,
-                        event.starts_at,
-                        event.ends_at,
-                        dict(event.effects or {}),
-                    )
-                )
-            world.follows |= {(f.follower_id, f.followee_id) for f in session.scalars(sa.select(KnownFollow))}
+                world.events.append(event_info(event))
+            self._learn_names(session, world)
             pull(session, world)
         return changed
+
+    def unanswered(self, command_ids: list[str]) -> list[str]:
+        """Of these commands (their correlation ids), those the social network's answer has not reached."""
+        with self.session_factory() as session:
+            return list(
+                session.scalars(
+                    sa.select(ActionLog.command_id).where(
+                        ActionLog.command_id.in_(command_ids), ActionLog.result.is_(None)
+                    )
+                )
+            )
 
     # ------------------------------------------------------------------ checkpoint
 
@@ -349,6 +389,9 @@ class SimStore:
                             "next_wake_at": a.next_wake_at,
                             "importance_since_reflection": a.importance_since_reflection,
                             "memory_seq": a.memory_seq,
+                            "plan": [vars(block) for block in a.plan],
+                            "plan_day": a.plan_day,
+                            "conversation_id": a.conversation_id,
                         }
                         for a in dirty
                     ],
@@ -375,6 +418,7 @@ class SimStore:
                             "kind": m.kind,
                             "content": m.content,
                             "importance": m.importance,
+                            "audience": m.audience,
                         }
                         for agent_id, m in changes.memories
                     ],
@@ -397,8 +441,55 @@ class SimStore:
                     .where(StimulusRow.id.in_(changes.handled_stimuli))
                     .values(handled=True)
                 )
+            self._write_conversations(session, world)
             for data, correlation_id in zip(changes.messages, changes.correlations, strict=True):
                 self.outbox.add(session, data, correlation_id=correlation_id)
+
+    def _learn_names(self, session: Session, world: World) -> None:
+        """People's display names, for the people the agents hear from or read."""
+        wanted = {s.from_user_id for a in world.agents.values() for s in a.stimuli}
+        wanted |= {f.author_id for f in list(world.feed)[-50:]}
+        wanted -= world.people.keys()
+        wanted -= {a.user_id for a in world.agents.values() if a.user_id}
+        if wanted:
+            for person in session.scalars(sa.select(KnownPerson).where(KnownPerson.user_id.in_(wanted))):
+                world.people[person.user_id] = person.display_name
+
+    def _write_conversations(self, session: Session, world: World) -> None:
+        changed = [c for c in world.conversations.values() if c.dirty]
+        if not changed:
+            return
+        existing = set(
+            session.scalars(
+                sa.select(ConversationRow.id).where(ConversationRow.id.in_([c.id for c in changed]))
+            )
+        )
+        rows = [
+            {
+                "id": c.id,
+                "channel": c.channel,
+                "a": c.a,
+                "b": c.b,
+                "topic": c.topic[:200],
+                "budget": c.budget,
+                "turns": c.turns,
+                "speaker": c.speaker,
+                "last_line": c.last_line[:500],
+                "location_id": c.location_id,
+                "started_at": c.started_at,
+                "last_at": c.last_at,
+                "ended_at": c.ended_at,
+            }
+            for c in changed
+        ]
+        new = [row for row in rows if row["id"] not in existing]
+        old = [row for row in rows if row["id"] in existing]
+        if new:
+            session.execute(sa.insert(ConversationRow), new)
+        if old:
+            session.execute(sa.update(ConversationRow), old)
+        for conversation in changed:
+            conversation.dirty = False
 
     def _write_relations(self, session: Session, agents: list[AgentState]) -> None:
         changed = [(a.id, other, rel) for a in agents for other, rel in a.relations.items() if rel.dirty]
@@ -431,3 +522,35 @@ class SimStore:
             session.execute(sa.update(Relationship), old)
         for _, _, rel in changed:
             rel.dirty = False
+
+
+def event_info(row: GameEvent) -> EventInfo:
+    return EventInfo(
+        row.id,
+        row.title,
+        row.description,
+        row.location_id,
+        row.starts_at,
+        row.ends_at,
+        dict(row.effects or {}),
+        row.kind or "gathering",
+    )
+
+
+def conversation_state(row: ConversationRow) -> Conversation:
+    return Conversation(
+        id=row.id,
+        channel=row.channel,
+        a=row.a,
+        b=row.b,
+        topic=row.topic,
+        budget=row.budget,
+        started_at=row.started_at,
+        last_at=row.last_at,
+        turns=row.turns,
+        speaker=row.speaker,
+        last_line=row.last_line,
+        ended_at=row.ended_at,
+        location_id=row.location_id,
+        dirty=False,
+    )

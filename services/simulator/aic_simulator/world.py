@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aic_common.bus import Outbox
 from aic_common.messages import CreateAiAccount
 from aic_simulator.models import Agent, GameEvent, Item, Location, Relationship
+from aic_simulator.state import EVENT_KINDS
 from aic_simulator.store import wall_now
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,14 @@ def load_world_file(path: Path) -> dict[str, Any]:
     for character in world["characters"]:
         if character["home_id"] not in location_ids:
             raise ValueError(f"{path}: {character['id']} lives at unknown location {character['home_id']}")
+        work = character.get("persona", {}).get("work")
+        if work and work.get("place") not in location_ids:
+            raise ValueError(f"{path}: {character['id']} works at unknown location {work.get('place')}")
+    for event in world["events"]:
+        if event.get("kind", "gathering") not in EVENT_KINDS:
+            raise ValueError(
+                f"{path}: event {event.get('key')} has kind {event.get('kind')!r}, not one of {EVENT_KINDS}"
+            )
     return world
 
 
@@ -94,6 +103,7 @@ def seed_world(
                         starts_at=starts,
                         ends_at=starts + timedelta(hours=event["hours"]),
                         effects=event.get("effects", {}),
+                        kind=event.get("kind", "gathering"),
                         source="world",
                         created_at=wall_now(),
                     )

@@ -56,6 +56,8 @@ def embedded(tmp_path: Path, name: str = "sim", **overrides: object) -> Simulato
         "bus_namespace": f"t{uuid.uuid4().hex[:8]}",
         "lease_ttl_seconds": 2,
         "outbox_poll_seconds": 0.05,
+        # No social service answers here: nothing to wait for between steps.
+        "lockstep": False,
     }
     return SimulatorSettings(**{**values, **overrides})
 
@@ -206,7 +208,9 @@ async def test_a_message_to_an_ai_character_wakes_it_and_it_replies_in_character
 
         reply = (await wait_for(replies, timeout=30, what="the reply"))[0]
         assert reply.data["actor_id"] == ai_user
-        assert "visitor" in reply.data["content"] and "你好小雨" in reply.data["content"]
+        # It answers about what was asked, without quoting it back, and never calls anyone by username.
+        assert "咖啡" in reply.data["content"] and "你好小雨" not in reply.data["content"]
+        assert "visitor" not in reply.data["content"]
         assert reply.correlation_id and reply.correlation_id.startswith("decision-")
         await control(client, "stop")
 

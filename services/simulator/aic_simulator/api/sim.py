@@ -106,6 +106,7 @@ def _event(row: GameEvent, now: Any) -> GameEventView:
         location_id=row.location_id,
         starts_at=row.starts_at,
         ends_at=row.ends_at,
+        kind=row.kind,
         source=row.source,
         active=now is not None and row.starts_at <= now < row.ends_at,
     )
@@ -322,6 +323,7 @@ def inject_event(body: EventCreate, request: Request, _: AdminPrincipal) -> Game
             starts_at=starts,
             ends_at=starts + timedelta(minutes=body.duration_minutes),
             effects=body.effects,
+            kind=body.kind,
             source="admin",
             created_at=wall_now(),
         )
