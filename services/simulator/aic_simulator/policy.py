@@ -113,7 +113,8 @@ class Perception:
     plan: str | None = None  # what the plan says it is doing now, in its language
     plan_activity: str | None = None  # sleep, work, meal, leisure, event, shelter, evening
     plan_location_id: str | None = None
-    hazard: str | None = None  # the title of a hazard on here now
+    hazard: str | None = None  # the title of a hazard on that it knows of (it was there, or it is everywhere)
+    news: str | None = None  # a hazard or announcement it knows of and has not posted about
     conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
     # What the rule writer builds text from (writer.WritingContext), public memories only.

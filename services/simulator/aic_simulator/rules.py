@@ -87,11 +87,10 @@ def choose(p: Perception, rng: random.Random) -> tuple[Option, str]:
         return sleep, "night time"
     if not p.awake and (home := first(ActionKind.move, "home")):
         return home, "time to go home and sleep"
-    if p.hazard:
-        if home := first(ActionKind.move, "home"):
-            return home, "a hazard here: going home"
-        if (post := first(ActionKind.post)) and rng.random() < 0.5:
-            return post, "telling people about the hazard"
+    if p.hazard and (home := first(ActionKind.move, "home")):
+        return home, "a hazard: going home"
+    if p.news and (post := first(ActionKind.post)) and rng.random() < (0.7 if p.hazard else 0.35):
+        return post, "passing the news on"
     if p.energy < 0.2 and (rest := first(ActionKind.rest)):
         return rest, "tired"
     steady = _steadiness(p)
@@ -125,6 +124,13 @@ def _steadiness(p: Perception) -> float:
 
 
 def _weight(option: Option, p: Perception) -> tuple[float, str]:
+    weight, why = _base_weight(option, p)
+    if p.plan_activity == "work" and option.action in (ActionKind.move, ActionKind.attend_event):
+        weight *= 0.15  # at work: leaving is the exception
+    return weight, why
+
+
+def _base_weight(option: Option, p: Perception) -> tuple[float, str]:
     social = 0.5 + p.sociability
     match option.action:
         case ActionKind.browse:

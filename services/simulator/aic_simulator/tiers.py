@@ -11,13 +11,18 @@ wake the agent again after the current decision ends.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from aic_simulator.plans import PlanRequest
 from aic_simulator.policy import Decision, DecisionTrace, Perception, Policy, option_allows
+from aic_simulator.state import PlanItem
+
+log = logging.getLogger(__name__)
 
 
 class PolicyError(Exception):
@@ -73,6 +78,24 @@ class TieredPolicy:
         # For status and benchmarks: which tier decided how often, and why tiers were skipped.
         self.decided_by: Counter[str] = Counter()
         self.fallbacks: Counter[str] = Counter()
+
+    async def plan_for(self, request: PlanRequest) -> list[PlanItem] | None:
+        """The day's plan from the first tier that writes plans (an LLM), within the decision timeout;
+        None (the rule plan then) when none does or it fails."""
+        for tier in self.tiers:
+            planner = getattr(tier, "plan_for", None)
+            if planner is None:
+                continue
+            try:
+                async with asyncio.timeout(self.decision_timeout):
+                    plan = await planner(request)
+            except Exception as exc:  # any failure: the rule plan stands in
+                self.fallbacks[f"{tier.name}:plan"] += 1
+                log.info("%s could not plan %s's day: %s", tier.name, request.agent.id, exc)
+                continue
+            if plan:
+                return plan
+        return None
 
     def in_flight(self, agent_id: str) -> bool:
         return agent_id in self._busy
