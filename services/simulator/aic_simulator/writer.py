@@ -281,7 +281,9 @@ _NEGATIVE = re.compile(
     re.IGNORECASE,
 )
 _HAZARD_WORDS = re.compile(
-    r"雨|雷|风暴|台风|暴|危险|注意安全|storm|thunder|rain|flood|danger|safe", re.IGNORECASE
+    r"雷阵雨|下雨|暴雨|大雨|雷雨|雷声|台风|风暴|乌云|危险|注意安全|"
+    r"storm|thunder|\brain\b|flood|danger|stay safe",
+    re.IGNORECASE,
 )
 
 
@@ -304,6 +306,7 @@ class _Composer:
         self.interests = self._persona_list("topics", "interests")
         self.my_domains = [d for d in (self._domain_of(t) for t in self._persona_terms()) if d]
         self.facts: dict[str, str] = {}
+        self.avoid = ""  # the line being answered, lower case
         self._set_facts()
 
     # ------------------------------------------------------------------ facts
@@ -409,9 +412,16 @@ class _Composer:
     def pick_from(self, frames: list[str], **extra: str) -> str | None:
         facts = {**self.facts, **extra}
         usable = [f for f in frames if self._usable(f, facts, 0)]
-        if not usable:
-            return None
-        return self._expand(self.rng.choice(usable), facts, 0)
+        text = None
+        for _ in range(4):  # a turn does not repeat what the other just said
+            if not usable:
+                break
+            frame = self.rng.choice(usable)
+            text = self._expand(frame, facts, 0)
+            if not self.avoid or _clean_phrase(text).lower() not in self.avoid:
+                return text
+            usable.remove(frame)
+        return text
 
     def _usable(self, template: str, facts: dict[str, str], depth: int) -> bool:
         for slot in _slots(template):
@@ -543,7 +553,7 @@ class _Composer:
             themes.append(("talked", 1.5))
         if "mem_topic" in f:
             themes.append(("memory", 1.0))
-        if ctx.scene.people_here and not self.home:
+        if ctx.scene.people_here and not self.home and ctx.scene.place_open:
             themes.append(("company", 1.5))
         extreme = abs(ctx.speaker.mood) > 0.4 or ctx.speaker.energy < 0.3
         themes.append(("mood", 2.0 if extreme else 0.6))
@@ -687,6 +697,7 @@ class _Composer:
         if language_of(incoming) != self.lang:
             parts.append(self.pick("foreign_reply", to=to_name))
             return self.finish(parts, catch=0.1, asides=False)
+        self.avoid = incoming.lower()
         parts.extend(self._respond(to_name, incoming, self.facts["my_topic"]))
         return self.finish(parts, catch=0.15, asides=False)
 
@@ -701,6 +712,8 @@ class _Composer:
                 parts.append(self.pick("ask_back", to=to_name))
             return parts
         facts = {"to": to_name, "topic": topic}
+        if subject and not self._salient(subject):
+            subject = None  # "the first hour" of a remark is no topic to take up
         if subject:
             note = self._domain_line(subject, "notes") if self.chance(0.6) else None
             facts["subject"] = subject
@@ -751,6 +764,8 @@ class _Composer:
         if domain_rec:
             facts["rec"] = domain_rec
         here = self._names_place(subject)
+        if kind in ("yesno", "invite", "question", "habit") and (here or self._names_event(subject)):
+            return self.pick("ans_here_event" if self._names_event(subject) else "ans_here", **facts)
         match kind:
             case "recommend":
                 key = (
@@ -765,7 +780,7 @@ class _Composer:
                 return self.pick(
                     "ans_hours_open" if self.ctx.scene.place_open else "ans_hours_closed", **facts
                 )
-            case "hours" | "where" | "lost" | "plans" | "invite" | "doing":
+            case "hours" | "where" | "lost" | "plans" | "invite" | "doing" | "meet":
                 return self.pick(f"ans_{kind}", **facts)
             case "weather":
                 key = (
@@ -776,11 +791,15 @@ class _Composer:
                     else "ans_weather"
                 )
                 return self.pick(key, "ans_weather", **facts)
-            case "opinion" | "like" | "can":
+            case "opinion" | "like" | "can" | "habit":
                 return self.pick(f"ans_{kind}_known" if related else f"ans_{kind}_unsure", **facts)
             case "yesno":
                 return self.pick("ans_yesno_known" if related else "ans_yesno", "ans_yesno", **facts)
         return self.pick("ans_known" if related else "ans_question", "ans_question", **facts)
+
+    def _names_event(self, subject: str) -> bool:
+        event = self.facts.get("event", "")
+        return bool(event) and len(subject) >= 2 and (subject in event or event in subject)
 
     def _names_place(self, subject: str) -> bool:
         place = self.ctx.scene.place_name
@@ -798,11 +817,14 @@ class _Composer:
             return self.finish(parts, catch=0.1, asides=False)
         if language_of(last_line) != self.lang:
             return self.finish([self.pick("foreign_reply", **facts)], catch=0.1, asides=False)
+        self.avoid = last_line.lower()
         parts = self._respond(to_name, last_line, topic)
-        if not is_question(last_line, self.lang) and self.chance(0.5):
-            extend = self._domain_line(topic, "notes")
+        if not is_question(last_line, self.lang) and (len([p for p in parts if p]) < 2 or self.chance(0.4)):
+            extend = self._domain_line(topic, "notes")  # carry the topic on, not only nod at it
             parts.append(
-                self.pick("line_extend", note=extend, **facts) if extend else self.pick("line_plain", **facts)
+                self.pick("line_extend", note=extend, **facts)
+                if extend and self.chance(0.6)
+                else self._domain_line(topic, "asks", **facts) or self.pick("line_plain", **facts)
             )
         return self.finish(parts, catch=0.1, asides=self.style.sentences > 1)
 
@@ -844,6 +866,8 @@ class _Composer:
         if is_question(post_text, self.lang) and subject:
             lead = self.pick("com_lead", **facts) if self.chance(0.5) else None
             return self.finish([lead, self._answer(author, post_text, subject)[0]], catch=0.15, asides=False)
+        if subject and not self._salient(subject):
+            subject = None  # "the planks" of a post is no topic to answer; its author and mood are
         parts: list[str | None] = []
         if _HAZARD_WORDS.search(post_text) and self.chance(0.7):
             parts.append(self.pick("com_hazard", **facts))
@@ -874,6 +898,15 @@ class _Composer:
         if self.chance(0.3):
             parts.insert(0, self.pick("com_interject"))
         return self.finish(parts, catch=0.2, asides=False)
+
+    def _salient(self, subject: str) -> bool:
+        """A subject worth answering: a known word, a topic of some domain, or a title."""
+        low = subject.lower()
+        return (
+            bool(self._domain_of(subject))
+            or low in self.g.lexicon_set
+            or subject.startswith(("《", "“", '"'))
+        )
 
     # ------------------------------------------------------------------ topics
 
@@ -912,15 +945,16 @@ _PROPER_FIRST_WORDS = frozenset({"Chinese", "English", "Japanese", "British", "Y
 
 
 def _item_name(name: str, language: str) -> str:
-    """An item's name as said mid-sentence: "Old film camera" -> "old film camera", without "(novel)"."""
+    """An item as said mid-sentence: "Old film camera" -> "my old film camera"; a title stays as it is."""
     if language != "en":
         return name
     name = re.sub(r"\s*\([^)]*\)", "", name).strip()
     words = name.split()
-    sentence_case = all(w[:1].islower() for w in words[1:])
-    if words and sentence_case and words[0] not in _PROPER_FIRST_WORDS and words[0][1:].islower():
-        return name[:1].lower() + name[1:]
-    return name
+    if not words or not all(w[:1].islower() for w in words[1:]):
+        return name  # "Memories of Peking" is a title
+    if words[0] not in _PROPER_FIRST_WORDS and words[0][1:].islower():
+        name = name[:1].lower() + name[1:]
+    return f"my {name}"
 
 
 def _en_exclaim(text: str) -> str:

@@ -24,6 +24,7 @@ class Grammar:
     domains: MappingProxyType[str, dict[str, Any]]
     place_domains: MappingProxyType[str, str]  # place kind -> the domain it is about
     lexicon: tuple[str, ...]  # words that can be the subject of a message
+    lexicon_set: frozenset[str]  # the same, lower case
     places: tuple[str, ...]  # words for places, to tell "where" from "what" in a question
     stop_subjects: frozenset[str]  # captures that are no subject (pronouns, time words...)
     key_domains: MappingProxyType[str, str]  # a domain key (lower case) -> its domain
@@ -49,6 +50,7 @@ def _grammar(language: str, module: Any) -> Grammar:
         domains=MappingProxyType(domains),
         place_domains=MappingProxyType(dict(module.PLACE_DOMAINS)),
         lexicon=tuple(dict.fromkeys(w for w in words if len(w) >= 2)),
+        lexicon_set=frozenset(w.lower() for w in words if len(w) >= 2),
         places=tuple(module.PLACES),
         stop_subjects=frozenset(module.STOP_SUBJECTS),
         key_domains=MappingProxyType(key_domains),

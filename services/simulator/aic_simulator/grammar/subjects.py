@@ -43,8 +43,9 @@ _ZH_QUESTION_WORDS = re.compile(
 
 
 def language_of(text: str) -> str:
-    """ "zh" when the text has Chinese characters, else "en"."""
-    return "zh" if HAN.search(text) else "en"
+    """ "zh" or "en", by which script carries the text: a Chinese name in English text leaves it English."""
+    han = len(HAN.findall(text))
+    return "zh" if han and 3 * han >= len(re.findall(r"[A-Za-z]", text)) else "en"
 
 
 def fits(text: str, language: str) -> bool:
@@ -88,7 +89,7 @@ _ZH_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"(?:读|看|听|玩|吃|喝|做|学|练)(?:的)?(?:什么|啥|哪些|哪本|哪首)(.+?)(?:呢|吗|啊|$)",
         r"(?:喜欢|爱|会|常|玩|听|看|去)(.+?)(?:吗|么|嘛|不)",
         r"(.+?)(?:怎么样|如何|好不好|好吗|咋样|靠谱吗|值得吗|贵吗|难吗|好玩吗|好喝吗|好看吗)",
-        r"(?:关于|聊聊|说说|讲讲|聊一聊|说起|想起|谈谈)(.+)",
+        r"(?:关于|聊聊|说说|讲讲|聊一聊|说起|想起|谈谈)(.+?)(?:就|的|了|吧|呢|吗|啊|这件事|这个|$)",
         r"(?:觉得|认为)(.+?)(?:怎么样|如何|好|吗|呢|$)",
         r"有(.+?)(?:吗|没有|没|呢)",
     )
@@ -145,7 +146,7 @@ _EN_TAIL = (
     r"harbou?r|pier|bar|plaza|studio|school|clinic|town|here|there|(?-i:[A-Z][\w']+(?: [A-Z][\w']+)*)))?"
     r"(?:\s+(?:today|tonight|tomorrow|yesterday|last night|this (?:morning|afternoon|evening|week(?:end)?)|"
     r"these days|lately|right now|now|anymore|again|recently|at the moment|by any chance|at all|much|often|"
-    r"a lot))?\s*[?.!]*$"
+    r"a lot|all day|all night|all the time|forever))?\s*[?.!]*$"
 )
 # (pattern, whether it only reads a question): "is the gym open" asks; "the peonies are open" tells.
 _EN_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
@@ -207,7 +208,10 @@ _EN_NOUN_AFTER_DETERMINER = re.compile(
     r"\b(?:the|my|our|a|an|some|this|these|those|your)\s+((?:[a-z][a-z'-]+\s+)?[a-z][a-z'-]{2,})",
     re.IGNORECASE,
 )
-_EN_VERBS = frozenset(
+_EN_OPENS_WITH_DETERMINER = re.compile(r"^(?:the|my|our|this|these|those)\s", re.IGNORECASE)
+_EN_FUNCTION_WORDS = frozenset(
+    ["with", "for", "of", "at", "in", "on", "and", "but", "to", "from", "by", "about", "that", "which"]
+) | frozenset(
     [
         "is",
         "was",
@@ -258,7 +262,9 @@ _EN_ADJECTIVES = frozenset(
     )
 )
 _EN_DROP_FRONT = re.compile(
-    r"^(?:the|a|an|some|any|my|your|our|this|that|these|those|good|nice)\s+", re.IGNORECASE
+    r"^(?:the|a|an|some|any|my|your|our|this|that|these|those|good|nice|(?:tips|advice|ideas|suggestions|thoughts|"
+    r"recommendations?)\s+(?:for|on|about))\s+",
+    re.IGNORECASE,
 )
 
 
@@ -278,14 +284,16 @@ def _subject_en(text: str, grammar: Grammar) -> str | None:
                 term = _trim_en(match.group(1), grammar)
                 if term:
                     return term
-    return _noun_after_determiner(body, grammar) or _lexicon_hit(text, grammar)
+    # a statement opening with "The peonies..." names its subject; otherwise a known word beats any noun
+    opening = _noun_after_determiner(body, grammar) if _EN_OPENS_WITH_DETERMINER.match(body) else None
+    return opening or _lexicon_hit(text, grammar) or _noun_after_determiner(body, grammar)
 
 
 def _noun_after_determiner(text: str, grammar: Grammar) -> str | None:
     """The first "the/my/a <noun>" of a statement: "The peonies at my stall are out" -> "peonies"."""
     for match in _EN_NOUN_AFTER_DETERMINER.finditer(text):
         words = [w for w in match.group(1).split() if w.lower() not in _EN_ADJECTIVES]
-        if len(words) == 2 and words[1].lower() in _EN_VERBS:  # "the market was" -> market
+        if len(words) == 2 and words[1].lower() in _EN_FUNCTION_WORDS:  # "the market was" -> market
             words = words[:1]
         if words and words[-1].lower() not in grammar.stop_subjects and not words[-1].lower().endswith("ly"):
             return " ".join(words)
@@ -293,7 +301,7 @@ def _noun_after_determiner(text: str, grammar: Grammar) -> str | None:
 
 
 def _trim_en(raw: str, grammar: Grammar) -> str | None:
-    term = raw.strip(" ,.;:!?'\"")
+    term = re.split(r"\s*[;:,—–]\s*", raw.strip(), maxsplit=1)[0].strip(" .!?'\"")  # one clause
     for _ in range(2):
         term = _EN_DROP_FRONT.sub("", term)
     words = term.split()
@@ -304,11 +312,21 @@ def _trim_en(raw: str, grammar: Grammar) -> str | None:
     return term
 
 
+def _inside_a_name(text: str, at: int) -> bool:
+    """Whether an English word at `at` is capitalised mid-sentence, as in a proper name."""
+    if not text[at : at + 1].isupper():
+        return False
+    before = text[:at].rstrip()
+    return bool(before) and before[-1] not in '.!?:;"“'
+
+
 def _lexicon_hit(text: str, grammar: Grammar) -> str | None:
     """The longest known word in `text`; a place loses to a thing ("在广场下棋": 下棋), then the earliest."""
     best: tuple[int, int, int, str] | None = None
     for match in grammar.lexicon_words.finditer(text.lower()):
         word, at = match.group(1), match.start()
+        if _inside_a_name(text, at):
+            continue  # "Harbor" of "Old Harbor Pier" is a place's name, not what the text is about
         rank = (int(word not in grammar.places), len(word), -at)
         if best is None or rank > best[:3]:
             best = (*rank, text[at : at + len(word)])
@@ -316,12 +334,23 @@ def _lexicon_hit(text: str, grammar: Grammar) -> str | None:
 
 
 def question_kind(text: str, language: str, subject: str | None) -> str:
+    """lost, invite, doing, meet, hours, recommend, where, plans, weather, wellbeing, opinion, can, like,
+    habit, yesno or question: what kind of answer the text asks for."""
     for kind, pattern in _KINDS_EN if language == "en" else _KINDS_ZH:
         if pattern.search(text):
-            if kind == "wellbeing" and subject:
-                continue
+            if kind == "wellbeing" and subject and not _ABOUT_ONESELF[language].search(text):
+                continue  # "最近X怎么样" asks about X
             return kind
     return "question"
+
+
+# questions about the one asked, whatever words they carry
+_ABOUT_ONESELF = {
+    "zh": re.compile(r"睡得(?:好|怎么样|还好)|按时吃饭|吃饭了吗|吃了吗|身体(?:好|怎么样|还好)|累不累|心情"),
+    "en": re.compile(
+        r"sleeping well|eating properly|enough sleep|feeling (?:ok|okay|better|alright)", re.IGNORECASE
+    ),
+}
 
 
 _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
@@ -330,18 +359,21 @@ _KINDS_ZH: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         ("lost", r"丢了|不见了|找不到|落在|弄丢|捡到|看到我的|看见我的"),
         ("invite", r"你去吗|去不去|一起去|要不要一起|你来吗|来不来|一起吗"),
         ("doing", r"在(?:读|看|听|玩|学|练|忙|做)(?:的)?(?:什么|啥|哪)"),
-        ("hours", r"几点|什么时候开|什么时候关|开门|关门|营业|打烊"),
+        ("meet", r"几点(?:碰头|见|集合|出发|碰面)|什么时候(?:见|碰头|出发|碰面)|在哪(?:碰头|见|集合|碰面)"),
+        ("hours", r"几点(?:开|关|营业|打烊)|什么时候(?:开|关)|开门|关门|营业|打烊|开放时间"),
         ("recommend", r"推荐|有什么好|有没有好|哪家|哪个好|哪本|值得一"),
         ("where", r"在哪|哪里|哪儿|怎么走"),
         ("plans", r"打算|计划|安排"),
         ("weather", r"天气|下雨|会不会下|冷不冷|热不热|刮风|带伞"),
         (
             "wellbeing",
-            r"最近(?:怎么样|还好|好吗|忙吗)|你还好|过得怎么样|过得好吗|身体好吗|累不累|今天怎么样|心情",
+            r"最近(?:怎么样|还好|好吗|忙吗)|你还好|过得怎么样|过得好吗|身体好吗|累不累|今天怎么样|心情|"
+            r"睡得(?:好|怎么样|还好)|按时吃饭|吃饭了吗|吃了吗",
         ),
-        ("opinion", r"怎么样|觉得|如何|怎么看|好不好|咋样"),
+        ("opinion", r"怎么样|觉得|如何|怎么看|好不好|咋样|心得|看法|想法|建议|意见"),
         ("can", r"你?会(?:不会)?[^吗]{1,8}吗|会不会|能不能教"),
         ("like", r"喜欢|爱不爱|感兴趣"),
+        ("habit", r"你?(?:常|经常|平时)(?:去|来|喝|吃|用|玩)|常来|(?:听|见|去|试|喝|吃|看|读|玩)过"),
         ("yesno", r"吗|么|是不是|能不能|会不会|要不要|可不可以"),
     )
 )
@@ -354,10 +386,15 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             r"are you (?:going|coming)|want to (?:go|come)|fancy (?:going|coming)|join (?:me|us)|coming to",
         ),
         ("doing", r"what are you (?:reading|listening to|watching|working on|learning|playing)"),
-        ("hours", r"\bopen\b|\bclose\b|\bcloses\b|opening hours|what time|when does"),
+        (
+            "meet",
+            r"what time shall we|when shall we|where shall we meet|what time should we|where should we meet",
+        ),
+        ("hours", r"\bopen\b|\bclose\b|\bcloses\b|opening hours|when does"),
         (
             "recommend",
-            r"recommend|\bany good\b|\bany nice\b|suggest|\bbest\b|worth (?:reading|trying|a visit)",
+            r"recommend|\bany good\b|\bany nice\b|suggest|\bbest\b|worth (?:reading|trying|a visit)|\btips\b|"
+            r"advice",
         ),
         ("where", r"\bwhere\b"),
         ("plans", r"\bplans?\b|up to this|doing this|doing tonight|doing tomorrow"),
@@ -365,10 +402,19 @@ _KINDS_EN: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
         (
             "wellbeing",
             r"how are you|how're you|how have you been|how's it going|how are things|you ok|doing ok|"
-            r"how's your day|how is your day|how are you doing",
+            r"how's your day|how is your day|how are you doing|sleeping well|eating properly|enough sleep|"
+            r"feeling (?:ok|okay|better|alright)",
         ),
-        ("opinion", r"what do you think|how (?:is|was|are|were)|opinion|thoughts on|what's .+ like"),
+        (
+            "opinion",
+            r"what do you think|how (?:is|was|are|were)|opinion|thoughts on|what's .+ like|your take",
+        ),
         ("like", r"do you (?:like|enjoy|love)|are you into|fan of"),
+        (
+            "habit",
+            r"do you (?:often |ever )?(?:go|come|visit|eat|drink|get|use)\b|have you (?:ever )?(?:been|tried|"
+            r"heard|read|watched|played)|been to|ever (?:tried|watched|been|played)",
+        ),
         (
             "can",
             r"can you (?:play|cook|paint|draw|sing|speak|run|swim|make|brew|code|teach)|do you know how to|"
