@@ -24,6 +24,7 @@ from aic_simulator.grammar.subjects import (
     LATIN_WORD,
     fits,
     is_question,
+    known_word,
     language_of,
     question_kind,
     subject_of,
@@ -271,15 +272,17 @@ _WORK_CUE = re.compile(
     re.IGNORECASE,
 )
 _POSITIVE = re.compile(
-    r"开心|高兴|喜欢|好吃|好喝|好看|太好了|真好|满足|幸福|舒服|不错|美|哈哈|棒|赞|happy|love|lovely|great|"
-    r"wonderful|brilliant|delicious|beautiful|glad|enjoy|fun|nice|perfect",
+    r"开心|高兴|喜欢|好吃|好喝|好看|太好了|真好|满足|幸福|舒服|不错|美|哈哈|棒|赞|"
+    r"\b(?:happy|love|loved|lovely|great|wonderful|brilliant|delicious|beautiful|glad|enjoy\w*|fun|nice|perfect)\b",
     re.IGNORECASE,
 )
 _NEGATIVE = re.compile(
-    r"累|困|难过|伤心|烦|糟|头疼|生病|不舒服|失眠|郁闷|丢了|唉|tired|exhausted|sad|sick|awful|bad day|lost|"
-    r"worried|stressed|miss|rough|ugh",
+    r"累|困|难过|伤心|烦|糟|头疼|生病|不舒服|失眠|郁闷|丢了|唉|"
+    r"\b(?:tired|exhausted|sad|sick|awful|bad day|lost|worried|stressed|miss|missing|rough|ugh)\b",
     re.IGNORECASE,
 )
+# plan labels that name an event (plans.py): said only while the scene has the event on
+_EVENT_PLAN = re.compile(r"参加|躲一躲|\bgoing to .+ at\b|until it passes", re.IGNORECASE)
 _HAZARD_WORDS = re.compile(
     r"雷阵雨|下雨|暴雨|大雨|雷雨|雷声|台风|风暴|乌云|危险|注意安全|"
     r"storm|thunder|\brain\b|flood|danger|stay safe",
@@ -305,6 +308,7 @@ class _Composer:
         self.persona = ctx.speaker.persona or {}
         self.interests = self._persona_list("topics", "interests")
         self.my_domains = [d for d in (self._domain_of(t) for t in self._persona_terms()) if d]
+        self.others = [p for p in ctx.scene.people_here if p and p != ctx.speaker.name]
         self.facts: dict[str, str] = {}
         self.avoid = ""  # the line being answered, lower case
         self._set_facts()
@@ -327,15 +331,19 @@ class _Composer:
         ctx, scene, facts = self.ctx, self.ctx.scene, self.facts
         facts["me"] = ctx.speaker.name
         facts["place"] = scene.place_name
-        others = [p for p in scene.people_here if p and p != ctx.speaker.name]
+        others = self.others
         if others:
             facts["person"] = self.rng.choice(others)
         if len(others) >= 2:
             facts["people"] = self._names(others)
-        if ctx.activity and fits(ctx.activity, self.lang):
+        names_an_event = bool(ctx.activity and _EVENT_PLAN.search(ctx.activity))
+        if ctx.activity and fits(ctx.activity, self.lang) and (self.event or not names_an_event):
             activity = _clean_phrase(ctx.activity)
             facts["activity"] = activity
-            facts["act_core"] = re.sub(r"^(?:正在|在)(?=..)", "", activity) if self.lang == "zh" else activity
+            if self.lang == "zh" and re.match(r"(?:正在|在)..", activity):  # 在咖啡馆上班 -> 正在咖啡馆上班
+                facts["act_core"] = re.sub(r"^(?:正在|在)", "", activity)
+            elif self.lang == "en" and re.match(r"\w+ing\b", activity):  # "working at X", not "lunch at X"
+                facts["act_ing"] = activity
         if ctx.item_used:
             facts["item"] = _item_name(_clean_phrase(ctx.item_used), self.lang)
         if ctx.talked_with:
@@ -362,7 +370,8 @@ class _Composer:
         self._set_reading()
         if ctx.memories:
             memory = self.rng.choice(list(ctx.memories))
-            if fits(memory, self.lang) and (subject := subject_of(memory, self.lang)):
+            subject = subject_of(memory, self.lang) if self._same_language(memory) else None
+            if subject and fits(subject, self.lang):
                 facts["mem_topic"] = subject
         facts["tod"] = self.pick(f"tod_{self.bucket}", "tod_night") or ""
 
@@ -371,10 +380,13 @@ class _Composer:
             return
         author, text = self.rng.choice(list(self.ctx.read))
         self.facts["author"] = author
-        if language_of(text) != self.lang:
+        if not self._same_language(text):
             self.facts["foreign"] = "1"
             return
-        if subject := subject_of(text, self.lang):
+        subject = subject_of(text, self.lang)
+        if subject and not self._salient(subject):
+            subject = known_word(text, self.lang)
+        if subject and fits(subject, self.lang):
             self.facts["read_topic"] = subject
 
     def _names(self, names: list[str]) -> str:
@@ -602,17 +614,16 @@ class _Composer:
         return self.pick("scene_open", amb=amb or "", timebit=timebit or "")
 
     def _company(self) -> str | None:
-        people = [p for p in self.ctx.scene.people_here if p != self.ctx.speaker.name]
-        if len(people) >= 2:
+        if len(self.others) >= 2:
             return self.pick("company_crowd")
-        if people:
+        if self.others:
             return self.pick("company_one")
         return None
 
     def _event_line(self) -> str | None:
         assert self.event is not None
         kind = self.event.kind
-        crowd = len(self.ctx.scene.people_here) >= 2
+        crowd = len(self.others) >= 2
         if self.hazard and self.home:
             return self.pick("event_hazard_home")
         keys = [f"event_{kind}_crowd"] if crowd and self.chance(0.5) else []
@@ -660,9 +671,12 @@ class _Composer:
         return self.pick("intro", to=to_name)
 
     def _own_topic(self, topic: str | None) -> str:
-        """The topic if it is in the speaker's language, else one of its own (never mix languages)."""
+        """The topic if it is in the speaker's language, else one of its own (never mix languages);
+        a whole line given as a topic is brought down to its subject."""
         if topic and fits(topic, self.lang):
-            return _clean_phrase(topic)
+            topic = _clean_phrase(topic)
+            too_long = len(topic) > 12 if self.lang == "zh" else len(topic.split()) > 5
+            return (subject_of(topic, self.lang) or self.topic()) if too_long else topic
         return self.topic()
 
     def opening(self, to_name: str, topic: str | None, first_meeting: bool) -> str:
@@ -694,7 +708,7 @@ class _Composer:
             parts.append(self._intro(to_name))
         elif self.chance(0.45):
             parts.append(self.pick("ack_name", to=to_name))
-        if language_of(incoming) != self.lang:
+        if not self._same_language(incoming):
             parts.append(self.pick("foreign_reply", to=to_name))
             return self.finish(parts, catch=0.1, asides=False)
         self.avoid = incoming.lower()
@@ -713,8 +727,9 @@ class _Composer:
             return parts
         facts = {"to": to_name, "topic": topic}
         if subject and not self._salient(subject):
-            subject = None  # "the first hour" of a remark is no topic to take up
+            subject = known_word(incoming, self.lang)  # "the first hour" of a remark is no topic to take up
         if subject:
+            facts["the_subject"] = _with_article(subject, self.lang)
             note = self._domain_line(subject, "notes") if self.chance(0.6) else None
             facts["subject"] = subject
             parts.append(self.pick("react_note" if note else "react_subject", note=note or "", **facts))
@@ -815,7 +830,7 @@ class _Composer:
             facts["topic"] = fresh
             parts = [self.pick("bridge", **facts), *self._topic_opener(facts, lead=False)]
             return self.finish(parts, catch=0.1, asides=False)
-        if language_of(last_line) != self.lang:
+        if not self._same_language(last_line):
             return self.finish([self.pick("foreign_reply", **facts)], catch=0.1, asides=False)
         self.avoid = last_line.lower()
         parts = self._respond(to_name, last_line, topic)
@@ -860,14 +875,16 @@ class _Composer:
 
     def comment(self, author: str, post_text: str) -> str:
         facts = {"author": author, "to": author}
-        if language_of(post_text) != self.lang:
+        if not post_text.strip():  # answering a comment on its own post
+            return self.finish([self.pick("com_thanks", **facts)], catch=0.15, asides=False)
+        if not self._same_language(post_text):
             return self.finish([self.pick("com_foreign", **facts)], catch=0.15, asides=False)
         subject = subject_of(post_text, self.lang)
         if is_question(post_text, self.lang) and subject:
             lead = self.pick("com_lead", **facts) if self.chance(0.5) else None
             return self.finish([lead, self._answer(author, post_text, subject)[0]], catch=0.15, asides=False)
         if subject and not self._salient(subject):
-            subject = None  # "the planks" of a post is no topic to answer; its author and mood are
+            subject = known_word(post_text, self.lang)  # "the planks" of a post is no topic to answer
         parts: list[str | None] = []
         if _HAZARD_WORDS.search(post_text) and self.chance(0.7):
             parts.append(self.pick("com_hazard", **facts))
@@ -898,6 +915,12 @@ class _Composer:
         if self.chance(0.3):
             parts.insert(0, self.pick("com_interject"))
         return self.finish(parts, catch=0.2, asides=False)
+
+    def _same_language(self, text: str) -> bool:
+        """Whether the speaker can read `text`: its language, or no words at all (an emoji, a name)."""
+        if not HAN.search(text) and not LATIN_WORD.search(text):
+            return True
+        return language_of(text) == self.lang
 
     def _salient(self, subject: str) -> bool:
         """A subject worth answering: a known word, a topic of some domain, or a title."""

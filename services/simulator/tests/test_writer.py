@@ -66,32 +66,30 @@ EVENT_WORDS = {
     },
 }
 
+# what the plans (plans.py) say a character is doing, as the engine passes them
 ACTIVITIES = {
     "zh": [
-        "在咖啡馆上班",
-        "去早市买菜",
-        "在图书馆整理书架",
-        "在画室教课",
-        "在健身房带课",
-        "散步",
-        "在诊所坐诊",
-        "休息一下",
-        "看书",
-        "在公园弹吉他",
-        "去码头钓鱼",
-        "写日记",
+        "在拾光咖啡馆上班",
+        "在早市吃午饭",
+        "去湖畔公园逛逛",
+        "在家休息",
+        "在家吃早饭",
+        "去纸间书店参加纸间读书会",
+        "在社区诊所上班",
+        "在晨光画室上班",
+        "去中心广场逛逛",
+        "在旧港码头吃晚饭",
         None,
         None,
     ],
     "en": [
-        "working at the café",
-        "writing the book",
-        "coding at the café",
-        "tending the flower stall",
-        "going for a walk",
-        "reading",
-        "taking a break",
-        "practising Chinese",
+        "working at Moments Café",
+        "lunch at Morning Market",
+        "spending time at Lakeside Park",
+        "a quiet evening at home",
+        "breakfast at home",
+        "going to Jazz night at Moon Bar",
+        "dinner at Old Harbor Pier",
         None,
         None,
     ],
@@ -366,13 +364,13 @@ def test_it_writes_about_what_it_does_used_read_and_talked_about() -> None:
     ctx = WritingContext(
         speaker("林小雨"),
         scene("zh", "cafe", 10),
-        activity="在咖啡馆上班",
+        activity="在拾光咖啡馆上班",
         read=(("苏婉清", "今天读完了《城南旧事》，很感动。"),),
         item_used="旧胶片相机",
         talked_with=("陈默",),
     )
     posts = [compose_post(ctx, random.Random(i)) for i in range(200)]
-    for fact in ("在咖啡馆上班", "旧胶片相机", "苏婉清", "《城南旧事》", "陈默"):
+    for fact in ("拾光咖啡馆上班", "旧胶片相机", "苏婉清", "《城南旧事》", "陈默"):
         assert any(fact in p for p in posts), fact
     assert not any("今天读完了《城南旧事》" in p for p in posts)  # a read post is paraphrased, not quoted
 
@@ -504,7 +502,7 @@ def test_each_writes_in_its_own_language(day: list[tuple[str, WritingContext, st
 
 def test_goodbyes_fit_the_hour_and_the_work() -> None:
     late = WritingContext(speaker("李娜"), scene("zh", "apartments_a", 23))
-    working = WritingContext(speaker("李娜"), scene("zh", "clinic", 10), activity="在诊所坐诊")
+    working = WritingContext(speaker("李娜"), scene("zh", "clinic", 10), activity="在社区诊所上班")
     for i in range(20):
         assert re.search(r"休息|睡|晚安|好梦|夜深", compose_goodbye(late, "林小雨", "跑步", random.Random(i)))
         assert re.search(r"干活|忙|工作|活儿", compose_goodbye(working, "林小雨", "跑步", random.Random(i)))
@@ -528,6 +526,26 @@ def test_topics_come_from_the_context() -> None:
     calm_topics = {topic_for(calm, random.Random(i)) for i in range(60)}
     assert "午后雷阵雨" not in calm_topics
     assert calm_topics & {*persona["interests"], *persona["topics"]}
+
+
+def test_what_the_engine_passes_as_it_comes() -> None:
+    ctx = WritingContext(speaker("小桃"), scene("zh", "plaza", 16, ("小桃", "陈默")))
+    for i in range(30):
+        # answering a comment on its own post: no post text, a thank-you in its own language
+        thanks = compose_comment(ctx, "陈默", "", random.Random(i))
+        assert "陈默" in thanks and not re.search(r"[A-Za-z]{3,}", thanks.replace("陈默", "")), thanks
+        # a whole line given as the topic of a goodbye is brought down to its subject
+        bye = compose_goodbye(
+            ctx, "陈默", "你喜欢水彩吗？我最近画了好多水彩，想听听你的意见。", random.Random(i)
+        )
+        assert "想听听你的意见" not in bye, bye
+        # the speaker among the people here is not company: one other is no crowd
+        post = compose_post(ctx, random.Random(i))
+        assert not CROWD["zh"].search(post), post
+    en = WritingContext(speaker("Hana Sato"), scene("en", "cafe", 12), activity="lunch at Moments Café")
+    posts = [compose_post(en, random.Random(i)) for i in range(100)]
+    assert any("lunch at Moments Café" in p.lower() or "Lunch at Moments Café" in p for p in posts)
+    assert not any(re.search(r"(?:Currently|Still|while) lunch", p) for p in posts)  # a noun is not a doing
 
 
 # ----------------------------------------------------------------------------------------- persona style

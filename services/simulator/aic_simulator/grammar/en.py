@@ -335,12 +335,14 @@ POOLS: dict[str, list[str]] = {
     # ---------------------------------------------------------------- what it is doing / used / read / talked
     "act_post": [
         "{activity}. {act_feel}.",
-        "Currently {activity}; {act_feel}.",
+        "Currently {act_ing}; {act_feel}.",
         "Today: {activity}. {act_feel}.",
-        "Still {activity}. {act_feel}.",
+        "Still {act_ing}. {act_feel}.",
         "{activity}, {tod}. {act_feel}.",
-        "Quick note while {activity}.",
-        "A pause while {activity}.",
+        "Quick note while {act_ing}.",
+        "A pause while {act_ing}.",
+        "On the list right now: {activity}. {act_feel}.",
+        "{activity}: {act_feel}.",
     ],
     "act_feel_low": [
         "running on fumes",
@@ -414,9 +416,9 @@ POOLS: dict[str, list[str]] = {
     ],
     "talk_react": [
         "I feel lighter for it",
-        "good conversation",
-        "came away with new ideas",
-        "laughed more than once",
+        "it was a good conversation",
+        "I came away with new ideas",
+        "we laughed more than once",
         "time flew",
     ],
     "memory_post": [
@@ -631,12 +633,16 @@ POOLS: dict[str, list[str]] = {
     "ack_name": ["Hey {to}!", "Hi {to}!", "{to}!", "Ah, {to}!"],
     "react_subject": [
         "{subject} sounds great!",
-        "Oh, you're into {subject} too?",
+        "Oh, you're into {the_subject} too?",
         "{subject}, nice. I've been curious about that.",
-        "Same here on {subject}.",
+        "Same here on {the_subject}.",
         "{subject}? Now you have my attention.",
     ],
-    "react_note": ["{subject}! {note}.", "On {subject}: {note}.", "I know a little about {subject}: {note}."],
+    "react_note": [
+        "{subject}! {note}.",
+        "On {the_subject}: {note}.",
+        "I know a little about {the_subject}: {note}.",
+    ],
     "react_pos": ["That's lovely to hear!", "Sounds brilliant!", "So glad for you.", "Love that!"],
     "react_neg": [
         "Oh no, sorry to hear it.",
@@ -890,6 +896,13 @@ POOLS: dict[str, list[str]] = {
         "{author}, I'm still learning Chinese, but I'm liking this anyway!",
         "Couldn't read all of it, {author}, but it looks lovely.",
     ],
+    "com_thanks": [
+        "Thanks, {author}!",
+        "Ha, glad you liked it, {author}.",
+        "You spotted that, {author}!",
+        "{author}, your comment beats my post.",
+        "Cheers, {author}.",
+    ],
     "com_lead": ["{author}:", "Answering {author}:", "Passing by with an answer:"],
     "com_hazard": ["Stay safe, {author}!", "Careful out there, {author}."],
     "com_related": [
@@ -989,7 +1002,7 @@ DOMAINS: dict[str, dict[str, object]] = {
             "What's your morning coffee order?",
         ],
         "uses": [
-            "Ground some {item}; the whole room smells amazing.",
+            "Ground some of {item}; what a smell.",
             "Brewed a cup with {item}; nicely balanced.",
             "One sniff of {item} and I'm awake.",
         ],

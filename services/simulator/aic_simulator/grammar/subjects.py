@@ -159,7 +159,8 @@ _EN_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
             True,
         ),
         (
-            r"\bdo you (paint|draw|cook|run|read|sing|swim|dance|garden|knit|fish|travel)\b(?:\s+\w+)?\s*\?",
+            r"\bdo you (paint|draw|cook|run|read|sing|swim|dance|garden|knit|fish|travel)\b"
+            r"(?:\s+(?:at all|much|often|a lot|anymore|these days))?\s*\?",
             True,
         ),
         (
@@ -310,6 +311,11 @@ def _trim_en(raw: str, grammar: Grammar) -> str | None:
     if all(w.lower() in grammar.stop_subjects for w in words):
         return None
     return term
+
+
+def known_word(text: str, language: str) -> str | None:
+    """The longest word of the lexicon (places, things, the domains' words) in `text`, if any."""
+    return _lexicon_hit(text, GRAMMARS["en" if language == "en" else "zh"])
 
 
 def _inside_a_name(text: str, at: int) -> bool:

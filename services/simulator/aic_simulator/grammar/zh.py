@@ -30,7 +30,7 @@ POOLS: dict[str, list[str]] = {
     "tod_afternoon": ["下午", "午后", "这个下午", "下午茶的时候"],
     "tod_evening": ["晚上", "傍晚", "今晚", "入夜时分", "晚饭后"],
     "tod_night": ["深夜", "夜里", "夜深时", "这么晚"],
-    "tod_smallhours": ["凌晨", "后半夜", "夜里", "天还没亮的时候"],
+    "tod_smallhours": ["凌晨", "后半夜", "夜里", "天亮前"],
     "time_morning": [
         "一天才刚开始",
         "空气里还带着一点凉意",
@@ -326,6 +326,7 @@ POOLS: dict[str, list[str]] = {
         "记录一下：{activity}。",
         "{activity}的间隙，冒个泡。",
         "还在{act_core}，{act_feel}。",
+        "此刻：{activity}。{act_feel}。",
     ],
     "act_feel_low": [
         "有点累了",
@@ -818,6 +819,14 @@ POOLS: dict[str, list[str]] = {
         "看不太懂，但还是想给{author}点个赞。",
         "{author}写的外文，我得慢慢琢磨，先收藏了。",
     ],
+    "com_thanks": [
+        "谢谢{author}的留言！",
+        "{author}说得对，哈哈。",
+        "被{author}发现了~",
+        "谢谢{author}捧场！",
+        "{author}懂我。",
+        "哈哈，{author}的评论比我写的还好。",
+    ],
     "com_lead": ["{author}，", "我来回答{author}：", "路过答一句："],
     "com_hazard": ["{author}也注意安全！", "{author}出门小心啊。"],
     "com_related": [
@@ -903,7 +912,7 @@ DOMAINS: dict[str, dict[str, object]] = {
             "早上一杯咖啡，你是哪一派的？",
         ],
         "uses": [
-            "磨了一点{item}，整个屋子都香了。",
+            "磨了一点{item}，香气一下就出来了。",
             "用{item}冲了一杯，酸甜刚好。",
             "{item}的香气，闻一下就醒了。",
         ],
