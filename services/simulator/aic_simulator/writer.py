@@ -281,6 +281,7 @@ _NEGATIVE = re.compile(
     r"\b(?:tired|exhausted|sad|sick|awful|bad day|lost|worried|stressed|miss|missing|rough|ugh)\b",
     re.IGNORECASE,
 )
+_ART_SHOW = re.compile(r"画|展|作品|艺术|\bart\b|studio|exhibit|gallery|paint", re.IGNORECASE)
 # plan labels that name an event (plans.py): said only while the scene has the event on
 _EVENT_PLAN = re.compile(r"参加|躲一躲|\bgoing to .+ at\b|until it passes", re.IGNORECASE)
 _HAZARD_WORDS = re.compile(
@@ -336,8 +337,14 @@ class _Composer:
             facts["person"] = self.rng.choice(others)
         if len(others) >= 2:
             facts["people"] = self._names(others)
+        # a plan naming an event is said only while that event is the one on here
+        on_here = _clean_phrase(_side(self.event.title, self.lang)) if self.event else ""
         names_an_event = bool(ctx.activity and _EVENT_PLAN.search(ctx.activity))
-        if ctx.activity and fits(ctx.activity, self.lang) and (self.event or not names_an_event):
+        if (
+            ctx.activity
+            and fits(ctx.activity, self.lang)
+            and (not names_an_event or bool(on_here and on_here in ctx.activity))
+        ):
             activity = _clean_phrase(ctx.activity)
             facts["activity"] = activity
             if self.lang == "zh" and re.match(r"(?:正在|在)..", activity):  # 在咖啡馆上班 -> 正在咖啡馆上班
@@ -465,7 +472,9 @@ class _Composer:
         sentences = [p.strip() for p in parts if p and p.strip()]
         if asides and self.style.asides and self.chance(0.3):
             key = self.rng.choice(list(self.style.asides))
-            aside = self.pick(f"{key}_{self.bucket}", f"{key}_night" if self.night else f"{key}_day", key)
+            # daylight asides by day only; the evening shares the asides of any hour
+            daylight = self.bucket in ("morning", "noon", "afternoon")
+            aside = self.pick(f"{key}_night" if self.night else f"{key}_day" if daylight else key, key)
             if aside:
                 sentences.append(aside)
         if self.style.catchphrases and self.chance(catch):
@@ -627,7 +636,11 @@ class _Composer:
         if self.hazard and self.home:
             return self.pick("event_hazard_home")
         keys = [f"event_{kind}_crowd"] if crowd and self.chance(0.5) else []
-        return self.pick(*keys, f"event_{kind}", "event_gathering")
+        about = f"{self.event.title} {self.event.description}"
+        show = (
+            "show_bit_art" if _ART_SHOW.search(about) else "show_bit_music"
+        )  # a jazz night is no exhibition
+        return self.pick(*keys, f"event_{kind}", "event_gathering", show_bit=self.pick(show) or "")
 
     def _item_line(self) -> str | None:
         item = self.facts["item"]

@@ -7,11 +7,14 @@ import random
 import re
 import time
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 import aic_simulator
+from aic_simulator.report import EventWindow, contradiction
+from aic_simulator.state import LocationInfo
 from aic_simulator.writer import (
     EventView,
     Scene,
@@ -53,14 +56,15 @@ EVENT_WORDS = {
     "zh": {
         "hazard": r"安全|回家|躲|避|小心|逗留|关好|待在家|哪儿也不去",
         "market": r"摊|菜|水果|早点|挑|满载|新鲜|荔枝",
-        "show": r"音乐|演出|鼓|听|作品|节奏|现场",
+        "show": r"音乐|演出|鼓|听|作品|节奏|现场|曲|歌|萨克斯|画|笔触",
         "gathering": r"参加|朋友|大家|聊|一起|熟面孔",
         "announcement": r"通知|转告|扩散|留意",
     },
     "en": {
         "hazard": r"safe|home|shelter|indoors|step|stay in|hang about",
         "market": r"stall|greens|fruit|basket|breakfast|stallholder|fresh",
-        "show": r"music|drum|listen|piece|live|tapping|atmosphere",
+        "show": r"music|drum|listen|piece|live|tapping|atmosphere|song|saxophone|painting|canvas|colours|"
+        r"work",
         "gathering": r"met|everyone|planning|conversation|welcoming|I.m in|laughing|faces|friend",
         "announcement": r"passing this on|heard|notice|spread the word",
     },
@@ -348,6 +352,42 @@ def test_events_are_mentioned_only_when_on_and_as_their_kind() -> None:
             assert len(mentioning) >= 20, (key, name)
             for post in mentioning:
                 assert re.search(EVENT_WORDS[language][kind], post, re.IGNORECASE), (kind, post)
+
+
+def test_the_society_report_finds_no_contradiction_in_the_posts() -> None:
+    """The report's own check (aic_simulator.report.contradiction) over 2,000 posts of varied moments."""
+    day = datetime(2026, 6, 1, tzinfo=UTC)
+    places = {
+        loc["id"]: LocationInfo(**{k: loc[k] for k in LocationInfo.__dataclass_fields__})
+        for loc in WORLD["locations"]
+    }
+    long_ago = day - timedelta(days=30)
+    flagged = []
+    for i in range(2000):
+        ctx = random_context(random.Random(f"report:{i}"))
+        at = day.replace(hour=ctx.scene.hour)
+        location_id = next(k for k, v in places.items() if ctx.scene.place_name in (v.name, v.name_en))
+        events = [  # every event of the world, only the scene's on now and here
+            EventWindow(
+                e["title"],
+                e["location_id"],
+                long_ago,
+                long_ago + timedelta(hours=1),
+                e.get("kind", "gathering"),
+            )
+            for e in WORLD["events"]
+            if not (ctx.scene.event and e["title"] == ctx.scene.event.title)
+        ]
+        if ctx.scene.event:
+            on = EventWindow(
+                ctx.scene.event.title, location_id, at, at + timedelta(hours=1), ctx.scene.event.kind
+            )
+            events.append(on)
+        others = len([p for p in ctx.scene.people_here if p != ctx.speaker.name])
+        text = compose_post(ctx, random.Random(i))
+        if why := contradiction(text, at, places[location_id], others, events, NAMES):
+            flagged.append((why, text))
+    assert not flagged, flagged[:5]
 
 
 def test_bilingual_titles_show_the_writers_half() -> None:

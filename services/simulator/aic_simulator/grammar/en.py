@@ -95,7 +95,7 @@ POOLS: dict[str, list[str]] = {
         "a breeze cuts across the square",
         "someone left a chess game half-finished",
         "there's a new notice on the board",
-        "the fountain steps are warm from the sun",
+        "coins glint at the bottom of the fountain",
     ],
     "amb_plaza_night": [
         "the fountain is off and the water is flat",
@@ -148,7 +148,7 @@ POOLS: dict[str, list[str]] = {
     "amb_studio": [
         "an unfinished canvas sits on the easel",
         "there's a faint smell of turpentine",
-        "the big windows let in good light",
+        "the easels stand in a loose circle",
         "the palette is still wet",
         "frames are stacked in the corner",
         "students' work covers the walls",
@@ -603,6 +603,23 @@ POOLS: dict[str, list[str]] = {
         "I'm taking my time with every piece",
         "I can't stop tapping my foot",
         "nothing beats it live",
+    ],
+    "show_bit_music": [
+        "the music kicked in and my shoulders dropped",
+        "the drums land right in your chest",
+        "I haven't listened this closely in ages",
+        "I can't stop tapping my foot",
+        "nothing beats it live",
+        "the saxophone gave me goosebumps",
+        "one more song, then one more",
+    ],
+    "show_bit_art": [
+        "I'm taking my time with every piece",
+        "a couple of paintings stopped me in my tracks",
+        "the colours and brushwork are lovely",
+        "the students' work is better than I expected",
+        "nothing beats seeing the work in person",
+        "I lingered far too long at one small canvas",
     ],
     "event_show_crowd": [
         "{event}, and {people} came too. Great atmosphere.",
@@ -1697,7 +1714,7 @@ DOMAINS: dict[str, dict[str, object]] = {
         "uses": [],
         "posts": [
             "Learned a new word today and used it twice.",
-            "Ordered breakfast without pointing. Progress!",
+            "Got through breakfast at a stall without pointing once. Progress!",
         ],
     },
     "flowers": {
