@@ -63,9 +63,8 @@ class Scene:
     """What is true where and when the character writes."""
 
     place_name: str  # already in the writer's language
-    place_kind: (
-        str  # plaza, cafe, library, park, market, studio, gym, shop, school, clinic, bar, harbor, home
-    )
+    # plaza, cafe, library, park, market, studio, gym, shop, school, clinic, bar, harbor, home
+    place_kind: str
     place_open: bool
     people_here: tuple[str, ...]  # display names of others present now (may be empty)
     hour: int  # simulated hour 0-23
@@ -77,9 +76,8 @@ class Scene:
 class Speaker:
     name: str  # display name
     language: str  # "zh" or "en"
-    persona: dict[
-        str, Any
-    ]  # keys as in default_world.json: occupation, interests, topics, catchphrases, writing_style...
+    # keys as in default_world.json: occupation, interests, topics, catchphrases, writing_style...
+    persona: dict[str, Any]
     mood: float = 0.0  # -1..1
     energy: float = 0.8  # 0..1
 
