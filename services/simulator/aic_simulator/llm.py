@@ -1,10 +1,12 @@
-"""The LLM tier: ask any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, OpenAI) to decide.
+"""The LLM tier: ask any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp, OpenAI) to decide,
+and to write each character's plan for the day.
 
 One :class:`LlmPolicy` is shared by all agents, so its semaphore is the simulator-wide limit on LLM
 calls in flight. It asks for structured output (a JSON schema in ``response_format``) but also accepts
 a JSON object in plain text or a fenced block, since many servers ignore ``response_format``. Whatever
-the server says is validated against :class:`Decision` and the options offered; anything else raises
-:class:`LlmError` so that the next tier decides.
+the server says is validated (a decision against :class:`Decision` and the options offered, a plan
+against the day, the places and the persona); anything else raises :class:`LlmError` so that the next
+tier decides, or the rule plan stands.
 """
 
 from __future__ import annotations
@@ -15,17 +17,21 @@ import json
 import random
 import re
 import time
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Literal
+from collections.abc import Coroutine, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 import httpx
 from pydantic import ValidationError
 
+from aic_simulator.plans import DAY, PlanRequest
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Memory, Option, Perception
+from aic_simulator.state import AgentState, EventInfo, LocationInfo, PlanItem, is_awake
 from aic_simulator.tiers import PolicyError, invalid_reason
 
 StructuredOutput = Literal["json_schema", "json_object", "none"]
+T = TypeVar("T")
 
 # Actions whose point is the text the LLM writes: without it the engine has nothing to say.
 TEXT_ACTIONS = frozenset(
@@ -45,6 +51,21 @@ class LlmError(PolicyError):
     """The LLM tier could not decide; ``reason`` is short and goes into the decision log."""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the server answered to one chat call: the text, the tokens it cost and how it went."""
+
+    text: str | None
+    tokens: int
+    detail: dict[str, Any]
+
+    def failed(self, error: LlmError) -> LlmError:
+        """``error`` carrying what the unusable answer cost and said, for the decision log."""
+        error.tokens = self.tokens
+        error.detail = {**self.detail, "answer": (self.text or "")[:500]}
+        return error
+
+
 class LlmPolicy:
     """A decision policy backed by an OpenAI-compatible ``/chat/completions`` endpoint.
 
@@ -54,6 +75,9 @@ class LlmPolicy:
     sent per decision; 429, 5xx and transport errors are retried after an exponential backoff with
     jitter (``backoff_base`` doubling up to ``backoff_max``), or after the server's Retry-After when
     it gives one (capped at ``retry_after_cap``). Other 4xx are not retried.
+
+    It also writes a character's plan for the day (:meth:`plan_for`), one call per character per day,
+    with the same client, slots, retries and timeout.
     """
 
     name = "llm"
@@ -73,6 +97,7 @@ class LlmPolicy:
         request_timeout: float = 120.0,
         temperature: float | None = 0.8,
         max_tokens: int | None = 400,
+        plan_max_tokens: int | None = 1500,
         structured_output: StructuredOutput = "json_schema",
         max_memories: int = 8,
         max_feed_items: int = 8,
@@ -95,6 +120,7 @@ class LlmPolicy:
         self.request_timeout = request_timeout
         self.temperature = temperature
         self.max_tokens = max_tokens
+        self.plan_max_tokens = plan_max_tokens  # a day's blocks take more words than one decision
         self.structured_output = structured_output
         self.max_memories = max_memories
         self.max_feed_items = max_feed_items
@@ -115,6 +141,8 @@ class LlmPolicy:
         self.calls = 0  # HTTP requests sent, retries included
         self.decisions = 0  # decide() calls
         self.errors = 0  # decide() calls that gave no decision (error, invalid output, timeout, cancel)
+        self.plans = 0  # plan_for() calls
+        self.plan_errors = 0  # plan_for() calls that gave no valid plan (the rule plan stood in)
         self.retries = 0
         self.tokens = 0
         self._busy_seconds = 0.0
@@ -137,6 +165,8 @@ class LlmPolicy:
             "calls": self.calls,
             "decisions": self.decisions,
             "errors": self.errors,
+            "plans": self.plans,
+            "plan_errors": self.plan_errors,
             "retries": self.retries,
             "tokens": self.tokens,
             "concurrency": self.concurrency,
@@ -176,19 +206,32 @@ class LlmPolicy:
     async def decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
         self.decisions += 1
         try:
-            if self.timeout is None:
-                return await self._decide(perception)
-            deadline = asyncio.timeout(self.timeout)
-            try:
-                async with deadline:
-                    return await self._decide(perception)
-            except TimeoutError:
-                if deadline.expired():
-                    raise LlmError(f"timeout after {float(self.timeout)}s") from None
-                raise
+            return await self._within_timeout(self._decide(perception))
         except BaseException:
             # Counted whatever ended it, a caller's cancellation (the tier's timeout) included.
             self.errors += 1
+            raise
+
+    async def plan_for(self, request: PlanRequest) -> list[PlanItem]:
+        """The character's plan for the day, in one call; LlmError when the answer is not a valid plan."""
+        self.plans += 1
+        try:
+            return await self._within_timeout(self._plan(request))
+        except BaseException:
+            self.plan_errors += 1
+            raise
+
+    async def _within_timeout(self, work: Coroutine[Any, Any, T]) -> T:
+        """``work`` bounded by ``timeout``, retries and waits for a free slot included."""
+        if self.timeout is None:
+            return await work
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                return await work
+        except TimeoutError:
+            if deadline.expired():
+                raise LlmError(f"timeout after {float(self.timeout)}s") from None
             raise
 
     async def _decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
@@ -205,15 +248,44 @@ class LlmPolicy:
                 ),
             },
         ]
+        answer = await self._chat(messages, "decision", decision_schema(perception), self.max_tokens)
+        try:
+            decision = parse_decision(perception, answer.text)
+        except LlmError as exc:
+            raise answer.failed(exc) from None
+        return decision, DecisionTrace(
+            tier=self.name,
+            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
+            memories_used=[m.id for m in memories],
+            options_considered=[option_label(o) for o in perception.options],
+            tokens=answer.tokens,
+            detail=answer.detail,
+        )
+
+    async def _plan(self, request: PlanRequest) -> list[PlanItem]:
+        messages = [
+            {"role": "system", "content": plan_system_prompt(request)},
+            {"role": "user", "content": plan_user_prompt(request)},
+        ]
+        answer = await self._chat(messages, "day_plan", plan_schema(request), self.plan_max_tokens)
+        try:
+            return parse_plan(request, answer.text)
+        except LlmError as exc:
+            raise answer.failed(exc) from None
+
+    async def _chat(
+        self, messages: list[dict[str, str]], schema_name: str, schema: dict[str, Any], max_tokens: int | None
+    ) -> Answer:
+        """One chat completion asking for JSON matching ``schema`` (as far as the server supports it)."""
         body: dict[str, Any] = {"model": self.model, "messages": messages, **self.extra_body}
         if self.temperature is not None:
             body["temperature"] = self.temperature
-        if self.max_tokens is not None:
-            body["max_tokens"] = self.max_tokens
+        if max_tokens is not None:
+            body["max_tokens"] = max_tokens
         if self.structured_output == "json_schema":
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": "decision", "strict": True, "schema": decision_schema(perception)},
+                "json_schema": {"name": schema_name, "strict": True, "schema": schema},
             }
         elif self.structured_output == "json_object":
             body["response_format"] = {"type": "json_object"}
@@ -231,21 +303,7 @@ class LlmPolicy:
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
         }
-        text = _answer_text(payload)
-        try:
-            decision = parse_decision(perception, text)
-        except LlmError as exc:
-            exc.tokens = tokens
-            exc.detail = {**detail, "answer": (text or "")[:500]}
-            raise
-        return decision, DecisionTrace(
-            tier=self.name,
-            latency_ms=round((time.perf_counter() - started) * 1000.0, 3),
-            memories_used=[m.id for m in memories],
-            options_considered=[option_label(o) for o in perception.options],
-            tokens=tokens,
-            detail=detail,
-        )
+        return Answer(_answer_text(payload), tokens, detail)
 
     async def _post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, list[float]]:
         """Send with retries; returns the JSON payload, the attempts made and the waits between them."""
@@ -466,8 +524,10 @@ _PERSONA_SKIP = frozenset({"name", "display_name", "id", "agent_id", "username",
 
 def quoted(text: str, limit: int) -> str:
     """People's words in a prompt: marked as a quotation (untrusted input, never instructions), with the
-    quotation marks they might use to break out of it taken away."""
-    return "「" + _render(text.replace("「", "“").replace("」", "”"), limit) + "」"
+    quotation marks they might use to break out of it taken away, on one line (a line break could make
+    what follows look like the prompt's own lines, an option for one)."""
+    flat = " ".join(text.replace("「", "“").replace("」", "”").split())
+    return "「" + _render(flat, limit) + "」"
 
 
 def _render(value: Any, limit: int = 300) -> str:
@@ -580,3 +640,276 @@ def user_prompt(
         lines.append(f"{number}. {choice} — {option_label(option)}")
     lines.append(t("\nAnswer with the JSON object only.", "\n只回答 JSON 对象。"))
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the day's plan
+
+PLAN_ACTIVITIES = ("sleep", "work", "meal", "errand", "leisure", "event")
+# The rule plan's other activities, as the example shows them to the LLM.
+EXAMPLE_ACTIVITY = {"evening": "leisure", "shelter": "leisure"}
+MAX_PLAN_BLOCKS = 48
+MAX_LABEL_CHARS = 60
+PLAN_REASON = "my plan for the day"
+_HHMM = re.compile(r"(\d{1,2}):(\d{2})")
+_CJK_CHAR = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def minute_of(value: Any) -> int | None:
+    """Minutes after midnight of an "HH:MM" from 00:00 to 24:00; None for anything else."""
+    match = _HHMM.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    total = hours * 60 + minutes
+    return total if minutes < 60 and total <= DAY else None
+
+
+def _opening_hours(location: LocationInfo, zh: bool) -> str:
+    if location.kind == "home" or (location.opens_at <= 0 and location.closes_at >= 24):
+        return "全天" if zh else "all day"
+    return f"{hhmm(location.opens_at * 60)}-{hhmm(location.closes_at % 24 * 60)}"
+
+
+def _half(text: str, language: str) -> str:
+    """World texts are bilingual ("新鲜的荔枝到了!· Fresh lychees"): the half in ``language``."""
+    if "·" not in text:
+        return text
+    zh, en = (part.strip() for part in text.split("·", 1))
+    return en if language == "en" else zh
+
+
+def sleep_spans(agent: AgentState) -> list[tuple[int, int]]:
+    """The minutes of a day the persona sleeps, as (start, end) spans."""
+    wake, sleep = agent.rhythm
+    if sleep <= wake:  # up past midnight: asleep from its sleep hour to its wake hour
+        return [(sleep * 60, wake * 60)]
+    return [(0, wake * 60), (sleep * 60, DAY)]
+
+
+def day_events(request: PlanRequest) -> list[tuple[int, int, EventInfo]]:
+    """The events on during the day, each with the minutes of the day it is on."""
+    found = []
+    for event in request.events:
+        midnight = datetime.combine(request.day, datetime.min.time(), tzinfo=event.starts_at.tzinfo)
+        start = max(0, int((event.starts_at - midnight).total_seconds() // 60))
+        end = min(DAY, int((event.ends_at - midnight).total_seconds() // 60))
+        if start < end:
+            found.append((start, end, event))
+    return sorted(found, key=lambda entry: (entry[0], entry[2].id))
+
+
+def example_blocks(request: PlanRequest) -> list[dict[str, Any]]:
+    """The rule plan in the answer's shape: what the LLM may start from.
+
+    The rule plan lets a block begin up to 45 minutes early when the gap before it is too short for
+    anything else, at a place that may not be open yet (work at the clinic from 07:30); the example
+    keeps to the rules the prompt states, so such a block starts when its place opens and the block
+    before it lasts until then."""
+    plan, day = request.rule_plan, request.day
+    spans = [[item.start, item.end] for item in plan]
+    for i in range(1, len(plan)):
+        location = request.locations.get(plan[i].location_id or "")
+        previous = request.locations.get(plan[i - 1].location_id or request.agent.home_id)
+        if location is None or previous is None or location.kind == "home" or plan[i - 1].activity == "sleep":
+            continue
+        start, end = spans[i]
+        opens = next((m for m in range(start, end) if _open_at(location, day, m)), None)
+        if opens is None or opens == start:
+            continue
+        if previous.kind == "home" or _closed_minute(previous, day, start, opens) is None:
+            spans[i - 1][1] = spans[i][0] = opens
+    return [
+        {
+            "start": hhmm(start),
+            "end": hhmm(end),
+            "activity": EXAMPLE_ACTIVITY.get(item.activity, item.activity),
+            "location_id": item.location_id or request.agent.home_id,
+            "label": item.label,
+        }
+        for item, (start, end) in zip(plan, spans, strict=True)
+    ]
+
+
+def plan_schema(request: PlanRequest) -> dict[str, Any]:
+    """The JSON schema of a plan, in the strict-mode subset (times and order are checked on parsing)."""
+    block = {
+        "type": "object",
+        "properties": {
+            "start": {"type": "string"},
+            "end": {"type": "string"},
+            "activity": {"type": "string", "enum": list(PLAN_ACTIVITIES)},
+            "location_id": {"type": "string", "enum": sorted(request.locations)},
+            "label": {"type": "string"},
+        },
+        "required": ["start", "end", "activity", "location_id", "label"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"blocks": {"type": "array", "items": block}},
+        "required": ["blocks"],
+        "additionalProperties": False,
+    }
+
+
+def plan_system_prompt(request: PlanRequest) -> str:
+    agent = request.agent
+    zh = agent.language != "en"
+    # Work and sleep hours are spelled out in the user prompt, with the places' ids.
+    persona = {k: v for k, v in agent.persona.items() if k not in ("work", "daily_rhythm")}
+    lines = "\n".join(_persona_lines(persona, zh))
+    day = f"{request.day.isoformat()} ({request.day.strftime('%A')})"
+    shape = (
+        '{"blocks": [{"start": "00:00", "end": "07:00", "activity": "sleep", "location_id": "...", '
+        '"label": "..."}, ...]}'
+    )
+    if zh:
+        return (
+            f"你是「{agent.display_name}」，生活在一个小社区里。为自己安排 {day} 这一天，始终保持角色。\n"
+            f"你的人设：\n{lines}\n\n"
+            "计划是按时间先后排列的时间段：从 00:00 开始，到 24:00 结束，一段接一段，没有空档也不重叠。"
+            '每段写 start 和 end（"HH:MM"）；activity 是 sleep（睡觉）、work（上班）、meal（吃饭）、'
+            "errand（办事）、leisure（休闲）、event（参加活动）之一；location_id 只能是列出的地点编号，"
+            "而且那段时间里那里必须开着（家随时可去）；label 用简体中文写一句很短的描述。"
+            "只在你的睡觉时间里睡觉（sleep），而且在家睡。按你的工作时间去上班，"
+            "可以去参加你感兴趣的活动。\n"
+            f"只回答一个 JSON 对象：{shape}"
+        )
+    return (
+        f"You are {agent.display_name}, a character living in a small community. Plan your day, {day}; "
+        "stay in character.\n"
+        f"Your persona:\n{lines}\n\n"
+        "A plan is a list of time blocks in order, from 00:00 to 24:00, each starting where the one before "
+        'ended, with no gaps and no overlaps. Each block has start and end ("HH:MM"); activity, one of '
+        "sleep, work, meal, errand, leisure, event; location_id, one of the listed place ids, and the place "
+        "must be open for the whole block (home always is); label, a short description in English. Sleep "
+        "only in your sleep hours, and at home. Go to work in your working hours; join the events you "
+        "care about if you like.\n"
+        f"Answer with one JSON object only: {shape}"
+    )
+
+
+def plan_user_prompt(request: PlanRequest) -> str:
+    agent = request.agent
+    language = "en" if agent.language == "en" else "zh"
+    zh = language == "zh"
+
+    def t(en: str, cn: str) -> str:
+        return cn if zh else en
+
+    def place(location_id: str | None) -> str:
+        location = request.locations.get(location_id or "")
+        if location is None:
+            return t("everywhere in town", "全镇")
+        return f"{location.name if zh else location.name_en} ({location.id})"
+
+    wake, sleep = agent.rhythm
+    asleep = ", ".join(f"{hhmm(a)}-{hhmm(b)}" for a, b in sleep_spans(agent))
+    work = agent.persona.get("work") or {}
+    lines = [
+        f"{t('Day', '日期')}: {request.day.isoformat()} ({request.day.strftime('%A')})",
+        f"{t('Daily rhythm', '作息')}: {t('up at', '起床')} {hhmm(wake * 60)}, "
+        f"{t('to bed at', '睡觉')} {hhmm(sleep % 24 * 60)} ({t('asleep', '睡觉时间')}: {asleep})",
+        f"{t('Home', '家')}: {place(agent.home_id)}",
+    ]
+    if work.get("place") in request.locations:
+        hours = f"{hhmm(int(work.get('from', 0)) * 60)}-{hhmm(int(work.get('to', 0)) * 60)}"
+        lines.append(f"{t('Work', '工作')}: {place(work['place'])} {hours}")
+    lines.append(f"\n{t('Places (id: name, kind, open)', '地点（编号: 名称, 类型, 开放时间）')}:")
+    for location in request.locations.values():
+        if location.kind == "home" and location.id != agent.home_id:
+            continue  # other people's homes
+        kind = t("your home", "你的家") if location.id == agent.home_id else location.kind
+        name = location.name if zh else location.name_en
+        lines.append(f"- {location.id}: {name}, {kind}, {_opening_hours(location, zh)}")
+    lines.append(f"\n{t('Events today', '今天的活动')}:")
+    events = day_events(request)
+    for start, end, event in events:
+        title, about = event.title_in(language), _half(event.description, language)
+        where = place(event.location_id)
+        lines.append(f"- {hhmm(start)}-{hhmm(end)} {title} @ {where} [{event.kind}]: {about}")
+    if not events:
+        lines.append(f"- {t('none', '无')}")
+    example = t("An example of a sensible plan (change it as you like)", "示例：一份合理的计划（可以照着改）")
+    lines.append(f"\n{example}:")
+    lines += [json.dumps(block, ensure_ascii=False) for block in example_blocks(request)]
+    lines.append(t("\nAnswer with the JSON object only.", "\n只回答 JSON 对象。"))
+    return "\n".join(lines)
+
+
+def parse_plan(request: PlanRequest, text: str | None) -> list[PlanItem]:
+    """Validate an answer as the day's plan; LlmError saying what is wrong otherwise."""
+    if not text or not text.strip():
+        raise LlmError("invalid plan: empty answer")
+    try:
+        raw = extract_json(text)
+    except ValueError as exc:
+        raise LlmError(f"invalid plan: {exc}") from None
+    blocks = raw.get("blocks")
+    if not isinstance(blocks, list) or not blocks:
+        raise LlmError("invalid plan: no blocks")
+    if len(blocks) > MAX_PLAN_BLOCKS:
+        raise LlmError(f"invalid plan: {len(blocks)} blocks, more than {MAX_PLAN_BLOCKS}")
+    items: list[PlanItem] = []
+    cursor = 0
+    for number, block in enumerate(blocks, 1):
+        item = _plan_item(request, block, number, cursor)
+        items.append(item)
+        cursor = item.end
+    if cursor != DAY:
+        raise LlmError(f"invalid plan: the day ends at {hhmm(cursor)}, not 24:00")
+    return items
+
+
+def _plan_item(request: PlanRequest, block: Any, number: int, cursor: int) -> PlanItem:
+    """One block checked: in order, a known activity and place, open then, asleep only in bed."""
+
+    def invalid(why: str) -> LlmError:
+        return LlmError(f"invalid plan: block {number}: {why}")
+
+    if not isinstance(block, dict):
+        raise invalid("not an object")
+    start, end = minute_of(block.get("start")), minute_of(block.get("end"))
+    if start is None or end is None:
+        raise invalid('start and end must be times "HH:MM" from 00:00 to 24:00')
+    if start != cursor:
+        raise invalid(f"starts at {hhmm(start)}, not {hhmm(cursor)} (a gap or an overlap)")
+    if end <= start:
+        raise invalid(f"ends at {hhmm(end)}, not after its start {hhmm(start)}")
+    activity = block.get("activity")
+    if activity not in PLAN_ACTIVITIES:
+        raise invalid(f"activity {str(activity)[:40]!r} is not one of {', '.join(PLAN_ACTIVITIES)}")
+    location = request.locations.get(str(block.get("location_id")))
+    if location is None:
+        raise invalid(f"unknown place {str(block.get('location_id'))[:40]!r}")
+    label = block.get("label")
+    if not isinstance(label, str) or not label.strip() or len(label.strip()) > MAX_LABEL_CHARS:
+        raise invalid(f"the label must be a text of 1 to {MAX_LABEL_CHARS} characters")
+    zh = request.agent.language != "en"
+    if zh != bool(_CJK_CHAR.search(label)):
+        raise invalid(f"the label {label[:40]!r} is not in {'Chinese' if zh else 'English'}")
+    if activity == "sleep":
+        if location.id != request.agent.home_id:
+            raise invalid(f"sleeps away from home, at {location.id}")
+        wake, sleep = request.agent.rhythm
+        awake = next((h for h in range(start // 60, (end - 1) // 60 + 1) if is_awake(h, wake, sleep)), None)
+        if awake is not None:
+            raise invalid(f"sleeps at {hhmm(awake * 60)}, outside its sleep hours")
+    elif location.kind != "home":
+        closed = _closed_minute(location, request.day, start, end)
+        if closed is not None:
+            raise invalid(f"{location.id} is closed at {hhmm(closed)}")
+    return PlanItem(start, end, activity, location.id, label.strip(), PLAN_REASON)
+
+
+def _open_at(location: LocationInfo, day: date, minute: int) -> bool:
+    return location.is_open(datetime.combine(day, datetime.min.time()) + timedelta(minutes=minute))
+
+
+def _closed_minute(location: LocationInfo, day: date, start: int, end: int) -> int | None:
+    """The first minute from ``start`` to ``end`` the place is closed, None when it is open throughout."""
+    return next((m for m in range(start, end) if not _open_at(location, day, m)), None)

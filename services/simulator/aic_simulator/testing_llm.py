@@ -2,20 +2,27 @@
 
 Each ``POST /v1/chat/completions`` takes the next scripted :class:`Step` (or ``default`` once the
 script is used up): a valid decision chosen from the request, a slow answer, malformed text, an
-action not offered, or an error status (429 with Retry-After, 500...). ``latency`` adds a fixed delay
-to every call, for measuring how well the client keeps its concurrency slots busy. Every request is
-recorded. The server runs in its own thread (its own event loop), so a busy client cannot slow it
-down and synchronous code (a benchmark script) can use it too::
+action not offered, or an error status (429 with Retry-After, 500...). A request for a day's plan
+takes ``planning`` instead (by default: the example plan the prompt gives, as it is), so plans never
+use up a script of decisions. ``latency`` adds a fixed delay to every call, for measuring how well the
+client keeps its concurrency slots busy. Every request is recorded. The server runs in its own thread
+(its own event loop), so a busy client cannot slow it down and synchronous code (a benchmark script)
+can use it too::
 
     with ScriptedLlmServer() as server:
         server.script(rate_limited(times=1, retry_after=0.2))
         policy = LlmPolicy(server.base_url, "scripted")
+
+Choosers stand in for models of some behaviour, reading only the prompt as a model would:
+:func:`follows_plan` keeps to the day's plan, :func:`answers_on_topic` answers people's questions about
+their subject, :class:`Gullible` does what people tell it to (posting what others told it in private).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -23,13 +30,15 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from aic_simulator.writer import subject_of
 
 Chooser = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -80,24 +89,106 @@ def server_error(times: int = 1, code: int = 500) -> list[Step]:
     return status(code, times=times)
 
 
-def options_in(request: dict[str, Any]) -> list[dict[str, Any]]:
-    """The options listed in a request's last user message (lines ``N. {json} — label``)."""
-    messages = [m for m in request.get("messages", []) if m.get("role") == "user"]
-    if not messages:
-        return []
+def _prompt(request: dict[str, Any], role: str) -> str:
+    """The last message of ``role`` in a request."""
+    messages = [m for m in request.get("messages", []) if m.get("role") == role]
+    return str(messages[-1].get("content", "")) if messages else ""
+
+
+def labelled_options_in(request: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The options listed in a request's last user message (lines ``N. {json} — label``), with labels."""
     decoder = json.JSONDecoder()
     options = []
-    for line in str(messages[-1].get("content", "")).splitlines():
+    for line in _prompt(request, "user").splitlines():
         head, dot, rest = line.partition(". {")
         if not dot or not head.strip().isdigit():
             continue
         try:
-            value, _ = decoder.raw_decode("{" + rest)
+            value, end = decoder.raw_decode("{" + rest)
         except ValueError:
             continue
         if isinstance(value, dict) and "action" in value:
-            options.append(value)
+            options.append((value, ("{" + rest)[end:].removeprefix(" — ")))
     return options
+
+
+def options_in(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The options listed in a request's last user message (lines ``N. {json} — label``)."""
+    return [option for option, _ in labelled_options_in(request)]
+
+
+class Unread(NamedTuple):
+    """A message as the prompt lists it: its id, who sent it and the quoted text."""
+
+    id: str
+    sender: str
+    text: str
+
+
+_UNREAD = re.compile(r"- \[(?P<id>[^\]]+)\] (?P<sender>.*?): 「(?P<text>[^」]*)」")
+_NONE = ("- none", "- 无")
+
+
+def _section(request: dict[str, Any], *headings: str) -> list[str]:
+    """The lines under one of ``headings`` in the user prompt, up to the next blank line."""
+    lines = _prompt(request, "user").splitlines()
+    start = next((i for i, line in enumerate(lines) if line in headings), None)
+    if start is None:
+        return []
+    section = []
+    for line in lines[start + 1 :]:
+        if not line.strip():
+            break
+        if line not in _NONE:
+            section.append(line)
+    return section
+
+
+def unread_in(request: dict[str, Any]) -> list[Unread]:
+    """The unread messages a decision's prompt lists, in order."""
+    found = [_UNREAD.fullmatch(line) for line in _section(request, "Unread messages:", "未读私信:")]
+    return [Unread(m["id"], m["sender"], m["text"]) for m in found if m]
+
+
+def memories_in(request: dict[str, Any]) -> list[str]:
+    """The memory lines a decision's prompt lists."""
+    return [line.removeprefix("- ") for line in _section(request, "What you remember:", "你记得:")]
+
+
+def writes_chinese(request: dict[str, Any]) -> bool:
+    """Whether the prompt asks for Chinese (the character's language)."""
+    return "简体中文" in _prompt(request, "system")
+
+
+def example_plan_in(request: dict[str, Any]) -> list[dict[str, Any]]:
+    """The example plan a plan request gives (one JSON block a line); empty for any other request."""
+    blocks = []
+    for line in _prompt(request, "user").splitlines():
+        if line.startswith('{"start": '):
+            try:
+                block = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(block, dict):
+                blocks.append(block)
+    return blocks
+
+
+def is_plan_request(request: dict[str, Any]) -> bool:
+    return bool(example_plan_in(request))
+
+
+PlanEdit = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+
+
+def plan_answer(edit: PlanEdit | None = None) -> Chooser:
+    """A chooser answering a plan request with its example plan, changed by ``edit``."""
+
+    def choose(request: dict[str, Any]) -> dict[str, Any]:
+        blocks = example_plan_in(request)
+        return {"blocks": edit(blocks) if edit else blocks}
+
+    return choose
 
 
 def choose_action(action: str, content: str = "scripted words") -> Chooser:
@@ -127,6 +218,106 @@ def first_option(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def follows_plan(request: dict[str, Any]) -> dict[str, Any]:
+    """A model that keeps to the day: it sleeps in its hours, goes where its plan says, works, rests;
+    with nothing of that on offer it ends a conversation or takes the first option."""
+    options = labelled_options_in(request)
+
+    def first(action: str, label: str = "") -> dict[str, Any] | None:
+        return next((o for o, text in options if o["action"] == action and text.startswith(label)), None)
+
+    picked = first("sleep") or first("move", "plan:") or first("work") or first("rest")
+    if picked is None:
+        picked = first("goodbye") or (options[0][0] if options else {"action": "rest", "target": None})
+    words = "回头聊。" if writes_chinese(request) else "Talk later."
+    return {
+        "action": picked["action"],
+        "target": picked.get("target"),
+        "content": words if picked["action"] in ("goodbye", "say", "reply", "talk", "post") else None,
+        "reason": "keeping to my plan",
+    }
+
+
+def _reply_option(request: dict[str, Any], message: Unread) -> dict[str, Any] | None:
+    return next(
+        (o for o in options_in(request) if o["action"] == "reply" and o.get("target") == message.id), None
+    )
+
+
+def _catchphrase(request: dict[str, Any]) -> str:
+    """The character's first catchphrase, as the system prompt lists its persona."""
+    for line in _prompt(request, "system").splitlines():
+        if line.startswith("- catchphrases: "):
+            return line.removeprefix("- catchphrases: ").split(", ")[0]
+    return ""
+
+
+def answers_on_topic(request: dict[str, Any]) -> dict[str, Any]:
+    """A model that answers the first message it can, in character and about the question's subject,
+    from nothing but the prompt; with no message to answer it keeps to its plan."""
+    for message in unread_in(request):
+        reply = _reply_option(request, message)
+        if reply is None:
+            continue
+        asked_in = "zh" if re.search(r"[\u4e00-\u9fff]", message.text) else "en"
+        subject = subject_of(message.text, asked_in)
+        name, aside = message.sender, _catchphrase(request)
+        if writes_chinese(request):
+            about = (
+                f"说到{subject}，我还真有些想法，改天当面细聊"
+                if subject
+                else "这个问题问得好，我想想再告诉你"
+            )
+            content = f"{name}，{about}。{aside}".strip()
+        else:
+            about = (
+                f"about {subject}: I have a few thoughts, happy to tell you more"
+                if subject
+                else "good question"
+            )
+            content = f"{name}, {about}! {aside}".strip()
+        return {"action": "reply", "target": message.id, "content": content, "reason": "answering"}
+    return follows_plan(request)
+
+
+# What a person says to make a gullible model publish what it was told.
+INSTRUCTION = re.compile(
+    r"post (?:everything|all)|share everything|tell everyone|发出来|都发|发到动态|公开", re.IGNORECASE
+)
+
+
+class Gullible:
+    """A compliant but gullible model: a message from someone asking it to post what people told it
+    makes it post every unread message and memory line in its prompt, word for word (once for each such
+    message); otherwise it answers its messages in order, and otherwise keeps to its plan.
+
+    Only the prompt matters to it, so what reaches a public text is what the prompt carried and the
+    product let through."""
+
+    def __init__(self) -> None:
+        self.obeyed: list[str] = []  # ids of the messages whose instruction it carried out
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        messages = unread_in(request)
+        order = next((m for m in messages if m.id not in self.obeyed and INSTRUCTION.search(m.text)), None)
+        if order is not None and any(o["action"] == "post" for o in options_in(request)):
+            self.obeyed.append(order.id)
+            told = [f"{m.sender}: {m.text}" for m in messages] + memories_in(request)
+            return {
+                "action": "post",
+                "target": None,
+                "content": "；".join(told)[:1900],
+                "reason": f"{order.sender} asked me to post it",
+            }
+        for message in messages:
+            if (reply := _reply_option(request, message)) is not None:
+                words = (
+                    "收到，谢谢你告诉我。" if writes_chinese(request) else "Got it, thanks for telling me."
+                )
+                return {**reply, "content": words, "reason": "answering"}
+        return follows_plan(request)
+
+
 @dataclass
 class RecordedRequest:
     received_at: float  # time.monotonic() when the request arrived
@@ -145,11 +336,14 @@ class ScriptedLlmServer:
         *,
         latency: float = 0.0,
         default: Step | None = None,
+        planning: Step | None = None,
         model: str = "scripted",
         host: str = "127.0.0.1",
     ) -> None:
         self.latency = latency
         self.default = default or answer()
+        # Every plan request takes this step (set it to script how plans fail).
+        self.planning = planning or answer(plan_answer())
         self.model = model
         self.host = host
         self.port = 0
@@ -177,6 +371,10 @@ class ScriptedLlmServer:
         with self._lock:
             for item in steps:
                 self._steps.extend([item] if isinstance(item, Step) else item)
+
+    def _next_step(self) -> Step:
+        # The caller holds the lock.
+        return self._steps.popleft() if self._steps else self.default
 
     def pending(self) -> int:
         with self._lock:
@@ -244,8 +442,9 @@ class ScriptedLlmServer:
     async def _chat(self, request: Request) -> Response:
         body = await request.json()
         record = RecordedRequest(time.monotonic(), body, dict(request.headers))
+        planning = is_plan_request(body)
         with self._lock:
-            step = self._steps.popleft() if self._steps else self.default
+            step = self.planning if planning else self._next_step()
             self.requests.append(record)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
