@@ -307,8 +307,13 @@ class Engine:
             ]
             written = list(await asyncio.gather(*(planner(r) for r in requests)))
         for agent, rule, plan in zip(new_day, rule_plans, written, strict=True):
-            agent.plan, agent.plan_day, agent.dirty = plan or rule, today.isoformat(), True
-            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "meal", "leisure")]
+            agent.plan, agent.plan_day, agent.dirty, agent.plan_dirty = (
+                plan or rule,
+                today.isoformat(),
+                True,
+                True,
+            )
+            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "leisure")][:4]
             zh = agent.language != "en"
             self._memory(
                 agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks)
@@ -325,7 +330,7 @@ class Engine:
                 self._known_news.setdefault(agent.id, set()).add(event.id)
         hazard = self._hazard_at(agent.location_id)
         if hazard is not None and not any(i.reason == f"hazard {hazard.id}" for i in agent.plan):
-            agent.plan, agent.dirty = shelter(agent, agent.plan, hazard, now), True
+            agent.plan, agent.dirty, agent.plan_dirty = shelter(agent, agent.plan, hazard, now), True, True
             title = hazard.title_in(agent.language)
             self._memory(
                 agent,
@@ -364,10 +369,12 @@ class Engine:
         location = world.locations[agent.location_id]
         here = world.people_at(agent.location_id, besides=agent.id, limit=5)
         events = world.active_events(agent.location_id)
-        feed = self._feed_for(agent)
+        # In its sleep hours it only goes home and sleeps: nothing to read or recall.
+        awake = agent.awake_at(now) or agent.conversation_id is not None
+        feed = self._feed_for(agent) if awake else []
         unread = [self._incoming(agent, s) for s in agent.stimuli if s.kind == "message"]
         query = " ".join([location.name, *(e.title for e in events), *(m.content for m in unread)])
-        memories = retrieve(agent, now, query, k=5)
+        memories = retrieve(agent, now, query, k=5) if awake else []
         # Each thread answered may recall what was said in it, and only there.
         for message in unread[:3]:
             if message.conversation_id:
@@ -409,7 +416,7 @@ class Engine:
             conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
         )
         perception.options = self._options(agent, perception, here, events, feed, unread)
-        perception.writing = self._writing(agent, perception, here, events)
+        perception.writing = self._writing(agent, perception, here, events) if awake else None
         return perception
 
     def _incoming(self, agent: AgentState, stimulus: Any) -> IncomingMessage:
@@ -470,7 +477,7 @@ class Engine:
         news = [e for e in self._news(agent) if (agent.id, e.id) not in self._posted_about]
         event = next((e for e in events if e.kind == "hazard"), None) or next(iter(news), None)
         event = event or (events[0] if events else None)
-        public = [m.content for m in p.memories if self._is_public(agent, m.id)]
+        public = [m.content for m in p.memories if m.audience == PUBLIC]
         return WritingContext(
             speaker=Speaker(agent.display_name, agent.language, agent.persona, agent.mood, agent.energy),
             scene=Scene(
@@ -490,9 +497,6 @@ class Engine:
             talked_with=tuple(self._talked_with.get(agent.id, ())),
             memories=tuple(public),
         )
-
-    def _is_public(self, agent: AgentState, seq: int) -> bool:
-        return any(m.seq == seq and m.audience == PUBLIC for m in agent.memories)
 
     def _feed_for(self, agent: AgentState) -> list[FeedItem]:
         """What the agent reads when it browses: its home feed (those it follows) first, then the

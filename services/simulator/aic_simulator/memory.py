@@ -43,10 +43,11 @@ def private_audience(conversation_id: str) -> str:
     return f"private:{conversation_id}"
 
 
-def importance_of(kind: str, content: str) -> float:
+def importance_of(kind: str, content: str, terms: frozenset[str] | None = None) -> float:
     """A rule's judgement of how much a memory matters (an LLM's score replaces it when there is one)."""
     base = BASE_IMPORTANCE.get(kind, 3.0)
-    return min(10.0, base + 2.0 * len(terms_of(content) & EMPHATIC_TERMS))
+    emphatic = (terms_of(content) if terms is None else terms) & EMPHATIC_TERMS
+    return min(10.0, base + 2.0 * len(emphatic))
 
 
 def remember(
@@ -59,15 +60,10 @@ def remember(
     audience: str = PUBLIC,
 ) -> MemoryEntry:
     agent.memory_seq += 1
-    weight = importance_of(kind, content) if importance is None else importance
+    terms = terms_of(content)
+    weight = importance_of(kind, content, terms) if importance is None else importance
     entry = MemoryEntry(
-        agent.memory_seq,
-        at,
-        kind,
-        content[:1000],
-        max(1.0, min(10.0, weight)),
-        terms_of(content),
-        audience,
+        agent.memory_seq, at, kind, content[:1000], max(1.0, min(10.0, weight)), terms, audience
     )
     agent.memories.append(entry)
     if kind in REFLECTION_SOURCES:
@@ -99,12 +95,20 @@ def _bm25(memories: list[MemoryEntry], query_terms: frozenset[str]) -> list[floa
         return [0.0] * len(memories)
     count = len(memories)
     average = sum(len(m.terms) for m in memories) / count or 1.0
-    frequency = {t: sum(1 for m in memories if t in m.terms) for t in query_terms}
-    idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items() if n}
+    # One pass finds the shared terms (most memories share none); document frequencies come from them.
+    shared = [m.terms & query_terms for m in memories]
+    frequency: dict[str, int] = {}
+    for terms in shared:
+        for term in terms:
+            frequency[term] = frequency.get(term, 0) + 1
+    idf = {t: math.log(1 + (count - n + 0.5) / (n + 0.5)) for t, n in frequency.items()}
     scores = []
-    for m in memories:
+    for m, terms in zip(memories, shared, strict=True):
+        if not terms:
+            scores.append(0.0)
+            continue
         norm = BM25_K1 * (1 - BM25_B + BM25_B * len(m.terms) / average)
-        scores.append(sum(w * (BM25_K1 + 1) / (1 + norm) for t, w in idf.items() if t in m.terms))
+        scores.append(sum(idf[t] for t in terms) * (BM25_K1 + 1) / (1 + norm))
     return scores
 
 
@@ -121,7 +125,7 @@ def retrieve(
         for m, r in zip(candidates, relevance, strict=True)
     ]
     scored.sort(key=lambda pair: (pair[0], pair[1].seq), reverse=True)
-    return [Memory(m.seq, m.content, m.importance, round(s, 4)) for s, m in scored[:k]]
+    return [Memory(m.seq, m.content, m.importance, round(s, 4), m.audience) for s, m in scored[:k]]
 
 
 def forget_beyond(agent: AgentState, now: datetime, limit: int) -> list[int]:

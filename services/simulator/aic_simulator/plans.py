@@ -10,6 +10,7 @@ with this one as its fallback.
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -57,24 +58,21 @@ LABELS = {
 }
 
 
-def interest_terms(agent: AgentState) -> str:
-    persona = agent.persona
-    return " ".join(map(str, [*persona.get("interests", []), *persona.get("topics", [])])).lower()
-
-
 def place_affinity(agent: AgentState, location: LocationInfo) -> int:
     """How many of the agent's interests point at this kind of place."""
-    terms = interest_terms(agent)
-    return sum(
-        1 for words, kind in INTEREST_PLACES if kind == location.kind and any(w in terms for w in words)
-    )
+    return _kind_affinity(agent.interests, location.kind)
+
+
+@functools.lru_cache(maxsize=4096)
+def _kind_affinity(interests: str, kind: str) -> int:
+    return sum(1 for words, k in INTEREST_PLACES if k == kind and any(w in interests for w in words))
 
 
 def event_appeal(agent: AgentState, event: EventInfo) -> float:
     """How much a gathering, market or show draws this character (hazards and announcements draw no one)."""
     if event.kind in ("hazard", "announcement"):
         return 0.0
-    terms = interest_terms(agent)
+    terms = agent.interests
     text = f"{event.title} {event.description}".lower()
     shared = sum(1 for word in terms.split() if len(word) > 1 and word in text)
     # Never certain: even a music teacher sometimes skips jazz night.
@@ -117,11 +115,7 @@ def plan_day(
         return all(end <= b_start or start >= b_end for b_start, b_end in busy)
 
     def open_between(location: LocationInfo, start: int, end: int) -> bool:
-        probe = datetime.combine(day, datetime.min.time())
-        return all(
-            location.is_open(probe.replace(hour=(m // 60) % 24, minute=m % 60))
-            for m in (start, max(start, end - 1))
-        )
+        return location.open_at_minute(start) and location.open_at_minute(max(start, end - 1))
 
     # Places to spend free time: not a home, and a school or clinic only for whoever's interests lead there.
     places = [

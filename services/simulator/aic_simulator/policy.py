@@ -87,6 +87,7 @@ class Memory:
     content: str
     importance: float
     score: float
+    audience: str = "public"  # see state.MemoryEntry
 
 
 @dataclass

@@ -7,12 +7,14 @@ what changed (a checkpoint) in one transaction together with the messages the ch
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, get_args
 
+from aic_common.messages import SimState
 from aic_simulator.reading import ReadingState
 
 
@@ -29,7 +31,11 @@ class LocationInfo:
     closes_at: int
 
     def is_open(self, at: datetime) -> bool:
-        hour = at.hour + at.minute / 60
+        return self.open_at_minute(at.hour * 60 + at.minute)
+
+    def open_at_minute(self, minute: int) -> bool:
+        """Whether it is open ``minute`` minutes after midnight."""
+        hour = (minute % (24 * 60)) / 60
         if self.closes_at > 24:  # past midnight (a bar)
             return hour >= self.opens_at or hour < self.closes_at - 24
         return self.opens_at <= hour < self.closes_at
@@ -176,12 +182,19 @@ class AgentState:
     stimuli: list[Stimulus] = field(default_factory=list)
     plan: list[PlanItem] = field(default_factory=list)
     plan_day: str = ""  # the simulated date (ISO) the plan is for
+    plan_dirty: bool = False  # the plan changed since the last checkpoint
     conversation_id: str | None = None  # the talk in person it is in, if any
     dirty: bool = False
 
     @property
     def language(self) -> str:
         return str(self.persona.get("language", "zh"))
+
+    @functools.cached_property
+    def interests(self) -> str:
+        """Its interests and topics as one lower-case text (what places and events are matched against)."""
+        persona = self.persona
+        return " ".join(map(str, [*persona.get("interests", []), *persona.get("topics", [])])).lower()
 
     @property
     def rhythm(self) -> tuple[int, int]:
@@ -213,7 +226,7 @@ class FeedEntry:
 class World:
     sim_time: datetime
     speed: float
-    state: str
+    state: SimState
     seed: int
     steps: int
     decisions: int
@@ -235,6 +248,8 @@ class World:
     # first few without sorting a crowd (deterministic for a seed: always the lowest ids).
     occupants: dict[str, list[str]] = field(default_factory=dict)
     _by_user: dict[str, AgentState] | None = field(default=None, repr=False)
+    _active_key: tuple[datetime, int] | None = field(default=None, repr=False)
+    _active: list[EventInfo] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         for agent in self.agents.values():
@@ -294,8 +309,8 @@ class World:
         return [self.agents[i] for i in window if i != besides][:limit]
 
     def active_events(self, location_id: str | None = None) -> list[EventInfo]:
-        return [
-            e
-            for e in self.events
-            if e.active(self.sim_time) and (location_id is None or e.location_id in (None, location_id))
-        ]
+        # Thousands of perceptions a tick ask this at one simulated time: the scan is done once per time.
+        key = (self.sim_time, len(self.events))
+        if self._active_key != key:
+            self._active_key, self._active = key, [e for e in self.events if e.active(self.sim_time)]
+        return [e for e in self._active if location_id is None or e.location_id in (None, location_id)]

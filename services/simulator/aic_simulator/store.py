@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aic_common.bus import Outbox
 from aic_common.db import utc_now as wall_now  # wall-clock time, as opposed to simulated time
 from aic_common.messages import MessageData
+from aic_common.messages import SimState as RunState  # models.SimState is the checkpoint's row
 from aic_simulator.conversations import KEEP_ENDED, pair_key
 from aic_simulator.memory import terms_of
 from aic_simulator.models import (
@@ -132,7 +133,7 @@ class SimStore:
             if state is None:
                 state = SimState(
                     id=1,
-                    state="stopped",
+                    state=RunState.stopped,
                     sim_time=default_start,
                     speed=settings_speed,
                     seed=settings_seed,
@@ -234,7 +235,7 @@ class SimStore:
         world = World(
             sim_time=state.sim_time,
             speed=state.speed,
-            state=state.state,
+            state=RunState(state.state),
             seed=state.seed,
             steps=state.steps,
             decisions=state.decisions,
@@ -366,7 +367,7 @@ class SimStore:
                 state = SimState(id=1)
                 session.add(state)
             state.state, state.sim_time, state.speed, state.seed = (
-                world.state,
+                RunState(world.state).value,  # the column is a plain string
                 world.sim_time,
                 world.speed,
                 world.seed,
@@ -374,6 +375,15 @@ class SimStore:
             state.steps, state.decisions, state.updated_at = world.steps, world.decisions, now
             # Bulk statements (executemany): a checkpoint of thousands of agents is a few round trips.
             dirty = [a for a in world.agents.values() if a.dirty]
+            replanned = [a for a in dirty if a.plan_dirty]
+            if replanned:  # a plan is written when it changes (once a day), not with every move
+                session.execute(
+                    sa.update(Agent),
+                    [
+                        {"id": a.id, "plan": [vars(b) for b in a.plan], "plan_day": a.plan_day}
+                        for a in replanned
+                    ],
+                )
             if dirty:
                 session.execute(
                     sa.update(Agent),
@@ -389,8 +399,6 @@ class SimStore:
                             "next_wake_at": a.next_wake_at,
                             "importance_since_reflection": a.importance_since_reflection,
                             "memory_seq": a.memory_seq,
-                            "plan": [vars(block) for block in a.plan],
-                            "plan_day": a.plan_day,
                             "conversation_id": a.conversation_id,
                         }
                         for a in dirty
@@ -398,7 +406,7 @@ class SimStore:
                 )
             self._write_relations(session, dirty)
             for agent in dirty:
-                agent.dirty = False
+                agent.dirty = agent.plan_dirty = False
             moved = [i for i in world.items.values() if i.dirty]
             if moved:
                 session.execute(
