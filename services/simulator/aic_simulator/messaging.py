@@ -33,6 +33,7 @@ from aic_common.messages import (
 from aic_simulator.models import (
     ActionLog,
     Agent,
+    CommandResult,
     KnownFollow,
     KnownPerson,
     Relationship,
@@ -41,8 +42,8 @@ from aic_simulator.models import (
     SeenPost,
     Stimulus,
 )
-from aic_simulator.report import naive_utc, society_report
 from aic_simulator.runner import Simulation
+from aic_simulator.service import SimulationService
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import wall_now
 
@@ -145,16 +146,14 @@ def record_result(session: Session, envelope: Envelope) -> None:
     if envelope.producer != "social" or not correlation.startswith("decision-"):
         return
     if envelope.type == CommandRejected.message_type:
-        result = f"rejected: {envelope.data.get('code', '')}"[:120]
+        result, detail = CommandResult.rejected, str(envelope.data.get("code", ""))
     else:
-        result = f"applied: {envelope.type}"
-    session.execute(sa.update(ActionLog).where(ActionLog.command_id == correlation).values(result=result))
-
-
-def report_of(session_factory: sessionmaker[Session], command: SimControl) -> dict[str, Any]:
-    """The society report an operator asked for (``aic sim report``), times as the simulator keeps them."""
-    with session_factory() as session:
-        return society_report(session, since=naive_utc(command.since), until=naive_utc(command.until))
+        result, detail = CommandResult.applied, envelope.type
+    session.execute(
+        sa.update(ActionLog)
+        .where(ActionLog.command_id == correlation)
+        .values(result=result, result_detail=detail[:120])
+    )
 
 
 def _control_reply(request: Envelope, data: dict[str, Any]) -> Envelope:
@@ -345,6 +344,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             simulation.poke()
 
     allowed_users = allowed_control_users(simulation.settings, bus)
+    service = SimulationService(session_factory, simulation.settings.sim_start)
 
     async def on_control_message(envelope: Envelope) -> Envelope | None:
         if not simulation.is_leader:
@@ -368,7 +368,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
         try:
             command = parse_data(envelope, SimControl)
             if command.command == SimCommand.report:
-                report = await run_in_thread(report_of, session_factory, command)
+                report = await run_in_thread(service.report, command.since, command.until)
                 return _control_reply(envelope, {"ok": True, "report": report})
             status = await simulation.control(command.command, steps=command.steps, speed=command.speed)
             data = {"ok": True, "status": status}

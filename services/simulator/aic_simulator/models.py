@@ -4,6 +4,7 @@ what they have perceived of the social network, and the engine's own state (chec
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -137,6 +138,24 @@ class MemoryRecord(Base):
     audience: Mapped[str] = mapped_column(sa.String(48), default="public", server_default="public")
 
 
+class CommandResult(StrEnum):
+    """What the social network did with a command a character's action sent."""
+
+    applied = "applied"
+    rejected = "rejected"
+
+
+# Stored as its value in a VARCHAR (no database enum type): a new outcome needs no ALTER TABLE.
+COMMAND_RESULT = sa.Enum(
+    CommandResult,
+    name="command_result",
+    native_enum=False,
+    length=16,
+    values_callable=lambda kinds: [kind.value for kind in kinds],
+    validate_strings=True,  # an old-style text ("applied: post.created") is refused, not stored
+)
+
+
 class ActionLog(Base):
     __tablename__ = "action_logs"
     __table_args__ = (
@@ -160,8 +179,10 @@ class ActionLog(Base):
     fallback_reason: Mapped[str | None] = mapped_column(sa.String(500))
     trace: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     outcome: Mapped[str] = mapped_column(sa.String(32), default="started")
-    # What the social network did with the command this action sent, learned from its events.
-    result: Mapped[str | None] = mapped_column(sa.String(120))
+    # What the social network did with the command this action sent, learned from its events (None: no
+    # answer yet, or no command); the detail is the event it answered with or the code it refused with.
+    result: Mapped[CommandResult | None] = mapped_column(COMMAND_RESULT)
+    result_detail: Mapped[str | None] = mapped_column(sa.String(120))
     command_id: Mapped[str | None] = mapped_column(sa.String(36), index=True)  # the social command it sent
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 

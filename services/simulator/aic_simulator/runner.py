@@ -25,11 +25,12 @@ import statistics
 import time
 import uuid
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from aic_common.db import run_in_thread
 from aic_common.errors import AppError, Conflict, ServiceUnavailable
-from aic_common.messages import SimCommand
+from aic_common.messages import SimCommand, SimState
 from aic_common.periodic import wait_until_set
 from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
@@ -45,6 +46,13 @@ LOCKSTEP_POLL_SECONDS = 0.05  # how often lockstep looks for results another ins
 
 class NotLeader(ServiceUnavailable):
     code = "not_leader"
+
+
+class InstanceRole(StrEnum):
+    """What this instance does in the simulation (not a state of the simulation: see SimState)."""
+
+    leader = "leader"  # runs the engine
+    standby = "standby"  # records what it perceives, relays control, takes over when the lease lapses
 
 
 class Simulation:
@@ -89,13 +97,17 @@ class Simulation:
     def is_leader(self) -> bool:
         return self.engine is not None
 
+    @property
+    def role(self) -> InstanceRole:
+        return InstanceRole.leader if self.engine is not None else InstanceRole.standby
+
     async def _lead(self) -> None:
         while True:
             try:
                 if await run_in_thread(self.store.try_lead, self.ttl):
                     if self.engine is None:
                         await self._become_leader()
-                    elif self.engine.world.state != "running":
+                    elif self.engine.world.state != SimState.running:
                         # Idle engines still learn what happened (accounts created, messages waiting).
                         async with self._lock:
                             if self.engine is not None:
@@ -115,15 +127,15 @@ class Simulation:
         self.engine = Engine(s, self.store, self.policy, world, decision_counts=self.decision_counts)
         self.engine.on_flush = self.runtime.relay.notify
         log.info("%s leads the simulation at %s (%s)", self.holder, world.sim_time, world.state)
-        fresh = world.state == "stopped" and world.steps == 0
+        fresh = world.state == SimState.stopped and world.steps == 0
         if s.autostart and fresh:
-            world.state = "running"
+            world.state = SimState.running
         # A world that started itself lives its first days at once (also after a restart on the way).
         prelived = s.sim_start + timedelta(days=s.prelive_days)
-        if s.autostart and world.state == "running" and world.sim_time < prelived:
+        if s.autostart and world.state == SimState.running and world.sim_time < prelived:
             self.catch_up_until = prelived
             log.info("living the days before people arrive, until %s", prelived)
-        if world.state == "running":
+        if world.state == SimState.running:
             self._start_loop()
 
     async def _lose_leadership(self, why: str) -> None:
@@ -191,10 +203,10 @@ class Simulation:
         loop = asyncio.get_running_loop()
         last_checkpoint = last_refresh = loop.time()
         try:
-            while self.engine is not None and self.engine.world.state == "running":
+            while self.engine is not None and self.engine.world.state == SimState.running:
                 async with self._lock:
                     engine = self.engine
-                    if engine is None or engine.world.state != "running":
+                    if engine is None or engine.world.state != SimState.running:
                         break
                     now = loop.time()
                     # Refresh and checkpoint on a wall-clock rhythm, not every tick: at speed 0 a
@@ -224,7 +236,7 @@ class Simulation:
         except Exception:
             log.exception("the engine failed; it stays paused until an operator resumes it")
             if self.engine is not None:
-                self.engine.world.state = "paused"
+                self.engine.world.state = SimState.paused
                 await self.engine.cancel_decisions()
 
     async def _pace(self, engine: Engine, before: Any) -> bool:
@@ -246,7 +258,7 @@ class Simulation:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + remaining
         refreshed = False
-        while world.state == "running" and (left := deadline - loop.time()) > 0:
+        while world.state == SimState.running and (left := deadline - loop.time()) > 0:
             self._poke.clear()
             await wait_until_set(self._poke, min(left, REFRESH_SECONDS))
             refreshed = True
@@ -263,7 +275,7 @@ class Simulation:
         if engine is None:
             raise NotLeader("This simulator instance is on standby; another one leads")
         if command == SimCommand.status:
-            if engine.world.state != "running":
+            if engine.world.state != SimState.running:
                 async with self._lock:
                     await run_in_thread(self.store.refresh, engine.world)
             return self.status()
@@ -271,26 +283,26 @@ class Simulation:
             world = engine.world
             previous = world.state
             if command == SimCommand.start:
-                world.state = "running"
+                world.state = SimState.running
             elif command == SimCommand.resume:
-                if world.state == "stopped":
+                if world.state == SimState.stopped:
                     raise Conflict("The simulation is stopped; start it", code="not_paused")
-                world.state = "running"
+                world.state = SimState.running
             elif command == SimCommand.pause:
-                if world.state == "running":
-                    world.state = "paused"
+                if world.state == SimState.running:
+                    world.state = SimState.paused
             elif command == SimCommand.stop:
-                world.state = "stopped"
+                world.state = SimState.stopped
             elif command == SimCommand.set_speed:
                 if speed is None:
                     raise AppError("set_speed needs a speed", code="speed_required", status_code=422)
                 world.speed = speed
             elif command == SimCommand.step:
-                if world.state == "running":
+                if world.state == SimState.running:
                     raise Conflict("Pause the simulation before stepping it", code="running")
                 for _ in range(steps or 1):
                     await self._step(engine, refresh=True, checkpoint=False)
-            if world.state != "running":
+            if world.state != SimState.running:
                 # Paused, stopped or stepped: the decisions still on their way arrive and are applied
                 # now, so what is checkpointed and reported has none outstanding.
                 await engine.settle()
@@ -298,20 +310,23 @@ class Simulation:
                 engine.pending.send(engine.state_event())
             await engine.checkpoint()
         self.runtime.relay.notify()
-        if world.state == "running":
+        if world.state == SimState.running:
             self._start_loop()
             self.poke()
         return self.status()
 
     def status(self) -> dict[str, Any]:
+        """What this instance knows of the simulation; a standby knows only who leads (the API adds the
+        leader's checkpoint: SimulationService.standby_status)."""
         engine = self.engine
         if engine is None:
-            return {"state": "standby", "is_leader": False, "leader": self.known_leader}
+            return {"role": InstanceRole.standby, "is_leader": False, "leader": self.known_leader}
         world = engine.world
         decision_p50, decision_p95 = latency_percentiles(engine.decision_latencies)
         llm_p50, llm_p95 = latency_percentiles(engine.llm_latencies)
         return {
             "state": world.state,
+            "role": InstanceRole.leader,
             "is_leader": True,
             "leader": self.holder,
             "sim_time": world.sim_time.isoformat(),

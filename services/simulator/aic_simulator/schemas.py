@@ -71,6 +71,15 @@ class MemoryView(BaseModel):
     importance: float
 
 
+class ActionResult(StrEnum):
+    """What the social network did with the command an action sent, as the action log shows it and
+    filters by it (stored as models.CommandResult until an answer comes: pending)."""
+
+    applied = "applied"
+    rejected = "rejected"
+    pending = "pending"  # sent, no answer yet
+
+
 class ActionView(BaseModel):
     id: str
     decision: int
@@ -86,7 +95,12 @@ class ActionView(BaseModel):
     fallback_reason: str | None
     trace: dict[str, Any]
     outcome: str
+    # What social did with the command the action sent: applied or rejected, pending until its answer
+    # comes, None when the action sent none; the detail is the event it answered with or the code it
+    # refused with. ``result`` is the two as one text ("applied: post.created"), as the log shows it.
     result: str | None = None
+    result_kind: ActionResult | None = None
+    result_detail: str | None = None
 
 
 class AgentDetail(AgentSummary):
@@ -96,14 +110,6 @@ class AgentDetail(AgentSummary):
     relationships: list[dict[str, Any]]
     memories: list[MemoryView]
     recent_actions: list[ActionView]
-
-
-class ActionResult(StrEnum):
-    """What the social network did with the command an action sent (a filter of the action log)."""
-
-    applied = "applied"
-    rejected = "rejected"
-    pending = "pending"  # sent, no answer yet
 
 
 class ActionPage(BaseModel):

@@ -29,13 +29,14 @@ from aic_common.messages import (
 from aic_common.testing import observed_bus, serving, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
-from aic_simulator.models import ActionLog, Agent, SeenPost, Stimulus
+from aic_simulator.models import ActionLog, Agent, CommandResult, SeenPost, Stimulus
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Perception, Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.tiers import PolicyError, TieredPolicy
 
 pytestmark = pytest.mark.integration
+APPLIED, REJECTED = CommandResult.applied, CommandResult.rejected
 ISSUER = TokenIssuer(generate_rsa_private_key_pem(), issuer="aic-auth", audience="aic")
 ADMIN = {"Authorization": f"Bearer {ISSUER.issue_access_token('admin-id', username='admin', role='admin')}"}
 USER = {"Authorization": f"Bearer {ISSUER.issue_access_token('user-id', username='someone', role='user')}"}
@@ -107,7 +108,14 @@ async def test_status_reports_the_policy_and_llm_latency_apart_from_the_rules(tm
         assert status["decision_latency_ms_p50"] is not None
 
 
-def log_row(decision: int, action: str, *, command_id: str | None, result: str | None) -> ActionLog:
+def log_row(
+    decision: int,
+    action: str,
+    *,
+    command_id: str | None,
+    result: CommandResult | None = None,
+    detail: str | None = None,
+) -> ActionLog:
     at = datetime(2026, 6, 1, 8, 0, tzinfo=UTC) + timedelta(minutes=decision)
     return ActionLog(
         decision=decision,
@@ -122,6 +130,7 @@ def log_row(decision: int, action: str, *, command_id: str | None, result: str |
         outcome="finished",
         command_id=command_id,
         result=result,
+        result_detail=detail,
         created_at=at,
     )
 
@@ -131,11 +140,11 @@ async def test_the_action_log_filters_by_what_social_did_with_each_command(tmp_p
         with app.state.runtime.session_factory.begin() as session:
             session.add_all(
                 [
-                    log_row(1, "post", command_id="decision-1", result="applied: post.created"),
-                    log_row(2, "comment", command_id="decision-2", result="rejected: post_not_found"),
-                    log_row(3, "like", command_id="decision-3", result=None),
-                    log_row(4, "rest", command_id=None, result=None),
-                    log_row(5, "post", command_id="decision-5", result="applied: post.created"),
+                    log_row(1, "post", command_id="decision-1", result=APPLIED, detail="post.created"),
+                    log_row(2, "comment", command_id="decision-2", result=REJECTED, detail="post_not_found"),
+                    log_row(3, "like", command_id="decision-3"),
+                    log_row(4, "rest", command_id=None),
+                    log_row(5, "post", command_id="decision-5", result=APPLIED, detail="post.created"),
                 ]
             )
 
@@ -155,6 +164,16 @@ async def test_the_action_log_filters_by_what_social_did_with_each_command(tmp_p
         bad = await client.get("/api/sim/actions", params={"result": "maybe"})
         assert bad.status_code == 422
 
+        items = (await client.get("/api/sim/actions", headers=ADMIN)).json()["items"]
+        shown = {i["decision"]: (i["result_kind"], i["result_detail"], i["result"]) for i in items}
+        assert shown == {
+            5: ("applied", "post.created", "applied: post.created"),
+            4: (None, None, None),
+            3: ("pending", None, None),
+            2: ("rejected", "post_not_found", "rejected: post_not_found"),
+            1: ("applied", "post.created", "applied: post.created"),
+        }
+
 
 async def test_a_like_or_a_refusal_from_social_gives_the_action_its_result(tmp_path: Path) -> None:
     settings = settings_for(tmp_path)
@@ -165,8 +184,9 @@ async def test_a_like_or_a_refusal_from_social_gives_the_action_its_result(tmp_p
         with app.state.runtime.session_factory.begin() as session:
             session.add_all(
                 [
-                    log_row(1, "like", command_id="decision-1", result=None),
-                    log_row(2, "comment", command_id="decision-2", result=None),
+                    log_row(1, "like", command_id="decision-1"),
+                    log_row(2, "comment", command_id="decision-2"),
+                    log_row(3, "post", command_id="decision-3"),  # never answered
                 ]
             )
         liked = PostLiked(post_id="7", post_author_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()))
@@ -182,12 +202,21 @@ async def test_a_like_or_a_refusal_from_social_gives_the_action_its_result(tmp_p
 
         async def results() -> dict[int, str | None]:
             items = (await client.get("/api/sim/actions", headers=ADMIN)).json()["items"]
-            return {item["decision"]: item["result"] for item in items}
+            return {item["decision"]: item["result"] for item in items if item["decision"] != 3}
 
         assert await wait_for(lambda: _all_answered(results), timeout=20, what="both actions answered") == {
             1: "applied: post.liked",
             2: "rejected: post_not_found",
         }
+        with app.state.runtime.session_factory() as session:
+            stored = {r.decision: (r.result, r.result_detail) for r in session.scalars(sa.select(ActionLog))}
+        assert stored == {1: (APPLIED, "post.liked"), 2: (REJECTED, "post_not_found"), 3: (None, None)}
+        for result, decision in (("applied", 1), ("rejected", 2), ("pending", 3)):
+            page = (await client.get("/api/sim/actions", params={"result": result}, headers=ADMIN)).json()
+            assert [(i["decision"], i["result_kind"]) for i in page["items"]] == [(decision, result)]
+        # Lockstep waits for the commands whose answer has not come.
+        commands = ["decision-1", "decision-2", "decision-3"]
+        assert app.state.simulation.store.unanswered(commands) == ["decision-3"]
 
 
 async def _all_answered(results: Any) -> dict[int, str | None] | None:

@@ -323,6 +323,24 @@ describe('operator console', () => {
     expect(caughtUp.get('[data-test="status-catching-up"] dd').text()).toBe('No')
   })
 
+  it('says in the status panel that this instance is on standby, with the state the leader last wrote', () => {
+    const standby = { role: 'standby' as const, is_leader: false, leader: 'simulator-2', steps: 99 }
+    const checkpointed = mount(StatusPanel, {
+      props: { status: { ...standby, state: 'paused', sim_time: '2026-06-02T10:00:00' }, live: true },
+      global: { plugins: [i18n] },
+    })
+    expect(checkpointed.get('[data-test="standby"]').text()).toBe('This instance is on standby; another one leads.')
+    expect(checkpointed.get('[data-test="status-state"] dd').text()).toBe('Paused')
+    expect(checkpointed.get('[data-test="status-steps"] dd').text()).toBe('99')
+
+    // Before any leader wrote a checkpoint there is no state to show.
+    const unknown = mount(StatusPanel, { props: { status: { ...standby, state: null }, live: true }, global: { plugins: [i18n] } })
+    expect(unknown.get('[data-test="status-state"] dd').text()).toBe('–')
+
+    const leading = mount(StatusPanel, { props: { status: makeStatus(), live: true }, global: { plugins: [i18n] } })
+    expect(leading.find('[data-test="standby"]').exists()).toBe(false)
+  })
+
   it('names a sleeping character asleep in the inspector', async () => {
     const lin = makeAgent('lin', { display_name: '林小雨', current_action: 'sleep' })
     mockFetch([{ path: '/api/sim/agents/lin', reply: () => ({ status: 200, body: makeDetail(lin) }) }])

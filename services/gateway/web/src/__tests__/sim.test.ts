@@ -196,9 +196,12 @@ describe('sim store', () => {
         reply: () => ({
           status: 200,
           body: {
-            state: 'standby',
+            role: 'standby',
             is_leader: false,
             leader: null,
+            state: 'paused',
+            sim_time: '2026-06-02T10:00:00',
+            steps: 99,
             checkpoint: { state: 'paused', sim_time: '2026-06-02T10:00:00', steps: 99 },
           },
         }),
@@ -208,6 +211,6 @@ describe('sim store', () => {
     await sim.refreshStatus()
     expect(sim.runState).toBe('paused')
     expect(sim.simTime).toBe('2026-06-02T10:00:00')
-    expect(sim.status?.state).toBe('standby')
+    expect(sim.status?.role).toBe('standby')
   })
 })

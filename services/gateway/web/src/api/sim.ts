@@ -1,12 +1,17 @@
 // The simulator's API (/api/sim/*) and the shapes of its live events; only the fields the UI reads.
 import { api } from './client'
 
-export type SimRunState = 'running' | 'paused' | 'stopped' | 'standby'
+export type SimRunState = 'running' | 'paused' | 'stopped'
+/** What a simulator instance does: the leader runs the simulation, a standby waits to take over. */
+export type SimRole = 'leader' | 'standby'
 export type SimCommand = 'start' | 'stop' | 'pause' | 'resume' | 'step' | 'set_speed' | 'status'
 
-/** GET /api/sim/status. A standby instance only knows its state and who leads. */
+/** GET /api/sim/status. A standby instance gives the state, time and steps of the leader's last
+ * checkpoint (state null before there is one) and who leads. */
 export interface SimStatus {
-  state: SimRunState
+  state: SimRunState | null
+  /** Absent from older simulators: is_leader says the same. */
+  role?: SimRole
   is_leader: boolean
   leader: string | null
   sim_time?: string
@@ -126,6 +131,10 @@ export interface ActionView {
   outcome: string
   /** What social did with the command: "applied: post.created", "rejected: <code>", or null. */
   result: string | null
+  /** The same, typed: pending until social answers, null when the action sent no command. */
+  result_kind?: 'applied' | 'rejected' | 'pending' | null
+  /** The event social answered with, or the code it refused with. */
+  result_detail?: string | null
 }
 
 export interface Relationship {

@@ -116,12 +116,9 @@ export const useSimStore = defineStore('sim', () => {
 
   function applyStatus(next: SimStatus): void {
     status.value = next
-    // A standby instance answers for itself; the leader's last checkpoint says how the simulation is.
-    const leader = next.state === 'standby' ? next.checkpoint : next
-    if (leader) {
-      runState.value = leader.state as SimRunState
-      if (leader.sim_time) simTime.value = leader.sim_time
-    }
+    // A standby instance gives the leader's last checkpoint: no state before there is one.
+    if (next.state) runState.value = next.state
+    if (next.sim_time) simTime.value = next.sim_time
     if (next.speed !== undefined) speed.value = next.speed
   }
 
