@@ -245,10 +245,11 @@ def _reply_option(request: dict[str, Any], message: Unread) -> dict[str, Any] | 
 
 
 def _catchphrase(request: dict[str, Any]) -> str:
-    """The character's first catchphrase, as the system prompt lists its persona."""
+    """One of the character's catchphrases, as the system prompt lists its persona (the longest piece:
+    a catchphrase may hold the comma that separates them)."""
     for line in _prompt(request, "system").splitlines():
         if line.startswith("- catchphrases: "):
-            return line.removeprefix("- catchphrases: ").split(", ")[0]
+            return max(line.removeprefix("- catchphrases: ").split(", "), key=len)
     return ""
 
 
