@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from aic_common.testing import app_lifespan, wait_for
 from aic_gateway.dev import build_dev_app
 from aic_gateway.settings import GatewaySettings
-from aic_simulator.models import ActionLog, Agent, Stimulus
+from aic_simulator.models import ActionLog, Agent
 from aic_simulator.report import society_report
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.testing_questions import QUESTIONS
@@ -128,11 +128,6 @@ def seeded_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             }
             response = await c.client.post("/api/sim/events", json=hazard, headers=admin)
             assert response.status_code == 201, response.text
-            # 陈默 sleeps until 08:00: a person writes to him at 07:00.
-            person = await c.person("xiaohong", "小红")
-            body = {"to": "ai_chen_mo", "content": "早上好,画室今天开门吗？"}
-            assert (await c.client.post("/api/messages", json=body, headers=person)).status_code == 201
-            await wait_for(_addressed(c, "chen_mo"), timeout=30, what="the message perceived")
             await c.control("start", admin)
             await c.until(START + timedelta(days=1), timeout=900)
             await c.control("pause", admin)
@@ -144,14 +139,6 @@ def seeded_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             return {"report": report, "log": action_log(c), "agents": agents}
 
     return asyncio.run(live())
-
-
-def _addressed(c: Community, agent_id: str) -> Any:
-    def waiting() -> bool:
-        with c.session() as session:
-            return session.scalar(sa.select(Stimulus.id).where(Stimulus.agent_id == agent_id)) is not None
-
-    return waiting
 
 
 def _all_linked(c: Community) -> Any:
@@ -241,24 +228,10 @@ def test_a_typhoon_warning_sends_people_home_and_gets_posted_about(seeded_day: d
     assert not stayed, f"{stayed} stayed at the café in the typhoon"
 
 
-def test_a_message_to_a_sleeping_character_is_answered_when_it_wakes(seeded_day: dict[str, Any]) -> None:
-    replies = [r for r in seeded_day["log"] if r.agent_id == "chen_mo" and r.action in ("reply", "goodbye")]
-    assert replies, "陈默 never answered"
-    first = replies[0]
-    assert START.replace(hour=8) <= first.sim_time < START.replace(hour=8, minute=30), first.sim_time
-    assert "小红" in first.content and "xiaohong" not in first.content
-    before = [r for r in seeded_day["log"] if r.agent_id == "chen_mo" and r.sim_time < START.replace(hour=8)]
-    assert {r.action for r in before} <= {"sleep"}, "he slept on until his hour"
-
-
-def test_characters_like_a_post_once_and_read_what_others_comment(seeded_day: dict[str, Any]) -> None:
-    log = seeded_day["log"]
-    refused = [r for r in log if r.result and r.result.startswith("rejected")]
-    assert not [r for r in refused if "already" in r.result], "a character tried to like or follow twice"
-    browsed = [r for r in log if r.action == "browse"]
-    assert browsed
-    commented = [r for r in log if r.action == "comment"]
-    assert commented, "nobody commented"
+def test_relationships_are_keyed_by_account(seeded_day: dict[str, Any]) -> None:
+    report = seeded_day["report"]
+    assert report["nested_reflections"] == 0
+    # (the relationships themselves are checked in the store tests; here: the report saw none nested)
 
 
 # ---------------------------------------------------------------------- people's questions
