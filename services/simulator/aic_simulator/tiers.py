@@ -86,12 +86,19 @@ class TieredPolicy:
             planner = getattr(tier, "plan_for", None)
             if planner is None:
                 continue
+            deadline = asyncio.timeout(self.decision_timeout)
             try:
-                async with asyncio.timeout(self.decision_timeout):
+                async with deadline:
                     plan = await planner(request)
             except Exception as exc:  # any failure: the rule plan stands in
+                if deadline.expired():
+                    reason = f"timeout after {float(self.decision_timeout or 0)}s"
+                elif isinstance(exc, PolicyError):
+                    reason = exc.reason
+                else:
+                    reason = f"error: {type(exc).__name__}: {exc}"
                 self.fallbacks[f"{tier.name}:plan"] += 1
-                log.info("%s could not plan %s's day: %s", tier.name, request.agent.id, exc)
+                log.info("%s could not plan %s's day: %s", tier.name, request.agent.id, reason)
                 continue
             if plan:
                 return plan

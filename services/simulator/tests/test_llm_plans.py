@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -167,20 +168,25 @@ def closed_place(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [b if b["activity"] == "sleep" else {**b, "location_id": "market"} for b in blocks]
 
 
-INVALID: dict[str, Step] = {
-    "gap": answer(plan_answer(gap)),
-    "unknown place": answer(plan_answer(unknown_place)),
-    "closed place": answer(plan_answer(closed_place)),
-    "bad JSON": malformed('{"blocks": [{"start": "00:00", '),
-    "timeout": slow(30.0),
-    "HTTP 400": status(400)[0],
+# What the LLM answers, and why its plan is not taken.
+INVALID: dict[str, tuple[Step, str]] = {
+    "gap": (answer(plan_answer(gap)), "(a gap or an overlap)"),
+    "unknown place": (answer(plan_answer(unknown_place)), "unknown place 'moon'"),
+    "closed place": (answer(plan_answer(closed_place)), "market is closed at"),
+    "bad JSON": (malformed('{"blocks": [{"start": "00:00", '), "invalid plan: no JSON object"),
+    "timeout": (slow(30.0), "timeout after 0.25s"),
+    "HTTP 400": (status(400)[0], "HTTP 400: "),
 }
 
 
 @pytest.mark.parametrize("failure", list(INVALID))
-async def test_a_plan_that_does_not_hold_gives_way_to_the_rule_plan(tmp_path: Path, failure: str) -> None:
+async def test_a_plan_that_does_not_hold_gives_way_to_the_rule_plan(
+    tmp_path: Path, failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "aic_simulator.tiers")
+    step, why = INVALID[failure]
     async with (
-        ScriptedLlmServer(default=answer(follows_plan), planning=INVALID[failure]) as server,
+        ScriptedLlmServer(default=answer(follows_plan), planning=step) as server,
         town(tmp_path, server, decision_timeout_seconds=0.25) as engine,
     ):
         world = engine.world
@@ -194,6 +200,8 @@ async def test_a_plan_that_does_not_hold_gives_way_to_the_rule_plan(tmp_path: Pa
         assert len(plans) == len(world.agents), "one call per character, never retried"
         assert llm_of(engine).plan_errors == len(plans)
         assert engine.policy.fallbacks["llm:plan"] == len(plans)  # type: ignore[attr-defined]
+        reasons = [r.getMessage() for r in caplog.records if "could not plan" in r.getMessage()]
+        assert len(reasons) == len(plans) and all(why in r for r in reasons), reasons[:1]
         # The decisions still come from the LLM: only the plans fell back.
         assert engine.tier_counts.get("llm", 0) > 0
 
