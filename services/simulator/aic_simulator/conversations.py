@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
-from aic_simulator.state import AgentState, Conversation, World
+from aic_simulator.state import PERSON_CONVERSATION, AgentState, Conversation, World
 
 COOLDOWN = timedelta(hours=4)  # before the same two characters start another conversation
 LAPSE = timedelta(hours=3)  # an open conversation nobody continued for this long is over
@@ -59,8 +59,9 @@ class Conversations:
     ) -> Conversation:
         world = self.world
         world.conversation_seq += 1
+        with_person = channel == "dm" and other not in world.agents
         conversation = Conversation(
-            id=f"c{world.conversation_seq}",
+            id=f"{PERSON_CONVERSATION if with_person else 'c'}{world.conversation_seq}",
             channel=channel,
             a=opener.id,
             b=other,

@@ -44,9 +44,26 @@ from aic_common.messages import (
     UnfollowCommand,
 )
 from aic_simulator.conversations import Conversations, budget
-from aic_simulator.memory import forget_beyond, private_audience, reflect, remember, retrieve, terms_of
+from aic_simulator.memory import (
+    forget_beyond,
+    private_audience,
+    reflect,
+    remember,
+    retrieve,
+    secrets,
+    terms_of,
+)
 from aic_simulator.metrics import DecisionCounts
-from aic_simulator.plans import PlanRequest, current, place_affinity, plan_day, shelter
+from aic_simulator.plans import (
+    PlanRequest,
+    current,
+    event_appeal,
+    join_event,
+    mentioned_events,
+    place_affinity,
+    plan_day,
+    shelter,
+)
 from aic_simulator.policy import (
     ActionKind,
     ConversationView,
@@ -66,6 +83,7 @@ from aic_simulator.reading import (
     has_liked,
     home_feed,
     mark_read,
+    read_recently,
     record_like,
     search,
 )
@@ -166,6 +184,7 @@ class Engine:
         self._talked_with: dict[str, list[str]] = {}
         self._posted_about: set[tuple[str, int]] = set()  # (agent, event) it has posted about
         self._known_news: dict[str, set[int]] = {}  # hazards and announcements each agent knows of
+        self._public_names: list[str] | None = None  # characters' and places' names, for the privacy guard
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
 
@@ -413,6 +432,9 @@ class Engine:
             hazard=hazard.title_in(agent.language) if hazard else None,
             news=unposted.title_in(agent.language) if unposted else None,
             conversation=turn,
+            strangers=frozenset(
+                a.display_name for a in here if is_stranger(agent.relations.get(self._key_of(a)))
+            ),
             conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
         )
         perception.options = self._options(agent, perception, here, events, feed, unread)
@@ -449,7 +471,7 @@ class Engine:
             budget=talk.budget,
             last_line=talk.last_line,
             with_person=False,
-            first_meeting=relation is None or relation.interactions == 0,
+            first_meeting=is_stranger(relation),
         )
 
     def _dm_view(self, agent: AgentState, message: IncomingMessage) -> ConversationView | None:
@@ -464,7 +486,7 @@ class Engine:
             budget=talk.budget if talk else 0,
             last_line=message.content,
             with_person=message.from_person,
-            first_meeting=relation is None or relation.interactions == 0,
+            first_meeting=is_stranger(relation),
         )
 
     def _writing(
@@ -766,8 +788,10 @@ class Engine:
         else:
             agent.energy = clamp(agent.energy - 0.03 * minutes / 15, 0, 1)
         agent.sociability = clamp(agent.sociability + (-0.08 if social else 0.03), 0, 1)
-        for event in world.active_events(agent.location_id):
+        for event in world.active_events(agent.location_id):  # what is on here wears on it a little
             agent.mood = clamp(agent.mood + 0.1 * event.effects.get("mood", 0), -1, 1)
+            agent.energy = clamp(agent.energy + 0.1 * event.effects.get("energy", 0), 0, 1)
+            agent.sociability = clamp(agent.sociability + 0.1 * event.effects.get("sociability", 0), 0, 1)
         # Wake on a whole simulated minute: agents share ticks, so a tick decides for many at once.
         ends_at = (now + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
         agent.current_action, agent.current_decision = decision.action.value, number
@@ -849,9 +873,22 @@ class Engine:
             return decision
         answered = perception.unread_messages
         partner = next((m.sender_id for m in answered if m.message_id == decision.target), None)
-        secrets = [m.content for m in agent.memories if m.audience not in (PUBLIC, audience)]
-        secrets += [s.content for s in agent.stimuli if s.kind == "message" and s.from_user_id != partner]
-        reason = find_leak(decision.content or "", secrets)
+        private = secrets(
+            agent,
+            audience,
+            besides=partner,
+            is_character=lambda uid: self.world.agent_by_user(uid) is not None,
+        )
+        # Names, places and its own catchphrases are public whoever said them first.
+        if self._public_names is None:
+            world = self.world
+            self._public_names = [
+                *(a.display_name for a in world.agents.values()),
+                *(loc.name for loc in world.locations.values()),
+                *(loc.name_en for loc in world.locations.values()),
+            ]
+        known = [*self._public_names, *map(str, agent.persona.get("catchphrases") or [])]
+        reason = find_leak(decision.content or "", private, public=known)
         if reason is None:
             return decision
         log.warning("privacy guard: %s's %s refused (%s)", agent.id, decision.action.value, reason)
@@ -1075,6 +1112,8 @@ class Engine:
                 event = next((e for e in world.events if str(e.id) == target), None)
                 if event is not None:
                     agent.mood = clamp(agent.mood + event.effects.get("mood", 0), -1, 1)
+                    agent.energy = clamp(agent.energy + event.effects.get("energy", 0), 0, 1)
+                    agent.sociability = clamp(agent.sociability + event.effects.get("sociability", 0), 0, 1)
                     self._memory(
                         agent,
                         changes,
@@ -1084,12 +1123,14 @@ class Engine:
                 return f"joined event {target}"
             case ActionKind.browse:
                 seen = perception.feed
+                new = [f for f in seen if not f.is_mine and not read_recently(world, agent, f.post_id)]
                 mark_read(world, agent, [f.post_id for f in seen])
                 self._recent_reads[agent.id] = [f for f in seen if not f.is_mine][:3]
-                if seen:
-                    lines = "; ".join(f"{f.author_name}: {f.content[:40]}" for f in seen[:3])
+                if new:  # what it had read before is not a new memory
+                    lines = "; ".join(f"{f.author_name}: {f.content[:40]}" for f in new[:3])
                     self._memory(agent, changes, "observation", ("我刷到了:" if zh else "I read: ") + lines)
                 liked = self._react(agent, seen, changes, correlation)
+                self._hear_of_events(agent, " ".join(f.content for f in seen), changes)
                 return f"read {len(seen)} posts, liked {liked}"
             case ActionKind.work:
                 return perception.plan or "worked"
@@ -1169,6 +1210,7 @@ class Engine:
             if talk.channel == "talk":
                 content = f"和{name}聊了聊{talk.topic}" if zh else f"Talked with {name} about {talk.topic}"
                 self._memory(me, changes, "conversation", content)
+                self._hear_of_events(me, f"{talk.topic} {talk.last_line}", changes)
                 self._befriend(me, self._key_of(other) if other else them, 0.06)
                 self._talked_with.setdefault(me.id, []).append(name)
                 del self._talked_with[me.id][:-3]
@@ -1181,6 +1223,30 @@ class Engine:
                     f"和{name}在私信里聊了{talk.topic}" if zh else f"Messaged with {name} about {talk.topic}"
                 )
                 self._memory(me, changes, "conversation", content, audience=private_audience(talk.id))
+
+    def _hear_of_events(self, agent: AgentState, text: str, changes: Changes) -> None:
+        """What it read or talked about revises its plan: an event later today that it heard of and
+        that appeals to it takes the place of free time."""
+        world = self.world
+        for event in mentioned_events(text, world.events, world.sim_time):
+            if any(item.reason == f"heard of event {event.id}" for item in agent.plan):
+                continue
+            rng = random.Random(f"{world.seed}:hear:{agent.id}:{event.id}")  # noqa: S311 - reproducible
+            if rng.random() >= event_appeal(agent, event):
+                continue
+            revised = join_event(agent, agent.plan, event, world.locations)
+            if revised is None:
+                continue
+            agent.plan, agent.dirty, agent.plan_dirty = revised, True, True
+            zh = agent.language != "en"
+            title = event.title_in(agent.language)
+            at = event.starts_at.strftime("%H:%M")
+            self._memory(
+                agent,
+                changes,
+                "plan",
+                f"听说{at}有{title},打算去看看" if zh else f"Heard about {title} at {at}; I'll go",
+            )
 
     def _leave_talk(self, agent: AgentState, talk: Conversation | None, changes: Changes) -> None:
         if talk is not None:
@@ -1199,6 +1265,8 @@ class Engine:
             if liked == 2 or item.is_mine or has_liked(self.world, agent.user_id, item.post_id):
                 continue
             if not (terms_of(item.content) & interests):
+                if (agent.user_id, item.author_id) in self.world.follows:  # a followee it finds dull
+                    self._befriend(agent, item.author_id, -0.03)
                 continue
             changes.send(LikeCommand(actor_id=agent.user_id, post_id=item.post_id), correlation)
             record_like(self.world, agent.user_id, item.post_id)
@@ -1219,6 +1287,12 @@ class Engine:
     def actions_per_minute(self) -> float:
         cutoff = time.monotonic() - 60
         return float(sum(1 for t in self.actions_wall if t >= cutoff))
+
+
+def is_stranger(relation: Relation | None) -> bool:
+    """Never met: no relationship yet, or none but what a like or a follow left (the world file's
+    relationships are acquaintances from before, with a note)."""
+    return relation is None or (relation.interactions == 0 and not relation.note)
 
 
 def llm_latencies_of(trace: DecisionTrace) -> list[float]:

@@ -630,7 +630,7 @@ def user_prompt(
         )
     lines.append(f"\n{t('What you remember', '你记得')}:")
     for memory in memories:
-        lines.append(f"- {_render(memory.content, 240)}")
+        lines.append(f"- {quoted(memory.content, 240)}")  # memories may hold people's words
     if not memories:
         lines.append(f"- {none}")
     # One option per line as "N. {json} — label": the JSON is what the answer copies.

@@ -13,23 +13,26 @@ by the best match. Reflections condense observations and conversations, never ot
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from aic_common.text import tokenize
 from aic_simulator.policy import Memory
-from aic_simulator.state import PUBLIC, AgentState, MemoryEntry
+from aic_simulator.state import PERSON_CONVERSATION, PUBLIC, AgentState, MemoryEntry
 
 HALF_LIFE_HOURS = 24.0
 KINDS = ("observation", "conversation", "plan", "reflection")
 # How much each kind matters before its content is weighed (1-10).
 BASE_IMPORTANCE = {"observation": 2.0, "conversation": 5.0, "plan": 3.0, "reflection": 7.0}
 # Content that makes a memory matter more: feelings, firsts, dangers, promises.
+# Whole words only: single Chinese characters (一, 好, 心...) would make every Chinese memory emphatic.
 EMPHATIC_TERMS = frozenset(
-    tokenize(
+    term
+    for term in tokenize(
         "第一次 台风 暴雨 危险 生病 喜欢 难过 开心 约好 答应 秘密 重要 warning storm typhoon first "
         "secret promise love sad happy danger important"
     )
+    if len(term) > 1
 )
 REFLECTION_SOURCES = ("observation", "conversation")
 BM25_K1, BM25_B = 1.2, 0.75
@@ -41,6 +44,10 @@ def terms_of(text: str) -> frozenset[str]:
 
 def private_audience(conversation_id: str) -> str:
     return f"private:{conversation_id}"
+
+
+# The audience of what was said in a direct-message conversation with a person (conversation ids "p…").
+WITH_PEOPLE = private_audience(PERSON_CONVERSATION)
 
 
 def importance_of(kind: str, content: str, terms: frozenset[str] | None = None) -> float:
@@ -77,10 +84,21 @@ def visible_to(memories: Iterable[MemoryEntry], audience: str) -> list[MemoryEnt
     return [m for m in memories if m.audience == PUBLIC or m.audience == audience]
 
 
-def private_texts(agent: AgentState, audience: str) -> list[str]:
-    """What the agent holds that ``audience`` may not hear (the privacy guard checks text against it)."""
-    texts = [m.content for m in agent.memories if m.audience not in (PUBLIC, audience)]
-    texts += [s.content for s in agent.stimuli if s.kind == "message"]
+def secrets(
+    agent: AgentState, audience: str, *, besides: str | None, is_character: Callable[[str], bool]
+) -> list[str]:
+    """What people told the agent in private that text for ``audience`` must not carry (the privacy guard
+    weighs text against it): its memories of other people's private conversations, and the messages from
+    people it has not answered yet, but for those of ``besides`` (whom the text answers). Characters' words
+    to each other are made of what is public already, so they are no secret to keep."""
+    texts = [
+        m.content for m in agent.memories if m.audience.startswith(WITH_PEOPLE) and m.audience != audience
+    ]
+    texts += [
+        s.content
+        for s in agent.stimuli
+        if s.kind == "message" and s.from_user_id != besides and not is_character(s.from_user_id)
+    ]
     return texts
 
 
@@ -147,8 +165,13 @@ def reflect(agent: AgentState, now: datetime, threshold: float) -> MemoryEntry |
     if agent.importance_since_reflection < threshold:
         return None
     agent.importance_since_reflection = 0.0
-    sources = [m for m in agent.memories[-30:] if m.kind in REFLECTION_SOURCES and m.audience == PUBLIC]
-    recent = sorted(sources, key=lambda m: (m.importance, m.seq), reverse=True)[:3]
+    # Only what happened since the last reflection: two reflections never share a source.
+    last = max((m.seq for m in agent.memories if m.kind == "reflection"), default=0)
+    sources: dict[str, MemoryEntry] = {}
+    for m in agent.memories[-30:]:
+        if m.seq > last and m.kind in REFLECTION_SOURCES and m.audience == PUBLIC:
+            sources.setdefault(m.content, m)
+    recent = sorted(sources.values(), key=lambda m: (m.importance, m.seq), reverse=True)[:3]
     if len(recent) < 2:
         return None
     parts = [_gist(m.content) for m in sorted(recent, key=lambda m: m.seq)]

@@ -11,6 +11,7 @@ with this one as its fallback.
 from __future__ import annotations
 
 import functools
+import itertools
 import random
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -212,7 +213,47 @@ def plan_day(
             cursor = item.end
     if sleep_m < DAY:
         add(sleep_m, DAY, "sleep", agent.home_id, labels["sleep"], "night")
-    return items
+    home = PlanItem(0, 0, "evening", agent.home_id, labels["evening"], "the place is closed then")
+    return within_opening_hours(items, locations, home)
+
+
+def within_opening_hours(
+    items: list[PlanItem], locations: dict[str, LocationInfo], home: PlanItem
+) -> list[PlanItem]:
+    """The plan with every part of a block spent at a closed place moved home (``home`` gives its
+    activity, place and label): a shift that starts before the place opens starts at home."""
+    fitted: list[PlanItem] = []
+    for item in items:
+        location = locations.get(item.location_id or "")
+        if location is None or location.kind == "home":
+            fitted.append(item)
+            continue
+        # Whether it is open changes only at the opening and closing hours: cut the block there.
+        cuts = {item.start, item.end}
+        cuts |= {
+            h * 60 % DAY
+            for h in (location.opens_at, location.closes_at)
+            if item.start < h * 60 % DAY < item.end
+        }
+        bounds = sorted(cuts)
+        for start, end in itertools.pairwise(bounds):
+            piece = (
+                PlanItem(start, end, item.activity, item.location_id, item.label, item.reason)
+                if location.open_at_minute(start)
+                else PlanItem(start, end, home.activity, home.location_id, home.label, home.reason)
+            )
+            last = fitted[-1] if fitted else None
+            if last and (last.activity, last.location_id, last.label) == (
+                piece.activity,
+                piece.location_id,
+                piece.label,
+            ):
+                fitted[-1] = PlanItem(
+                    last.start, end, last.activity, last.location_id, last.label, last.reason
+                )
+            else:
+                fitted.append(piece)
+    return fitted
 
 
 @dataclass(frozen=True)
@@ -230,6 +271,53 @@ class PlanRequest:
 def current(plan: list[PlanItem], at: datetime) -> PlanItem | None:
     minute = at.hour * 60 + at.minute
     return next((item for item in plan if item.covers(minute)), None)
+
+
+def mentioned_events(text: str, events: list[EventInfo], at: datetime) -> list[EventInfo]:
+    """Gatherings, markets and shows still to come today that ``text`` names (either half of a title)."""
+    found = []
+    for event in events:
+        if (
+            event.kind in ("hazard", "announcement")
+            or event.starts_at.date() != at.date()
+            or event.starts_at <= at
+        ):
+            continue
+        if any(half.strip() and half.strip().lower() in text.lower() for half in event.title.split(" · ")):
+            found.append(event)
+    return found
+
+
+def join_event(
+    agent: AgentState, plan: list[PlanItem], event: EventInfo, locations: dict[str, LocationInfo]
+) -> list[PlanItem] | None:
+    """The plan with ``event`` in it, if it fits: only free time (leisure or an evening at home) gives
+    way, never work, sleep or another event. None when it does not fit."""
+    language = "en" if agent.language == "en" else "zh"
+    start = event.starts_at.hour * 60 + event.starts_at.minute
+    end = min(start + 90, DAY if event.ends_at.date() != event.starts_at.date() else event.ends_at.hour * 60)
+    if end <= start or event.location_id not in locations:
+        return None
+    overlapping = [item for item in plan if item.start < end and item.end > start]
+    if not overlapping or any(item.activity not in ("leisure", "evening") for item in overlapping):
+        return None
+    location = locations[event.location_id]
+    label = LABELS[language]["event"].format(
+        place=location.name_en if language == "en" else location.name, event=event.title_in(language)
+    )
+    revised: list[PlanItem] = []
+    for item in plan:
+        if item.end <= start or item.start >= end:
+            revised.append(item)
+            continue
+        if item.start < start:
+            revised.append(
+                PlanItem(item.start, start, item.activity, item.location_id, item.label, item.reason)
+            )
+        if item.end > end:
+            revised.append(PlanItem(end, item.end, item.activity, item.location_id, item.label, item.reason))
+    revised.append(PlanItem(start, end, "event", event.location_id, label, f"heard of event {event.id}"))
+    return sorted(revised, key=lambda item: item.start)
 
 
 def shelter(agent: AgentState, plan: list[PlanItem], hazard: EventInfo, at: datetime) -> list[PlanItem]:

@@ -117,6 +117,7 @@ class Perception:
     hazard: str | None = None  # the title of a hazard on that it knows of (it was there, or it is everywhere)
     news: str | None = None  # a hazard or announcement it knows of and has not posted about
     conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
+    strangers: frozenset[str] = frozenset()  # display names of the people here it has never met
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
     # What the rule writer builds text from (writer.WritingContext), public memories only.
     writing: Any = None

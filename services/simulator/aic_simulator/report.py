@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from aic_common.text import tokenize
+from aic_simulator.memory import WITH_PEOPLE
 from aic_simulator.models import ActionLog, Agent, GameEvent, Location, MemoryRecord, SimState, Stimulus
 from aic_simulator.privacy import COMMON_CJK, COMMON_WORDS, find_leak, word_set
 from aic_simulator.state import LocationInfo
@@ -132,14 +133,18 @@ class Occupancy:
             self._places[move.agent_id].append(move.location_id)
         self.agents = sorted(set(self.homes) | set(self._times))
 
-    def where(self, agent_id: str, at: datetime) -> str | None:
-        index = bisect.bisect_right(self._times.get(agent_id, []), at)
+    def where(self, agent_id: str, at: datetime, *, before: bool = False) -> str | None:
+        """Where it was at ``at`` (after its actions at ``at``; ``before``: before them)."""
+        times = self._times.get(agent_id, [])
+        index = bisect.bisect_left(times, at) if before else bisect.bisect_right(times, at)
         if index == 0:
             return self.homes.get(agent_id)
         return self._places[agent_id][index - 1]
 
     def others_at(self, location_id: str, at: datetime, besides: str) -> int:
-        return sum(1 for a in self.agents if a != besides and self.where(a, at) == location_id)
+        """Who else was there when a text written at ``at`` was thought of: the engine decides a tick's
+        actions from one snapshot taken before any of them, so moves made at ``at`` itself do not count."""
+        return sum(1 for a in self.agents if a != besides and self.where(a, at, before=True) == location_id)
 
 
 @dataclass(frozen=True)
@@ -702,7 +707,8 @@ def society_report(
         [r.id for r in reflections if r.sim_time >= since],
     )
 
-    leaks = _leaks(session, rows, stimuli, personas, display, names, until)
+    from_people = [s for s in stimuli if s.from_user_id not in by_user]
+    leaks = _leaks(session, rows, from_people, personas, display, names, until)
     report: dict[str, Any] = {
         "window": {
             "since": since.isoformat(),
@@ -734,8 +740,9 @@ def _leaks(
     names: Iterable[str],
     until: datetime,
 ) -> dict[str, Any]:
-    """Public texts that carry what their author received in private (messages) or holds in private
-    (memories of private conversations), known before it wrote them."""
+    """Public texts that carry what people told their author in private (``stimuli``: people's messages)
+    or what it holds from private conversations with people (memories), known before it wrote them.
+    Characters' messages to each other are built from what is public and are not counted."""
     public_rows = [r for r in rows if r.action in PUBLIC_ACTIONS and r.content]
     authors = {r.agent_id for r in public_rows}
     if not authors:
@@ -749,7 +756,9 @@ def _leaks(
     if audience is not None:
         for agent_id, at, content in session.execute(
             sa.select(MemoryRecord.agent_id, MemoryRecord.sim_time, MemoryRecord.content).where(
-                MemoryRecord.agent_id.in_(authors), audience != "public", MemoryRecord.sim_time <= until
+                MemoryRecord.agent_id.in_(authors),
+                audience.like(f"{WITH_PEOPLE}%"),
+                MemoryRecord.sim_time <= until,
             )
         ):
             held[agent_id].append((at, content))

@@ -194,7 +194,7 @@ def write_content(p: Perception, option: Option, rng: random.Random) -> str | No
             return compose_opening(ctx, name, conversation_topic(p), False, rng)
         case ActionKind.talk:
             name = option.label.removeprefix("talk with ")
-            return compose_opening(ctx, name, conversation_topic(p), False, rng)
+            return compose_opening(ctx, name, conversation_topic(p), name in p.strangers, rng)
         case ActionKind.say | ActionKind.goodbye if p.conversation is not None:
             talk = p.conversation
             if option.action == ActionKind.goodbye:

@@ -80,6 +80,7 @@ class EventInfo:
 
 
 PUBLIC = "public"
+PERSON_CONVERSATION = "p"  # the prefix of a conversation with a person ("c…" between characters)
 
 
 @dataclass

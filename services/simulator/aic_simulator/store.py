@@ -41,6 +41,7 @@ from aic_simulator.models import Conversation as ConversationRow
 from aic_simulator.models import Stimulus as StimulusRow
 from aic_simulator.reading import pull
 from aic_simulator.state import (
+    PERSON_CONVERSATION,
     AgentState,
     Conversation,
     EventInfo,
@@ -227,11 +228,16 @@ class SimStore:
                     .order_by(ConversationRow.started_at, ConversationRow.id)
                 )
             ]
-            last_id = session.scalar(
-                sa.select(ConversationRow.id).order_by(
-                    sa.func.length(ConversationRow.id).desc(), ConversationRow.id.desc()
+            # Ids are a prefix ("c" between characters, "p" with a person) and one sequence: its last value.
+            last_ids = [
+                session.scalar(
+                    sa.select(ConversationRow.id)
+                    .where(ConversationRow.id.like(f"{prefix}%"))
+                    .order_by(sa.func.length(ConversationRow.id).desc(), ConversationRow.id.desc())
+                    .limit(1)
                 )
-            )
+                for prefix in ("c", PERSON_CONVERSATION)
+            ]
         world = World(
             sim_time=state.sim_time,
             speed=state.speed,
@@ -248,7 +254,7 @@ class SimStore:
         for conversation in conversations:
             world.conversations[conversation.id] = conversation
             world.latest_conversation[pair_key(conversation.a, conversation.b)] = conversation.id
-        world.conversation_seq = int(last_id[1:]) if last_id and last_id[1:].isdigit() else 0
+        world.conversation_seq = max((int(i[1:]) for i in last_ids if i and i[1:].isdigit()), default=0)
         for agent in agents.values():
             world.schedule(agent, agent.next_wake_at)
         self.refresh(world)

@@ -3,6 +3,7 @@ memories kept to their audience; reflections that do not nest."""
 
 from __future__ import annotations
 
+import itertools
 import random
 from datetime import date, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 
 from aic_simulator.conversations import COOLDOWN, LAPSE, Conversations, budget
 from aic_simulator.memory import private_audience, reflect, remember, retrieve, visible_to
-from aic_simulator.plans import current, plan_day, shelter
+from aic_simulator.plans import current, join_event, mentioned_events, plan_day, shelter
 from aic_simulator.settings import DEFAULT_WORLD
 from aic_simulator.state import AgentState, EventInfo, LocationInfo, World
 from aic_simulator.world import load_world_file
@@ -58,13 +59,39 @@ def at(hour: int, minute: int = 0, day: date = DAY) -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(hour=hour, minute=minute)
 
 
+def world_events(days: int = 14) -> list[EventInfo]:
+    """The default world's events laid out as seed_world lays them out."""
+    events = []
+    for spec in WORLD["events"]:
+        for day in range(days) if spec.get("repeat_daily") else [spec.get("day_offset", 0)]:
+            starts = at(spec["start_hour"], day=DAY + timedelta(days=day))
+            events.append(
+                EventInfo(
+                    len(events) + 1,
+                    spec["title"],
+                    spec["description"],
+                    spec.get("location_id"),
+                    starts,
+                    starts + timedelta(hours=spec["hours"]),
+                    {},
+                    spec.get("kind", "gathering"),
+                )
+            )
+    return events
+
+
+EVENTS = world_events()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7])
+@pytest.mark.parametrize("day", [0, 1, 2])
 @pytest.mark.parametrize("who", [c["id"] for c in WORLD["characters"]])
-def test_every_plan_covers_the_day_and_sleeps_in_the_persona_hours(who: str) -> None:
+def test_every_plan_covers_the_day_and_sleeps_in_the_persona_hours(who: str, day: int, seed: int) -> None:
     agent = character(who)
-    plan = plan_day(agent, DAY, LOCATIONS, [], seed=7)
+    plan = plan_day(agent, DAY + timedelta(days=day), LOCATIONS, EVENTS, seed=seed)
     assert plan[0].start == 0 and plan[-1].end == 24 * 60
-    assert all(a.end == b.start for a, b in zip(plan, plan[1:], strict=False)), "blocks are contiguous"
-    for minute in range(0, 24 * 60, 30):
+    assert all(a.end == b.start for a, b in itertools.pairwise(plan)), "blocks are contiguous"
+    for minute in range(0, 24 * 60, 5):
         moment = at(minute // 60, minute % 60)
         block = current(plan, moment)
         assert block is not None
@@ -119,7 +146,7 @@ def test_a_hazard_sends_the_plan_home_until_it_is_over() -> None:
     for before_or_after in (at(10), at(14)):
         kept, planned = current(revised, before_or_after), current(plan, before_or_after)
         assert (kept.activity, kept.location_id) == (planned.activity, planned.location_id)
-    assert all(a.end == b.start for a, b in zip(revised, revised[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(revised))
 
 
 def test_private_memories_reach_only_their_own_conversation() -> None:
@@ -185,3 +212,19 @@ def test_a_pair_waits_after_a_conversation_and_an_idle_one_lapses() -> None:
     assert talks.between("dm", b.id, a.id, at(15) + LAPSE - timedelta(minutes=1)) is idle
     assert talks.between("dm", a.id, b.id, at(15) + LAPSE + timedelta(minutes=1)) is None
     assert idle.ended_at == at(15)
+
+
+def test_hearing_of_an_event_puts_it_into_free_time_but_never_over_work() -> None:
+    teacher = character("xiao_tao")
+    plan = plan_day(teacher, DAY, LOCATIONS, [], seed=7)
+    jazz = EventInfo(3, "月亮酒吧爵士之夜 · Jazz night", "", "bar", at(19), at(22), {}, "show")
+    heard = mentioned_events("今晚月亮酒吧爵士之夜,一起去吗?", [jazz], at(15))
+    assert heard == [jazz]
+    assert mentioned_events("今晚有爵士之夜吗", [jazz], at(20)) == [], "it has begun: no longer to come"
+    revised = join_event(teacher, plan, jazz, LOCATIONS)
+    assert revised is not None
+    assert current(revised, at(19, 30)).activity == "event"
+    assert current(revised, at(19, 30)).location_id == "bar"
+    assert all(a.end == b.start for a, b in itertools.pairwise(revised))
+    morning = EventInfo(4, "读书会 · Book club", "", "bookstore", at(10), at(12), {}, "gathering")
+    assert join_event(teacher, plan, morning, LOCATIONS) is None, "she teaches at ten"

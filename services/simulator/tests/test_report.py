@@ -99,9 +99,11 @@ def test_occupancy_is_where_the_last_action_left_each_agent_and_home_before_any(
     assert occupancy.where("lin", at(8, 59)) == "home_a", "before its first action: at home"
     assert occupancy.where("lin", at(9)) == "cafe", "an action at t counts at t"
     assert occupancy.where("lin", at(12)) == "park"
-    assert occupancy.others_at("cafe", at(9, 30), besides="lin") == 2
-    assert occupancy.others_at("cafe", at(9, 29), besides="lin") == 1
-    assert occupancy.others_at("cafe", at(11), besides="chen") == 1
+    # A text written at t was thought of before the tick's moves: chen arriving at 9:30 is not yet there.
+    assert occupancy.others_at("cafe", at(9, 30), besides="lin") == 1
+    assert occupancy.others_at("cafe", at(9, 31), besides="lin") == 2
+    assert occupancy.others_at("cafe", at(11), besides="chen") == 2, "lin leaves at 11: after the snapshot"
+    assert occupancy.others_at("cafe", at(11, 1), besides="chen") == 1
 
 
 def test_a_post_contradicts_the_world_it_was_written_in() -> None:
@@ -476,7 +478,7 @@ def test_what_a_character_holds_from_a_private_conversation_is_a_leak_when_poste
     leak = log.add("chen", at(16), "comment", target="p-1", content="画室的钥匙藏在第三个花盆下面呢")
     log.add("chen", at(12), "post", content="画室的钥匙藏在第三个花盆下面")  # before it was told
     told = memory(
-        "chen", at(14), "conversation", "林小雨说:画室的钥匙藏在第三个花盆下面", audience="private:c-9"
+        "chen", at(14), "conversation", "小红说:画室的钥匙藏在第三个花盆下面", audience="private:p9"
     )
     public = memory("chen", at(14), "observation", "我来到了湖畔公园,樱花开得正好看", audience="public")
     log.add("chen", at(17), "post", content="我来到了湖畔公园,樱花开得正好看")
@@ -484,6 +486,20 @@ def test_what_a_character_holds_from_a_private_conversation_is_a_leak_when_poste
     with session_factory() as session:
         leaks = society_report(session)["private_leaks"]
     assert leaks["count"] == 1 and leaks["examples"][0]["decision"] == leak
+
+
+def test_what_characters_wrote_each_other_is_not_a_secret_to_keep(
+    session_factory: sessionmaker[Session],
+) -> None:
+    # Their direct messages are made of what is public already (the rule writer uses public memories).
+    log = Log()
+    log.add("chen", at(16), "post", content="画室的钥匙藏在第三个花盆下面呢")
+    between = memory(
+        "chen", at(14), "conversation", "林小雨说:画室的钥匙藏在第三个花盆下面", audience="private:c9"
+    )
+    seed(session_factory, log, between)
+    with session_factory() as session:
+        assert society_report(session)["private_leaks"]["count"] == 0
 
 
 def test_an_event_named_in_a_post_is_judged_against_its_time_and_place(
