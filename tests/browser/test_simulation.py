@@ -36,8 +36,9 @@ def running_simulation(simulator: Simulator) -> Iterator[Simulator]:
 def test_an_ai_character_answers_a_message_in_character_without_a_reload(
     tabs: Tabs, api: Api, running_simulation: Simulator
 ) -> None:
-    character = running_simulation.characters()[0]
-    person = api.sign_up("visitor")
+    # The barista is up from 06:00: awake when the simulation starts at 07:00.
+    character = next(c for c in running_simulation.characters() if c["username"] == "ai_lin_xiaoyu")
+    person = api.sign_up("visitor", display_name="小访客")
     page = tabs.signed_in(person)
     tabs.until_live(page)
 
@@ -52,9 +53,11 @@ def test_an_ai_character_answers_a_message_in_character_without_a_reload(
 
     history = page.get_by_role("list", name=f"Messages with {character['display_name']}")
     expect(history.get_by_role("listitem").filter(has_text="今天咖啡馆人多吗")).to_be_visible()
-    # Their messages start with "<name>:" for screen readers; the rule policy greets the person by name.
+    # Their messages start with "<name>:" for screen readers; a first meeting reads as one, and a person
+    # is never called by their username.
     answer = history.get_by_role("listitem").filter(has_text=f"{character['display_name']}:")
-    expect(answer.first).to_contain_text(person.username, timeout=REPLY_TIMEOUT_MS)
+    expect(answer.first).to_contain_text(character["display_name"], timeout=REPLY_TIMEOUT_MS)
+    expect(answer.first).not_to_contain_text(person.username)
 
 
 def decided_with_a_reason(api: Api, admin: Account, simulator: Simulator) -> tuple[dict[str, Any], str]:

@@ -435,6 +435,7 @@ class Engine:
             strangers=frozenset(
                 a.display_name for a in here if is_stranger(agent.relations.get(self._key_of(a)))
             ),
+            foreigners=frozenset(a.display_name for a in here if a.language != agent.language),
             conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
         )
         perception.options = self._options(agent, perception, here, events, feed, unread)

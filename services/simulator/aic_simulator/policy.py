@@ -118,6 +118,7 @@ class Perception:
     news: str | None = None  # a hazard or announcement it knows of and has not posted about
     conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
     strangers: frozenset[str] = frozenset()  # display names of the people here it has never met
+    foreigners: frozenset[str] = frozenset()  # display names of the people here who write another language
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
     # What the rule writer builds text from (writer.WritingContext), public memories only.
     writing: Any = None

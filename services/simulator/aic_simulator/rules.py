@@ -138,7 +138,9 @@ def _base_weight(option: Option, p: Perception) -> tuple[float, str]:
         case ActionKind.post:
             return 1.6 * (0.5 + p.energy) * (1.3 if p.active_events else 1.0), "share what is happening"
         case ActionKind.talk:
-            return 1.2 * social, "talk to someone here"
+            # One talks more easily with someone who speaks one's language.
+            foreign = option.label.removeprefix("talk with ") in p.foreigners
+            return 1.2 * social * (0.3 if foreign else 1.0), "talk to someone here"
         case ActionKind.move:
             return (0.8 if option.label != "home" else 0.3), "go somewhere else"
         case ActionKind.like:

@@ -38,10 +38,12 @@ from aic_simulator.metrics import DecisionCounts
 from aic_simulator.policy import Policy
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import LeaseLost, SimStore
+from aic_simulator.world import load_world_file, schedule_daily_events
 
 log = logging.getLogger(__name__)
 REFRESH_SECONDS = 0.5  # how often a waiting engine looks for messages addressed to its agents
-LOCKSTEP_POLL_SECONDS = 0.05  # how often lockstep looks for results another instance perceived
+LOCKSTEP_POLL_SECONDS = 0.05
+SCHEDULE_AHEAD = timedelta(days=7)  # how often lockstep looks for results another instance perceived
 
 
 class NotLeader(ServiceUnavailable):
@@ -73,6 +75,7 @@ class Simulation:
         self.decision_counts = DecisionCounts()
         # Lockstep: set when this instance perceived the social network's answer to a command.
         self._result_arrived = asyncio.Event()
+        self._scheduled_through: datetime | None = None  # daily events are laid out until then
         # Catching up: until this simulated time the engine runs as fast as it can, then at its speed.
         self.catch_up_until: datetime | None = None
 
@@ -194,6 +197,18 @@ class Simulation:
             await engine.checkpoint()
         await self._await_results(commands)
 
+    async def _schedule_ahead(self, engine: Engine) -> None:
+        """Keep the world file's daily events laid out a week ahead of the clock (refresh reads them in)."""
+        horizon = engine.world.sim_time + SCHEDULE_AHEAD
+        if self._scheduled_through is not None and horizon <= self._scheduled_through:
+            return
+        world_file = load_world_file(self.settings.world_file)
+        through = horizon + SCHEDULE_AHEAD  # a week at a time, not a day each step
+        await run_in_thread(
+            schedule_daily_events, self.runtime.session_factory, world_file, self.settings.sim_start, through
+        )
+        self._scheduled_through = through
+
     def _caught_up(self, engine: Engine) -> None:
         if self.catch_up_until is not None and engine.world.sim_time >= self.catch_up_until:
             log.info("caught up at %s: running at speed %s", engine.world.sim_time, engine.world.speed)
@@ -216,6 +231,7 @@ class Simulation:
                     before = engine.world.sim_time
                     await self._step(engine, refresh=refresh, checkpoint=checkpoint)
                     self._caught_up(engine)
+                    await self._schedule_ahead(engine)
                     last_refresh = now if refresh else last_refresh
                     last_checkpoint = now if checkpoint else last_checkpoint
                 if engine.world.speed > 0 and self.catch_up_until is None and engine.pending:

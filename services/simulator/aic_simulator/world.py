@@ -85,29 +85,7 @@ def seed_world(
                         effects=item.get("effects", {}),
                     )
                 )
-        known_events = set(session.scalars(sa.select(GameEvent.key).where(GameEvent.key.is_not(None))))
-        day0 = start.replace(hour=0, minute=0, second=0, microsecond=0)
-        for event in world["events"]:
-            days = range(SCHEDULE_DAYS) if event.get("repeat_daily") else [event.get("day_offset", 0)]
-            for day in days:
-                key = f"{event['key']}@{day}"
-                if key in known_events:
-                    continue
-                starts = day0 + timedelta(days=day, hours=event["start_hour"])
-                session.add(
-                    GameEvent(
-                        key=key,
-                        title=event["title"],
-                        description=event["description"],
-                        location_id=event.get("location_id"),
-                        starts_at=starts,
-                        ends_at=starts + timedelta(hours=event["hours"]),
-                        effects=event.get("effects", {}),
-                        kind=event.get("kind", "gathering"),
-                        source="world",
-                        created_at=wall_now(),
-                    )
-                )
+        _schedule_events(session, world["events"], start, range(SCHEDULE_DAYS))
         known_agents = set(session.scalars(sa.select(Agent.id)))
         for index, character in enumerate(world["characters"]):
             if character["id"] in known_agents:
@@ -156,4 +134,45 @@ def seed_world(
             )
     if added:
         log.info("seeded %d agents from the world file", added)
+    return added
+
+
+def schedule_daily_events(
+    session_factory: sessionmaker[Session], world: dict[str, Any], start: datetime, through: datetime
+) -> int:
+    """Lay the daily events out up to ``through`` (a long-running world outlives the first fortnight);
+    returns how many were added. Safe to repeat: an event already laid out for a day is kept."""
+    days = range((through.date() - start.date()).days + 1)
+    daily = [e for e in world["events"] if e.get("repeat_daily")]
+    with session_factory.begin() as session:
+        return _schedule_events(session, daily, start, days)
+
+
+def _schedule_events(session: Session, events: list[dict[str, Any]], start: datetime, days: range) -> int:
+    """The world file's events in the database: each daily one on each of ``days`` (counted from the
+    start's date), each other one on its day_offset; keyed "<key>@<day>" so nothing is laid out twice."""
+    known = set(session.scalars(sa.select(GameEvent.key).where(GameEvent.key.is_not(None))))
+    day0 = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    added = 0
+    for event in events:
+        for day in days if event.get("repeat_daily") else [event.get("day_offset", 0)]:
+            key = f"{event['key']}@{day}"
+            if key in known:
+                continue
+            starts = day0 + timedelta(days=day, hours=event["start_hour"])
+            session.add(
+                GameEvent(
+                    key=key,
+                    title=event["title"],
+                    description=event["description"],
+                    location_id=event.get("location_id"),
+                    starts_at=starts,
+                    ends_at=starts + timedelta(hours=event["hours"]),
+                    effects=event.get("effects", {}),
+                    kind=event.get("kind", "gathering"),
+                    source="world",
+                    created_at=wall_now(),
+                )
+            )
+            added += 1
     return added
