@@ -436,6 +436,11 @@ class Engine:
                 a.display_name for a in here if is_stranger(agent.relations.get(self._key_of(a)))
             ),
             foreigners=frozenset(a.display_name for a in here if a.language != agent.language),
+            answering={
+                s.post_id: (self._display_name(s.from_user_id), s.content)
+                for s in agent.stimuli
+                if s.kind in ("comment", "mention") and s.post_id
+            },
             conversations={m.message_id: v for m in unread if (v := self._dm_view(agent, m)) is not None},
         )
         perception.options = self._options(agent, perception, here, events, feed, unread)
@@ -500,7 +505,8 @@ class Engine:
         news = [e for e in self._news(agent) if (agent.id, e.id) not in self._posted_about]
         event = next((e for e in events if e.kind == "hazard"), None) or next(iter(news), None)
         event = event or (events[0] if events else None)
-        public = [m.content for m in p.memories if m.audience == PUBLIC]
+        # What it talked about is material for its words; its records of reading and posting are not.
+        public = [m.content for m in p.memories if m.audience == PUBLIC and m.kind == "conversation"]
         return WritingContext(
             speaker=Speaker(agent.display_name, agent.language, agent.persona, agent.mood, agent.energy),
             scene=Scene(

@@ -143,7 +143,7 @@ def retrieve(
         for m, r in zip(candidates, relevance, strict=True)
     ]
     scored.sort(key=lambda pair: (pair[0], pair[1].seq), reverse=True)
-    return [Memory(m.seq, m.content, m.importance, round(s, 4), m.audience) for s, m in scored[:k]]
+    return [Memory(m.seq, m.content, m.importance, round(s, 4), m.audience, m.kind) for s, m in scored[:k]]
 
 
 def forget_beyond(agent: AgentState, now: datetime, limit: int) -> list[int]:

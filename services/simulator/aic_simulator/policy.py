@@ -88,6 +88,7 @@ class Memory:
     importance: float
     score: float
     audience: str = "public"  # see state.MemoryEntry
+    kind: str = "observation"
 
 
 @dataclass
@@ -119,6 +120,8 @@ class Perception:
     conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
     strangers: frozenset[str] = frozenset()  # display names of the people here it has never met
     foreigners: frozenset[str] = frozenset()  # display names of the people here who write another language
+    # What was said to it under a post (a comment on its post, a mention), by post: (who, what).
+    answering: dict[str, tuple[str, str]] = field(default_factory=dict)
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
     # What the rule writer builds text from (writer.WritingContext), public memories only.
     writing: Any = None

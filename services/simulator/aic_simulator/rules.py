@@ -176,12 +176,13 @@ def write_content(p: Perception, option: Option, rng: random.Random) -> str | No
     match option.action:
         case ActionKind.post:
             return compose_post(ctx, rng)
+        case ActionKind.comment if option.label.startswith("answer:"):
+            # Answering what someone said under its post (or where it was mentioned): to them, about that.
+            commenter, said = p.answering.get(option.target or "", (option.label.split(":", 1)[-1], ""))
+            return compose_comment(ctx, commenter, said, rng)
         case ActionKind.comment:
             post = next((f for f in p.feed if f.post_id == option.target), None)
-            if post is None:  # answering a comment on its own post
-                author = option.label.split(":", 1)[-1] if option.label.startswith("answer:") else ""
-                return compose_comment(ctx, author, "", rng)
-            return compose_comment(ctx, post.author_name, post.content, rng)
+            return compose_comment(ctx, post.author_name if post else "", post.content if post else "", rng)
         case ActionKind.reply | ActionKind.goodbye if option.target in p.conversations:
             view = p.conversations[option.target or ""]
             if option.action == ActionKind.goodbye:
