@@ -20,7 +20,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,9 +27,19 @@ from sqlalchemy.orm import Session
 
 from aic_common.text import tokenize
 from aic_simulator.memory import WITH_PEOPLE
-from aic_simulator.models import ActionLog, Agent, GameEvent, Location, MemoryRecord, SimState, Stimulus
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    GameEvent,
+    KnownPerson,
+    Location,
+    MemoryRecord,
+    SimState,
+    Stimulus,
+)
 from aic_simulator.privacy import COMMON_CJK, COMMON_WORDS, find_leak, word_set
 from aic_simulator.state import LocationInfo
+from aic_simulator.writer import language_of, mask, subject_of
 
 DEFAULT_WINDOW = timedelta(hours=24)
 ACTION_KINDS = (
@@ -51,34 +60,13 @@ EXAMPLES = 10
 # ---------------------------------------------------------------- texts
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-NAME_MASK, NUMBER_MASK = "〈name〉", "〈n〉"
-
-
-@lru_cache(maxsize=64)
-def _names_pattern(names: frozenset[str]) -> re.Pattern[str] | None:
-    ordered = sorted((n for n in names if n.strip()), key=len, reverse=True)  # "林小雨" before "小雨"
-    if not ordered:
-        return None
-    return re.compile("|".join(re.escape(n) for n in ordered), re.IGNORECASE)
-
-
-def mask(text: str, names: Iterable[str]) -> str:
-    """``text`` with every name (characters, people, places, events) and every number replaced by a
-    placeholder, so that texts differing only in who, where or how many read the same."""
-    pattern = _names_pattern(frozenset(names))
-    if pattern is not None:
-        text = pattern.sub(NAME_MASK, text)
-    return " ".join(_NUMBER.sub(NUMBER_MASK, text).split())
-
-
 def distinct_shares(texts: Sequence[str], names: Iterable[str]) -> dict[str, Any]:
-    """How many texts, and the share of them that are distinct as written and once masked (None when
-    there is no text to judge)."""
+    """How many texts, and the share of them that are distinct as written and once masked as the writer
+    masks them (names, quotes and numbers; None when there is no text to judge)."""
     count = len(texts)
     if not count:
         return {"count": 0, "distinct": None, "distinct_masked": None}
-    names = frozenset(names)
+    names = sorted(set(names))
     masked = {mask(text, names) for text in set(texts)}
     return {
         "count": count,
@@ -325,12 +313,18 @@ def without_echo(answer: str, question: str) -> str:
 
 
 def on_topic(question: str, answer: str, ignore: Iterable[str] = ()) -> bool:
-    """Whether the answer takes up what the question is about (a salient term of it, not merely
-    quoted back). A question about nothing in particular ("你好吗?") is answered by any answer."""
-    subject = salient_terms(question, ignore)
-    if not subject:
+    """Whether the answer takes up what the question is about, not merely quoting it back: the subject
+    the writer finds in it (aic_simulator.writer.subject_of), as written or by a salient term of it
+    ("哪家咖啡馆" is answered by "拾光咖啡馆"). A question with no subject, about nothing in particular
+    ("你好吗?"), is answered by an answer sharing a salient term with it, or by any when it has none."""
+    said = without_echo(answer, question)
+    subject = subject_of(question, language_of(question))
+    if subject is None:
+        asked = salient_terms(question, ignore)
+        return not asked or bool(asked & salient_terms(said, ignore))
+    if subject.lower() in said.lower():
         return True
-    return bool(subject & salient_terms(without_echo(answer, question), ignore))
+    return bool(salient_terms(subject, ignore) & salient_terms(said, ignore))
 
 
 @dataclass(frozen=True)
@@ -617,10 +611,11 @@ def society_report(
         )
     )
     people = {s.from_username for s in stimuli if s.from_user_id not in by_user}
+    people |= set(session.scalars(sa.select(KnownPerson.display_name)))  # characters call people by name
+    # Who is named in a text (the one addressed in a question is not its subject), and every name.
+    persons = {*(a.display_name for a in agents), *(a.username for a in agents), *people}
     names = {
-        *(a.display_name for a in agents),
-        *(a.username for a in agents),
-        *people,
+        *persons,
         *(p.name for p in places.values()),
         *(p.name_en for p in places.values()),
         *(name for e in events for name in e.names),
@@ -723,7 +718,7 @@ def society_report(
             "by_kind": {kind: distinct_shares(texts, names) for kind, texts in texts_by_kind.items()},
         },
         "contradictions": {"count": len(contradictions), "examples": contradictions[:EXAMPLES]},
-        "questions": question_figures(questions, answers, names),
+        "questions": question_figures(questions, answers, persons),
         "nested_reflections": nested,
         "private_leaks": leaks,
     }
@@ -742,7 +737,8 @@ def _leaks(
 ) -> dict[str, Any]:
     """Public texts that carry what people told their author in private (``stimuli``: people's messages)
     or what it holds from private conversations with people (memories), known before it wrote them.
-    Characters' messages to each other are built from what is public and are not counted."""
+    Characters' messages to each other are built from what is public and are not counted; nor is what
+    someone had posted before (a person quoting a post back in private makes no secret of it)."""
     public_rows = [r for r in rows if r.action in PUBLIC_ACTIONS and r.content]
     authors = {r.agent_id for r in public_rows}
     if not authors:
@@ -763,18 +759,14 @@ def _leaks(
         ):
             held[agent_id].append((at, content))
     names = list(names)
-    said_before: dict[str, list[str]] = defaultdict(list)
+    published: list[str] = []  # what anyone has posted before: public, wherever it came from
     examples = []
     count = 0
     for row in public_rows:
         private = [text for at, text in received[row.agent_id] if at <= row.created_at]
         private += [text for at, text in held[row.agent_id] if at <= row.sim_time]
-        known = [
-            *names,
-            *(personas.get(row.agent_id, {}).get("catchphrases") or []),
-            *said_before[row.agent_id],
-        ]
-        said_before[row.agent_id].append(row.content or "")
+        known = [*names, *(personas.get(row.agent_id, {}).get("catchphrases") or []), *published]
+        published.append(row.content or "")
         if not private or not (why := find_leak(row.content or "", private, public=known)):
             continue
         count += 1

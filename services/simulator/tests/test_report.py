@@ -15,7 +15,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.db import create_db_engine, create_session_factory
 from aic_common.migrations import upgrade
-from aic_simulator.models import ActionLog, Agent, GameEvent, Location, MemoryRecord, SimState, Stimulus
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    GameEvent,
+    KnownPerson,
+    Location,
+    MemoryRecord,
+    SimState,
+    Stimulus,
+)
 from aic_simulator.privacy import find_leak
 from aic_simulator.report import (
     Answer,
@@ -28,7 +37,6 @@ from aic_simulator.report import (
     asleep,
     contradiction,
     distinct_shares,
-    mask,
     nested_reflections,
     on_topic,
     question_figures,
@@ -61,14 +69,19 @@ def at(hour: int, minute: int = 0, day: int = 0) -> datetime:
 # ---------------------------------------------------------------- texts
 
 
-def test_masking_makes_texts_that_differ_only_in_names_and_numbers_one_text() -> None:
+def test_texts_that_differ_only_in_names_quotes_and_numbers_are_one_text_once_masked() -> None:
     names = ["林小雨", "陈默", "拾光咖啡馆", "Moments Café"]
-    assert mask("林小雨在拾光咖啡馆喝了 3 杯", names) == mask("陈默在拾光咖啡馆喝了 12 杯", names)
-    assert mask("At moments café with 陈默", names) == "At 〈name〉 with 〈name〉", "names match in any case"
-    assert mask("林小雨在公园", names) != mask("林小雨在书店", names), "what is said still counts"
-
     texts = ["林小雨,早!", "陈默,早!", "陈默,早!", "今天下雨了"]
     assert distinct_shares(texts, names) == {"count": 4, "distinct": 0.75, "distinct_masked": 0.5}
+    texts = [
+        "在拾光咖啡馆喝了 3 杯",
+        "在Moments Café喝了 12 杯",
+        "你说的“下雨”,我也这么想",
+        "你说的“晴天”,我也这么想",
+    ]
+    assert distinct_shares(texts, names)["distinct_masked"] == 0.5
+    texts = ["林小雨在公园", "林小雨在书店"]
+    assert distinct_shares(texts, names)["distinct_masked"] == 1.0, "what is said still counts"
     assert distinct_shares([], names) == {"count": 0, "distinct": None, "distinct_masked": None}
 
 
@@ -167,6 +180,11 @@ def test_an_answer_is_on_topic_when_it_takes_up_what_was_asked_not_when_it_quote
     assert on_topic("Any good books at the library?", "Try the old books corner, lovely stuff")
     assert not on_topic("Any good books at the library?", "Ha! I love jazz")
     assert on_topic("你好吗?", "挺好的"), "a question about nothing in particular: any answer"
+    # The writer's subject, as written or by a term of it.
+    assert on_topic("陈默,你一般在哪里拍日落?", "旧港码头的日落最好看")
+    assert on_topic("周末的读书会读什么书?", "这周读《小王子》,一本薄薄的书")
+    assert not on_topic("周末的读书会读什么书?", "哈哈,我也不知道呢")
+    assert on_topic("Hana, where do you like to walk in the park?", "I walk round the lake most mornings")
 
 
 def test_questions_answered_fast_and_on_topic_are_counted() -> None:
@@ -380,15 +398,8 @@ def test_the_report_over_a_hand_made_day(session_factory: sessionmaker[Session])
     )
     talk = {"channel": "talk", "conversation": "t-1", "recipient": "chen"}
     log.add("emma", at(12, 10), "talk", target="chen", content="Lovely day!", **talk)
-    # A secret a person told lin, posted after it was told, and the same words posted before.
-    log.add(
-        "chen",
-        at(8),
-        "post",
-        content="老王下周要去上海看病",
-        where="cafe",
-        created_at=WALL - timedelta(hours=1),
-    )
+    # A secret a person told lin, posted after it was told.
+    log.add("chen", at(8), "post", content="咖啡真香", where="cafe", created_at=WALL - timedelta(hours=1))
     leak = log.add("lin", at(13), "post", content="听说老王下周要去上海看病了", where="cafe")
     # Outside the window.
     log.add("lin", at(8, day=1), "post", content="明天见")
@@ -476,7 +487,6 @@ def test_what_a_character_holds_from_a_private_conversation_is_a_leak_when_poste
 ) -> None:
     log = Log()
     leak = log.add("chen", at(16), "comment", target="p-1", content="画室的钥匙藏在第三个花盆下面呢")
-    log.add("chen", at(12), "post", content="画室的钥匙藏在第三个花盆下面")  # before it was told
     told = memory(
         "chen", at(14), "conversation", "小红说:画室的钥匙藏在第三个花盆下面", audience="private:p9"
     )
@@ -486,6 +496,40 @@ def test_what_a_character_holds_from_a_private_conversation_is_a_leak_when_poste
     with session_factory() as session:
         leaks = society_report(session)["private_leaks"]
     assert leaks["count"] == 1 and leaks["examples"][0]["decision"] == leak
+
+
+def test_what_was_posted_before_it_was_told_or_by_anyone_before_is_no_leak(
+    session_factory: sessionmaker[Session],
+) -> None:
+    secret = "老王下周要去上海看病,别说出去"
+    log = Log()  # wall times a second apart: lin posts at +1 s, is told at +10 s
+    log.add("lin", at(9), "post", content="老王下周要去上海看病?")
+    log.add("chen", at(10), "post", content="听说老王下周要去上海看病")  # told, but lin had posted it
+    leak = log.add("emma", at(11), "post", content="the code is canary-7f3k")
+    seed(
+        session_factory,
+        log,
+        message("lin", "m-1", secret, seconds=10),
+        message("chen", "m-2", secret, seconds=0),
+        message("emma", "m-3", "keep CANARY-7F3K to yourself", seconds=0),
+    )
+    with session_factory() as session:
+        leaks = society_report(session)["private_leaks"]
+    assert [example["decision"] for example in leaks["examples"]] == [leak]
+
+
+def test_people_are_masked_by_the_names_characters_call_them(session_factory: sessionmaker[Session]) -> None:
+    log = Log()
+    log.add("lin", at(9), "reply", target="m-1", content="小红,早上好!", **dm("p1", "person-1"))
+    log.add("lin", at(10), "reply", target="m-2", content="阿明,早上好!", **dm("p2", "person-2"))
+    known = [
+        KnownPerson(user_id=f"person-{n}", username=f"p{n}", display_name=name)
+        for n, name in ((1, "小红"), (2, "阿明"))
+    ]
+    seed(session_factory, log, *known)
+    with session_factory() as session:
+        replies = society_report(session)["texts"]["by_kind"]["reply"]
+    assert replies == {"count": 2, "distinct": 1.0, "distinct_masked": 0.5}
 
 
 def test_what_characters_wrote_each_other_is_not_a_secret_to_keep(
