@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import events, feed_mix, gateway_overhead, notes, sim_agents, sim_llm, uploads
+from bench import events, feed_mix, gateway_overhead, notes, sim_agents, sim_llm, sim_society, uploads
 from bench.harness import Context
 from bench.loadgen import LoadGenerator
 from bench.machine import describe
@@ -30,6 +30,7 @@ BENCHMARKS: dict[str, tuple[Callable[[Context], Section], str]] = {
     "uploads": (uploads.run, uploads.TITLE),
     "simulation": (sim_agents.run, sim_agents.TITLE),
     "simulation-llm": (sim_llm.run, sim_llm.TITLE),
+    "society": (sim_society.run, sim_society.TITLE),
 }
 DEFAULT_OUTPUT = REPO / "docs" / "benchmarks.md"
 # The sections behind the page: a run of some benchmarks keeps the others' last results.
