@@ -258,6 +258,10 @@ def test_characters_like_a_post_once_and_read_what_others_comment(seeded_day: di
     assert browsed
     commented = [r for r in log if r.action == "comment"]
     assert commented, "nobody commented"
+    agents = seeded_day["agents"]
+    # An answer under its own post is to the commenter, not about itself in the third person.
+    about_itself = [r.content for r in commented if agents[r.agent_id].display_name in (r.content or "")]
+    assert not about_itself, about_itself
 
 
 # ---------------------------------------------------------------------- people's questions

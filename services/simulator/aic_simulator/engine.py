@@ -436,6 +436,11 @@ class Engine:
                 a.display_name for a in here if is_stranger(agent.relations.get(self._key_of(a)))
             ),
             foreigners=frozenset(a.display_name for a in here if a.language != agent.language),
+            affinity={
+                a.display_name: relation.affinity
+                for a in here
+                if (relation := agent.relations.get(self._key_of(a))) is not None
+            },
             answering={
                 s.post_id: (self._display_name(s.from_user_id), s.content)
                 for s in agent.stimuli

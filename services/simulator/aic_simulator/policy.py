@@ -120,6 +120,7 @@ class Perception:
     conversation: ConversationView | None = None  # the talk in person it is in, when it is its turn
     strangers: frozenset[str] = frozenset()  # display names of the people here it has never met
     foreigners: frozenset[str] = frozenset()  # display names of the people here who write another language
+    affinity: dict[str, float] = field(default_factory=dict)  # how it feels about the people here (-1..1)
     # What was said to it under a post (a comment on its post, a mention), by post: (who, what).
     answering: dict[str, tuple[str, str]] = field(default_factory=dict)
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id

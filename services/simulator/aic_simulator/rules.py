@@ -138,9 +138,10 @@ def _base_weight(option: Option, p: Perception) -> tuple[float, str]:
         case ActionKind.post:
             return 1.6 * (0.5 + p.energy) * (1.3 if p.active_events else 1.0), "share what is happening"
         case ActionKind.talk:
-            # One talks more easily with someone who speaks one's language.
-            foreign = option.label.removeprefix("talk with ") in p.foreigners
-            return 1.2 * social * (0.3 if foreign else 1.0), "talk to someone here"
+            # One talks more readily with a friend, and with someone who speaks one's language.
+            name = option.label.removeprefix("talk with ")
+            liking = 1.0 + p.affinity.get(name, 0.0)
+            return 1.2 * social * liking * (0.3 if name in p.foreigners else 1.0), "talk to someone here"
         case ActionKind.move:
             return (0.8 if option.label != "home" else 0.3), "go somewhere else"
         case ActionKind.like:

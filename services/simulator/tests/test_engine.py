@@ -35,7 +35,7 @@ from aic_simulator.world import load_world_file, seed_world
 
 # What 300 ticks of the seeded rule-based run below decide. It changes only when the rules, the world
 # file or the engine's semantics change on purpose; then print the new digest and update it here.
-SEEDED_RUN_DIGEST = "f70f5a3f4ea8d0d0c0c26f8a0940de5f173ff0c2890338cda0795d31518f3b2a"
+SEEDED_RUN_DIGEST = "c1f33b7c9178e2d67fe4bbb9d778639b563de9088b8a2f5c021c024591496eae"
 
 
 def seeded_engine(tmp_path: Path, policy: Policy, *, copies: int = 5) -> Engine:
