@@ -571,22 +571,30 @@ def _dm_recipient(row: Logged, by_user: Mapping[str, str], sender_of: Mapping[st
     return by_user.get(str(recipient)) if recipient is not None else None
 
 
-def society_report(
-    session: Session, *, since: datetime | None = None, until: datetime | None = None
-) -> dict[str, Any]:
-    """The report over simulated time ``since``..``until`` (both included; naive UTC)."""
-    until = until or default_until(session)
-    since = since or until - DEFAULT_WINDOW
-    agents = list(
-        session.execute(
-            sa.select(
-                Agent.id, Agent.username, Agent.display_name, Agent.user_id, Agent.persona, Agent.home_id
-            )
-        )
-    )
-    display = {a.id: a.display_name for a in agents}
-    personas = {a.id: a.persona or {} for a in agents}
-    by_user = {a.user_id: a.id for a in agents if a.user_id}
+@dataclass
+class Run:
+    """What the report reads once: the characters, the world, the window's log and people's messages."""
+
+    since: datetime
+    until: datetime
+    display: dict[str, str]  # agent id -> display name
+    personas: dict[str, dict[str, Any]]
+    homes: dict[str, str]
+    by_user: dict[str, str]  # account id -> agent id
+    places: dict[str, LocationInfo]
+    events: list[EventWindow]
+    rows: list[Logged]  # the window's decisions, in order
+    messages: list[Any]  # every message stimulus (ref_id, agent_id, from_user_id, ..., received_at)
+    persons: set[str]  # names of characters and people: who is addressed or named
+    names: set[str]  # those and the places' and events' names
+
+    def from_people(self) -> list[Any]:
+        return [s for s in self.messages if s.from_user_id not in self.by_user]
+
+
+def _read(session: Session, since: datetime, until: datetime) -> Run:
+    columns = (Agent.id, Agent.username, Agent.display_name, Agent.user_id, Agent.persona, Agent.home_id)
+    agents = list(session.execute(sa.select(*columns)))
     places = {
         row.id: LocationInfo(
             row.id, row.name, row.name_en, row.kind, row.x, row.y, row.capacity, row.opens_at, row.closes_at
@@ -597,8 +605,7 @@ def society_report(
         EventWindow(e.title, e.location_id, e.starts_at, e.ends_at, getattr(e, "kind", None) or "gathering")
         for e in session.scalars(sa.select(GameEvent).where(GameEvent.starts_at <= until))
     ]
-    rows = _actions(session, since, until)
-    stimuli = list(
+    messages = list(
         session.execute(
             sa.select(
                 Stimulus.ref_id,
@@ -610,24 +617,65 @@ def society_report(
             ).where(Stimulus.kind == "message")
         )
     )
-    people = {s.from_username for s in stimuli if s.from_user_id not in by_user}
+    by_user = {a.user_id: a.id for a in agents if a.user_id}
+    people = {s.from_username for s in messages if s.from_user_id not in by_user}
     people |= set(session.scalars(sa.select(KnownPerson.display_name)))  # characters call people by name
-    # Who is named in a text (the one addressed in a question is not its subject), and every name.
     persons = {*(a.display_name for a in agents), *(a.username for a in agents), *people}
-    names = {
-        *persons,
-        *(p.name for p in places.values()),
-        *(p.name_en for p in places.values()),
-        *(name for e in events for name in e.names),
-    }
+    return Run(
+        since=since,
+        until=until,
+        display={a.id: a.display_name for a in agents},
+        personas={a.id: a.persona or {} for a in agents},
+        homes={a.id: a.home_id for a in agents},
+        by_user=by_user,
+        places=places,
+        events=events,
+        rows=_actions(session, since, until),
+        messages=messages,
+        persons=persons,
+        names={
+            *persons,
+            *(p.name for p in places.values()),
+            *(p.name_en for p in places.values()),
+            *(name for e in events for name in e.names),
+        },
+    )
 
-    # Direct messages between characters.
-    sender_of = {s.ref_id: s.from_user_id for s in stimuli}
+
+def society_report(
+    session: Session, *, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    """The report over simulated time ``since``..``until`` (both included; naive UTC)."""
+    until = until or default_until(session)
+    since = since or until - DEFAULT_WINDOW
+    run = _read(session, since, until)
+    report: dict[str, Any] = {
+        "window": {
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "sim_hours": round((until - since).total_seconds() / 3600, 2),
+        },
+        "decisions": len(run.rows),
+        "decisions_by_kind": dict.fromkeys(ACTION_KINDS, 0) | Counter(r.action for r in run.rows),
+        "ai_messages": ai_message_figures(_direct_messages(run), len(run.rows), run.personas, run.display),
+        "texts": _texts(run),
+        "contradictions": _contradictions(session, run),
+        "questions": _questions(session, run),
+        "nested_reflections": _nested(session, run),
+        "private_leaks": _leaks(session, run),
+    }
+    report["goals"] = [goal.judged(report) for goal in GOALS]
+    return report
+
+
+def _direct_messages(run: Run) -> list[DirectMessage]:
+    """The window's direct messages from one character to another."""
+    sender_of = {s.ref_id: s.from_user_id for s in run.messages}
     messages = []
-    for row in rows:
+    for row in run.rows:
         if row.action not in DM_ACTIONS or row.trace.get("channel", "dm") != "dm":
             continue
-        recipient = _dm_recipient(row, by_user, sender_of)
+        recipient = _dm_recipient(row, run.by_user, sender_of)
         if recipient is not None and recipient != row.agent_id:
             conversation = row.trace.get("conversation")
             messages.append(
@@ -635,48 +683,57 @@ def society_report(
                     row.decision, row.sim_time, row.agent_id, recipient, conversation and str(conversation)
                 )
             )
+    return messages
 
-    # Texts.
-    texts_by_kind: dict[str, list[str]] = defaultdict(list)
-    for row in rows:
+
+def _texts(run: Run) -> dict[str, Any]:
+    by_kind: dict[str, list[str]] = defaultdict(list)
+    for row in run.rows:
         if row.action in TEXT_ACTIONS and row.content and row.content.strip():
-            texts_by_kind[row.action].append(row.content.strip())
-    all_texts = [text for kind in TEXT_ACTIONS for text in texts_by_kind.get(kind, [])]
+            by_kind[row.action].append(row.content.strip())
+    every = [text for kind in TEXT_ACTIONS for text in by_kind.get(kind, [])]
+    return {
+        "all": distinct_shares(every, run.names),
+        "by_kind": {kind: distinct_shares(texts, run.names) for kind, texts in by_kind.items()},
+    }
 
-    # Posts against the world, where everyone was.
-    homes = {a.id: a.home_id for a in agents}
-    moves = _positions_before(session, since, set(places))
+
+def _contradictions(session: Session, run: Run) -> dict[str, Any]:
+    """Posts against the world they were written in, with everyone where the log puts them."""
+    moves = _positions_before(session, run.since, set(run.places))
     moves += [
-        Move(r.sim_time, r.decision, r.agent_id, whereabouts(r.action, r.target, r.location_id, places))
-        for r in rows
+        Move(r.sim_time, r.decision, r.agent_id, whereabouts(r.action, r.target, r.location_id, run.places))
+        for r in run.rows
     ]
-    occupancy = Occupancy(homes, moves)
-    contradictions = []
-    for row in rows:
+    occupancy = Occupancy(run.homes, moves)
+    found = []
+    for row in run.rows:
         if row.action != "post" or not row.content:
             continue
-        place = places.get(occupancy.where(row.agent_id, row.sim_time) or row.location_id)
+        place = run.places.get(occupancy.where(row.agent_id, row.sim_time) or row.location_id)
         if place is None:
             continue
         others = occupancy.others_at(place.id, row.sim_time, besides=row.agent_id)
-        if why := contradiction(row.content, row.sim_time, place, others, events, names):
-            contradictions.append(
+        if why := contradiction(row.content, row.sim_time, place, others, run.events, run.names):
+            found.append(
                 {
                     "decision": row.decision,
                     "sim_time": row.sim_time.isoformat(),
-                    "agent": display.get(row.agent_id, row.agent_id),
+                    "agent": run.display.get(row.agent_id, row.agent_id),
                     "content": row.content[:200],
                     "why": why,
                 }
             )
+    return {"count": len(found), "examples": found[:EXAMPLES]}
 
-    # People's questions, in the wall-clock span of the window.
-    wall_start, wall_end = _wall_window(session, since, until)
+
+def _questions(session: Session, run: Run) -> dict[str, Any]:
+    """People's questions received in the wall-clock span of the window, and the answers they got."""
+    wall_start, wall_end = _wall_window(session, run.since, run.until)
     questions = [
         Question(s.ref_id, s.agent_id, s.content, s.received_at)
-        for s in stimuli
-        if s.from_user_id not in by_user
-        and is_question(s.content)
+        for s in run.from_people()
+        if is_question(s.content)
         and (wall_start is None or s.received_at >= wall_start)
         and (wall_end is None or s.received_at < wall_end)
     ]
@@ -688,90 +745,61 @@ def society_report(
             )
         )
     ]
+    return question_figures(questions, answers, run.persons)
 
-    # Reflections.
+
+def _nested(session: Session, run: Run) -> int:
+    """Nested reflections made in the window (any earlier reflection may be the one nested)."""
     reflections = list(
         session.execute(
             sa.select(
                 MemoryRecord.id, MemoryRecord.agent_id, MemoryRecord.content, MemoryRecord.sim_time
-            ).where(MemoryRecord.kind == "reflection", MemoryRecord.sim_time <= until)
+            ).where(MemoryRecord.kind == "reflection", MemoryRecord.sim_time <= run.until)
         )
     )
-    nested = nested_reflections(
+    return nested_reflections(
         [(r.id, r.agent_id, r.content) for r in reflections],
-        [r.id for r in reflections if r.sim_time >= since],
+        [r.id for r in reflections if r.sim_time >= run.since],
     )
 
-    from_people = [s for s in stimuli if s.from_user_id not in by_user]
-    leaks = _leaks(session, rows, from_people, personas, display, names, until)
-    report: dict[str, Any] = {
-        "window": {
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "sim_hours": round((until - since).total_seconds() / 3600, 2),
-        },
-        "decisions": len(rows),
-        "decisions_by_kind": dict.fromkeys(ACTION_KINDS, 0) | Counter(r.action for r in rows),
-        "ai_messages": ai_message_figures(messages, len(rows), personas, display),
-        "texts": {
-            "all": distinct_shares(all_texts, names),
-            "by_kind": {kind: distinct_shares(texts, names) for kind, texts in texts_by_kind.items()},
-        },
-        "contradictions": {"count": len(contradictions), "examples": contradictions[:EXAMPLES]},
-        "questions": question_figures(questions, answers, persons),
-        "nested_reflections": nested,
-        "private_leaks": leaks,
-    }
-    report["goals"] = [goal.judged(report) for goal in GOALS]
-    return report
 
-
-def _leaks(
-    session: Session,
-    rows: Sequence[Logged],
-    stimuli: Sequence[Any],
-    personas: Mapping[str, Mapping[str, Any]],
-    display: Mapping[str, str],
-    names: Iterable[str],
-    until: datetime,
-) -> dict[str, Any]:
-    """Public texts that carry what people told their author in private (``stimuli``: people's messages)
-    or what it holds from private conversations with people (memories), known before it wrote them.
-    Characters' messages to each other are built from what is public and are not counted; nor is what
-    someone had posted before (a person quoting a post back in private makes no secret of it)."""
-    public_rows = [r for r in rows if r.action in PUBLIC_ACTIONS and r.content]
+def _leaks(session: Session, run: Run) -> dict[str, Any]:
+    """Public texts that carry what people told their author in private (people's messages) or what it
+    holds from private conversations with people (memories), known before it wrote them. Characters'
+    messages to each other are built from what is public and are not counted; nor is what someone had
+    posted before (a person quoting a post back in private makes no secret of it)."""
+    public_rows = [r for r in run.rows if r.action in PUBLIC_ACTIONS and r.content]
     authors = {r.agent_id for r in public_rows}
     if not authors:
         return {"count": 0, "examples": []}
     received: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for s in stimuli:
+    for s in run.from_people():
         if s.agent_id in authors:
             received[s.agent_id].append((s.received_at, s.content))
     held: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    audience = getattr(MemoryRecord, "audience", None)
-    if audience is not None:
-        for agent_id, at, content in session.execute(
-            sa.select(MemoryRecord.agent_id, MemoryRecord.sim_time, MemoryRecord.content).where(
-                MemoryRecord.agent_id.in_(authors),
-                audience.like(f"{WITH_PEOPLE}%"),
-                MemoryRecord.sim_time <= until,
-            )
-        ):
-            held[agent_id].append((at, content))
-    names = list(names)
+    for agent_id, at, content in session.execute(
+        sa.select(MemoryRecord.agent_id, MemoryRecord.sim_time, MemoryRecord.content).where(
+            MemoryRecord.agent_id.in_(authors),
+            MemoryRecord.audience.like(f"{WITH_PEOPLE}%"),
+            MemoryRecord.sim_time <= run.until,
+        )
+    ):
+        held[agent_id].append((at, content))
+    names = list(run.names)
     published: list[str] = []  # what anyone has posted before: public, wherever it came from
     examples = []
     count = 0
     for row in public_rows:
         private = [text for at, text in received[row.agent_id] if at <= row.created_at]
         private += [text for at, text in held[row.agent_id] if at <= row.sim_time]
-        known = [*names, *(personas.get(row.agent_id, {}).get("catchphrases") or []), *published]
+        catchphrases = run.personas.get(row.agent_id, {}).get("catchphrases") or []
+        known = [*names, *catchphrases, *published]
         published.append(row.content or "")
         if not private or not (why := find_leak(row.content or "", private, public=known)):
             continue
         count += 1
         if len(examples) < EXAMPLES:
             examples.append(
-                {"decision": row.decision, "agent": display.get(row.agent_id, row.agent_id), "why": why}
+                {"decision": row.decision, "agent": run.display.get(row.agent_id, row.agent_id), "why": why}
             )
     return {"count": count, "examples": examples}
