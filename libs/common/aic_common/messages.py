@@ -126,6 +126,7 @@ class UserRegistered(MessageData):
     display_name: str
     role: Role = "user"
     is_ai: bool = False
+    bio: str = ""  # the profile's first bio (an AI character's persona summary)
     created_at: datetime
 
 

@@ -19,7 +19,9 @@ def register_consumers(bus: Bus, service: AuthService) -> None:
         command = parse_data(envelope, CreateAiAccount)
 
         def apply(session: Session, _: Envelope) -> None:
-            service.create_ai_account(session, username=command.username, display_name=command.display_name)
+            service.create_ai_account(
+                session, username=command.username, display_name=command.display_name, bio=command.bio
+            )
 
         try:
             await apply_once_async(service.session_factory, "auth.ai-accounts", envelope, apply)

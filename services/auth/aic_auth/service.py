@@ -65,7 +65,9 @@ class AuthService:
             )
         return user
 
-    def create_ai_account(self, session: Session, *, username: str, display_name: str) -> tuple[User, bool]:
+    def create_ai_account(
+        self, session: Session, *, username: str, display_name: str, bio: str = ""
+    ) -> tuple[User, bool]:
         """An AI character's account (no password) and whether it is new; asking again returns it."""
         if not is_valid_username(username):
             raise InvalidInput("username must be 3-32 letters, digits or _", code="invalid_username")
@@ -82,6 +84,7 @@ class AuthService:
             password_hash=None,
             role="user",
             is_ai=True,
+            bio=bio,
         )
         return user, True
 
@@ -131,6 +134,7 @@ class AuthService:
         password_hash: str | None,
         role: str,
         is_ai: bool,
+        bio: str = "",
     ) -> User:
         now = self.clock()
         user = User(
@@ -159,6 +163,7 @@ class AuthService:
                 display_name=user.display_name,
                 role=role,
                 is_ai=is_ai,
+                bio=bio,
                 created_at=now,
             ),
         )

@@ -222,7 +222,9 @@ async def test_ai_accounts_are_created_by_services_only_and_cannot_sign_in(auth:
 
 
 async def test_ai_account_command_on_the_bus_creates_one_account(auth: AuthEnv) -> None:
-    command = make_envelope(CreateAiAccount(username="ai_laowang", display_name="老王"), "simulator")
+    command = make_envelope(
+        CreateAiAccount(username="ai_laowang", display_name="老王", bio="退休渔民,爱下象棋"), "simulator"
+    )
     assert auth.publisher is not None
     await auth.publisher.publish(command)
     await auth.publisher.publish(command)  # a redelivery must not create a second account
@@ -232,6 +234,7 @@ async def test_ai_account_command_on_the_bus_creates_one_account(auth: AuthEnv) 
 
     events = await wait_for(registered, timeout=20)
     assert events[0].data["is_ai"] is True
+    assert events[0].data["bio"] == "退休渔民,爱下象棋", "the character's profile starts with its persona"
     with auth.app.state.runtime.session_factory() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(User).where(User.is_ai.is_(True))) == 1
 

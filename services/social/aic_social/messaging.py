@@ -46,6 +46,7 @@ def _projection_handlers(service: SocialService) -> dict[str, Callable[[Session,
             role=user.role,
             is_ai=user.is_ai,
             created_at=user.created_at.replace(tzinfo=None),
+            bio=user.bio,
         )
 
     def updated(session: Session, envelope: Envelope) -> None:

@@ -225,7 +225,9 @@ class SocialService:
         role: str,
         is_ai: bool,
         created_at: datetime | None = None,
+        bio: str = "",
     ) -> Profile:
+        """The profile as auth says it is; ``bio`` only starts a new one (people edit theirs here)."""
         now = self.clock()
         profile = session.get(Profile, user_id, with_for_update=True)
         if profile is None:
@@ -234,7 +236,7 @@ class SocialService:
                 username=username,
                 username_key=username.lower(),
                 display_name=display_name,
-                bio="",
+                bio=bio[: self.settings.bio_max_length],
                 role=role,
                 is_ai=is_ai,
                 deleted=False,

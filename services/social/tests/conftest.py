@@ -55,7 +55,9 @@ class SocialEnv:
         await self.bus.publish(envelope)
         return envelope
 
-    async def user(self, name: str | None = None, *, is_ai: bool = False, role: str = "user") -> User:
+    async def user(
+        self, name: str | None = None, *, is_ai: bool = False, role: str = "user", bio: str = ""
+    ) -> User:
         username = name or f"u{uuid.uuid4().hex[:10]}"
         user_id = str(uuid.uuid4())
         await self.publish(
@@ -65,6 +67,7 @@ class SocialEnv:
                 display_name=f"{username} 显示名",
                 role=role,
                 is_ai=is_ai,
+                bio=bio,
                 created_at=datetime.now(UTC),
             ),
             producer="auth",

@@ -56,6 +56,13 @@ async def test_profiles_are_projected_from_user_events_and_editable_by_their_own
     assert (await social.client.patch("/api/users/me", json={"bio": "x"})).status_code == 401
 
 
+async def test_an_ai_characters_profile_starts_with_its_persona(social: SocialEnv) -> None:
+    await social.user("ai_lin_xiaoyu", is_ai=True, bio="咖啡馆的咖啡师,温柔细腻。" + "长" * 400)
+    shown = await profile(social, "ai_lin_xiaoyu")
+    assert shown["is_ai"] is True
+    assert shown["bio"].startswith("咖啡馆的咖啡师") and len(shown["bio"]) == 300, "cut to the bio limit"
+
+
 async def test_posts_with_text_and_images_follow_the_rules(social: SocialEnv) -> None:
     author, other = await social.user(), await social.user()
     images = [await social.file_of(author) for _ in range(2)]
