@@ -277,6 +277,8 @@ class Simulation:
         while world.state == SimState.running and (left := deadline - loop.time()) > 0:
             self._poke.clear()
             await wait_until_set(self._poke, min(left, REFRESH_SECONDS))
+            if world.speed != speed:
+                break  # an operator changed the speed: the wait is measured again at the new one
             refreshed = True
             if await run_in_thread(self.store.refresh, world):
                 break  # an agent was addressed: act at once
@@ -290,6 +292,10 @@ class Simulation:
         engine = self.engine
         if engine is None:
             raise NotLeader("This simulator instance is on standby; another one leads")
+        if command == SimCommand.report:  # a question, not a command: GET /api/sim/report, aic sim report
+            raise AppError(
+                "The society report is read with GET /api/sim/report", code="not_a_control_command"
+            )
         if command == SimCommand.status:
             if engine.world.state != SimState.running:
                 async with self._lock:

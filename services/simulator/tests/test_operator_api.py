@@ -363,3 +363,28 @@ async def test_characters_see_each_post_once_and_a_mention_wakes_the_one_named(
             woken = session.scalars(sa.select(Stimulus).where(Stimulus.kind == "mention")).all()
         assert woken and {s.agent_id for s in woken} == {"lin_xiaoyu"}
         assert {s.post_id for s in woken} == {"101"}
+
+
+async def test_a_new_speed_takes_effect_at_once_and_the_report_is_not_a_control_command(
+    tmp_path: Path,
+) -> None:
+    # At one simulated second a second, a step of up to 15 simulated minutes is a long wait.
+    async with simulator(settings_for(tmp_path, speed=1)) as (client, _):
+        started = await control(client, "start")
+
+        async def stepped() -> bool:
+            return (await client.get("/api/sim/status")).json()["steps"] >= 1
+
+        await wait_for(stepped, timeout=20, what="a first step, then the wait for the next")
+        await control(client, "set_speed", speed=10_000)
+
+        async def an_hour_later() -> bool:
+            status = (await client.get("/api/sim/status")).json()
+            return datetime.fromisoformat(status["sim_time"]) >= datetime.fromisoformat(
+                started["sim_time"]
+            ) + timedelta(hours=1)
+
+        await wait_for(an_hour_later, timeout=20, what="the clock to run at the new speed")
+        refused = await client.post("/api/sim/control", json={"command": "report"}, headers=ADMIN)
+        assert refused.status_code == 400 and refused.json()["code"] == "not_a_control_command"
+        await control(client, "pause")
