@@ -305,19 +305,7 @@ def join_event(
     label = LABELS[language]["event"].format(
         place=location.name_en if language == "en" else location.name, event=event.title_in(language)
     )
-    revised: list[PlanItem] = []
-    for item in plan:
-        if item.end <= start or item.start >= end:
-            revised.append(item)
-            continue
-        if item.start < start:
-            revised.append(
-                PlanItem(item.start, start, item.activity, item.location_id, item.label, item.reason)
-            )
-        if item.end > end:
-            revised.append(PlanItem(end, item.end, item.activity, item.location_id, item.label, item.reason))
-    revised.append(PlanItem(start, end, "event", event.location_id, label, f"heard of event {event.id}"))
-    return sorted(revised, key=lambda item: item.start)
+    return put_in(plan, PlanItem(start, end, "event", event.location_id, label, f"heard of event {event.id}"))
 
 
 def shelter(agent: AgentState, plan: list[PlanItem], hazard: EventInfo, at: datetime) -> list[PlanItem]:
@@ -326,16 +314,22 @@ def shelter(agent: AgentState, plan: list[PlanItem], hazard: EventInfo, at: date
     start = at.hour * 60 + at.minute
     end = DAY if hazard.ends_at.date() != at.date() else hazard.ends_at.hour * 60 + hazard.ends_at.minute
     label = LABELS[language]["shelter"].format(event=hazard.title_in(language))
-    revised: list[PlanItem] = []
+    return put_in(plan, PlanItem(start, end, "shelter", agent.home_id, label, f"hazard {hazard.id}"))
+
+
+def put_in(plan: list[PlanItem], block: PlanItem) -> list[PlanItem]:
+    """The plan with ``block`` in its time: what it overlaps is cut back around it, the rest unchanged."""
+    revised = [block]
     for item in plan:
-        if item.end <= start or item.start >= end:
+        if item.end <= block.start or item.start >= block.end:
             revised.append(item)
             continue
-        if item.start < start:
+        if item.start < block.start:
             revised.append(
-                PlanItem(item.start, start, item.activity, item.location_id, item.label, item.reason)
+                PlanItem(item.start, block.start, item.activity, item.location_id, item.label, item.reason)
             )
-        if item.end > end:
-            revised.append(PlanItem(end, item.end, item.activity, item.location_id, item.label, item.reason))
-    revised.append(PlanItem(start, end, "shelter", agent.home_id, label, f"hazard {hazard.id}"))
+        if item.end > block.end:
+            revised.append(
+                PlanItem(block.end, item.end, item.activity, item.location_id, item.label, item.reason)
+            )
     return sorted(revised, key=lambda item: item.start)
