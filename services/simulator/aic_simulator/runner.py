@@ -34,6 +34,7 @@ from aic_common.messages import SimCommand, SimState
 from aic_common.periodic import wait_until_set
 from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
+from aic_simulator.llm import llm_tier
 from aic_simulator.metrics import DecisionCounts
 from aic_simulator.policy import Policy
 from aic_simulator.settings import SimulatorSettings
@@ -369,6 +370,9 @@ class Simulation:
             "fallbacks": engine.fallbacks,
             "catching_up": self.catch_up_until is not None,
             "catch_up_until": self.catch_up_until.isoformat() if self.catch_up_until else None,
+            # The LLM tier's server, the response format it negotiated, tokens against the budgets,
+            # calls, fallbacks by reason and latency; None when the rules decide alone.
+            "llm": llm.status() if (llm := llm_tier(self.policy)) is not None else None,
         }
 
 

@@ -64,7 +64,9 @@ def invalid_reason(perception: Perception, decision: Any) -> str | None:
 
 
 class TieredPolicy:
-    """Try ``tiers`` in order; each gets at most ``decision_timeout`` seconds (None: no limit)."""
+    """Try ``tiers`` in order; each gets at most ``decision_timeout`` seconds (None: no limit), but for
+    a tier that keeps time of its own (a ``time_limit`` not None: an LLM whose clock starts when it
+    gets a slot, its wait for one bounded apart), which gets that long."""
 
     def __init__(self, tiers: Sequence[Policy], *, decision_timeout: float | None = 30.0) -> None:
         if not tiers:
@@ -79,20 +81,26 @@ class TieredPolicy:
         self.decided_by: Counter[str] = Counter()
         self.fallbacks: Counter[str] = Counter()
 
+    def time_limit(self, tier: Policy) -> float | None:
+        """How long ``tier`` may take on one decision or plan."""
+        own = getattr(tier, "time_limit", None)
+        return self.decision_timeout if own is None else float(own)
+
     async def plan_for(self, request: PlanRequest) -> list[PlanItem] | None:
-        """The day's plan from the first tier that writes plans (an LLM), within the decision timeout;
-        None (the rule plan then) when none does or it fails."""
+        """The day's plan from the first tier that writes plans (an LLM), within its time limit; None
+        (the rule plan then) when none does or it fails."""
         for tier in self.tiers:
             planner = getattr(tier, "plan_for", None)
             if planner is None:
                 continue
-            deadline = asyncio.timeout(self.decision_timeout)
+            limit = self.time_limit(tier)
+            deadline = asyncio.timeout(limit)
             try:
                 async with deadline:
                     plan = await planner(request)
             except Exception as exc:  # any failure: the rule plan stands in
                 if deadline.expired():
-                    reason = f"timeout after {float(self.decision_timeout or 0)}s"
+                    reason = f"timeout after {float(limit or 0)}s"
                 elif isinstance(exc, PolicyError):
                     reason = exc.reason
                 else:
@@ -126,20 +134,20 @@ class TieredPolicy:
         wasted_tokens = 0
         for tier in self.tiers:
             tier_started = time.perf_counter()
-            deadline = asyncio.timeout(self.decision_timeout)
+            said: dict[str, Any] = {}  # what a failed tier reports of its attempt (an LLM's raw answer)
+            limit = self.time_limit(tier)
+            deadline = asyncio.timeout(limit)
             try:
                 async with deadline:
                     decision, trace = await tier.decide(perception)
             except TimeoutError:
                 # Our own deadline, or a TimeoutError the tier let escape: say which.
-                reason = (
-                    f"timeout after {float(self.decision_timeout or 0)}s"
-                    if deadline.expired()
-                    else "error: TimeoutError"
-                )
+                expired = deadline.expired()
+                reason = f"timeout after {float(limit or 0)}s" if expired else "error: TimeoutError"
             except PolicyError as exc:
                 reason = exc.reason
                 wasted_tokens += exc.tokens
+                said = exc.detail
             except Exception as exc:
                 reason = f"error: {type(exc).__name__}: {exc}"
             else:
@@ -151,7 +159,8 @@ class TieredPolicy:
                 reason = f"invalid output: {invalid}"
                 wasted_tokens += getattr(trace, "tokens", 0) or 0
             failures.append((tier.name, reason))
-            failed_detail.append({"tier": tier.name, "reason": reason, "latency_ms": _ms_since(tier_started)})
+            failed = {"tier": tier.name, "reason": reason, "latency_ms": _ms_since(tier_started)}
+            failed_detail.append({**failed, "detail": said} if said else failed)
             self.fallbacks[tier.name] += 1
         raise NoDecision(failures)
 

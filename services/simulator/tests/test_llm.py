@@ -25,6 +25,7 @@ from aic_simulator.testing_llm import (
     ScriptedLlmServer,
     answer,
     choose_action,
+    fixed,
     malformed,
     not_offered,
     options_in,
@@ -123,7 +124,7 @@ async def test_valid_structured_answer_is_used(server: ScriptedLlmServer) -> Non
     fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["strict"] is True
     schema = fmt["json_schema"]["schema"]
-    assert schema["properties"]["action"]["enum"] == ["move", "post", "reply", "rest"]
+    assert schema["properties"]["option"]["enum"] == ["o1", "o2", "o3", "o4"]
     assert schema["additionalProperties"] is False
     system, user = body["messages"]
     assert "Lin Xiaoyu" in system["content"] and "barista" in system["content"]
@@ -138,6 +139,8 @@ async def test_valid_structured_answer_is_used(server: ScriptedLlmServer) -> Non
     ):
         assert seen in user["content"]
     assert options_in(body)[2] == {"action": "move", "target": "square"}
+    assert "o2. " in user["content"] and "reply to Alice (write content)" in user["content"]
+    assert '"option"' in system["content"]
 
 
 async def test_chinese_persona_gets_a_chinese_prompt(server: ScriptedLlmServer) -> None:
@@ -150,7 +153,7 @@ async def test_chinese_persona_gets_a_chinese_prompt(server: ScriptedLlmServer) 
 
 async def test_json_in_a_fence_is_accepted(server: ScriptedLlmServer) -> None:
     server.script(answer(choose_action("move"), fence=True))
-    async with llm_for(server, structured_output="none") as llm:
+    async with llm_for(server, response_format="prompt") as llm:
         decision, _ = await llm.decide(perception())
     assert (decision.action, decision.target) == (ActionKind.move, "square")
     assert "response_format" not in server.requests[0].body
@@ -190,14 +193,20 @@ async def test_malformed_answer_falls_back(server: ScriptedLlmServer) -> None:
 
 
 async def test_action_not_offered_falls_back(server: ScriptedLlmServer) -> None:
-    server.script(not_offered("fly"), not_offered("move", "moon"), answer(choose_action("post", "")))
+    server.script(
+        not_offered("fly"),
+        not_offered("move", "moon"),
+        answer(choose_action("post", "")),
+        fixed({"option": "o9", "content": None, "reason": "not on the list"}),
+    )
     async with llm_for(server) as llm:
         tiered = TieredPolicy([llm, StubRules()], decision_timeout=10)
-        reasons = [(await tiered.decide(perception()))[1].fallback_reason for _ in range(3)]
+        reasons = [(await tiered.decide(perception()))[1].fallback_reason for _ in range(4)]
     assert reasons == [
         "llm: invalid output: action 'fly' not offered",
         "llm: invalid output: action 'move' with target 'moon' not offered",
         "llm: invalid output: action 'post' without content",
+        "llm: invalid output: option 'o9' not offered",
     ]
 
 
@@ -317,10 +326,12 @@ def test_extract_json_and_retry_after() -> None:
     assert extract_json('text\n```json\n{"action": "move"}\n```') == {"action": "move"}
     with pytest.raises(ValueError):
         extract_json("[1, 2]")
+    with pytest.raises(ValueError, match="cut off while thinking"):
+        extract_json('<think>I could answer {"option": "o1"} but')
     assert parse_retry_after({"Retry-After": "2"}) == 2.0
     assert parse_retry_after({"retry-after-ms": "150", "retry-after": "1"}) == 0.15
     assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert parse_retry_after({}) is None
     schema = decision_schema(perception())
-    assert schema["properties"]["target"]["enum"] == ["m1", "square", None]
+    assert schema["properties"]["option"]["enum"] == ["o1", "o2", "o3", "o4"]
     assert set(schema["required"]) == set(schema["properties"])
