@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -467,24 +468,24 @@ class LlmPolicy:
         invalid = "invalid plan" if turn.kind == "plan" else "invalid output"
         asked_again = 0
         while True:
-            refusal = self.budget.refusal(turn.day, turn.character)
-            if refusal is not None:
-                raise LlmError(refusal)
-            fmt = self.negotiation.current
-            room = self.room[turn.kind]
-            body = self._body(messages(fmt), fmt, schema_name, schema, room)
+            sent: dict[str, Any] = {}  # the format and room of the request, once made
             try:
-                payload = await self._post(body, turn)
+                payload = await self._post(
+                    partial(self._request, turn, messages, schema_name, schema, sent), turn
+                )
             except ServerRefused as refused:
-                if self._moved_on(fmt, refused, turn):
+                if self._moved_on(sent["fmt"], refused, turn):
                     continue
                 raise
+            fmt = sent["fmt"]
             answer = self._answer(payload, turn)
             try:
                 raw = answer_json(answer)
             except UnusableAnswer as problem:
                 self._wasted(answer.tokens)
-                if asked_again < MAX_ASKED_AGAIN and self._worth_asking_again(turn.kind, problem, room):
+                if asked_again < MAX_ASKED_AGAIN and self._worth_asking_again(
+                    turn.kind, problem, sent["room"]
+                ):
                     asked_again += 1
                     turn.asked_again.append(problem.reason)
                     continue
@@ -494,6 +495,22 @@ class LlmPolicy:
             self.negotiation.worked(fmt)
             turn.response_format = fmt
             return raw, answer
+
+    def _request(
+        self,
+        turn: Turn,
+        messages: Callable[[str], Messages],
+        schema_name: str,
+        schema: dict[str, Any],
+        sent: dict[str, Any],
+    ) -> dict[str, Any]:
+        """The body of the turn's next request, made once it has a slot: by then the format may be
+        settled, the room grown or the day's tokens spent. What it asks with goes into ``sent``."""
+        refusal = self.budget.refusal(turn.day, turn.character)
+        if refusal is not None:
+            raise LlmError(refusal)
+        sent.update(fmt=self.negotiation.current, room=self.room[turn.kind])
+        return self._body(messages(sent["fmt"]), sent["fmt"], schema_name, schema, sent["room"])
 
     def _moved_on(self, fmt: str, refused: ServerRefused, turn: Turn) -> bool:
         """Whether a refusal is one the next request avoids: a format the server does not take, or
@@ -563,8 +580,9 @@ class LlmPolicy:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _post(self, body: dict[str, Any], turn: Turn) -> dict[str, Any]:
-        """Send with retries; the JSON payload of the first answer that is not an error."""
+    async def _post(self, body: Callable[[], dict[str, Any]], turn: Turn) -> dict[str, Any]:
+        """Send with retries (each request's ``body`` made once it has a slot); the JSON payload of the
+        first answer that is not an error."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         failure = ""
         for attempt in range(1, self.max_attempts + 1):
@@ -597,22 +615,27 @@ class LlmPolicy:
             await asyncio.sleep(delay)
         raise LlmError(f"{failure} after {self.max_attempts} attempts")
 
-    async def _send(self, body: dict[str, Any], headers: dict[str, str], turn: Turn) -> httpx.Response:
+    async def _send(
+        self, body: Callable[[], dict[str, Any]], headers: dict[str, str], turn: Turn
+    ) -> httpx.Response:
         # The slot is held only while a request is on the wire, not during backoff, so that a
         # throttled agent does not keep others from the server.
         await self._take_slot(turn)
-        started = time.perf_counter()
-        outcome = "transport"
         try:
+            request = body()
+            started = time.perf_counter()
+            outcome = "transport"
             self.calls += 1
             self._in_flight_changed(+1)
-            response = await self._http().post(self.url, json=body, headers=headers)
-            outcome = str(response.status_code)
-            return response
+            try:
+                response = await self._http().post(self.url, json=request, headers=headers)
+                outcome = str(response.status_code)
+                return response
+            finally:
+                self._in_flight_changed(-1)
+                self.usage.call(outcome, time.perf_counter() - started)
         finally:
-            self._in_flight_changed(-1)
             self._semaphore.release()
-            self.usage.call(outcome, time.perf_counter() - started)
 
     async def _take_slot(self, turn: Turn) -> None:
         """A slot for the turn's next request. The first is waited for within ``queue_timeout``, and

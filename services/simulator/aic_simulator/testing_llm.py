@@ -61,7 +61,7 @@ class Step:
     choose: Chooser | None = None  # answer: picks the decision from the request (default: first option)
     decision: dict[str, Any] | None = None  # answer: a fixed decision instead
     fence: bool = False  # answer: wrap the JSON in prose and a ```json fence
-    text: str = ""  # text: the message content, sent as it is
+    text: str = ""  # text: the message content, sent as it is; status: the error's message
     status: int = 200  # status: the error status
     retry_after: float | None = None  # status: the Retry-After header, in seconds
 
@@ -86,8 +86,9 @@ def not_offered(action: str = "fly", target: str | None = None) -> Step:
     return fixed({"action": action, "target": target, "content": None, "reason": "scripted"})
 
 
-def status(code: int, *, times: int = 1, retry_after: float | None = None) -> list[Step]:
-    return [Step("status", status=code, retry_after=retry_after) for _ in range(times)]
+def status(code: int, *, times: int = 1, retry_after: float | None = None, message: str = "") -> list[Step]:
+    """An error answer (the error's message: ``message``, or "scripted <code>")."""
+    return [Step("status", status=code, retry_after=retry_after, text=message) for _ in range(times)]
 
 
 def rate_limited(times: int = 1, retry_after: float | None = 0.2) -> list[Step]:
@@ -364,9 +365,9 @@ class Bursts:
     """Windows of ``length`` seconds every ``every`` seconds in which every call is refused, with a
     Retry-After of ``retry_after``: 429 in one window, ``status`` (a 5xx) in the next."""
 
-    every: float = 1.0
-    length: float = 0.15
-    retry_after: float = 0.2
+    every: float = 0.5
+    length: float = 0.1
+    retry_after: float = 0.15
     status: int = 503
 
 
@@ -686,7 +687,7 @@ class ScriptedLlmServer:
 
     def _respond(self, step: Step, body: dict[str, Any]) -> Response:
         if step.kind == "status":
-            return _error(step.status, step.retry_after, f"scripted {step.status}")
+            return _error(step.status, step.retry_after, step.text or f"scripted {step.status}")
         if step.kind == "text":
             return self._completion(body, step.text)
         decision = step.decision if step.decision is not None else (step.choose or first_option)(body)
