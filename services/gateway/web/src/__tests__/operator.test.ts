@@ -135,6 +135,51 @@ describe('operator console', () => {
     expect(rulesOnly.get('[data-test="status-llm-latency"] dd').text()).toBe('No LLM calls')
   })
 
+  it("shows the LLM tier's format, tokens against the budget and fallbacks by reason", () => {
+    const llm = {
+      server: 'https://api.deepseek.com/v1',
+      model: 'deepseek-chat',
+      response_format: {
+        setting: 'auto',
+        using: 'json_object',
+        settled: true,
+        tried: { json_schema: 'HTTP 400: This response_format type is unavailable now', json_object: 'works' },
+      },
+      calls: 40,
+      tokens_in: 22678,
+      tokens_out: 3410,
+      tokens_wasted: 120,
+      tokens_today: 26088,
+      daily_token_budget: 100000,
+      character_daily_token_budget: 2000,
+      characters_over_budget: 2,
+      fallbacks: { budget: 3, queued: 1 },
+      latency_ms_p50: 900,
+      latency_ms_p95: 2100,
+    }
+    const wrapper = mount(StatusPanel, { props: { status: makeStatus({ llm }), live: true }, global: { plugins: [i18n] } })
+    expect(wrapper.get('[data-test="status-llm-format"] dd').text()).toBe('json_object (after json_schema)')
+    expect(wrapper.get('[data-test="status-llm-tokens"] dd').text()).toBe('22,678 in · 3,410 out · 120 wasted')
+    expect(wrapper.get('[data-test="status-llm-today"] dd').text()).toBe(
+      '26,088 of 100,000 · 2 characters over their own budget',
+    )
+    expect(wrapper.get('[data-test="status-llm-fallbacks"] dd').text()).toBe('budget: 3 · queued: 1')
+
+    const settled = { ...llm.response_format, using: 'json_schema', tried: { json_schema: 'works' } }
+    const quiet = { ...llm, response_format: settled, daily_token_budget: 0, characters_over_budget: 0, fallbacks: {} }
+    const calm = mount(StatusPanel, {
+      props: { status: makeStatus({ llm: quiet }), live: true },
+      global: { plugins: [i18n] },
+    })
+    expect(calm.get('[data-test="status-llm-format"] dd').text()).toBe('json_schema')
+    expect(calm.get('[data-test="status-llm-today"] dd').text()).toBe('26,088 (no daily budget)')
+    expect(calm.get('[data-test="status-llm-fallbacks"] dd').text()).toBe('None')
+
+    // The rules alone: no LLM rows at all.
+    const rulesOnly = mount(StatusPanel, { props: { status: makeStatus({ llm: null }), live: true }, global: { plugins: [i18n] } })
+    expect(rulesOnly.find('[data-test="status-llm-tokens"]').exists()).toBe(false)
+  })
+
   it('inspector lists characters as buttons and shows the chosen one with its decisions and why', async () => {
     const lin = makeAgent('lin', { display_name: '林小雨' })
     const evil = '<img src=x onerror=alert(1)>'

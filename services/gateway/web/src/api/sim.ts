@@ -34,6 +34,28 @@ export interface SimStatus {
   catching_up?: boolean
   /** The simulated time the catch-up runs to. */
   catch_up_until?: string | null
+  /** The LLM tier (absent or null when the rules decide alone). */
+  llm?: SimLlmStatus | null
+}
+
+/** What status says of the LLM tier: its server, the response format it negotiated, tokens, fallbacks. */
+export interface SimLlmStatus {
+  server: string
+  model: string
+  response_format: { setting: string; using: string; settled: boolean; tried: Record<string, string> }
+  calls: number
+  tokens_in: number
+  tokens_out: number
+  tokens_wasted: number
+  tokens_today: number
+  /** 0: no budget. */
+  daily_token_budget: number
+  character_daily_token_budget: number
+  characters_over_budget: number
+  /** Decisions the LLM could not make, by kind of reason (timeout, queued, budget, invalid_output...). */
+  fallbacks: Record<string, number>
+  latency_ms_p50: number | null
+  latency_ms_p95: number | null
 }
 
 export interface ControlRequest {
