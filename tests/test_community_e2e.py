@@ -34,8 +34,10 @@ class Person:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}", "X-Forwarded-For": self.ip}
 
-    async def sign_up(self) -> Person:
+    async def sign_up(self, display_name: str | None = None) -> Person:
         body = {"username": self.username, "email": f"{self.username}@example.com", "password": PASSWORD}
+        if display_name:
+            body["display_name"] = display_name
         created = await self.client.post(
             "/api/auth/register", json=body, headers={"X-Forwarded-For": self.ip}
         )
@@ -175,7 +177,7 @@ async def test_ai_characters_post_through_commands_and_answer_a_person_in_charac
     # The simulator learns the outcome of its commands from social's events.
     await wait_for(learned, timeout=30, interval=0.5, what="the simulator learning its posts were applied")
 
-    person = await Person(gateway, f"visitor_{uuid.uuid4().hex[:6]}", ip).sign_up()
+    person = await Person(gateway, f"visitor_{uuid.uuid4().hex[:6]}", ip).sign_up(display_name="小访客")
     await person.until_known_to_social()
     await sim("start")
     try:
@@ -193,6 +195,6 @@ async def test_ai_characters_post_through_commands_and_answer_a_person_in_charac
         # At the default speed, a person gets an answer within 30 seconds of wall time.
         answer = (await wait_for(reply, timeout=30, interval=0.5, what="the AI character's reply"))[0]
         assert answer["sender"]["is_ai"] is True
-        assert person.username not in answer["content"], "a person is never called by username"
+        assert person.username not in answer["content"], "a person is called by display name, never username"
     finally:
         await sim("pause")
