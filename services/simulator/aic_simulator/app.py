@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import InProcessBus
 from aic_common.db import run_in_thread
@@ -49,12 +50,14 @@ def retention_rules(settings: SimulatorSettings) -> list[PruneRule]:
     ]
 
 
-def build_policy(settings: SimulatorSettings) -> Policy:
-    """Rules alone, or an LLM first with rules to fall back on when it is slow, down or nonsensical."""
+def build_policy(settings: SimulatorSettings, session_factory: sessionmaker[Session] | None = None) -> Policy:
+    """Rules alone, or an LLM first with rules to fall back on when it is slow, down or nonsensical; its
+    answers recorded or replayed in ``session_factory``'s database as AIC_LLM_MODE says."""
     rules = RulePolicy(settings.seed)
     if not settings.llm_base_url:
         return rules
     from aic_simulator.llm import LlmPolicy
+    from aic_simulator.recording import recording_client
     from aic_simulator.tiers import TieredPolicy
 
     llm = LlmPolicy(
@@ -63,8 +66,14 @@ def build_policy(settings: SimulatorSettings) -> Policy:
         api_key=settings.llm_api_key.get_secret_value() or None,
         concurrency=settings.llm_concurrency,
         max_attempts=settings.llm_max_attempts,
+        client=recording_client(settings, session_factory),
     )
-    return TieredPolicy([llm, rules], decision_timeout=settings.decision_timeout_seconds)
+    tiered = TieredPolicy([llm, rules], decision_timeout=settings.decision_timeout_seconds)
+    if settings.llm_mode != "live":
+        # Recorded and replayed, a tick waits for all its decisions (no overlap with the next tick): the
+        # tick an answer lands in must not depend on how fast it came, or a replay tells another story.
+        tiered.concurrency = 0
+    return tiered
 
 
 def create_app(
@@ -78,7 +87,7 @@ def create_app(
     runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
     for rule in retention_rules(settings):
         runtime.retention.add(rule)
-    simulation = Simulation(settings, runtime, policy or build_policy(settings))
+    simulation = Simulation(settings, runtime, policy or build_policy(settings, runtime.session_factory))
     register_consumers(runtime.bus, runtime.session_factory, simulation)
     world = load_world_file(settings.world_file)
 

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from aic_common.db import BigIntId, Timestamp, new_metadata
@@ -286,4 +287,24 @@ class SeenLike(Base):
     post_id: Mapped[str] = mapped_column(sa.String(20))
     user_id: Mapped[str] = mapped_column(sa.String(36))
     # When the simulator heard of it (the event carries no time): the retention sweep's measure.
+    created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class LlmAnswer(Base):
+    """One exchange with the LLM server as a recorded run saw it (aic_simulator.recording): the request,
+    and the answer a replay gives back in its place. ``key`` is a hash of the canonical request and
+    ``occurrence`` counts the times the run sent that very request (a retry is the next occurrence).
+    ``status`` 0 means the server gave no HTTP answer; ``body`` then names the transport error."""
+
+    __tablename__ = "llm_answers"
+    __table_args__ = (sa.UniqueConstraint("branch", "key", "occurrence"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    branch: Mapped[str] = mapped_column(sa.String(64))  # the run, or the fork of it, that recorded it
+    key: Mapped[str] = mapped_column(sa.String(64))
+    occurrence: Mapped[int] = mapped_column(sa.Integer)
+    request: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    status: Mapped[int] = mapped_column(sa.Integer)
+    headers: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)  # those a client acts on
+    body: Mapped[str] = mapped_column(sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)

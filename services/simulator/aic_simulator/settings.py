@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
@@ -40,6 +40,9 @@ class SimulatorSettings(ServiceSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_concurrency: int = Field(default=4, ge=1, le=256)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    # live: ask the server; record: ask it and keep every exchange (answers this run already has are
+    # given again); replay: answer from what was recorded, never calling a server (aic_simulator.recording).
+    llm_mode: Literal["live", "record", "replay"] = "live"
 
     # What a character reads when it browses: this many posts, and under each the newest this many comments.
     ai_browse_post_limit: int = Field(default=10, ge=1, le=100)

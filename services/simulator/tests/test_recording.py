@@ -1,0 +1,552 @@
+"""Recording and replaying the LLM's answers (aic_simulator.recording): the transport over loopback with
+the scripted server, and whole runs of the default world through the community (auth, social, the
+simulator with the LLM tier, lockstep) recorded, exported, imported into an empty database and replayed
+with no server running, on SQLite and MariaDB; a fork that replays to its checkpoint and goes on live."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from aic_common.bus import Outbox
+from aic_common.db import create_db_engine, create_session_factory
+from aic_common.messages import SimCommand
+from aic_common.migrations import upgrade
+from aic_common.testing import app_lifespan, free_port, wait_for
+from aic_common.testing.fixtures import fresh_mysql_database
+from aic_gateway.dev import build_dev_app
+from aic_gateway.settings import GatewaySettings
+from aic_simulator import cli
+from aic_simulator.app import MIGRATIONS
+from aic_simulator.llm import LlmPolicy
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    GameEvent,
+    KnownPerson,
+    LlmAnswer,
+    SeenPost,
+    SimState,
+    Stimulus,
+)
+from aic_simulator.policy import ActionKind, FeedItem, Option, Perception
+from aic_simulator.recording import (
+    AnswerStore,
+    RecordingTransport,
+    canonical,
+    export_run,
+    fork,
+    import_run,
+    read_run,
+    request_key,
+)
+from aic_simulator.rules import RulePolicy
+from aic_simulator.settings import SimulatorSettings
+from aic_simulator.testing_llm import (
+    ScriptedLlmServer,
+    answer,
+    fixed,
+    follows_plan,
+    options_in,
+    rate_limited,
+    writes_chinese,
+)
+from aic_simulator.tiers import TieredPolicy
+from aic_simulator.world import load_world_file, seed_world
+
+START = SimulatorSettings().sim_start
+WORLD = load_world_file(SimulatorSettings().world_file)
+TEXT_ACTIONS = frozenset({"post", "comment", "message", "reply", "talk", "say", "goodbye"})
+
+
+# ---------------------------------------------------------------------- a model that does many things
+
+
+def lively(request: dict[str, Any]) -> dict[str, Any]:
+    """A stand-in model that keeps to its plan half the time and otherwise takes any option offered (a
+    post, a like, a follow, a talk...), with a line made up for it: answers that exercise every target."""
+    rng = random.Random(canonical(request["messages"])[0])  # the same in every run of the seed
+    options = options_in(request)
+    picked = follows_plan(request) if rng.random() < 0.5 or not options else rng.choice(options)
+    zh = writes_chinese(request)
+    line = rng.choice(
+        ["今天风有点大。", "刚喝完一杯茶。", "想去海边走走。"] if zh else ["Windy today.", "Off for a walk."]
+    )
+    return {
+        "action": picked["action"],
+        "target": picked.get("target"),
+        "content": line if picked["action"] in TEXT_ACTIONS else None,
+        "reason": "scripted",
+    }
+
+
+# ---------------------------------------------------------------------- the transport
+
+
+def sqlite_sessions(tmp_path: Path) -> sessionmaker[Session]:
+    url = f"sqlite:///{tmp_path / 'simulator.db'}"
+    upgrade(MIGRATIONS, url)
+    return sessions_of(url)
+
+
+def llm(mode: str, sessions: sessionmaker[Session], base_url: str) -> LlmPolicy:
+    """The LLM tier as the simulator builds it in ``mode``, its retries quick."""
+    transport = RecordingTransport(mode, AnswerStore(sessions))  # type: ignore[arg-type]
+    client = httpx.AsyncClient(transport=transport, timeout=10)
+    return LlmPolicy(base_url, "scripted", client=client, max_attempts=3, backoff_base=0.01, backoff_max=0.02)
+
+
+def closed_url() -> str:
+    return f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+
+
+def perception(follow: str | None = None, at: int = 9) -> Perception:
+    """A moment of Lin Xiaoyu's morning; ``follow``: the account a follow option names."""
+    options = [Option(ActionKind.post, None, "post something"), Option(ActionKind.rest, None, "rest")]
+    if follow is not None:
+        options.append(Option(ActionKind.follow, follow, "follow Wang Lei"))
+    return Perception(
+        agent_id="lin_xiaoyu",
+        name="林小雨",
+        persona={"occupation": "咖啡师", "interests": ["咖啡"]},
+        sim_time=datetime(2026, 6, 1, at, 30),
+        location_id="cafe",
+        location_name="拾光咖啡馆",
+        energy=0.8,
+        sociability=0.6,
+        mood=0.2,
+        inventory=[],
+        people_here=[],
+        active_events=[],
+        feed=[FeedItem("7", follow or "u-2", "王磊", "早市开了!")],
+        unread_messages=[],
+        memories=[],
+        options=options,
+    )
+
+
+def post(words: str) -> dict[str, Any]:
+    return {"action": "post", "target": None, "content": words, "reason": "scripted"}
+
+
+async def test_replay_answers_as_the_server_did_in_order_with_no_server(tmp_path: Path) -> None:
+    sessions = sqlite_sessions(tmp_path)
+    async with ScriptedLlmServer() as server:
+        # Asked twice the same: a 429 with Retry-After first, then two different answers.
+        server.script(
+            rate_limited(times=1, retry_after=0.05), fixed(post("第一杯咖啡☕")), fixed(post("第二杯"))
+        )
+        recording = llm("record", sessions, server.base_url)
+        first, first_trace = await recording.decide(perception())
+        second, _ = await recording.decide(perception())
+        calls = len(server.requests)
+
+    replaying = llm("replay", sessions, closed_url())
+    again, again_trace = await replaying.decide(perception())
+    then, _ = await replaying.decide(perception())
+
+    assert calls == 3 and (first.content, second.content) == ("第一杯咖啡☕", "第二杯")
+    assert (again.content, then.content) == (first.content, second.content)
+    # The 429 came back too, with its Retry-After: the client waited as it did.
+    assert again_trace.detail["retry_waits"] == first_trace.detail["retry_waits"] == [0.05]
+    with sessions() as session:
+        rows = session.scalars(sa.select(LlmAnswer).order_by(LlmAnswer.id)).all()
+    assert [(r.occurrence, r.status) for r in rows] == [(0, 429), (1, 200), (2, 200)]
+    assert rows[0].headers["retry-after"] == "0.05" and rows[0].branch == "main"
+    assert len({r.key for r in rows}) == 1 and rows[0].request["model"] == "scripted"
+
+
+async def test_a_request_not_recorded_falls_back_to_the_rules_for_that_reason(tmp_path: Path) -> None:
+    sessions = sqlite_sessions(tmp_path)
+    async with ScriptedLlmServer(default=fixed(post("早安"))) as server:
+        await llm("record", sessions, server.base_url).decide(perception(at=9))
+
+    tiers = TieredPolicy([llm("replay", sessions, closed_url()), RulePolicy(7)], decision_timeout=5)
+    recorded, recorded_trace = await tiers.decide(perception(at=9))
+    _, later_trace = await tiers.decide(perception(at=10))  # a moment the run never lived
+
+    assert recorded.content == "早安" and recorded_trace.tier == "llm"
+    assert later_trace.tier == "rule" and later_trace.fallback_reason == "llm: not recorded"
+
+
+async def test_a_replayed_answer_names_the_accounts_of_this_run(tmp_path: Path) -> None:
+    sessions = sqlite_sessions(tmp_path)
+    then, now = str(uuid.uuid4()), str(uuid.uuid4())
+    follow = {"action": "follow", "target": then, "content": None, "reason": "scripted"}
+    async with ScriptedLlmServer(default=fixed(follow)) as server:
+        recorded, _ = await llm("record", sessions, server.base_url).decide(perception(follow=then))
+
+    replayed, trace = await llm("replay", sessions, closed_url()).decide(perception(follow=now))
+
+    assert recorded.target == then and replayed.target == now and trace.tier == "llm"
+
+
+def test_a_request_is_keyed_by_its_content_not_by_the_order_of_its_keys_or_the_run_s_accounts() -> None:
+    a, b, c = (str(uuid.uuid4()) for _ in range(3))
+    body = {"model": "m", "temperature": 0.8, "messages": [{"role": "user", "content": f"follow {a} or {b}"}]}
+    reordered = {
+        "messages": [{"content": f"follow {c} or {a}", "role": "user"}],
+        "temperature": 0.8,
+        "model": "m",
+    }
+    assert request_key(body) == request_key(reordered)
+    assert canonical(body)[1] == [a, b] and canonical(reordered)[1] == [c, a]
+    assert request_key(body) != request_key({**body, "temperature": 0.2})
+    assert request_key(body) != request_key({**body, "model": "other"})
+    same_twice = {**body, "messages": [{"role": "user", "content": f"follow {a} or {a}"}]}
+    assert request_key(same_twice) != request_key(body)  # one account named twice is not two accounts
+
+
+async def test_a_transport_error_is_replayed_as_the_recorded_run_met_it(tmp_path: Path) -> None:
+    sessions = sqlite_sessions(tmp_path)
+    recording = TieredPolicy([llm("record", sessions, closed_url()), RulePolicy(7)], decision_timeout=5)
+    _, recorded = await recording.decide(perception())
+    replaying = TieredPolicy([llm("replay", sessions, closed_url()), RulePolicy(7)], decision_timeout=5)
+    _, replayed = await replaying.decide(perception())
+
+    assert recorded.fallback_reason and "ConnectError" in recorded.fallback_reason
+    assert replayed.fallback_reason == recorded.fallback_reason
+    with sessions() as session:
+        assert session.scalars(sa.select(LlmAnswer.body)).all() == ["ConnectError"] * 3
+
+
+# ---------------------------------------------------------------------- the community
+
+
+class Town:
+    def __init__(self, app: Any) -> None:
+        self.simulator = app.state.service_apps["simulator"]
+
+    @property
+    def simulation(self) -> Any:
+        return self.simulator.state.simulation
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.simulator.state.runtime.session_factory
+
+    async def live_until(self, moment: datetime) -> None:
+        """Start once every character has its account, and pause when the clock has passed ``moment``."""
+        await wait_for(lambda: self.simulation.is_leader, timeout=30, what="the simulator leads")
+
+        def linked() -> bool:
+            engine = self.simulation.engine
+            return engine is not None and all(a.user_id for a in engine.world.agents.values())
+
+        await wait_for(linked, timeout=30, what="every character has its account")
+        await self.simulation.control(SimCommand.start)
+        await wait_for(
+            lambda: self.simulation.engine.world.sim_time >= moment,
+            timeout=600,
+            interval=0.2,
+            what=f"simulated time {moment}",
+        )
+        await self.simulation.control(SimCommand.pause)
+
+
+@contextlib.asynccontextmanager
+async def town(data_dir: Path, **simulator: Any) -> AsyncIterator[Town]:
+    settings = GatewaySettings(database_url="", broker_url="", data_dir=data_dir, env="dev")
+    overrides = {"seed": 7, "speed": 0, "prelive_days": 0, "autostart": False, **simulator}
+    app, _ = build_dev_app(settings, simulator=overrides)
+    async with app_lifespan(app):
+        yield Town(app)
+
+
+def story(sessions: sessionmaker[Session], until: datetime) -> list[tuple[Any, ...]]:
+    """The action log before ``until``: who did what when, to whom or what by meaning (account ids are
+    new in every run), and what they said."""
+    with sessions() as session:
+        accounts = {a.user_id: f"agent {a.id}" for a in session.scalars(sa.select(Agent)) if a.user_id}
+        accounts |= {p.user_id: f"person {p.username}" for p in session.scalars(sa.select(KnownPerson))}
+        posts = {
+            p.post_id: f"post by {p.author_username}: {p.content}"
+            for p in session.scalars(sa.select(SeenPost))
+        }
+        messages = {
+            s.ref_id: f"message from {s.from_username}: {s.content}"
+            for s in session.scalars(sa.select(Stimulus))
+        }
+        rows = session.scalars(
+            sa.select(ActionLog).where(ActionLog.sim_time < until).order_by(ActionLog.decision)
+        )
+        meanings = {
+            "follow": accounts,
+            "unfollow": accounts,
+            "message": accounts,
+            "like": posts,
+            "comment": posts,
+        }
+        meanings |= {"reply": messages, "goodbye": messages}
+        return [
+            (
+                r.agent_id,
+                r.sim_time.isoformat(),
+                r.action,
+                meanings.get(r.action, {}).get(r.target or "", r.target),
+                r.content,
+            )
+            for r in rows
+        ]
+
+
+def tiers(sessions: sessionmaker[Session], until: datetime) -> list[tuple[str, str | None]]:
+    with sessions() as session:
+        rows = session.scalars(
+            sa.select(ActionLog).where(ActionLog.sim_time < until).order_by(ActionLog.decision)
+        )
+        return [(r.tier, r.fallback_reason) for r in rows]
+
+
+@pytest.fixture(params=["sqlite", "mysql"])
+def databases(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """Two empty simulator databases: the recorded run's and the one its export is imported into."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'recorded.db'}", f"sqlite:///{tmp_path / 'replayed.db'}"
+        return
+    server = str(request.getfixturevalue("mysql_server_url"))
+    with fresh_mysql_database(server) as recorded, fresh_mysql_database(server) as replayed:
+        yield recorded, replayed
+
+
+def sessions_of(url: str) -> sessionmaker[Session]:
+    return create_session_factory(create_db_engine(url))
+
+
+# ---------------------------------------------------------------------- record, export, import, replay
+
+
+@pytest.mark.e2e
+async def test_a_replayed_run_tells_the_recorded_story_with_no_server_running(
+    tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    recorded_db, replayed_db = databases
+    until = START + timedelta(days=1)
+    async with ScriptedLlmServer(default=answer(lively)) as server:
+        async with town(
+            tmp_path / "recorded",
+            database_url=recorded_db,
+            llm_base_url=server.base_url,
+            llm_model=server.model,
+            llm_mode="record",
+        ) as t:
+            await t.live_until(until)
+            recorded = story(t.sessions, until)
+            recorded_tiers = tiers(t.sessions, until)
+            document = export_run(t.sessions, WORLD, START)
+        calls = len(server.requests)
+
+    upgrade(MIGRATIONS, replayed_db)
+    import_run(document, sessions_of(replayed_db), Outbox("simulator"))
+    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    async with town(
+        tmp_path / "replayed",
+        database_url=replayed_db,
+        llm_base_url=closed,
+        llm_model=server.model,
+        llm_mode="replay",
+    ) as t:
+        await t.live_until(until)
+        replayed = story(t.sessions, until)
+        replayed_tiers = tiers(t.sessions, until)
+
+    by_llm = sum(1 for tier, _ in recorded_tiers if tier == "llm")
+    print(f"\n{len(recorded)} decisions in a simulated day, {by_llm} by the LLM, {calls} calls recorded")
+    assert len(document["answers"]) == calls
+    assert by_llm > 200
+    # Answers naming accounts, posts, messages, places and people nearby.
+    assert {a for _, _, a, _, _ in recorded} >= {"follow", "message", "like", "comment", "move", "talk"}
+    assert replayed == recorded
+    assert replayed_tiers == recorded_tiers  # every LLM decision replayed, none fell back
+
+
+# ---------------------------------------------------------------------- a fork
+
+
+def rests(request: dict[str, Any]) -> dict[str, Any]:
+    """Another model: it rests whenever it may (and otherwise takes the first option)."""
+    options = options_in(request)
+    picked = next((o for o in options if o["action"] == "rest"), options[0] if options else {})
+    return {
+        "action": picked.get("action", "rest"),
+        "target": picked.get("target"),
+        "content": "嗯。",
+        "reason": "tired",
+    }
+
+
+@pytest.mark.e2e
+async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_server_after(
+    tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    parent_db, fork_db = databases
+    checkpoint = START + timedelta(hours=5)
+    async with (
+        ScriptedLlmServer(default=answer(lively)) as server,
+        town(
+            tmp_path / "parent",
+            database_url=parent_db,
+            llm_base_url=server.base_url,
+            llm_model=server.model,
+            llm_mode="record",
+        ) as t,
+    ):
+        await t.live_until(checkpoint)  # paused: its checkpoint holds every decision so far
+        paused_at = t.simulation.engine.world.sim_time
+        parent = story(t.sessions, paused_at)
+
+    upgrade(MIGRATIONS, fork_db)
+    made = fork(sessions_of(parent_db), sessions_of(fork_db), Outbox("simulator"), WORLD, START, "what-if")
+    copied = len(made["answers"])
+
+    async with ScriptedLlmServer(default=answer(rests)) as other:
+        async with town(
+            tmp_path / "fork",
+            database_url=fork_db,
+            llm_base_url=other.base_url,
+            llm_model=server.model,  # the model is part of the key: the fork's answers are the parent's
+            llm_mode="record",
+        ) as t:
+            await t.live_until(checkpoint + timedelta(hours=3))
+            forked = story(t.sessions, paused_at)
+            after = [row for row in story(t.sessions, checkpoint + timedelta(hours=3)) if row not in forked]
+            with t.sessions() as session:
+                rows = session.scalars(sa.select(LlmAnswer).order_by(LlmAnswer.id)).all()
+                branches = {r.branch for r in rows}
+        asked = len(other.requests)
+
+    assert made["checkpoint"]["sim_time"] == paused_at.isoformat() and made["parent"] == "main"
+    assert forked == parent  # replayed up to the checkpoint
+    assert asked > 0 and len(rows) == copied + asked  # then live, every new exchange recorded
+    assert branches == {"what-if"}
+    # After the checkpoint the fork's own model decided: it rests whenever it may.
+    assert sum(1 for _, _, action, _, _ in after if action == "rest") > len(after) / 3
+    assert not any(content == "嗯。" for *_, content in parent)
+
+
+# ---------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def recorded_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Session]:
+    """The simulator database AIC_DATABASE_URL names: the default world, an operator's event, a checkpoint
+    and four answers, two recorded before the checkpoint was written and two after."""
+    url = f"sqlite:///{tmp_path / 'simulator.db'}"
+    monkeypatch.setenv("AIC_DATABASE_URL", url)
+    monkeypatch.setenv("AIC_DATA_DIR", str(tmp_path))
+    upgrade(MIGRATIONS, url)
+    sessions = sessions_of(url)
+    seed_world(sessions, Outbox("simulator"), WORLD, START)
+    written = datetime(2026, 12, 1, 12, 0)
+    with sessions.begin() as session:
+        session.add(
+            GameEvent(
+                title="台风预警 · Typhoon warning",
+                description="台风逼近 · A typhoon is coming",
+                location_id=None,
+                starts_at=START + timedelta(hours=3),
+                ends_at=START + timedelta(hours=5),
+                effects={},
+                kind="hazard",
+                source="admin",
+                created_at=written,
+            )
+        )
+        session.add(
+            SimState(
+                id=1,
+                state="paused",
+                sim_time=START + timedelta(hours=2),
+                speed=60,
+                seed=7,
+                steps=40,
+                decisions=80,
+                updated_at=written,
+            )
+        )
+        for minutes in (-2, -1, 1, 2):
+            request = {"model": "scripted", "messages": [{"role": "user", "content": f"at {minutes}"}]}
+            session.add(
+                LlmAnswer(
+                    branch="main",
+                    key=request_key(request),
+                    occurrence=0,
+                    request=request,
+                    status=200,
+                    headers={"content-type": "application/json"},
+                    body='{"choices": []}',
+                    created_at=written + timedelta(minutes=minutes),
+                )
+            )
+    return sessions
+
+
+def test_aic_sim_export_and_import_carry_a_run_to_an_empty_database(
+    recorded_database: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    exported = tmp_path / "run.json.gz"
+    assert cli.main(["sim", "export", str(exported)]) == 0
+    assert exported.read_bytes()[:2] == b"\x1f\x8b"  # gzipped
+    document = read_run(exported)
+    assert document["seed"] == 7 and document["start"] == START.isoformat() and document["branch"] == "main"
+    assert len(document["answers"]) == 4 and [e["title"] for e in document["events"]] == [
+        "台风预警 · Typhoon warning"
+    ]
+    assert [c["id"] for c in document["world"]["characters"]] == [c["id"] for c in WORLD["characters"]]
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.setenv("AIC_DATABASE_URL", f"sqlite:///{elsewhere / 'simulator.db'}")
+    capsys.readouterr()
+    assert cli.main(["sim", "import", str(exported)]) == 0
+    said = capsys.readouterr().out
+    assert "AIC_LLM_MODE=replay" in said and "AIC_SEED=7" in said and "AIC_LLM_MODEL=scripted" in said
+    assert load_world_file(tmp_path / "run.world.json") == WORLD
+    imported = sessions_of(f"sqlite:///{elsewhere / 'simulator.db'}")
+    with imported() as session, recorded_database() as original:
+
+        def answers(s: Session) -> list[tuple[Any, ...]]:
+            return [
+                (a.key, a.occurrence, a.request, a.status, a.body)
+                for a in s.scalars(sa.select(LlmAnswer).order_by(LlmAnswer.id))
+            ]
+
+        def events(s: Session) -> list[tuple[Any, ...]]:
+            return [
+                (e.id, e.key, e.title, e.starts_at, e.kind)
+                for e in s.scalars(sa.select(GameEvent).order_by(GameEvent.id))
+            ]
+
+        assert answers(session) == answers(original)
+        assert events(session) == events(original)  # the operator's event keeps its id, after the world's
+        assert session.get(SimState, 1) is None  # the replay starts at the start
+
+    assert cli.main(["sim", "import", str(exported)]) == 1  # only into an empty database
+    assert "not empty" in capsys.readouterr().err
+
+
+def test_aic_sim_fork_takes_the_answers_recorded_up_to_the_checkpoint(
+    recorded_database: sessionmaker[Session], tmp_path: Path, capsys: Any
+) -> None:
+    target = f"sqlite:///{tmp_path / 'fork.db'}"
+    with pytest.raises(SystemExit):
+        cli.main(["sim", "fork", "--to", target])  # a fork starts at a checkpoint: it says so
+    assert cli.main(["sim", "fork", "--from-checkpoint", "--to", target, "--branch", "calm"]) == 0
+    said = capsys.readouterr().out
+    assert "calm forked from main at 2026-06-01T09:00:00 (step 40)" in said and "AIC_LLM_MODE=record" in said
+    with sessions_of(target)() as session:
+        kept = session.scalars(sa.select(LlmAnswer).order_by(LlmAnswer.id)).all()
+    assert [(a.branch, a.request["messages"][0]["content"]) for a in kept] == [
+        ("calm", "at -2"),
+        ("calm", "at -1"),
+    ]
