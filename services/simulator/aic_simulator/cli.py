@@ -205,7 +205,8 @@ def run_command(args: argparse.Namespace) -> int:
             "AIC_LLM_MODE": "record",
             "AIC_DATABASE_URL": args.to,
         }
-        go_on.pop("AIC_LLM_BASE_URL")  # the fork asks the real server after the checkpoint
+        # After the checkpoint the fork asks a server: this one, or any other.
+        go_on["AIC_LLM_BASE_URL"] = settings.llm_base_url or "<the server's URL>"
         print(_shell(go_on))
         return 0
     if not args.value:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from aic_common.bus import Outbox
 from aic_common.db import create_db_engine, create_session_factory
 from aic_common.messages import SimCommand
-from aic_common.migrations import upgrade
+from aic_common.migrations import downgrade, upgrade
 from aic_common.testing import app_lifespan, free_port, wait_for
 from aic_common.testing.fixtures import fresh_mysql_database
 from aic_gateway.dev import build_dev_app
@@ -49,6 +50,7 @@ from aic_simulator.recording import (
     import_run,
     read_run,
     request_key,
+    write_run,
 )
 from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
@@ -235,8 +237,9 @@ class Town:
     def sessions(self) -> sessionmaker[Session]:
         return self.simulator.state.runtime.session_factory
 
-    async def live_until(self, moment: datetime) -> None:
-        """Start once every character has its account, and pause when the clock has passed ``moment``."""
+    async def live_until(self, moment: datetime) -> float:
+        """Start once every character has its account, and pause when the clock has passed ``moment``;
+        the wall seconds it lived."""
         await wait_for(lambda: self.simulation.is_leader, timeout=30, what="the simulator leads")
 
         def linked() -> bool:
@@ -244,6 +247,7 @@ class Town:
             return engine is not None and all(a.user_id for a in engine.world.agents.values())
 
         await wait_for(linked, timeout=30, what="every character has its account")
+        started = time.perf_counter()
         await self.simulation.control(SimCommand.start)
         await wait_for(
             lambda: self.simulation.engine.world.sim_time >= moment,
@@ -252,6 +256,7 @@ class Town:
             what=f"simulated time {moment}",
         )
         await self.simulation.control(SimCommand.pause)
+        return time.perf_counter() - started
 
 
 @contextlib.asynccontextmanager
@@ -332,6 +337,7 @@ async def test_a_replayed_run_tells_the_recorded_story_with_no_server_running(
 ) -> None:
     recorded_db, replayed_db = databases
     until = START + timedelta(days=1)
+    exported = tmp_path / "run.json.gz"
     async with ScriptedLlmServer(default=answer(lively)) as server:
         async with town(
             tmp_path / "recorded",
@@ -340,29 +346,34 @@ async def test_a_replayed_run_tells_the_recorded_story_with_no_server_running(
             llm_model=server.model,
             llm_mode="record",
         ) as t:
-            await t.live_until(until)
+            recording = await t.live_until(until)
             recorded = story(t.sessions, until)
             recorded_tiers = tiers(t.sessions, until)
-            document = export_run(t.sessions, WORLD, START)
+            write_run(export_run(t.sessions, WORLD, START), exported)
         calls = len(server.requests)
 
+    # Elsewhere: an empty database, the file, and no server.
+    document = read_run(exported)
     upgrade(MIGRATIONS, replayed_db)
     import_run(document, sessions_of(replayed_db), Outbox("simulator"))
-    closed = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     async with town(
         tmp_path / "replayed",
         database_url=replayed_db,
-        llm_base_url=closed,
+        llm_base_url=closed_url(),
         llm_model=server.model,
         llm_mode="replay",
     ) as t:
-        await t.live_until(until)
+        replaying = await t.live_until(until)
         replayed = story(t.sessions, until)
         replayed_tiers = tiers(t.sessions, until)
 
     by_llm = sum(1 for tier, _ in recorded_tiers if tier == "llm")
-    print(f"\n{len(recorded)} decisions in a simulated day, {by_llm} by the LLM, {calls} calls recorded")
-    assert len(document["answers"]) == calls
+    size = exported.stat().st_size
+    print(
+        f"\n{len(recorded)} decisions in a simulated day, {by_llm} by the LLM, {calls} calls recorded; "
+        f"lived in {recording:.1f} s recording, {replaying:.1f} s replaying; exported: {size / 1024:.0f} KiB"
+    )
+    assert len(document["answers"]) == calls and len(document["log"]) >= len(recorded)
     assert by_llm > 200
     # Answers naming accounts, posts, messages, places and people nearby.
     assert {a for _, _, a, _, _ in recorded} >= {"follow", "message", "like", "comment", "move", "talk"}
@@ -432,6 +443,27 @@ async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_s
     # After the checkpoint the fork's own model decided: it rests whenever it may.
     assert sum(1 for _, _, action, _, _ in after if action == "rest") > len(after) / 3
     assert not any(content == "嗯。" for *_, content in parent)
+
+
+# ---------------------------------------------------------------------- the migration
+
+
+def test_migration_0006_adds_llm_answers_and_takes_it_away(database_url: str) -> None:
+    upgrade(MIGRATIONS, database_url)
+    engine = create_db_engine(database_url)
+    try:
+        assert "llm_answers" in sa.inspect(engine).get_table_names()
+        exchange = {"branch": "main", "key": "k", "request": {}, "status": 200, "headers": {}, "body": "{}"}
+        with create_session_factory(engine).begin() as session:
+            session.add(LlmAnswer(**exchange, occurrence=0, created_at=START))
+        with pytest.raises(sa.exc.IntegrityError), create_session_factory(engine).begin() as session:
+            session.add(LlmAnswer(**exchange, occurrence=0, created_at=START))  # one answer an occurrence
+        downgrade(MIGRATIONS, database_url, "0005")
+        assert "llm_answers" not in sa.inspect(engine).get_table_names()
+        upgrade(MIGRATIONS, database_url)
+        assert "llm_answers" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
 
 
 # ---------------------------------------------------------------------- the CLI
