@@ -43,6 +43,7 @@ from aic_simulator.models import (
 from aic_simulator.policy import ActionKind, FeedItem, Option, Perception
 from aic_simulator.recording import (
     AnswerStore,
+    Mode,
     RecordingTransport,
     canonical,
     export_run,
@@ -101,9 +102,9 @@ def sqlite_sessions(tmp_path: Path) -> sessionmaker[Session]:
     return sessions_of(url)
 
 
-def llm(mode: str, sessions: sessionmaker[Session], base_url: str) -> LlmPolicy:
+def llm(mode: Mode, sessions: sessionmaker[Session], base_url: str) -> LlmPolicy:
     """The LLM tier as the simulator builds it in ``mode``, its retries quick."""
-    transport = RecordingTransport(mode, AnswerStore(sessions))  # type: ignore[arg-type]
+    transport = RecordingTransport(mode, AnswerStore(sessions))
     client = httpx.AsyncClient(transport=transport, timeout=10)
     return LlmPolicy(base_url, "scripted", client=client, max_attempts=3, backoff_base=0.01, backoff_max=0.02)
 
