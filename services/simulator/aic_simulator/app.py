@@ -66,7 +66,20 @@ def build_policy(settings: SimulatorSettings, session_factory: sessionmaker[Sess
         api_key=settings.llm_api_key.get_secret_value() or None,
         concurrency=settings.llm_concurrency,
         max_attempts=settings.llm_max_attempts,
-        client=recording_client(settings, session_factory),
+        timeout=settings.decision_timeout_seconds,  # from the moment a decision gets a slot
+        queue_timeout=settings.llm_queue_timeout_seconds,
+        request_timeout=settings.llm_request_timeout_seconds,
+        response_format=settings.llm_response_format,
+        temperature=settings.llm_temperature,
+        top_p=settings.llm_top_p,
+        seed=settings.llm_seed,
+        max_tokens=settings.llm_max_tokens,
+        plan_max_tokens=settings.llm_plan_max_tokens,
+        reasoning_effort=settings.llm_reasoning_effort or None,
+        extra_body=settings.llm_extra_body,
+        daily_token_budget=settings.llm_daily_token_budget,
+        character_daily_token_budget=settings.llm_character_daily_token_budget,
+        client=recording_client(settings, session_factory, timeout=settings.llm_request_timeout_seconds),
     )
     tiered = TieredPolicy([llm, rules], decision_timeout=settings.decision_timeout_seconds)
     if settings.llm_mode != "live":

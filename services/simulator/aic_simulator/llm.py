@@ -1,10 +1,11 @@
 """The LLM tier: ask any OpenAI-compatible chat endpoint (Ollama, vLLM, llama.cpp's server, LM Studio,
 DeepSeek, Qwen on DashScope, Moonshot, OpenAI) to decide, and to write each character's plan for the day.
 
-One :class:`LlmPolicy` is shared by all agents, so its semaphore is the simulator-wide limit on LLM
-calls in flight. Servers differ in what they take, so the structured output is negotiated at first use
-(a JSON schema in ``response_format``, else ``json_object`` with the schema in the prompt, else the
-prompt alone; see llm_server.FormatNegotiation) and answers are read as they come: fenced, in prose,
+One :class:`LlmPolicy` is shared by all agents, so its slots are the simulator-wide limit on LLM
+calls in flight (a retry or an answer asked again goes before decisions not yet asked). Servers
+differ in what they take, so the structured output is negotiated at first use (a JSON schema in
+``response_format``, else ``json_object`` with the schema in the prompt, else the prompt alone; see
+llm_server.FormatNegotiation) and answers are read as they come: fenced, in prose,
 after a closed ``<think>`` block, with the reasoning in a field of its own. The model picks one of the
 options by its id ("o3"), so it can only choose what was offered. An answer cut off (an unclosed
 ``<think>``, ``finish_reason`` "length") is never read for JSON inside its reasoning: it is asked again
@@ -36,6 +37,7 @@ from aic_simulator.llm_server import (
     FormatNegotiation,
     LlmUsage,
     ResponseFormat,
+    Slots,
     TokenBudget,
     names_response_format,
 )
@@ -110,8 +112,10 @@ class Turn:
     kind: CallKind
     day: date  # the simulated day, which the token budgets count by
     character: str
+    room: int | None = None  # max_tokens for its answers (grows when one is cut off)
     deadline: asyncio.Timeout | None = None
     has_slot: bool = False
+    negotiating: bool = False  # it holds the negotiation: the only turn asking until a format works
     queued_ms: float = 0.0
     attempts: int = 0
     waits: list[float] = field(default_factory=list)
@@ -220,8 +224,10 @@ class LlmPolicy:
         self.reasoning_effort = reasoning_effort or None
         self.max_tokens = max_tokens
         self.plan_max_tokens = plan_max_tokens  # a day's blocks take more words than one decision
-        # The room an answer gets now, by kind: raised when answers come back cut off (a thinking model).
-        self.room: dict[str, int | None] = {"decision": max_tokens, "plan": plan_max_tokens}
+        # Room raised for a character's answers of a kind (decision, plan) after one came back cut off
+        # (a thinking model). Kept per character, whose calls come one after another, so that the same
+        # run asks the same: a recorded run replays exactly.
+        self.room: dict[tuple[str, str], int] = {}
         self.max_tokens_field = "max_tokens"  # OpenAI's reasoning models take max_completion_tokens only
         self.negotiation = FormatNegotiation(response_format)
         self.budget = TokenBudget(daily_token_budget, character_daily_token_budget)
@@ -232,7 +238,9 @@ class LlmPolicy:
         self.extra_body = dict(extra_body or {})
         self._client = client
         self._own_client = client is None
-        self._semaphore = asyncio.Semaphore(concurrency)
+        self._slots = Slots(concurrency)
+        # Until a format has worked, one turn at a time asks (the same requests in the same order each run).
+        self._negotiating = asyncio.Lock()
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.queued = 0  # decisions and plans waiting for their first slot now
         self.reset_stats()
@@ -249,7 +257,7 @@ class LlmPolicy:
 
     def reset_stats(self) -> None:
         """Zero the counters (a benchmark calls this before its measured run; ``usage`` keeps counting)."""
-        self.in_flight = 0  # HTTP calls in progress now (each holds a semaphore slot)
+        self.in_flight = 0  # HTTP calls in progress now (each holds a slot)
         self.max_in_flight = 0
         self.calls = 0  # HTTP requests sent, retries included
         self.decisions = 0  # decide() calls
@@ -300,8 +308,12 @@ class LlmPolicy:
             "server": self.base_url,
             "model": self.model,
             "response_format": self.negotiation.status(),
-            "max_tokens": self.room["decision"],
-            "plan_max_tokens": self.room["plan"],
+            "max_tokens": self.max_tokens,
+            "plan_max_tokens": self.plan_max_tokens,
+            # Characters whose answers got more room after one was cut off, by kind.
+            "max_tokens_raised": {
+                kind: sum(1 for of, _ in self.room if of == kind) for kind in ("decision", "plan")
+            },
             "concurrency": self.concurrency,
             "in_flight": self.in_flight,
             "queued": self.queued,
@@ -363,7 +375,7 @@ class LlmPolicy:
 
     async def decide(self, perception: Perception) -> tuple[Decision, DecisionTrace]:
         self.decisions += 1
-        turn = Turn("decision", perception.sim_time.date(), perception.agent_id)
+        turn = self._turn("decision", perception.sim_time.date(), perception.agent_id)
         try:
             return await self._run(turn, self._decide(perception, turn))
         except BaseException as exc:
@@ -375,13 +387,17 @@ class LlmPolicy:
     async def plan_for(self, request: PlanRequest) -> list[PlanItem]:
         """The character's plan for the day, in one call; LlmError when the answer is not a valid plan."""
         self.plans += 1
-        turn = Turn("plan", request.day, request.agent.id)
+        turn = self._turn("plan", request.day, request.agent.id)
         try:
             return await self._run(turn, self._plan(request, turn))
         except BaseException as exc:
             self.plan_errors += 1
             self._failed("plan", exc)
             raise
+
+    def _turn(self, kind: CallKind, day: date, character: str) -> Turn:
+        configured = self.max_tokens if kind == "decision" else self.plan_max_tokens
+        return Turn(kind, day, character, room=self.room.get((kind, character), configured))
 
     async def _run(self, turn: Turn, work: Coroutine[Any, Any, T]) -> T:
         """``work`` bounded by ``timeout``: from its first slot when the queue has a bound of its own
@@ -404,6 +420,9 @@ class LlmPolicy:
             if not exc.detail:
                 turn.failed(exc)
             raise
+        finally:
+            if turn.negotiating:
+                self._negotiating.release()
 
     async def _decide(self, perception: Perception, turn: Turn) -> tuple[Decision, DecisionTrace]:
         started = time.perf_counter()
@@ -468,7 +487,7 @@ class LlmPolicy:
         invalid = "invalid plan" if turn.kind == "plan" else "invalid output"
         asked_again = 0
         while True:
-            sent: dict[str, Any] = {}  # the format and room of the request, once made
+            sent: dict[str, Any] = {}  # the format of the request, once made
             try:
                 payload = await self._post(
                     partial(self._request, turn, messages, schema_name, schema, sent), turn
@@ -483,9 +502,7 @@ class LlmPolicy:
                 raw = answer_json(answer)
             except UnusableAnswer as problem:
                 self._wasted(answer.tokens)
-                if asked_again < MAX_ASKED_AGAIN and self._worth_asking_again(
-                    turn.kind, problem, sent["room"]
-                ):
+                if asked_again < MAX_ASKED_AGAIN and self._worth_asking_again(turn, problem):
                     asked_again += 1
                     turn.asked_again.append(problem.reason)
                     continue
@@ -505,12 +522,12 @@ class LlmPolicy:
         sent: dict[str, Any],
     ) -> dict[str, Any]:
         """The body of the turn's next request, made once it has a slot: by then the format may be
-        settled, the room grown or the day's tokens spent. What it asks with goes into ``sent``."""
+        settled or the day's tokens spent. The format it asks in goes into ``sent``."""
         refusal = self.budget.refusal(turn.day, turn.character)
         if refusal is not None:
             raise LlmError(refusal)
-        sent.update(fmt=self.negotiation.current, room=self.room[turn.kind])
-        return self._body(messages(sent["fmt"]), sent["fmt"], schema_name, schema, sent["room"])
+        sent["fmt"] = self.negotiation.current
+        return self._body(messages(sent["fmt"]), sent["fmt"], schema_name, schema, turn.room)
 
     def _moved_on(self, fmt: str, refused: ServerRefused, turn: Turn) -> bool:
         """Whether a refusal is one the next request avoids: a format the server does not take, or
@@ -525,19 +542,18 @@ class LlmPolicy:
             return True
         return False
 
-    def _worth_asking_again(self, kind: CallKind, problem: UnusableAnswer, room: int | None) -> bool:
+    def _worth_asking_again(self, turn: Turn, problem: UnusableAnswer) -> bool:
+        """Blank: once more as it was. Cut off: with twice the room (up to ROOM_GROWTH_LIMIT times what
+        was set), which the character's later answers of the kind keep."""
         if problem.kind == "blank":
             return True
-        if problem.kind != "cut" or room is None:
+        if problem.kind != "cut" or turn.room is None:
             return False
-        configured = self.max_tokens if kind == "decision" else self.plan_max_tokens
-        limit = (configured or room) * ROOM_GROWTH_LIMIT
-        current = self.room[kind] or room
-        if current > room:
-            return True  # another call made room meanwhile
-        if current >= limit:
+        configured = self.max_tokens if turn.kind == "decision" else self.plan_max_tokens
+        limit = (configured or turn.room) * ROOM_GROWTH_LIMIT
+        if turn.room >= limit:
             return False
-        self.room[kind] = min(limit, current * 2)
+        turn.room = self.room[(turn.kind, turn.character)] = min(limit, turn.room * 2)
         return True
 
     def _body(
@@ -635,28 +651,40 @@ class LlmPolicy:
                 self._in_flight_changed(-1)
                 self.usage.call(outcome, time.perf_counter() - started)
         finally:
-            self._semaphore.release()
+            self._slots.release()
 
     async def _take_slot(self, turn: Turn) -> None:
-        """A slot for the turn's next request. The first is waited for within ``queue_timeout``, and
-        the turn's ``timeout`` starts once it has it: a decision is not out of time before it is asked."""
-        if turn.has_slot or self.queue_timeout is None:
-            await self._semaphore.acquire()
-            turn.has_slot = True
+        """A slot for the turn's next request. The first is waited for within ``queue_timeout`` (as is
+        the turn's go at the negotiation, while no format has worked yet), and the turn's ``timeout``
+        starts once it has it: a decision is not out of time before it is asked."""
+        if turn.has_slot:
+            await self._slots.acquire(again=True)
             return
         waiting_since = time.perf_counter()
         self.queued += 1
         try:
             async with asyncio.timeout(self.queue_timeout):
-                await self._semaphore.acquire()
+                await self._wait_for_negotiation(turn)
+                await self._slots.acquire()
         except TimeoutError:
-            raise LlmError(f"queued {float(self.queue_timeout)}s for a slot") from None
+            raise LlmError(f"queued {float(self.queue_timeout or 0)}s for a slot") from None
         finally:
             self.queued -= 1
         turn.has_slot = True
         turn.queued_ms = (time.perf_counter() - waiting_since) * 1000.0
-        if turn.deadline is not None and self.timeout is not None:
+        if turn.deadline is not None and self.timeout is not None and self.queue_timeout is not None:
             turn.deadline.reschedule(asyncio.get_running_loop().time() + self.timeout)
+
+    async def _wait_for_negotiation(self, turn: Turn) -> None:
+        """While no format has worked, turns ask one at a time (the one holding the negotiation, until
+        it ends): a server refusing a format refuses it once, and a run asks the same each time."""
+        if self.negotiation.settled:
+            return
+        await self._negotiating.acquire()
+        if self.negotiation.settled:
+            self._negotiating.release()
+        else:
+            turn.negotiating = True
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

@@ -1,5 +1,6 @@
 """What the LLM tier learns and counts about the server it talks to, beyond any one call.
 
+:class:`Slots` are the calls the server is given at once, a call already under way served first.
 :class:`FormatNegotiation` knows which structured output the server and model take: at first use it
 tries ``json_schema``, then ``json_object``, then a plain prompt, and remembers what worked and why the
 others failed. :class:`TokenBudget` holds the tokens spent per simulated day, in all and per character,
@@ -9,6 +10,7 @@ out and thrown away, the latency of each call, and the tier's failures by kind.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import statistics
@@ -35,6 +37,42 @@ LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 30.0, 60.0, m
 def names_response_format(message: str) -> bool:
     """Whether a server's refusal is about the ``response_format`` it was sent."""
     return bool(_NAMES_FORMAT.search(message.lower()))
+
+
+class Slots:
+    """``size`` slots for requests on the wire, like a semaphore but with two queues: a request of a
+    decision already under way (a retry after a 429, an answer asked again) is served before the
+    first request of one still waiting, so that the clock it has started is not spent in the queue."""
+
+    def __init__(self, size: int) -> None:
+        self.free = size
+        self._again: deque[asyncio.Future[None]] = deque()
+        self._first: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, again: bool = False) -> None:
+        if self.free > 0 and not self._again and not self._first:
+            self.free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self._again if again else self._first
+        queue.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed a slot just as it gave up: pass it on
+            else:
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for queue in (self._again, self._first):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.free += 1
 
 
 class FormatNegotiation:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from aic_common.settings import ServiceSettings
 
@@ -34,12 +34,35 @@ class SimulatorSettings(ServiceSettings):
     lockstep: bool = True
     lockstep_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # A decision's time from the moment the LLM takes it up (its first free slot), retries included.
     decision_timeout_seconds: float = Field(default=10.0, gt=0)
     llm_base_url: str = ""
     llm_model: str = "gpt-4o-mini"
     llm_api_key: SecretStr = SecretStr("")
     llm_concurrency: int = Field(default=4, ge=1, le=256)
     llm_max_attempts: int = Field(default=3, ge=1, le=10)
+    # How long a decision may wait for a free slot; one that waited longer is decided by the rules.
+    llm_queue_timeout_seconds: float = Field(default=30.0, gt=0)
+    # What the answer's structure is asked with: negotiated per server and model (auto), or one of them.
+    llm_response_format: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
+    # Sampling; "none" (or empty) leaves a parameter out, for servers that refuse it.
+    llm_temperature: float | None = Field(default=0.8, ge=0, le=2)
+    llm_top_p: float | None = Field(default=None, gt=0, le=1)
+    llm_seed: int | None = None
+    # Room for one decision's answer and for a day's plan (a thinking model needs more; the LLM tier
+    # doubles it, up to four times this, when answers come back cut off).
+    llm_max_tokens: int = Field(default=400, ge=16)
+    llm_plan_max_tokens: int = Field(default=1500, ge=64)
+    llm_request_timeout_seconds: float = Field(default=120.0, gt=0)
+    # Sent as reasoning_effort when set (OpenAI, DeepSeek; Ollama takes "none" to stop thinking).
+    llm_reasoning_effort: str = ""
+    # JSON merged into every request body last, e.g. {"enable_thinking": false} (Qwen on DashScope),
+    # {"chat_template_kwargs": {"enable_thinking": false}} (vLLM, llama.cpp), {"options": {...}} (Ollama).
+    llm_extra_body: dict[str, Any] = Field(default_factory=dict)
+    # Tokens the LLM may spend per simulated day, in all and per character (0: no budget); past them
+    # the rules decide, with the reason logged.
+    llm_daily_token_budget: int = Field(default=0, ge=0)
+    llm_character_daily_token_budget: int = Field(default=0, ge=0)
     # live: ask the server; record: ask it and keep every exchange (answers this run already has are
     # given again); replay: answer from what was recorded, never calling a server (aic_simulator.recording).
     llm_mode: Literal["live", "record", "replay"] = "live"
@@ -62,3 +85,9 @@ class SimulatorSettings(ServiceSettings):
     # besides this service's own: the deployment gives the CLI a user of its own and lists it here.
     # RabbitMQ vouches for a message's user (see aic_common.bus.rabbit).
     sim_control_broker_users: list[str] = Field(default_factory=list)
+
+    @field_validator("llm_temperature", "llm_top_p", "llm_seed", mode="before")
+    @classmethod
+    def _left_out(cls, value: Any) -> Any:
+        """ "none" or "" in the environment: the parameter is not sent."""
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none", "null") else value
