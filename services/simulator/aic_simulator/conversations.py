@@ -19,6 +19,7 @@ LAPSE = timedelta(hours=3)  # an open conversation nobody continued for this lon
 KEEP_ENDED = timedelta(days=1)  # ended conversations are kept this long for the cooldown
 TALK_BUDGET = (3, 8)  # lines said in person (both sides)
 DM_BUDGET = (2, 6)  # direct messages between characters (both sides)
+RECENT_LINES = 6  # the lines a turn is decided with (kept in memory, not in the database)
 OUTGOING_TRAITS = ("活泼", "热情", "健谈", "playful", "outgoing", "chatty", "爱聊")
 RESERVED_TRAITS = ("克制", "安静", "内向", "calm", "quiet", "reserved", "concise")
 
@@ -79,6 +80,8 @@ class Conversations:
     def turn(self, conversation: Conversation, speaker: str, line: str, at: datetime) -> None:
         conversation.turns += 1
         conversation.last_line = line[:500]
+        conversation.lines.append((speaker, line[:500]))
+        del conversation.lines[:-RECENT_LINES]
         conversation.last_at = at
         conversation.speaker = conversation.other(speaker)
         conversation.dirty = True

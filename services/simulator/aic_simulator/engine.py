@@ -483,7 +483,12 @@ class Engine:
             last_line=talk.last_line,
             with_person=False,
             first_meeting=is_stranger(relation),
+            lines=tuple((self._speaker_name(speaker), line) for speaker, line in talk.lines),
         )
+
+    def _speaker_name(self, speaker: str) -> str:
+        agent = self.world.agents.get(speaker)
+        return agent.display_name if agent is not None else self._display_name(speaker)
 
     def _dm_view(self, agent: AgentState, message: IncomingMessage) -> ConversationView | None:
         talk = self.world.conversations.get(message.conversation_id or "")
@@ -498,6 +503,7 @@ class Engine:
             last_line=message.content,
             with_person=message.from_person,
             first_meeting=is_stranger(relation),
+            lines=tuple((self._speaker_name(speaker), line) for speaker, line in talk.lines) if talk else (),
         )
 
     def _writing(

@@ -69,6 +69,8 @@ class ConversationView:
     last_line: str
     with_person: bool  # a person, not a character: they decide when it ends
     first_meeting: bool
+    # The conversation so far, oldest first: (who said it, what); its latest lines only.
+    lines: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -148,6 +148,7 @@ class Conversation:
     turns: int = 0
     speaker: str | None = None
     last_line: str = ""
+    lines: list[tuple[str, str]] = field(default_factory=list)  # (speaker agent id, line), the latest few
     ended_at: datetime | None = None
     location_id: str | None = None
     dirty: bool = True

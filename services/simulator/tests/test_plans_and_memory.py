@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from aic_simulator.conversations import COOLDOWN, LAPSE, Conversations, budget
+from aic_simulator.conversations import COOLDOWN, LAPSE, RECENT_LINES, Conversations, budget
 from aic_simulator.memory import private_audience, reflect, remember, retrieve, visible_to
 from aic_simulator.plans import current, join_event, mentioned_events, plan_day, shelter
 from aic_simulator.settings import DEFAULT_WORLD
@@ -205,6 +205,9 @@ def test_a_pair_waits_after_a_conversation_and_an_idle_one_lapses() -> None:
     assert talks.cooling_down(a.id, b.id, at(9)), "an open conversation: no second one"
     talks.turn(talk, a.id, "早呀", at(9))
     assert talk.speaker == b.id and talk.turns == 1
+    for n in range(8):
+        talks.turn(talk, (b, a)[n % 2].id, f"第{n}句", at(9, n))
+    assert len(talk.lines) == RECENT_LINES and talk.lines[-1] == (a.id, "第7句"), "the latest lines, in order"
     talks.end(talk, at(9, 10))
     assert talks.cooling_down(b.id, a.id, at(9, 10) + COOLDOWN - timedelta(minutes=1))
     assert not talks.cooling_down(a.id, b.id, at(9, 10) + COOLDOWN)
