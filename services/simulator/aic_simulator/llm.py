@@ -430,7 +430,7 @@ class LlmPolicy:
             raise LlmError("no options offered")
         memories = top_memories(perception.memories, self.max_memories)
         system = system_prompt(perception)
-        user = user_prompt(
+        user = bounded_user_prompt(
             perception, memories, feed_limit=self.max_feed_items, message_limit=self.max_messages
         )
         schema = decision_schema(perception)
@@ -455,7 +455,7 @@ class LlmPolicy:
             memories_used=[m.id for m in memories],
             options_considered=[option_label(o) for o in perception.options],
             tokens=turn.tokens,
-            detail=turn.detail(),
+            detail={**turn.detail(), "prompt_chars": len(system) + len(user)},
         )
 
     async def _plan(self, request: PlanRequest, turn: Turn) -> list[PlanItem]:
@@ -1078,6 +1078,46 @@ def system_prompt(perception: Perception) -> str:
     )
 
 
+MAX_PROMPT_CHARS = 6000  # a decision's prompt is cut down to this: fewer posts, then fewer memories
+
+
+def bounded_user_prompt(
+    perception: Perception, memories: list[Memory], *, feed_limit: int = 8, message_limit: int = 5
+) -> str:
+    """The user prompt within MAX_PROMPT_CHARS: the feed shrinks first, then the memories; the options and
+    the messages to answer always stay."""
+    prompt = user_prompt(perception, memories, feed_limit=feed_limit, message_limit=message_limit)
+    while len(prompt) > MAX_PROMPT_CHARS and (feed_limit > 0 or memories):
+        if feed_limit > 0:
+            feed_limit -= 1
+        else:
+            memories = memories[:-1]
+        prompt = user_prompt(perception, memories, feed_limit=feed_limit, message_limit=message_limit)
+    return prompt
+
+
+def _person(p: Perception, name: str, t: Callable[[str, str], str]) -> str:
+    """Someone here, with how the character stands with them."""
+    if name in p.strangers:
+        return f"{name} ({t('never met', '没打过交道')})"
+    affinity = p.affinity.get(name)
+    if affinity is None:
+        return name
+    feeling = (
+        t("a friend", "朋友")
+        if affinity >= 0.5
+        else t("someone you dislike", "不太喜欢的人")
+        if affinity < -0.2
+        else t("an acquaintance", "认识的人")
+    )
+    return f"{name} ({feeling})"
+
+
+def _so_far(said: tuple[tuple[str, str], ...]) -> list[str]:
+    """A conversation's latest lines, each quoted (they may be a person's words)."""
+    return [f"  - {who}: {quoted(line, 200)}" for who, line in said]
+
+
 def user_prompt(
     perception: Perception, memories: list[Memory], *, feed_limit: int = 8, message_limit: int = 5
 ) -> str:
@@ -1096,7 +1136,7 @@ def user_prompt(
         f"{t('Energy', '精力')}: {p.energy:.2f}/1, {t('sociability', '社交欲')}: {p.sociability:.2f}/1, "
         f"{t('mood', '心情')}: {p.mood:+.2f} (-1..1)",
         f"{t('Carrying', '随身物品')}: {', '.join(p.inventory) or none}",
-        f"{t('People here', '在场的人')}: {', '.join(p.people_here) or none}",
+        f"{t('People here', '在场的人')}: {', '.join(_person(p, name, t) for name in p.people_here) or none}",
         f"{t('Events', '正在发生')}: {'; '.join(p.active_events) or none}",
     ]
     lines.append(f"\n{t('Feed', '动态')}:")
@@ -1120,6 +1160,12 @@ def user_prompt(
             f"({t('topic', '话题')}: {talk.topic}; {so_far}). "
             f"{t('They just said', '对方刚说')}: {quoted(talk.last_line, 300)}"
         )
+        lines += _so_far(talk.lines)
+    for message in p.unread_messages[:message_limit]:
+        thread = p.conversations.get(message.message_id)
+        if thread is not None and thread.lines:
+            lines.append(f"\n{t('Your messages with', '你和')} {thread.partner}{t(' so far', '之前的私信')}:")
+            lines += _so_far(thread.lines)
     lines.append(f"\n{t('What you remember', '你记得')}:")
     for memory in memories:
         lines.append(f"- {quoted(memory.content, 240)}")  # memories may hold people's words
