@@ -69,6 +69,8 @@ MAX_REASON_CHARS = 500
 # sometimes answers); the room for an answer doubles after a cut, up to this many times what was set.
 MAX_ASKED_AGAIN = 2
 ROOM_GROWTH_LIMIT = 4
+# A retry the server asked to wait at most this long for keeps its slot meanwhile.
+HOLD_SLOT_SECONDS = 1.0
 
 
 class LlmError(PolicyError):
@@ -165,7 +167,8 @@ class LlmPolicy:
 
     ``response_format`` is "auto" (negotiated) or the one to use. ``temperature``, ``top_p``, ``seed``,
     ``reasoning_effort`` are sent when set; ``extra_body`` is merged into every request last (e.g.
-    ``{"enable_thinking": false}`` for Qwen, Ollama's ``{"options": {...}}``). ``daily_token_budget``
+    ``{"enable_thinking": false}`` for Qwen on DashScope; Ollama's /v1 ignores ``options``: it stops
+    thinking with ``reasoning_effort`` "none"). ``daily_token_budget``
     and ``character_daily_token_budget`` (0: none) stop the calls of a simulated day once spent.
 
     It also writes a character's plan for the day (:meth:`plan_for`), one call per character per day,
@@ -208,6 +211,9 @@ class LlmPolicy:
             raise ValueError("concurrency and max_attempts must be at least 1")
         self.base_url = base_url.rstrip("/")
         self.url = self.base_url + "/chat/completions"
+        # How the server is named in status and metrics: no credentials or query a URL may carry.
+        parts = httpx.URL(self.base_url)
+        self.server = str(parts.copy_with(userinfo=b"", query=None, fragment=None))
         self.model = model
         self.api_key = api_key or None
         self.concurrency = concurrency
@@ -305,7 +311,7 @@ class LlmPolicy:
             return {kind: n for (of, kind), n in sorted(usage.failures.items()) if of == call}
 
         return {
-            "server": self.base_url,
+            "server": self.server,
             "model": self.model,
             "response_format": self.negotiation.status(),
             "max_tokens": self.max_tokens,
@@ -435,7 +441,7 @@ class LlmPolicy:
         )
         schema = decision_schema(perception)
         example = decision_example(perception)
-        zh = perception.language.startswith("zh")
+        zh = perception.language != "en"
 
         def messages(fmt: str) -> Messages:
             return [
@@ -598,60 +604,62 @@ class LlmPolicy:
 
     async def _post(self, body: Callable[[], dict[str, Any]], turn: Turn) -> dict[str, Any]:
         """Send with retries (each request's ``body`` made once it has a slot); the JSON payload of the
-        first answer that is not an error."""
+        first answer that is not an error.
+
+        A slot is held while a request is on the wire, and through a wait the server asked for of up
+        to HOLD_SLOT_SECONDS (a retry then goes out at once, not into the server's next busy moment
+        behind others); a longer backoff gives it up, so that a throttled agent does not keep others
+        from the server."""
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
         failure = ""
-        for attempt in range(1, self.max_attempts + 1):
-            turn.attempts += 1
-            retry_after: float | None = None
-            try:
-                response = await self._send(body, headers, turn)
-            except httpx.TransportError as exc:
-                failure = type(exc).__name__
-            else:
-                status = response.status_code
-                if status == 200:
-                    try:
-                        payload = response.json()
-                    except ValueError:
-                        raise LlmError("invalid response: body is not JSON") from None
-                    if not isinstance(payload, dict):
-                        raise LlmError("invalid response: body is not a JSON object")
-                    return payload
-                if status != 429 and status < 500:
-                    # A wrong request (bad model, key or field): retrying the same won't help.
-                    raise ServerRefused(status, _error_message(response))
-                failure = f"HTTP {status}"
-                retry_after = parse_retry_after(response.headers)
-            if attempt == self.max_attempts:
-                break
-            delay = self._delay(attempt, retry_after)
-            turn.waits.append(round(delay, 3))
-            self.retries += 1
-            await asyncio.sleep(delay)
+        holding = False
+        try:
+            for attempt in range(1, self.max_attempts + 1):
+                turn.attempts += 1
+                if not holding:
+                    await self._take_slot(turn)
+                    holding = True
+                retry_after: float | None = None
+                try:
+                    response = await self._send(body(), headers)
+                except httpx.TransportError as exc:
+                    failure = type(exc).__name__
+                else:
+                    status = response.status_code
+                    if status == 200:
+                        return _payload(response)
+                    if status != 429 and status < 500:
+                        # A wrong request (bad model, key or field): retrying the same won't help.
+                        raise ServerRefused(status, _error_message(response))
+                    failure = f"HTTP {status}"
+                    retry_after = parse_retry_after(response.headers)
+                if attempt == self.max_attempts:
+                    break
+                delay = self._delay(attempt, retry_after)
+                turn.waits.append(round(delay, 3))
+                self.retries += 1
+                if retry_after is None or delay > HOLD_SLOT_SECONDS:
+                    self._slots.release()
+                    holding = False
+                await asyncio.sleep(delay)
+        finally:
+            if holding:
+                self._slots.release()
         raise LlmError(f"{failure} after {self.max_attempts} attempts")
 
-    async def _send(
-        self, body: Callable[[], dict[str, Any]], headers: dict[str, str], turn: Turn
-    ) -> httpx.Response:
-        # The slot is held only while a request is on the wire, not during backoff, so that a
-        # throttled agent does not keep others from the server.
-        await self._take_slot(turn)
+    async def _send(self, request: dict[str, Any], headers: dict[str, str]) -> httpx.Response:
+        """One request on the wire (the caller holds a slot), counted."""
+        started = time.perf_counter()
+        outcome = "transport"
+        self.calls += 1
+        self._in_flight_changed(+1)
         try:
-            request = body()
-            started = time.perf_counter()
-            outcome = "transport"
-            self.calls += 1
-            self._in_flight_changed(+1)
-            try:
-                response = await self._http().post(self.url, json=request, headers=headers)
-                outcome = str(response.status_code)
-                return response
-            finally:
-                self._in_flight_changed(-1)
-                self.usage.call(outcome, time.perf_counter() - started)
+            response = await self._http().post(self.url, json=request, headers=headers)
+            outcome = str(response.status_code)
+            return response
         finally:
-            self._slots.release()
+            self._in_flight_changed(-1)
+            self.usage.call(outcome, time.perf_counter() - started)
 
     async def _take_slot(self, turn: Turn) -> None:
         """A slot for the turn's next request. The first is waited for within ``queue_timeout`` (as is
@@ -743,7 +751,7 @@ def decision_schema(perception: Perception) -> dict[str, Any]:
 def decision_example(perception: Perception) -> dict[str, Any]:
     """An answer of the right shape for the prompt (json_object and prompt formats), on an option that
     takes content when there is one, for the example to show where content goes."""
-    zh = perception.language.startswith("zh")
+    zh = perception.language != "en"
     ids = option_ids(perception)
     writes = next((i for i, o in ids.items() if o.action in TEXT_ACTIONS), None)
     return {
@@ -934,6 +942,16 @@ def answer_of(payload: dict[str, Any], prompt_tokens: int, completion_tokens: in
     )
 
 
+def _payload(response: httpx.Response) -> dict[str, Any]:
+    try:
+        payload = response.json()
+    except ValueError:
+        raise LlmError("invalid response: body is not JSON") from None
+    if not isinstance(payload, dict):
+        raise LlmError("invalid response: body is not a JSON object")
+    return payload
+
+
 def _error_message(response: httpx.Response) -> str:
     """The message of an error answer (OpenAI's {"error": {"message": ...}}, or {"error": "..."}), else
     its text."""
@@ -1043,7 +1061,7 @@ def _persona_lines(persona: Mapping[str, Any], zh: bool) -> list[str]:
 
 
 def system_prompt(perception: Perception) -> str:
-    zh = perception.language.startswith("zh")
+    zh = perception.language != "en"
     persona = "\n".join(_persona_lines(perception.persona, zh))
     if zh:
         return (
@@ -1121,7 +1139,7 @@ def _so_far(said: tuple[tuple[str, str], ...]) -> list[str]:
 def user_prompt(
     perception: Perception, memories: list[Memory], *, feed_limit: int = 8, message_limit: int = 5
 ) -> str:
-    zh = perception.language.startswith("zh")
+    zh = perception.language != "en"
 
     def t(en: str, cn: str) -> str:
         return cn if zh else en

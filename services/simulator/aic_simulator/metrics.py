@@ -38,6 +38,8 @@ FALLBACK_KINDS = (
     ("invalid output", "invalid_output"),
     ("invalid response", "invalid_response"),
     ("refused", "refused"),
+    ("invalid plan", "invalid_output"),
+    ("not recorded", "not_recorded"),
     ("no options", "no_options"),
     ("error:", "error"),
 )
@@ -45,8 +47,9 @@ FALLBACK_KINDS = (
 
 def fallback_kind(reason: str) -> str:
     """The kind of a tier's failure: timeout, queued (no free slot in time), budget (the day's tokens
-    spent), invalid_output, invalid_response, refused, no_options, http_error (the server answered an
-    error status), unreachable (no answer after the retries), error (an exception) or other."""
+    spent), invalid_output, invalid_response, refused, no_options, not_recorded (a replay without that
+    answer), http_error (the server answered an error status), unreachable (no answer after the retries),
+    error (an exception) or other."""
     for prefix, kind in FALLBACK_KINDS:
         if reason.startswith(prefix):
             return kind
@@ -128,7 +131,7 @@ class SimulatorCollector(Collector):
 def llm_metrics(llm: LlmPolicy) -> Iterator[Metric]:
     """The LLM tier's ``aic_sim_llm_*`` metrics, labelled by its server and model."""
     usage, names = llm.usage, ["server", "model"]
-    server = [llm.base_url, llm.model]
+    server = [llm.server, llm.model]
     tokens = CounterMetricFamily(
         "aic_sim_llm_tokens",
         "Tokens the LLM server counted, by direction (in: prompt, out: completion)",

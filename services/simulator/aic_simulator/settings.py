@@ -57,7 +57,8 @@ class SimulatorSettings(ServiceSettings):
     # Sent as reasoning_effort when set (OpenAI, DeepSeek; Ollama takes "none" to stop thinking).
     llm_reasoning_effort: str = ""
     # JSON merged into every request body last, e.g. {"enable_thinking": false} (Qwen on DashScope),
-    # {"chat_template_kwargs": {"enable_thinking": false}} (vLLM, llama.cpp), {"options": {...}} (Ollama).
+    # {"chat_template_kwargs": {"enable_thinking": false}} (vLLM, llama.cpp). Ollama's OpenAI-compatible
+    # endpoint ignores "options": set its context on the Ollama server, stop thinking with reasoning effort.
     llm_extra_body: dict[str, Any] = Field(default_factory=dict)
     # Tokens the LLM may spend per simulated day, in all and per character (0: no budget); past them
     # the rules decide, with the reason logged.

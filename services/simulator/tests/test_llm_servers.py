@@ -182,8 +182,9 @@ async def test_decisions_and_plans_work_against_every_server(profile: str) -> No
     print(
         f"\n{profile}: {DECISIONS} decisions + {PLANS} plans in {elapsed:.1f}s, {len(fell_back)} fell back, "
         f"{status_['calls']} calls {status_['calls_by_outcome']}, tokens in {status_['tokens_in']} "
-        f"out {status_['tokens_out']} wasted {status_['tokens_wasted']}, room raised {status_['max_tokens_raised']}, "
-        f"format {status_['response_format']['using']}, asked again {len(asked_again)}"
+        f"out {status_['tokens_out']} wasted {status_['tokens_wasted']}, "
+        f"room raised {status_['max_tokens_raised']}, format {status_['response_format']['using']}, "
+        f"asked again {len(asked_again)}"
     )
     assert len(fell_back) < 0.01 * DECISIONS, fell_back[:3]
     for (decision, trace), seen in zip(decided, perceptions, strict=True):
@@ -482,6 +483,8 @@ async def test_status_and_metrics_show_the_llm(tmp_path: Path, deepseek: Scripte
         await simulation.control(SimCommand.step, steps=30)
         llm = simulation.status()["llm"]
         metrics = await scraped(client)
+        public = (await client.get("/api/sim/status")).json()["llm"]
+        assert "server" not in public and public["model"] == "deepseek-chat", "the server is for operators"
 
     assert llm["server"] == deepseek.base_url and llm["model"] == "deepseek-chat"
     assert llm["response_format"]["using"] == "json_object"
@@ -503,3 +506,9 @@ async def test_status_and_metrics_show_the_llm(tmp_path: Path, deepseek: Scripte
     assert metric("aic_sim_llm_response_format", format="json_object") == 1
     assert metric("aic_sim_llm_tokens_today") == llm["tokens_today"]
     assert metric("aic_sim_fallbacks_total", reason="budget", tier="llm") == llm["fallbacks"]["budget"]
+
+
+def test_a_servers_credentials_never_show_in_status_or_metrics() -> None:
+    llm = LlmPolicy("http://user:s3cret@llm.internal:8000/v1?api-key=k1", "m")
+    assert llm.server == "http://llm.internal:8000/v1"
+    assert llm.status()["server"] == llm.server

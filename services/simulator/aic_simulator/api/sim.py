@@ -48,12 +48,17 @@ def _is_operator(principal: Principal | None) -> bool:
 
 
 @router.get("/status")
-async def sim_status(request: Request, service: Service) -> dict[str, Any]:
+async def sim_status(request: Request, service: Service, principal: OptionalPrincipal) -> dict[str, Any]:
     simulation = _simulation(request)
     if simulation.is_leader:
-        return simulation.status()
-    # A standby answers with what the leader last wrote (its checkpoint).
-    return await run_in_thread(service.standby_status, simulation.status())
+        status = simulation.status()
+    else:
+        # A standby answers with what the leader last wrote (its checkpoint).
+        status = await run_in_thread(service.standby_status, simulation.status())
+    if status.get("llm") and not (principal is not None and principal.is_admin):
+        # Where the LLM is served is the operators' business (an internal host, a port).
+        status = {**status, "llm": {k: v for k, v in status["llm"].items() if k != "server"}}
+    return status
 
 
 @router.post("/control")
