@@ -26,7 +26,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aic_common.db import run_in_thread
@@ -184,6 +184,7 @@ class Engine:
         self._talked_with: dict[str, list[str]] = {}
         self._posted_about: set[tuple[str, int]] = set()  # (agent, event) it has posted about
         self._known_news: dict[str, set[int]] = {}  # hazards and announcements each agent knows of
+        self._news_day: date | None = None  # the simulated day the two above were last pruned
         self._public_names: list[str] | None = None  # characters' and places' names, for the privacy guard
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
@@ -217,6 +218,7 @@ class Engine:
         for agent in due:
             self._prepare(agent, changes)
         self.talks.prune(world.sim_time)
+        self._forget_past_news()
         tick = world.steps + 1
         # Everyone due is perceived before anyone decides: the tasks start at the first await below.
         for agent in due:
@@ -368,6 +370,19 @@ class Engine:
             partner = world.agents.get(talk.other(agent.id)) if talk else None
             if talk is None or partner is None or partner.location_id != agent.location_id:
                 self._leave_talk(agent, talk, changes)
+
+    def _forget_past_news(self) -> None:
+        """Once a simulated day: who knew of and posted about events that are over is of no more use."""
+        today = self.world.sim_time.date()
+        if self._news_day == today:
+            return
+        self._news_day = today
+        current = {e.id for e in self.world.events if e.ends_at > self.world.sim_time}
+        self._posted_about = {(a, e) for a, e in self._posted_about if e in current}
+        for agent_id, known in list(self._known_news.items()):
+            known &= current
+            if not known:
+                del self._known_news[agent_id]
 
     def _hazard_at(self, location_id: str) -> EventInfo | None:
         return next((e for e in self.world.active_events(location_id) if e.kind == "hazard"), None)

@@ -369,3 +369,17 @@ async def test_pause_step_and_stop_with_decisions_on_their_way(tmp_path: Path) -
     # Shutting down cancelled what was on its way: nothing left running, nothing applied twice.
     assert slow.cancelled >= 1 and slow.in_flight == 0 and not slow.thinking and not engine.thinking
     assert not slow.asked_twice and slow.most_ticks_thinking <= 2
+
+
+async def test_what_characters_knew_of_events_that_are_over_is_let_go_each_day(tmp_path: Path) -> None:
+    engine = seeded_engine(tmp_path, RulePolicy(11), copies=1)
+    world = engine.world
+    over = next(e for e in world.events if e.ends_at <= world.sim_time + timedelta(hours=6))
+    later = next(e for e in world.events if e.ends_at > world.sim_time + timedelta(days=2))
+    engine._posted_about |= {("lin_xiaoyu", over.id), ("lin_xiaoyu", later.id)}
+    engine._known_news["chen_mo"] = {over.id}
+    while world.sim_time < over.ends_at.replace(hour=0, minute=0) + timedelta(days=1, minutes=1):
+        await engine.step(refresh=False, checkpoint=False)
+    assert ("lin_xiaoyu", over.id) not in engine._posted_about
+    assert ("lin_xiaoyu", later.id) in engine._posted_about
+    assert "chen_mo" not in engine._known_news
