@@ -273,9 +273,14 @@ class World:
         agent.dirty = True
 
     def agent_by_user(self, user_id: str) -> AgentState | None:
-        if self._by_user is None or len(self._by_user) != sum(1 for a in self.agents.values() if a.user_id):
+        # Asked many times a tick: the index is built once and again only after accounts_changed().
+        if self._by_user is None:
             self._by_user = {a.user_id: a for a in self.agents.values() if a.user_id}
         return self._by_user.get(user_id)
+
+    def accounts_changed(self) -> None:
+        """An agent got its account (store.refresh links them): agent_by_user's index is rebuilt."""
+        self._by_user = None
 
     def schedule(self, agent: AgentState, at: datetime) -> None:
         agent.next_wake_at = at

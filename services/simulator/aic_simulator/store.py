@@ -330,6 +330,8 @@ class SimStore:
                 )
                 for agent in unlinked:
                     agent.user_id = ids.get(agent.id)
+                if ids:
+                    world.accounts_changed()
                 linked = {agent_id: user_id for agent_id, user_id in ids.items() if user_id}
                 for other in world.agents.values():  # what was kept under the agent id moves to the account
                     for agent_id, user_id in linked.items():
