@@ -22,7 +22,15 @@ from aic_auth.settings import AuthSettings
 from aic_auth.throttle import Limit, Throttle
 from aic_common.bus import Outbox
 from aic_common.db import utc_now
-from aic_common.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from aic_common.errors import (
+    AppError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+)
 from aic_common.messages import UserDeleted, UserRegistered, UserUpdated
 from aic_common.tokens import TokenIssuer
 
@@ -189,10 +197,17 @@ class AuthService:
             self._publish_updated(session, user)
             return user
 
-    def change_password(self, user_id: str, *, current_password: str, new_password: str) -> None:
+    def change_password(
+        self, user_id: str, *, current_password: str, new_password: str, client_ip: str
+    ) -> None:
         user = self.get_user(user_id)
-        if not self.hasher.verify(user.password_hash, current_password):
-            raise Forbidden("The current password is wrong", code="wrong_password")
+        self._prove_password(
+            user,
+            user.id,
+            current_password,
+            client_ip,
+            refusal=Forbidden("The current password is wrong", code="wrong_password"),
+        )
         self.policy.check(new_password, username=user.username, email=user.email or "")
         new_hash = self.hasher.hash(new_password)
         with self.session_factory.begin() as session:
@@ -201,10 +216,15 @@ class AuthService:
             # Every session signed in with the old password ends.
             self._revoke_all(session, user_id)
 
-    def delete_account(self, user_id: str, *, password: str) -> None:
+    def delete_account(self, user_id: str, *, password: str, client_ip: str) -> None:
         user = self.get_user(user_id)
-        if not self.hasher.verify(user.password_hash, password):
-            raise Forbidden("The password is wrong", code="wrong_password")
+        self._prove_password(
+            user,
+            user.id,
+            password,
+            client_ip,
+            refusal=Forbidden("The password is wrong", code="wrong_password"),
+        )
         with self.session_factory.begin() as session:
             user = self._lock_user(session, user_id)
             session.execute(sa.delete(RefreshToken).where(RefreshToken.user_id == user_id))
@@ -231,32 +251,51 @@ class AuthService:
 
     # ------------------------------------------------------------------ sign-in
 
-    def _limits(self, identifier: str, client_ip: str) -> list[Limit]:
+    def _limits(self, account_key: str, client_ip: str) -> list[Limit]:
         return [
-            Limit(f"account:{identifier.lower()}", self.settings.login_max_failures_per_account),
+            Limit(f"account:{account_key}", self.settings.login_max_failures_per_account),
             Limit(f"ip:{client_ip}", self.settings.login_max_failures_per_ip),
         ]
+
+    def _prove_password(
+        self, user: User | None, account_key: str, password: str, client_ip: str, *, refusal: AppError
+    ) -> None:
+        """Returns when ``password`` is ``user``'s; raises ``refusal`` (and counts a failure) when it is not,
+        or 429 while the account or the address has failed too often. Sign-in, password change and
+        account deletion all prove a password here, so each account has one budget of guesses whichever
+        route they come by. ``account_key`` is the account's id (the name of an unknown account), so the
+        budget is the same whether it is named by its username or its email."""
+        now = self.clock()
+        limits = self._limits(account_key, client_ip)
+        with self.session_factory() as session:
+            wait = self.throttle.retry_after(session, limits, now)
+        if wait is not None:
+            raise TooManyRequests(
+                f"Too many failed sign-in attempts; try again in {wait} seconds", retry_after=wait
+            )
+        stored_hash = user.password_hash if user is not None else None
+        if self.hasher.verify(stored_hash, password) and user is not None and not user.is_ai:
+            return
+        with self.session_factory.begin() as session:
+            self.throttle.record_failure(session, [limit.key for limit in limits], now)
+        raise refusal
 
     def login(self, identifier: str, password: str, client_ip: str) -> TokenPair:
         """Tokens for the right password; the same 401 for an unknown account, a wrong password or
         an AI character (which has none), each after one argon2 verification."""
-        now = self.clock()
-        limits = self._limits(identifier, client_ip)
+        key = identifier.lower()
+        column = User.email_key if "@" in key else User.username_key
         with self.session_factory() as session:
-            wait = self.throttle.retry_after(session, limits, now)
-            if wait is not None:
-                raise TooManyRequests(
-                    f"Too many failed sign-in attempts; try again in {wait} seconds", retry_after=wait
-                )
-            key = identifier.lower()
-            column = User.email_key if "@" in key else User.username_key
             user = session.scalar(sa.select(User).where(column == key))
-        stored_hash = user.password_hash if user is not None else None
-        if not self.hasher.verify(stored_hash, password) or user is None or user.is_ai:
-            with self.session_factory.begin() as session:
-                self.throttle.record_failure(session, [limit.key for limit in limits], now)
-            raise Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials")
-        assert stored_hash is not None
+        self._prove_password(
+            user,
+            user.id if user is not None else f"name:{key}",
+            password,
+            client_ip,
+            refusal=Unauthorized(INVALID_CREDENTIALS, code="invalid_credentials"),
+        )
+        assert user is not None and user.password_hash is not None
+        stored_hash = user.password_hash
         new_hash = self.hasher.hash(password) if self.hasher.needs_rehash(stored_hash) else None
         with self.session_factory.begin() as session:
             if new_hash is not None:

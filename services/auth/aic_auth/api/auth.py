@@ -63,18 +63,25 @@ def update_me(body: UpdateMeRequest, principal: CurrentPrincipal, service: Servi
 
 
 @router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
-def change_password(body: ChangePasswordRequest, principal: CurrentPrincipal, service: Service) -> Response:
+def change_password(
+    body: ChangePasswordRequest, principal: CurrentPrincipal, service: Service, ip: ClientIp
+) -> Response:
     _people_only(principal)
     service.change_password(
-        principal.user_id, current_password=body.current_password, new_password=body.new_password
+        principal.user_id,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        client_ip=ip,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
-def delete_me(body: DeleteAccountRequest, principal: CurrentPrincipal, service: Service) -> Response:
+def delete_me(
+    body: DeleteAccountRequest, principal: CurrentPrincipal, service: Service, ip: ClientIp
+) -> Response:
     _people_only(principal)
-    service.delete_account(principal.user_id, password=body.password)
+    service.delete_account(principal.user_id, password=body.password, client_ip=ip)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

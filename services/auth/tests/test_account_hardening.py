@@ -1,0 +1,93 @@
+"""Guessing passwords and replaying refresh tokens, on SQLite + in-process bus and on MariaDB + RabbitMQ."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from aic_auth.settings import AuthSettings
+
+from .conftest import STRONG_PASSWORD, AuthEnv, running_auth
+
+pytestmark = pytest.mark.integration
+
+FAILURES_PER_ACCOUNT = 3
+
+
+@pytest.fixture
+async def auth(settings: AuthSettings) -> AsyncIterator[AuthEnv]:
+    """Auth allowing few failures per account, so that reaching the limit takes few argon2 checks."""
+    strict = settings.model_copy(update={"login_max_failures_per_account": FAILURES_PER_ACCOUNT})
+    async with running_auth(strict) as env:
+        yield env
+
+
+def bearer(token: str, ip: str = "203.0.113.50") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "X-Forwarded-For": ip}
+
+
+def assert_locked(response: httpx.Response) -> None:
+    assert response.status_code == 429, response.text
+    assert response.json()["code"] == "rate_limited"
+    assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_the_lock_holds_the_account_whether_named_by_username_or_email(auth: AuthEnv) -> None:
+    await auth.register("bob_b")
+    for attempt in range(FAILURES_PER_ACCOUNT):
+        guess = await auth.login("bob_b", f"guess {attempt}", ip=f"198.51.100.{attempt}")
+        assert guess.status_code == 401, guess.text
+    assert_locked(await auth.login("bob_b@example.com", ip="198.51.100.200"))
+    assert_locked(await auth.login("BOB_B", ip="198.51.100.201"))
+
+    # Failures by email count for the same account as failures by name.
+    await auth.register("carol_c")
+    await auth.login("carol_c@example.com", "guess by email", ip="198.51.100.10")
+    for attempt in range(FAILURES_PER_ACCOUNT - 1):
+        await auth.login("carol_c", f"guess {attempt}", ip="198.51.100.11")
+    assert_locked(await auth.login("carol_c", ip="198.51.100.12"))
+
+
+async def test_wrong_current_passwords_on_a_password_change_are_throttled_like_sign_in(
+    auth: AuthEnv,
+) -> None:
+    await auth.register("dave_d")
+    token = (await auth.login("dave_d")).json()["access_token"]
+    for attempt in range(FAILURES_PER_ACCOUNT):
+        wrong = await auth.client.post(
+            "/api/auth/me/password",
+            json={"current_password": f"guess {attempt}", "new_password": "a brand new passphrase 1"},
+            headers=bearer(token, f"198.51.100.{attempt}"),
+        )
+        assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_password", wrong.text
+    right = await auth.client.post(
+        "/api/auth/me/password",
+        json={"current_password": STRONG_PASSWORD, "new_password": "a brand new passphrase 1"},
+        headers=bearer(token, "198.51.100.100"),
+    )
+    assert_locked(right)
+    # One budget of guesses per account, whichever route they come by.
+    assert_locked(await auth.login("dave_d", ip="198.51.100.101"))
+
+
+async def test_wrong_passwords_on_account_deletion_are_throttled_like_sign_in(auth: AuthEnv) -> None:
+    await auth.register("erin_e")
+    token = (await auth.login("erin_e")).json()["access_token"]
+    for attempt in range(FAILURES_PER_ACCOUNT):
+        wrong = await auth.client.request(
+            "DELETE", "/api/auth/me", json={"password": f"guess {attempt}"}, headers=bearer(token)
+        )
+        assert wrong.status_code == 403 and wrong.json()["code"] == "wrong_password", wrong.text
+    right = await auth.client.request(
+        "DELETE", "/api/auth/me", json={"password": STRONG_PASSWORD}, headers=bearer(token)
+    )
+    assert_locked(right)
+    assert (await auth.client.get("/api/auth/me", headers=bearer(token))).status_code == 200
+
+    auth.clock.advance(auth.app.state.auth_service.settings.login_window_seconds + 1)
+    deleted = await auth.client.request(
+        "DELETE", "/api/auth/me", json={"password": STRONG_PASSWORD}, headers=bearer(token)
+    )
+    assert deleted.status_code == 204, deleted.text
