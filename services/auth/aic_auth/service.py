@@ -21,7 +21,7 @@ from aic_auth.schemas import TokenPair, is_valid_username
 from aic_auth.settings import AuthSettings
 from aic_auth.throttle import Limit, Throttle
 from aic_common.bus import Outbox
-from aic_common.db import utc_now
+from aic_common.db import run_transaction, utc_now
 from aic_common.errors import (
     AppError,
     Conflict,
@@ -325,25 +325,44 @@ class AuthService:
         """Rotate: the presented token is spent and a new one issued in its family. A spent token
         presented again means it leaked: the whole family is revoked."""
         now = self.clock()
-        with self.session_factory.begin() as session:
-            token = session.scalar(
-                sa.select(RefreshToken)
-                .where(RefreshToken.token_hash == hash_refresh_token(raw))
-                .with_for_update()
-            )
-            if token is None or token.revoked_at is not None or token.expires_at <= now:
-                raise Unauthorized(
-                    "The refresh token is not valid; sign in again", code="invalid_refresh_token"
-                )
-            if token.used_at is None:
-                token.used_at = now
-                user = session.get(User, token.user_id)
-                if user is None:
-                    raise Unauthorized("The account no longer exists", code="invalid_refresh_token")
-                return self._issue_pair(session, user, family_id=token.family_id)
-            self._revoke_family(session, token.family_id)
-        log.warning("refresh token reuse in family %s: family revoked", token.family_id)
+        # Run again when InnoDB picks it as a deadlock's victim: requests waiting for the token's row
+        # lock stand in the way of the winner's insert of the new token into the same index.
+        pair, family_id = run_transaction(
+            self.session_factory, lambda session: self._rotate(session, hash_refresh_token(raw), now)
+        )
+        if pair is not None:
+            return pair
+        log.warning("refresh token reuse in family %s: family revoked", family_id)
         raise Unauthorized("The refresh token was already used; sign in again", code="refresh_token_reused")
+
+    def _rotate(self, session: Session, token_hash: str, now: datetime) -> tuple[TokenPair | None, str]:
+        """The new pair and the family; no pair when the token was spent already (the family is
+        revoked then). Raises 401 for a token that is unknown, revoked or expired."""
+        # Spent by one conditional update: of requests presenting the token at once, exactly one changes
+        # the row on every backend (the others wait for its row lock, or SQLite's write lock, then match
+        # nothing), and a token revoked meanwhile matches nothing either.
+        spent = session.execute(
+            sa.update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == token_hash,
+                RefreshToken.used_at.is_(None),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > now,
+            )
+            .values(used_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        token = session.scalar(sa.select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
+            raise Unauthorized("The refresh token is not valid; sign in again", code="invalid_refresh_token")
+        if spent == 1:
+            user = session.get(User, token.user_id)
+            if user is None:
+                raise Unauthorized("The account no longer exists", code="invalid_refresh_token")
+            return self._issue_pair(session, user, family_id=token.family_id), token.family_id
+        # Spent before, by an earlier request or one that came at the same moment: reuse.
+        self._revoke_family(session, token.family_id)
+        return None, token.family_id
 
     def logout(self, raw: str) -> None:
         with self.session_factory.begin() as session:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -91,3 +92,20 @@ async def test_wrong_passwords_on_account_deletion_are_throttled_like_sign_in(au
         "DELETE", "/api/auth/me", json={"password": STRONG_PASSWORD}, headers=bearer(token)
     )
     assert deleted.status_code == 204, deleted.text
+
+
+async def test_a_refresh_token_presented_many_times_at_once_rotates_once(auth: AuthEnv) -> None:
+    await auth.register("frank_f")
+    for _ in range(3):
+        raw = (await auth.login("frank_f")).json()["refresh_token"]
+        answers = await asyncio.gather(
+            *(auth.client.post("/api/auth/refresh", json={"refresh_token": raw}) for _ in range(8))
+        )
+        statuses = sorted(answer.status_code for answer in answers)
+        assert statuses == [200] + [401] * 7, [answer.text for answer in answers]
+        refused = {answer.json()["code"] for answer in answers if answer.status_code == 401}
+        assert refused <= {"refresh_token_reused", "invalid_refresh_token"}
+        # The others were reuse of a spent token: the family is revoked, the one minted in it included.
+        minted = next(answer for answer in answers if answer.status_code == 200).json()["refresh_token"]
+        again = await auth.client.post("/api/auth/refresh", json={"refresh_token": minted})
+        assert again.status_code == 401, again.text
