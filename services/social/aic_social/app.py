@@ -14,7 +14,7 @@ from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
 from aic_social.api import messages, posts, search, users
 from aic_social.messaging import register_consumers
-from aic_social.models import Notification
+from aic_social.models import ExploreRanking, Notification
 from aic_social.service import Clock, SocialService, utc_now
 from aic_social.settings import SocialSettings
 
@@ -22,16 +22,23 @@ MIGRATIONS = "aic_social:migrations"
 
 
 def retention_rules(settings: SocialSettings) -> list[PruneRule]:
-    """What social deletes on its retention sweep: notifications read long ago. Everything else it holds
-    is what people wrote, or what shows it (see docs/deploy.md, "Data that grows")."""
-    notifications = Notification.__table__
+    """What social deletes on its retention sweep: notifications read long ago, explore rankings no
+    reader pages through any more. Everything else it holds is what people wrote, or what shows it
+    (see docs/deploy.md, "Data that grows")."""
+    notifications, rankings = Notification.__table__, ExploreRanking.__table__
     return [
         PruneRule(
             "notifications_read",
             notifications,
             notifications.c.read_at,  # NULL (unread) is never older than the cutoff
             timedelta(days=settings.read_notification_retention_days),
-        )
+        ),
+        PruneRule(
+            "explore_rankings",
+            rankings,
+            rankings.c.ranked_at,
+            timedelta(minutes=settings.explore_ranking_retention_minutes),
+        ),
     ]
 
 

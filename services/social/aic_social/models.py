@@ -148,6 +148,8 @@ class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         sa.Index("ix_notifications_user_id_id", "user_id", "id"),
+        # Whether the recipient has an unread one of this actor's already (SocialService._notify).
+        sa.Index("ix_notifications_user_id_actor_id", "user_id", "actor_id"),
         # The retention sweep finds notifications read long ago by it (aic_social.app.retention_rules).
         sa.Index("ix_notifications_read_at", "read_at"),
     )
@@ -190,3 +192,14 @@ class SearchTerm(Base):
     doc_kind: Mapped[str] = mapped_column(sa.String(1), primary_key=True)  # "p" post, "u" user
     doc_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
     weight: Mapped[float] = mapped_column(sa.Float)
+
+
+class ExploreRanking(Base):
+    """A ranking of the explore feed as of ``ranked_at`` (see ``explore.py``): a cursor names it by id."""
+
+    __tablename__ = "explore_rankings"
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    # The newest is found, and rankings are let go by the retention sweep, by it.
+    ranked_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+    post_ids: Mapped[list[int]] = mapped_column(sa.JSON)  # best first

@@ -32,7 +32,7 @@ class AuthorPublic(BaseModel):
 
 class ProfilePublic(AuthorPublic):
     bio: str
-    role: str
+    role: str | None = Field(default=None, description="shown to the person themselves and to admins only")
     post_count: int
     follower_count: int
     following_count: int

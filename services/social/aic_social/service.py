@@ -10,8 +10,8 @@ import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -32,8 +32,8 @@ from aic_common.messages import (
     UserFollowed,
     UserUnfollowed,
 )
-from aic_common.ranking import explore_score
 from aic_social import search
+from aic_social.explore import ExploreRankings
 from aic_social.models import (
     Comment,
     Conversation,
@@ -163,16 +163,39 @@ def decode_cursor(cursor: str | None) -> object | None:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError) as exc:
-        raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
+        raise invalid_cursor() from exc
+
+
+def invalid_cursor() -> InvalidInput:
+    return InvalidInput("The cursor is not valid", code="invalid_cursor")
+
+
+def is_whole_number(value: object, low: int = 0, high: int = NO_CURSOR) -> bool:
+    """A JSON integer within [low, high]: not a bool (an int to Python), and no wider than a BIGINT
+    (SQLite cannot bind a larger one)."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def id_cursor(cursor: str | None) -> int | None:
     value = decode_cursor(cursor)
     if value is None:
         return None
-    if not isinstance(value, int) or value < 0:
-        raise InvalidInput("The cursor is not valid", code="invalid_cursor")
+    if not is_whole_number(value):
+        raise invalid_cursor()
     return value
+
+
+def time_cursor(value: object) -> datetime:
+    """A time a cursor carries: naive UTC, as the columns hold it (an offset would not compare)."""
+    if not isinstance(value, str):
+        raise invalid_cursor()
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise invalid_cursor() from exc
+    if at.tzinfo is not None:
+        raise invalid_cursor()
+    return at
 
 
 # Row ids in URLs and bodies: ASCII digits only (str.isdigit() also takes "²", which int() refuses).
@@ -180,7 +203,7 @@ _ROW_ID = re.compile(r"[0-9]{1,19}")
 
 
 def is_row_id(value: str) -> bool:
-    return _ROW_ID.fullmatch(value) is not None
+    return _ROW_ID.fullmatch(value) is not None and int(value) <= NO_CURSOR
 
 
 def parse_id(value: str, what: str = "post") -> int:
@@ -202,6 +225,10 @@ class SocialService:
     session_factory: sessionmaker[Session]
     outbox: Outbox
     clock: Clock = utc_now
+    explore: ExploreRankings = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.explore = ExploreRankings(self.settings, self.session_factory, self.clock)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -430,7 +457,7 @@ class SocialService:
         content = self._check_text(content, self.settings.comment_max_length, "comment")
         parent: Comment | None = None
         if parent_id is not None:
-            parent = session.get(Comment, parent_id)
+            parent = session.get(Comment, parent_id) if parent_id <= NO_CURSOR else None
             if parent is None or parent.post_id != post_id or parent.deleted_at is not None:
                 raise NotFound("The comment you reply to does not exist", code="parent_not_found")
             if parent.parent_id is not None:  # one level of replies: answer within the thread
@@ -616,16 +643,9 @@ class SocialService:
         )
         position = decode_cursor(cursor)
         if position is not None:
-            if not (
-                isinstance(position, list)
-                and len(position) == 2
-                and all(isinstance(p, str) for p in position)
-            ):
-                raise InvalidInput("The cursor is not valid", code="invalid_cursor")
-            try:
-                at = datetime.fromisoformat(position[0])
-            except ValueError as exc:
-                raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
+            if not (isinstance(position, list) and len(position) == 2 and isinstance(position[1], str)):
+                raise invalid_cursor()
+            at = time_cursor(position[0])
             statement = statement.where(
                 sa.or_(Follow.created_at < at, sa.and_(Follow.created_at == at, theirs < position[1]))
             )
@@ -669,46 +689,42 @@ class SocialService:
     def explore_feed(
         self, session: Session, *, cursor: str | None, limit: int
     ) -> tuple[list[Post], str | None]:
-        """Recent posts ranked by engagement that decays with age (Hacker-News style).
+        """Recent posts ranked by engagement that decays with age (Hacker-News style), a page of the
+        kept ranking (aic_social.explore) at a time.
 
-        The cursor pins the moment the first page was ranked and how far we are, so later pages rank
-        the same set the same way: new posts do not shift it (they show on the next refresh)."""
-        state = decode_cursor(cursor)
-        if state is None:
-            as_of, offset = self.clock(), 0
-        else:
-            if (
-                not isinstance(state, dict)
-                or not isinstance(state.get("o"), int)
-                or not isinstance(state.get("t"), str)
-            ):
-                raise InvalidInput("The cursor is not valid", code="invalid_cursor")
-            try:
-                as_of, offset = datetime.fromisoformat(state["t"]), max(0, state["o"])
-            except ValueError as exc:
-                raise InvalidInput("The cursor is not valid", code="invalid_cursor") from exc
-        window_start = as_of - timedelta(hours=self.settings.explore_window_hours)
-        candidates = session.execute(
-            sa.select(Post.id, Post.like_count, Post.comment_count, Post.created_at).where(
-                Post.created_at > window_start, Post.created_at <= as_of, Post.deleted_at.is_(None)
-            )
-        ).all()
-        gravity = self.settings.explore_gravity
-
-        def score(row: sa.Row) -> float:
-            age_hours = (as_of - row.created_at).total_seconds() / 3600
-            return explore_score(row.like_count, row.comment_count, age_hours, gravity)
-
-        ranked = sorted(candidates, key=lambda r: (score(r), r.id), reverse=True)
-        page_ids = [r.id for r in ranked[offset : offset + limit]]
+        The cursor names the ranking the first page came from and how far we are, so later pages page
+        through the same order: new posts do not shift it (they show in a later ranking). A post
+        deleted since the ranking was made is left out of its page."""
+        generation, offset = self._explore_position(cursor)
+        ranking = self.explore.current(generation)
+        page_ids = ranking.post_ids[offset : offset + limit]
         posts = (
-            {p.id: p for p in session.scalars(sa.select(Post).where(Post.id.in_(page_ids)))}
+            {
+                p.id: p
+                for p in session.scalars(
+                    sa.select(Post).where(Post.id.in_(page_ids), Post.deleted_at.is_(None))
+                )
+            }
             if page_ids
             else {}
         )
-        more = offset + limit < len(ranked)
-        next_cursor = encode_cursor({"t": as_of.isoformat(), "o": offset + limit}) if more else None
+        more = offset + limit < len(ranking.post_ids)
+        next_cursor = encode_cursor({"g": ranking.generation, "o": offset + limit}) if more else None
         return [posts[i] for i in page_ids if i in posts], next_cursor
+
+    def _explore_position(self, cursor: str | None) -> tuple[int | None, int]:
+        """(the ranking, the offset in it) an explore cursor names; (None, 0): the first page."""
+        state = decode_cursor(cursor)
+        if state is None:
+            return None, 0
+        if not (
+            isinstance(state, dict)
+            and set(state) == {"g", "o"}
+            and is_whole_number(state["g"], low=1)
+            and is_whole_number(state["o"], high=self.settings.explore_ranking_size)
+        ):
+            raise invalid_cursor()
+        return state["g"], state["o"]
 
     # ------------------------------------------------------------------ messages
 
@@ -813,10 +829,10 @@ class SocialService:
         self, session: Session, actor: Actor, other: Profile, *, cursor: str | None, limit: int
     ) -> tuple[list[Message], str | None]:
         """Newest first; reading the first page marks the conversation read."""
+        before = id_cursor(cursor)
         conversation = self._conversation_between(session, actor.user_id, other.user_id, create=False)
         if conversation is None:
             return [], None
-        before = id_cursor(cursor)
         statement = sa.select(Message).where(Message.conversation_id == conversation.id)
         if before is not None:
             statement = statement.where(Message.id < before)
@@ -858,6 +874,10 @@ class SocialService:
         recipient = session.get(Profile, user_id)
         if recipient is None or recipient.deleted:
             return
+        if self._unread_notification_exists(
+            session, user_id, kind, actor, post_id=post_id, comment_id=comment_id, message_id=message_id
+        ):
+            return
         actor_profile = session.get(Profile, actor.user_id)
         now = self.clock()
         notification = Notification(
@@ -885,6 +905,38 @@ class SocialService:
                 created_at=now,
             ),
         )
+
+    def _unread_notification_exists(
+        self,
+        session: Session,
+        user_id: str,
+        kind: str,
+        actor: Actor,
+        *,
+        post_id: int | None,
+        comment_id: int | None,
+        message_id: int | None,
+    ) -> bool:
+        """One unread notification per (actor, object, kind): liking and unliking, or following and
+        unfollowing, again and again must not flood the recipient (nor their live stream)."""
+
+        def same(column: sa.ColumnElement[Any], value: int | None) -> sa.ColumnElement[bool]:
+            return column.is_(None) if value is None else column == value
+
+        found = session.scalar(
+            sa.select(Notification.id)
+            .where(
+                Notification.user_id == user_id,
+                Notification.actor_id == actor.user_id,
+                Notification.kind == kind,
+                same(Notification.post_id, post_id),
+                same(Notification.comment_id, comment_id),
+                same(Notification.message_id, message_id),
+                Notification.read_at.is_(None),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     def _notify_mentions(
         self, session: Session, actor: Actor, text: str, *, post_id: int, comment_id: int | None

@@ -32,6 +32,7 @@ from aic_social.schemas import (
     ProfilePublic,
     ReportPublic,
 )
+from aic_social.service import Actor
 from aic_social.settings import SocialSettings
 
 # Who wrote something, when their profile is gone (AuthorPublic's fields).
@@ -45,11 +46,25 @@ UNKNOWN_AUTHOR: dict[str, Any] = {
 
 
 class Presenter:
-    def __init__(self, session: Session, settings: SocialSettings, viewer_id: str | None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        settings: SocialSettings,
+        viewer_id: str | None,
+        *,
+        viewer_is_admin: bool = False,
+    ) -> None:
         self.session = session
         self.files = settings.files_url_prefix
         self.viewer_id = viewer_id
+        self.viewer_is_admin = viewer_is_admin
         self._profiles: dict[str, Profile] = {}
+
+    @classmethod
+    def for_viewer(cls, session: Session, settings: SocialSettings, viewer: Actor | None) -> Presenter:
+        if viewer is None:
+            return cls(session, settings, None)
+        return cls(session, settings, viewer.user_id, viewer_is_admin=viewer.is_admin)
 
     def _load_profiles(self, user_ids: Iterable[str]) -> None:
         missing = {u for u in user_ids if u and u not in self._profiles}
@@ -86,10 +101,13 @@ class Presenter:
         if self.viewer_id and self.viewer_id != profile.user_id:
             following = self.session.get(Follow, (self.viewer_id, profile.user_id)) is not None
             follows_you = self.session.get(Follow, (profile.user_id, self.viewer_id)) is not None
+        # A role is the person's own business and the operators': shown to anyone, it points attackers
+        # at the accounts worth taking over.
+        sees_role = self.viewer_is_admin or self.viewer_id == profile.user_id
         return ProfilePublic(
             **self._author_fields(profile.user_id, profile),
             bio=profile.bio,
-            role=profile.role,
+            role=profile.role if sees_role else None,
             post_count=profile.post_count,
             follower_count=profile.follower_count,
             following_count=profile.following_count,

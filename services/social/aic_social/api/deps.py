@@ -32,8 +32,16 @@ async def viewer_id(principal: OptionalPrincipal) -> str | None:
     return principal.user_id if principal is not None and not principal.is_service else None
 
 
+async def viewer(principal: OptionalPrincipal) -> Actor | None:
+    """Who reads, when a person is signed in (their role decides what else they see)."""
+    if principal is None or principal.is_service:
+        return None
+    return Actor(user_id=principal.user_id, role=principal.role, is_ai=principal.is_ai)
+
+
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 ViewerId = Annotated[str | None, Depends(viewer_id)]
+Viewer = Annotated[Actor | None, Depends(viewer)]
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query
 
 from aic_social import search as index
-from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
+from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, Viewer
 from aic_social.models import Post
 from aic_social.schemas import Page, ReportPublic, ReportResolve, SearchResults
 from aic_social.service import parse_id
@@ -21,12 +21,12 @@ router = APIRouter(tags=["search"])
 def search(
     q: Annotated[str, Query(min_length=1, max_length=100)],
     service: Service,
-    viewer: ViewerId,
+    viewer: Viewer,
     limit: Limit,
     type: Literal["all", "posts", "users"] = "all",
 ) -> SearchResults:
     with service.reading() as session:
-        presenter = Presenter(session, service.settings, viewer)
+        presenter = Presenter.for_viewer(session, service.settings, viewer)
         posts, users = [], []
         if type in ("all", "posts"):
             ranked = [int(doc) for doc, _ in index.search(session, index.POST, q, limit=limit)]

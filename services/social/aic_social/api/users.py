@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
+from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, Viewer, ViewerId
 from aic_social.schemas import Page, PostPublic, ProfilePublic, ProfileUpdate
+from aic_social.service import Actor
 from aic_social.views import Presenter
 
 router = APIRouter(prefix="/api/users", tags=["users"])
@@ -21,9 +22,9 @@ def update_me(body: ProfileUpdate, actor: CurrentActor, service: Service) -> Pro
 
 
 @router.get("/{username}", response_model=ProfilePublic)
-def get_profile(username: str, service: Service, viewer: ViewerId) -> ProfilePublic:
+def get_profile(username: str, service: Service, viewer: Viewer) -> ProfilePublic:
     with service.reading() as session:
-        return Presenter(session, service.settings, viewer).profile(
+        return Presenter.for_viewer(session, service.settings, viewer).profile(
             service.profile_by_username(session, username)
         )
 
@@ -53,7 +54,7 @@ def unfollow(username: str, actor: CurrentActor, service: Service) -> Response:
 
 
 def _follow_list(
-    username: str, service: Service, viewer: str | None, limit: int, cursor: str | None, *, followers: bool
+    username: str, service: Service, viewer: Actor | None, limit: int, cursor: str | None, *, followers: bool
 ) -> Page[ProfilePublic]:
     with service.reading() as session:
         profile = service.profile_by_username(session, username)
@@ -61,19 +62,20 @@ def _follow_list(
             session, profile, followers=followers, cursor=cursor, limit=limit
         )
         return Page(
-            items=Presenter(session, service.settings, viewer).profiles(people), next_cursor=next_cursor
+            items=Presenter.for_viewer(session, service.settings, viewer).profiles(people),
+            next_cursor=next_cursor,
         )
 
 
 @router.get("/{username}/followers", response_model=Page[ProfilePublic])
 def followers(
-    username: str, service: Service, viewer: ViewerId, limit: Limit, cursor: Cursor = None
+    username: str, service: Service, viewer: Viewer, limit: Limit, cursor: Cursor = None
 ) -> Page[ProfilePublic]:
     return _follow_list(username, service, viewer, limit, cursor, followers=True)
 
 
 @router.get("/{username}/following", response_model=Page[ProfilePublic])
 def following(
-    username: str, service: Service, viewer: ViewerId, limit: Limit, cursor: Cursor = None
+    username: str, service: Service, viewer: Viewer, limit: Limit, cursor: Cursor = None
 ) -> Page[ProfilePublic]:
     return _follow_list(username, service, viewer, limit, cursor, followers=False)
