@@ -40,6 +40,12 @@ Clock = Callable[[], datetime]
 INVALID_CREDENTIALS = "Invalid username or password"
 
 
+def username_or_email_taken() -> Conflict:
+    """One answer whether the username or the email is taken: it must not single out an email as
+    having an account (usernames are public anyway)."""
+    return Conflict("That username or email is already in use", code="username_or_email_taken")
+
+
 def hash_refresh_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
@@ -59,7 +65,9 @@ class AuthService:
 
     def register(self, *, username: str, email: str, password: str, display_name: str | None) -> User:
         self.policy.check(password, username=username, email=email)
-        password_hash = self.hasher.hash(password)  # slow: before the transaction, not inside it
+        # Slow: before the transaction, not inside it; and whatever follows, so that a refusal takes
+        # as long as an account made.
+        password_hash = self.hasher.hash(password)
         with self.session_factory.begin() as session:
             self._ensure_free(session, username=username, email=email)
             user = self._new_user(
@@ -127,10 +135,11 @@ class AuthService:
         return user
 
     def _ensure_free(self, session: Session, *, username: str, email: str | None) -> None:
-        if session.scalar(sa.select(User.id).where(User.username_key == username.lower())):
-            raise Conflict("That username is taken", code="username_taken")
-        if email and session.scalar(sa.select(User.id).where(User.email_key == email.lower())):
-            raise Conflict("That email is already registered", code="email_taken")
+        taken = User.username_key == username.lower()
+        if email:
+            taken = sa.or_(taken, User.email_key == email.lower())
+        if session.scalar(sa.select(User.id).where(taken).limit(1)):
+            raise username_or_email_taken()
 
     def _new_user(
         self,
@@ -162,7 +171,7 @@ class AuthService:
         try:
             session.flush()
         except IntegrityError as exc:  # lost a race with a concurrent registration
-            raise Conflict("That username or email is taken", code="username_taken") from exc
+            raise username_or_email_taken() from exc
         self.outbox.add(
             session,
             UserRegistered(

@@ -109,3 +109,29 @@ async def test_a_refresh_token_presented_many_times_at_once_rotates_once(auth: A
         minted = next(answer for answer in answers if answer.status_code == 200).json()["refresh_token"]
         again = await auth.client.post("/api/auth/refresh", json={"refresh_token": minted})
         assert again.status_code == 401, again.text
+
+
+async def test_registration_does_not_single_out_a_known_email(auth: AuthEnv) -> None:
+    assert (await auth.register("grace_g")).status_code == 201
+    hasher = auth.app.state.auth_service.hasher
+    hashed: list[str] = []
+    real_hash = hasher.hash
+
+    def counting_hash(password: str) -> str:
+        hashed.append(password)
+        return real_hash(password)
+
+    hasher.hash = counting_hash
+
+    async def register(username: str, email: str) -> httpx.Response:
+        body = {"username": username, "email": email, "password": STRONG_PASSWORD}
+        return await auth.client.post("/api/auth/register", json=body)
+
+    known_email = await register("nobody_yet", "GRACE_G@example.com")
+    taken_name = await register("Grace_G", "fresh@example.com")
+    assert known_email.status_code == taken_name.status_code == 409
+    assert known_email.json() == taken_name.json()
+    assert known_email.json()["code"] == "username_or_email_taken"
+    assert "email" not in known_email.json()["detail"].replace("username or email", "")
+    # Both refusals did the work of an account made: one argon2 hash each.
+    assert len(hashed) == 2

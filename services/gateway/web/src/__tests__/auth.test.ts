@@ -75,9 +75,14 @@ describe('auth store and client', () => {
     const { errorMessage, setLocale } = await import('@/i18n')
     setLocale('en')
     expect(errorMessage(new ApiError(409, 'username_taken', 'Username taken'))).toBe('That username is already taken.')
+    // Sign-up refuses a taken username and a known email alike, naming neither.
+    expect(errorMessage(new ApiError(409, 'username_or_email_taken', 'In use'))).toBe(
+      'That username or email is already in use.',
+    )
     expect(errorMessage(new ApiError(400, 'something_new', 'Exact server words'))).toBe('Exact server words')
     setLocale('zh-CN')
     expect(errorMessage(new ApiError(401, 'invalid_credentials', 'Invalid'))).toBe('用户名或密码错误。')
+    expect(errorMessage(new ApiError(409, 'username_or_email_taken', 'In use'))).toBe('该用户名或邮箱已被使用。')
     expect(localStorage.getItem('aic.locale')).toBe('zh-CN')
     setLocale('en')
   })

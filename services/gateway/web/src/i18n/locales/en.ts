@@ -60,6 +60,7 @@ export default {
     network: 'Cannot reach the server. Check your connection.',
     username_taken: 'That username is already taken.',
     email_taken: 'An account with that email already exists.',
+    username_or_email_taken: 'That username or email is already in use.',
     invalid_username: 'Usernames use letters, digits and underscores.',
     password_too_common: 'That password is too common. Pick another.',
     password_too_short: 'The password is too short.',

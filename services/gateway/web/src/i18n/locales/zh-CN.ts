@@ -61,6 +61,7 @@ const zhCN: typeof en = {
     network: '无法连接服务器，请检查网络。',
     username_taken: '该用户名已被占用。',
     email_taken: '该邮箱已注册。',
+    username_or_email_taken: '该用户名或邮箱已被使用。',
     invalid_username: '用户名只能包含字母、数字和下划线。',
     password_too_common: '密码过于常见，请换一个。',
     password_too_short: '密码太短。',
