@@ -51,6 +51,12 @@ RESERVED_CLAIMS = frozenset(
 )
 
 _SEGMENT = re.compile(r"^[A-Za-z0-9_-]*$")
+# How long a verifier trusts the JWKS it fetched (and how long the JWKS endpoint lets it be cached): a
+# key withdrawn from the JWKS is refused by every verifier this long after at the latest (see
+# JwksKeySource for sooner). The key rotation procedure waits this long between its steps.
+JWKS_MAX_AGE_SECONDS = 300
+# The least time between two fetches that a token asked for (an unknown key, an earlier key).
+JWKS_REFETCH_INTERVAL_SECONDS = 30
 # A client sends the same token with every request for its lifetime, and the RS256 check is most of
 # what verifying it costs: a verifier remembers the payloads of this many tokens whose signature held.
 SIGNATURES_REMEMBERED = 4096
@@ -354,6 +360,8 @@ class TokenVerifier:
         self._keys: dict[str, Key] = {
             kid: jwk.construct(public_key_pem(pem), "RS256") for kid, pem in public_keys.items()
         }
+        # The issuer lists its signing key first (TokenIssuer.jwks); the others are earlier keys.
+        self.current_kid: str | None = next(iter(self._keys), None)
         # token -> its signed payload. Only what the signature proves is remembered: expiry, issuer and
         # audience are checked again on every use. A new key set is a new verifier, with nothing in it.
         self._signed_payloads: dict[str, dict[str, Any]] = {}
@@ -465,9 +473,11 @@ class TokenVerifier:
 class JwksKeySource:
     """Verifies tokens with the keys of a JWKS URL, fetched lazily and cached.
 
-    The cache is refreshed when older than ``max_age_seconds`` and when a token names a kid it does not
-    know (a key rotation), but at most once per ``refetch_interval_seconds`` so that tokens with made-up
-    kids cannot make us hammer the auth service.
+    The cache is refreshed when older than ``max_age_seconds``, when a token names a kid it does not
+    know (a new key), and when a token names an earlier key rather than the current signing key (an
+    earlier key is the one an operator withdraws, so a withdrawn key is refused as soon as the next
+    fetch shows it gone) — the last two at most once per ``refetch_interval_seconds``, so that tokens
+    with made-up or old kids cannot make us hammer the auth service.
     """
 
     def __init__(
@@ -478,8 +488,8 @@ class JwksKeySource:
         *,
         leeway_seconds: int = 0,
         max_token_bytes: int = 8192,
-        refetch_interval_seconds: float = 30.0,
-        max_age_seconds: float = 3600.0,
+        refetch_interval_seconds: float = JWKS_REFETCH_INTERVAL_SECONDS,
+        max_age_seconds: float = JWKS_MAX_AGE_SECONDS,
         timeout_seconds: float = 5.0,
         http_client: httpx.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -532,11 +542,14 @@ class JwksKeySource:
 
     def _needs_fetch(self, kid: str | None) -> bool:
         verifier = self._verifier
-        return (
-            verifier is None
-            or self._monotonic() - self._fetched_at >= self.max_age_seconds
-            or (kid is not None and kid not in verifier.kids)
-        )
+        now = self._monotonic()
+        if verifier is None or now - self._fetched_at >= self.max_age_seconds:
+            return True
+        if kid is None or kid == verifier.current_kid:
+            return False
+        # Unknown (a new key), or an earlier key that may have been withdrawn since: look again, though
+        # not sooner than the rate limit allows (checked here too, so old tokens skip the lock).
+        return kid not in verifier.kids or now - self._attempted_at >= self.refetch_interval_seconds
 
     async def get_verifier(self, kid: str | None = None) -> TokenVerifier:
         if self._needs_fetch(kid):

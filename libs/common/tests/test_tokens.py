@@ -36,6 +36,8 @@ from aic_common.testing.tokens import (
     split,
 )
 from aic_common.tokens import (
+    JWKS_MAX_AGE_SECONDS,
+    JWKS_REFETCH_INTERVAL_SECONDS,
     Claims,
     InvalidToken,
     JwksKeySource,
@@ -591,3 +593,52 @@ async def test_jwks_source_rejects_malformed_without_fetching(kid: str) -> None:
     with pytest.raises(InvalidToken, match="algorithm"):
         await source.verify(f"{b64json(header(kid, 'none'))}.{b64json(good_claims())}.")
     assert server.requests == 0
+
+
+async def test_jwks_source_refuses_a_withdrawn_key_within_the_max_age(
+    private_pem: str, other_private_pem: str
+) -> None:
+    """An earlier key removed from the JWKS stops being trusted within JWKS_MAX_AGE_SECONDS at most,
+    whatever tokens come (here: only tokens of the current key, which never ask for a refetch)."""
+    old = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
+    new = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE, extra_public_keys=[private_pem])
+    server, clock = FakeJwksServer(new.jwks()), FakeMonotonic()
+    source = make_source(server, clock)
+    current = new.issue_access_token("1", username="a", role="user")
+    await source.verify(current)
+
+    server.jwks = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE).jwks()  # old withdrawn
+    clock.now += JWKS_MAX_AGE_SECONDS - 1
+    await source.verify(current)
+    assert server.requests == 1  # the current key's tokens never ask for a refetch
+    clock.now += 1
+    await source.verify(current)
+    assert server.requests == 2
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await source.verify(old.issue_access_token("2", username="b", role="user"))
+
+
+async def test_jwks_source_looks_again_when_a_token_names_an_earlier_key(
+    private_pem: str, other_private_pem: str
+) -> None:
+    """A token signed with an earlier (not the current) key makes the source look whether that key was
+    withdrawn, at most once per JWKS_REFETCH_INTERVAL_SECONDS: a compromised key is refused within
+    that interval of its removal, not at the end of the cache's max age."""
+    old = TokenIssuer(private_pem, issuer=ISSUER, audience=AUDIENCE)
+    new = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE, extra_public_keys=[private_pem])
+    server, clock = FakeJwksServer(new.jwks()), FakeMonotonic()
+    source = make_source(server, clock)
+    earlier = old.issue_access_token("1", username="a", role="user")
+    for _ in range(3):
+        assert (await source.verify(earlier)).subject == "1"
+    assert server.requests == 1  # within the interval: from the cache
+
+    server.jwks = TokenIssuer(other_private_pem, issuer=ISSUER, audience=AUDIENCE).jwks()  # withdrawn
+    clock.now += JWKS_REFETCH_INTERVAL_SECONDS - 1
+    assert (await source.verify(earlier)).subject == "1"
+    assert server.requests == 1
+    clock.now += 1
+    for _ in range(3):
+        with pytest.raises(InvalidToken, match="unknown key"):
+            await source.verify(earlier)
+    assert server.requests == 2  # the withdrawn kid is now unknown: refetches stay rate-limited

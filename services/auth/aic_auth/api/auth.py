@@ -19,6 +19,7 @@ from aic_auth.schemas import (
 )
 from aic_common.errors import Forbidden
 from aic_common.principals import CurrentPrincipal
+from aic_common.tokens import JWKS_MAX_AGE_SECONDS
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -87,8 +88,8 @@ def delete_me(
 
 @router.get("/.well-known/jwks.json")
 def jwks(request: Request, response: Response) -> dict:
-    # Short caching: verifiers pick up a rotated key within minutes.
-    response.headers["Cache-Control"] = "public, max-age=300"
+    # As long as the services trust what they fetched: a withdrawn key is gone everywhere within it.
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
     return request.app.state.auth_service.issuer.jwks()
 
 
