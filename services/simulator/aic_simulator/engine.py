@@ -15,6 +15,11 @@ tick's time, before the next tick's own decisions (the lag is one tick at most: 
 decision of the ticks before it). A thinking agent has no action and a wake-up in the past, which is
 what a checkpoint writes: a restarted engine lets it decide again. Rules answer at once and have no
 slots, so each of their ticks waits for all its decisions, as it always did.
+
+A day's plan written by the LLM is on its way in the same manner: an agent waking into a new day asks
+for its plan and decides in the first tick after the plan has arrived, so that the other agents'
+decisions keep the slots busy meanwhile. Without slots (rules, or an LLM run recorded or replayed one
+call at a time) a tick waits for its plans and its agents decide in it.
 """
 
 from __future__ import annotations
@@ -127,11 +132,11 @@ LLM_TIER = "llm"
 
 @dataclass
 class Thinking:
-    """A decision on its way; its agent does nothing else until it is applied."""
+    """A decision, or a day's plan, on its way; its agent does nothing else until it is applied."""
 
     agent: AgentState
-    perception: Perception
-    task: asyncio.Task[tuple[Decision, DecisionTrace]]
+    perception: Perception | None  # None: the task writes the agent's plan for the day
+    task: asyncio.Task[Any]
     tick: int  # the tick that asked
     last_stimulus: int  # the newest stimulus the world knew of when it asked
 
@@ -214,12 +219,12 @@ class Engine:
         due = [agent for agent in world.pop_due(world.sim_time) if agent.id not in self.thinking]
         for agent in due:
             self._finish(agent, changes)
-        await self._plan_days(due, changes)
+        tick = world.steps + 1
+        due = await self._plan_days(due, changes, tick)
         for agent in due:
             self._prepare(agent, changes)
         self.talks.prune(world.sim_time)
         self._forget_past_news()
-        tick = world.steps + 1
         # Everyone due is perceived before anyone decides: the tasks start at the first await below.
         for agent in due:
             perception = self.perceive(agent)
@@ -248,10 +253,15 @@ class Engine:
                 continue
             del self.thinking[agent_id]
             try:
-                decision, trace = thinking.task.result()
+                result = thinking.task.result()
             except Exception:
                 world.schedule(thinking.agent, world.sim_time)  # it decides again in the next tick
                 raise
+            if thinking.perception is None:  # its day is planned: it decides in the next tick
+                self._adopt_plan(thinking.agent, *result, changes)
+                world.schedule(thinking.agent, world.sim_time)
+                continue
+            decision, trace = result
             self._apply(thinking.agent, thinking.perception, decision, trace, changes, step)
             if self._addressed_while_thinking(thinking):
                 world.schedule(thinking.agent, world.sim_time)
@@ -310,35 +320,58 @@ class Engine:
 
     # ------------------------------------------------------------------ the day, before deciding
 
-    async def _plan_days(self, agents: list[AgentState], changes: Changes) -> None:
-        """A new day's plan for each agent waking into one: the policy's (an LLM writes it in one call,
-        all agents' calls at once) where it has one, the rule plan otherwise."""
+    async def _plan_days(self, agents: list[AgentState], changes: Changes, tick: int) -> list[AgentState]:
+        """A new day's plan for each agent waking into one: the policy's (an LLM writes it in one call)
+        where it has one, the rule plan otherwise. Returns the agents that decide in this tick: with
+        slots, those whose plan is on its way decide once it has arrived (see the module's docstring)."""
         world = self.world
         today = world.sim_time.date()
         new_day = [a for a in agents if a.plan_day != today.isoformat()]
         if not new_day:
-            return
-        rule_plans = [plan_day(a, today, world.locations, world.events, world.seed) for a in new_day]
+            return agents
+        requests = [
+            PlanRequest(
+                a,
+                today,
+                world.locations,
+                world.events,
+                plan_day(a, today, world.locations, world.events, world.seed),
+            )
+            for a in new_day
+        ]
         planner = getattr(self.policy, "plan_for", None)
-        written: list[list[PlanItem] | None] = [None] * len(new_day)
-        if planner is not None:
-            requests = [
-                PlanRequest(agent, today, world.locations, world.events, rule)
-                for agent, rule in zip(new_day, rule_plans, strict=True)
-            ]
-            written = list(await asyncio.gather(*(planner(r) for r in requests)))
-        for agent, rule, plan in zip(new_day, rule_plans, written, strict=True):
-            agent.plan, agent.plan_day, agent.dirty, agent.plan_dirty = (
-                plan or rule,
-                today.isoformat(),
-                True,
-                True,
-            )
-            blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "leisure")][:4]
-            zh = agent.language != "en"
-            self._memory(
-                agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks)
-            )
+        if planner is None or not getattr(self.policy, "writes_plans", True):
+            for request in requests:
+                self._adopt_plan(request.agent, request.rule_plan, today, changes)
+            return agents
+        if not self.overlap:
+            plans = await asyncio.gather(*(self._written_plan(planner, r) for r in requests))
+            for request, (plan, day) in zip(requests, plans, strict=True):
+                self._adopt_plan(request.agent, plan, day, changes)
+            return agents
+        for request in requests:
+            agent = request.agent
+            task = asyncio.create_task(self._written_plan(planner, request), name=f"plan-{agent.id}")
+            self.thinking[agent.id] = Thinking(agent, None, task, tick, world.last_stimulus)
+        return [a for a in agents if a.id not in self.thinking]
+
+    @staticmethod
+    async def _written_plan(
+        planner: Callable[[PlanRequest], Awaitable[list[PlanItem] | None]], request: PlanRequest
+    ) -> tuple[list[PlanItem], date]:
+        """The plan the policy wrote, or the rule plan, and the day it is for."""
+        return (await planner(request) or request.rule_plan), request.day
+
+    def _adopt_plan(self, agent: AgentState, plan: list[PlanItem], day: date, changes: Changes) -> None:
+        agent.plan, agent.plan_day, agent.dirty, agent.plan_dirty = (
+            plan,
+            day.isoformat(),
+            True,
+            True,
+        )
+        blocks = [i.label for i in agent.plan if i.activity in ("work", "event", "leisure")][:4]
+        zh = agent.language != "en"
+        self._memory(agent, changes, "plan", ("今天的计划:" if zh else "Today's plan: ") + "; ".join(blocks))
 
     def _prepare(self, agent: AgentState, changes: Changes) -> None:
         """Bring the agent's day up to date before it perceives (its plan is today's): a hazard's revision,

@@ -81,6 +81,11 @@ class TieredPolicy:
         self.decided_by: Counter[str] = Counter()
         self.fallbacks: Counter[str] = Counter()
 
+    @property
+    def writes_plans(self) -> bool:
+        """Whether a tier writes days' plans (an LLM); without one every plan is the rule plan."""
+        return any(getattr(t, "plan_for", None) is not None for t in self.tiers)
+
     def time_limit(self, tier: Policy) -> float | None:
         """How long ``tier`` may take on one decision or plan."""
         own = getattr(tier, "time_limit", None)

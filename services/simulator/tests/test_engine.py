@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -24,10 +25,11 @@ from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_k
 from aic_simulator.app import MIGRATIONS, create_app
 from aic_simulator.engine import Engine
 from aic_simulator.models import ActionLog, Agent, Stimulus
+from aic_simulator.plans import PlanRequest
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Perception, Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
-from aic_simulator.state import AgentState, LocationInfo, World
+from aic_simulator.state import AgentState, LocationInfo, PlanItem, World
 from aic_simulator.state import Stimulus as StimulusState
 from aic_simulator.store import SimStore
 from aic_simulator.tiers import TieredPolicy
@@ -136,6 +138,14 @@ class SlowPolicy:
         self.thinking[agent_id] = perception.sim_time
         self.most_ticks_thinking = max(self.most_ticks_thinking, len(set(self.thinking.values())))
         try:
+            await self._call()
+        finally:
+            del self.thinking[agent_id]
+        return Decision(action=ActionKind.rest, reason="slow"), DecisionTrace(tier=self.name, latency_ms=1.0)
+
+    async def _call(self) -> None:
+        """One call: it waits for a slot, then holds it until answered."""
+        try:
             async with self._slots:
                 answer = asyncio.get_running_loop().create_future()
                 self._wire.append(answer)
@@ -147,16 +157,31 @@ class SlowPolicy:
         except asyncio.CancelledError:
             self.cancelled += 1
             raise
-        finally:
-            del self.thinking[agent_id]
         self.answered += 1
-        return Decision(action=ActionKind.rest, reason="slow"), DecisionTrace(tier=self.name, latency_ms=1.0)
 
     def answer(self) -> None:
         """Answer every call on the wire: one round of the LLM's latency."""
         wire, self._wire = self._wire, []
         for call in wire:
             call.set_result(None)
+
+
+class PlanningPolicy(SlowPolicy):
+    """A SlowPolicy that also writes each day's plan, a call that holds a slot as a decision does."""
+
+    PLAN: ClassVar[list[PlanItem]] = [PlanItem(0, 24 * 60, "leisure", "cafe", "A day at the café")]
+
+    def __init__(self, concurrency: int) -> None:
+        super().__init__(concurrency)
+        self.planning: set[str] = set()
+
+    async def plan_for(self, request: PlanRequest) -> list[PlanItem]:
+        self.planning.add(request.agent.id)
+        try:
+            await self._call()
+        finally:
+            self.planning.discard(request.agent.id)
+        return self.PLAN
 
 
 @contextlib.asynccontextmanager
@@ -276,6 +301,36 @@ async def test_a_tick_waits_for_every_decision_of_the_tick_before(tmp_path: Path
     assert policy.most_ticks_thinking == 2 and not policy.asked_twice
     assert engine.world.decisions == policy.answered == sum(policy.asked.values()) == len(logged(engine))
     assert engine.world.decisions > len(engine.world.agents)
+
+
+async def test_a_plan_on_its_way_leaves_the_other_slots_to_decisions(tmp_path: Path) -> None:
+    # Two agents wake into a new day and ask for their plans; four whose day is planned decide meanwhile.
+    policy = PlanningPolicy(4)
+    engine = small_engine(tmp_path, policy, [0] * 6)
+    for agent in list(engine.world.agents.values())[2:]:
+        agent.plan_day = START.date().isoformat()
+    first = asyncio.create_task(tick(engine))
+    await wait_for(lambda: policy.in_flight == 4, what="two plans and two decisions on the wire")
+    assert policy.planning == {"a00", "a01"} and set(policy.thinking) == {"a02", "a03", "a04", "a05"}
+    policy.answer()
+    await wait_for(first.done, what="the tick to end with two decisions on their way")
+    # The plans arrived and were adopted; their agents decide in the next tick.
+    assert engine.world.agents["a00"].plan == PlanningPolicy.PLAN
+    assert engine.world.agents["a01"].plan_day == START.date().isoformat()
+    assert sorted(engine.thinking) == ["a04", "a05"]
+    async with answering(policy):
+        await tick(engine)
+        await engine.settle()
+    log = logged(engine)
+    assert [(agent, step) for agent, step, _ in log] == [
+        ("a02", 1),
+        ("a03", 1),
+        ("a04", 2),
+        ("a05", 2),
+        ("a00", 2),
+        ("a01", 2),
+    ]
+    assert not policy.asked_twice and sum(policy.asked.values()) == 6
 
 
 async def test_a_decision_that_times_out_falls_back_to_the_rules(tmp_path: Path) -> None:
