@@ -76,13 +76,19 @@ class Post(Base):
 
 class Comment(Base):
     __tablename__ = "comments"
-    __table_args__ = (sa.Index("ix_comments_post_id_id", "post_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_comments_post_id_id", "post_id", "id"),
+        # A comment's replies, oldest first, without reading deleted ones (SocialService._threads).
+        sa.Index("ix_comments_parent_id_deleted_at_id", "parent_id", "deleted_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     post_id: Mapped[int] = mapped_column(sa.BigInteger)
     author_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     # A reply's parent is always a top-level comment: one level of replies.
     parent_id: Mapped[int | None] = mapped_column(sa.BigInteger)
+    # A top-level comment's live replies.
+    reply_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     content: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -86,7 +86,14 @@ class CommentPublic(BaseModel):
     parent_id: str | None
     content: str
     created_at: UtcDateTime
-    replies: list[CommentPublic] = Field(default_factory=list)
+    replies: list[CommentPublic] = Field(
+        default_factory=list, description="a top-level comment's first replies, oldest first"
+    )
+    reply_count: int = Field(default=0, description="how many replies it has in all")
+    replies_next_cursor: str | None = Field(
+        default=None,
+        description="where its other replies start: GET /api/posts/{post_id}/comments?parent_id={id}&cursor=",
+    )
 
 
 class MessageCreate(BaseModel):

@@ -242,6 +242,7 @@ class SeedComment:
     created_at: datetime
     parent: SeedComment | None = None
     id: int = 0
+    reply_count: int = 0
 
 
 @dataclass
@@ -482,6 +483,8 @@ def _generate_comments(
             comment = SeedComment(post.id, commenter, text, when, parent)
             if parent is None:
                 top_level.append(comment)
+            else:
+                parent.reply_count += 1
             comments.append(comment)
             post.comment_count += 1
     # Comment ids, like post ids, grow with time; a reply is always later than its parent.
@@ -710,6 +713,7 @@ def _write(social: sa.Engine, auth: sa.Engine, data: SeedData, password_hash: st
                 "post_id": c.post_id,
                 "author_id": people[c.author].id,
                 "parent_id": c.parent.id if c.parent else None,
+                "reply_count": c.reply_count,
                 "content": c.content,
                 "created_at": c.created_at,
                 "deleted_at": None,

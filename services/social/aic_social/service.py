@@ -137,6 +137,15 @@ HOME_TIMELINE = _home_timeline_statement()
 AUTHOR_TIMELINE = _author_timeline_statement()
 
 
+@dataclass
+class Thread:
+    """A top-level comment's first replies, how many it has, and where the rest start (None: shown)."""
+
+    replies: list[Comment]
+    reply_count: int
+    next_cursor: str | None
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who acts: from a verified token (a person) or from a simulator command (an AI character)."""
@@ -473,6 +482,8 @@ class SocialService:
         session.add(comment)
         session.flush()
         post.comment_count += 1
+        if parent is not None:
+            self._count_replies(session, parent.id, +1)
         if post.author_id != actor.user_id:
             self._notify(session, post.author_id, "comment", actor, post_id=post_id, comment_id=comment.id)
         if parent is not None and parent.author_id not in (actor.user_id, post.author_id):
@@ -518,14 +529,27 @@ class SocialService:
             item.deleted_at = now
         if post is not None:
             post.comment_count = max(0, post.comment_count - len(doomed))
+        if comment.parent_id is not None:
+            self._count_replies(session, comment.parent_id, -1)
         session.execute(sa.delete(Notification).where(Notification.comment_id.in_([c.id for c in doomed])))
+
+    def _count_replies(self, session: Session, parent_id: int, delta: int) -> None:
+        session.execute(
+            sa.update(Comment)
+            .where(Comment.id == parent_id)
+            .values(
+                reply_count=sa.case((Comment.reply_count + delta > 0, Comment.reply_count + delta), else_=0)
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     def comments_of(
         self, session: Session, post_id: int, *, cursor: str | None, limit: int
-    ) -> tuple[list[Comment], dict[int, list[Comment]], str | None]:
-        """Top-level comments oldest first, a page at a time, with all their replies."""
-        self.get_post(session, post_id)
+    ) -> tuple[list[Comment], dict[int, Thread], str | None]:
+        """Top-level comments oldest first, a page at a time, each with its first replies
+        (``replies_per_comment``): a comment with hundreds of replies must not make the page huge."""
         after = id_cursor(cursor) or 0
+        self.get_post(session, post_id)
         top = session.scalars(
             sa.select(Comment)
             .where(
@@ -539,15 +563,53 @@ class SocialService:
         ).all()
         has_more = len(top) > limit
         top = top[:limit]
-        replies: dict[int, list[Comment]] = {c.id: [] for c in top}
-        if top:
-            for reply in session.scalars(
-                sa.select(Comment)
-                .where(Comment.parent_id.in_(list(replies)), Comment.deleted_at.is_(None))
+        next_cursor = encode_cursor(top[-1].id) if has_more else None
+        return list(top), self._threads(session, list(top)), next_cursor
+
+    def _threads(self, session: Session, top: list[Comment]) -> dict[int, Thread]:
+        """Each comment's first replies, in one statement that reads only those: per comment an index
+        range of (parent_id, deleted_at, id) cut by LIMIT. How many there are is kept on the comment
+        (reply_count): counting them here would read every reply of the page."""
+        threads = {c.id: Thread([], c.reply_count, None) for c in top}
+        answered = [c.id for c in top if c.reply_count > 0]
+        if not answered:
+            return threads
+        firsts = [
+            sa.select(
+                sa.select(Comment.id)
+                .where(Comment.parent_id == parent_id, Comment.deleted_at.is_(None))
                 .order_by(Comment.id)
-            ):
-                replies[reply.parent_id].append(reply)  # type: ignore[index]
-        return list(top), replies, encode_cursor(top[-1].id) if has_more else None
+                .limit(self.settings.replies_per_comment)
+                .subquery()  # a LIMIT per part of a UNION needs a subquery on SQLite
+            )
+            for parent_id in answered
+        ]
+        shown = sa.union_all(*firsts).subquery("shown")
+        for reply in session.scalars(
+            sa.select(Comment).join(shown, shown.c.id == Comment.id).order_by(Comment.id)
+        ):
+            threads[reply.parent_id].replies.append(reply)  # type: ignore[index]
+        for thread in threads.values():
+            if thread.reply_count > len(thread.replies) and thread.replies:
+                thread.next_cursor = encode_cursor(thread.replies[-1].id)
+        return threads
+
+    def replies_of(
+        self, session: Session, post_id: int, parent_id: int, *, cursor: str | None, limit: int
+    ) -> tuple[list[Comment], str | None]:
+        """A comment's replies oldest first, a page at a time (a reply has none)."""
+        after = id_cursor(cursor) or 0
+        self.get_post(session, post_id)
+        parent = session.get(Comment, parent_id)
+        if parent is None or parent.post_id != post_id or parent.deleted_at is not None:
+            raise NotFound("No such comment", code="comment_not_found")
+        replies = session.scalars(
+            sa.select(Comment)
+            .where(Comment.parent_id == parent_id, Comment.deleted_at.is_(None), Comment.id > after)
+            .order_by(Comment.id)
+            .limit(limit + 1)
+        ).all()
+        return list(replies[:limit]), encode_cursor(replies[limit - 1].id) if len(replies) > limit else None
 
     # ------------------------------------------------------------------ likes
 
@@ -1065,11 +1127,17 @@ class SocialService:
             sa.select(Post).where(Post.author_id == user_id, Post.deleted_at.is_(None)).with_for_update()
         ):
             self._soft_delete_post(session, post, deleted_by=user_id)
-        # Their comments on others' posts, with the counts on those posts.
+        # Their comments on others' posts, with the counts on those posts and on the comments they
+        # replied to.
         per_post = session.execute(
             sa.select(Comment.post_id, sa.func.count())
             .where(Comment.author_id == user_id, Comment.deleted_at.is_(None))
             .group_by(Comment.post_id)
+        ).all()
+        per_parent = session.execute(
+            sa.select(Comment.parent_id, sa.func.count())
+            .where(Comment.author_id == user_id, Comment.deleted_at.is_(None), Comment.parent_id.is_not(None))
+            .group_by(Comment.parent_id)
         ).all()
         now = self.clock()
         session.execute(
@@ -1085,6 +1153,8 @@ class SocialService:
                     comment_count=sa.case((Post.comment_count > count, Post.comment_count - count), else_=0)
                 )
             )
+        for parent_id, count in per_parent:
+            self._count_replies(session, parent_id, -count)
         for post_id in session.scalars(sa.select(Like.post_id).where(Like.user_id == user_id)).all():
             session.execute(
                 sa.update(Post)

@@ -16,6 +16,8 @@ class SocialSettings(ServiceSettings):
     max_images_per_post: int = Field(default=9, ge=0, le=9)
     page_size_default: int = Field(default=20, ge=1, le=100)
     page_size_max: int = Field(default=50, ge=1, le=200)
+    # A comment in a page of comments carries this many of its replies; the rest come a page at a time.
+    replies_per_comment: int = Field(default=3, ge=1, le=50)
     # Explore ranks posts of this many recent hours by engagement that decays with age.
     explore_window_hours: int = Field(default=72, ge=1)
     explore_gravity: float = Field(default=1.5, gt=0)

@@ -32,7 +32,7 @@ from aic_social.schemas import (
     ProfilePublic,
     ReportPublic,
 )
-from aic_social.service import Actor
+from aic_social.service import Actor, Thread
 from aic_social.settings import SocialSettings
 
 # Who wrote something, when their profile is gone (AuthorPublic's fields).
@@ -168,8 +168,9 @@ class Presenter:
     def post(self, post: Post) -> PostPublic:
         return self.posts([post])[0]
 
-    def comment(self, comment: Comment, replies: list[Comment] | None = None) -> CommentPublic:
-        self._load_profiles([comment.author_id, *(r.author_id for r in replies or [])])
+    def comment(self, comment: Comment, thread: Thread | None = None) -> CommentPublic:
+        replies = thread.replies if thread else []
+        self._load_profiles([comment.author_id, *(r.author_id for r in replies)])
         return CommentPublic(
             id=str(comment.id),
             post_id=str(comment.post_id),
@@ -177,12 +178,17 @@ class Presenter:
             parent_id=str(comment.parent_id) if comment.parent_id else None,
             content=comment.content,
             created_at=comment.created_at,
-            replies=[self.comment(r) for r in replies or []],
+            replies=[self.comment(r) for r in replies],
+            reply_count=thread.reply_count if thread else 0,
+            replies_next_cursor=thread.next_cursor if thread else None,
         )
 
-    def comments(self, top: list[Comment], replies: dict[int, list[Comment]]) -> list[CommentPublic]:
-        self._load_profiles([c.author_id for c in top] + [r.author_id for rs in replies.values() for r in rs])
-        return [self.comment(c, replies.get(c.id, [])) for c in top]
+    def comments(self, top: list[Comment], threads: dict[int, Thread] | None = None) -> list[CommentPublic]:
+        threads = threads or {}
+        self._load_profiles(
+            [c.author_id for c in top] + [r.author_id for t in threads.values() for r in t.replies]
+        )
+        return [self.comment(c, threads.get(c.id)) for c in top]
 
     def message(self, message: Message) -> MessagePublic:
         return MessagePublic(

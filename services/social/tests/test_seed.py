@@ -112,6 +112,14 @@ def test_counters_match_the_rows_and_the_graph_is_sound(
             )
         )
         assert count(c, bad_replies) == 0
+        reply = sa.orm.aliased(Comment)
+        replies = (
+            sa.select(sa.func.count())
+            .where(reply.parent_id == Comment.id, reply.deleted_at.is_(None))
+            .scalar_subquery()
+        )
+        assert count(c, sa.select(Comment.id).where(Comment.reply_count != replies)) == 0
+        assert c.scalar(sa.select(sa.func.max(Comment.reply_count))) > 0
 
         # Ids follow time, as the keyset pagination assumes.
         by_id = c.scalars(sa.select(Post.created_at).order_by(Post.id)).all()

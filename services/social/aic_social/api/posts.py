@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
 from aic_social.schemas import CommentCreate, CommentPublic, Page, PostCreate, PostPublic, ReportCreate
@@ -51,15 +53,27 @@ def create_comment(post_id: str, body: CommentCreate, actor: CurrentActor, servi
 
 @router.get("/api/posts/{post_id}/comments", response_model=Page[CommentPublic])
 def list_comments(
-    post_id: str, service: Service, viewer: ViewerId, limit: Limit, cursor: Cursor = None
+    post_id: str,
+    service: Service,
+    viewer: ViewerId,
+    limit: Limit,
+    cursor: Cursor = None,
+    parent_id: Annotated[
+        str | None,
+        Query(pattern=r"^[0-9]{1,19}$", description="list this comment's replies instead"),
+    ] = None,
 ) -> Page[CommentPublic]:
     with service.reading() as session:
-        top, replies, next_cursor = service.comments_of(
+        presenter = Presenter(session, service.settings, viewer)
+        if parent_id is not None:
+            replies, next_cursor = service.replies_of(
+                session, parse_id(post_id), parse_id(parent_id, "comment"), cursor=cursor, limit=limit
+            )
+            return Page(items=presenter.comments(replies), next_cursor=next_cursor)
+        top, threads, next_cursor = service.comments_of(
             session, parse_id(post_id), cursor=cursor, limit=limit
         )
-        return Page(
-            items=Presenter(session, service.settings, viewer).comments(top, replies), next_cursor=next_cursor
-        )
+        return Page(items=presenter.comments(top, threads), next_cursor=next_cursor)
 
 
 @router.delete("/api/comments/{comment_id}", status_code=status.HTTP_204_NO_CONTENT)
