@@ -66,26 +66,26 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
 FROM runtime AS auth
 COPY --from=build /opt/aic/auth /opt/aic/auth
 ENV PATH=/opt/aic/auth/bin:$PATH
-CMD ["python", "-m", "uvicorn", "aic_auth.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
+CMD ["python", "-m", "aic_common.server", "aic_auth.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]
 
 FROM runtime AS social
 COPY --from=build /opt/aic/social /opt/aic/social
 ENV PATH=/opt/aic/social/bin:$PATH
-CMD ["python", "-m", "uvicorn", "aic_social.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
+CMD ["python", "-m", "aic_common.server", "aic_social.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]
 
 FROM runtime AS files
 COPY --from=build /opt/aic/files /opt/aic/files
 ENV PATH=/opt/aic/files/bin:$PATH
-CMD ["python", "-m", "uvicorn", "aic_files.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
+CMD ["python", "-m", "aic_common.server", "aic_files.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]
 
 FROM runtime AS simulator
 COPY --from=build /opt/aic/simulator /opt/aic/simulator
 ENV PATH=/opt/aic/simulator/bin:$PATH
-CMD ["python", "-m", "uvicorn", "aic_simulator.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
+CMD ["python", "-m", "aic_common.server", "aic_simulator.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]
 
 FROM runtime AS gateway
 COPY --from=build /opt/aic/gateway /opt/aic/gateway
 COPY --from=web /web/dist /opt/aic/web
 ENV PATH=/opt/aic/gateway/bin:$PATH \
     AIC_WEB_DIST_DIR=/opt/aic/web
-CMD ["python", "-m", "uvicorn", "aic_gateway.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--lifespan", "on", "--timeout-graceful-shutdown", "20", "--timeout-keep-alive", "75"]
+CMD ["python", "-m", "aic_common.server", "aic_gateway.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "20"]

@@ -61,8 +61,9 @@ SETTINGS_CLASSES: dict[str, type[ServiceSettings]] = {
     "simulator": SimulatorSettings,
     "gateway": GatewaySettings,
 }
-# Variables a service container gets that are not its settings: uvicorn reads this one itself.
-SERVER_VARIABLES = frozenset({"FORWARDED_ALLOW_IPS"})
+# Variables a service container gets that are not its settings: none, the server's options are all
+# in aic_common.server.
+SERVER_VARIABLES: frozenset[str] = frozenset()
 # Images of the data stores and their tools (everything else is built by the Dockerfile); the AWS CLI
 # uploads the database dumps.
 STORE_IMAGES = frozenset({"mysql", "rabbitmq", "redis", "minio/minio", "minio/mc", "amazon/aws-cli"})

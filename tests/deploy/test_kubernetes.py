@@ -58,8 +58,9 @@ from .conftest import (
 pytestmark = pytest.mark.unit
 
 STATELESS = [spec.name for spec in ALL_SPECS if spec.name != "simulator"]
-# What an overlay sets differently from docker-compose.yml on purpose.
-OVERLAY_OWN_VALUES = {"dev": set(), "prod": {"AIC_S3_ENDPOINT_URL"}}
+# What an overlay sets differently from docker-compose.yml on purpose: whose X-Forwarded-For is believed
+# (the pod network there; compose's own network, and nobody at the gateway's published port).
+OVERLAY_OWN_VALUES = {"dev": {"AIC_TRUSTED_PROXIES"}, "prod": {"AIC_S3_ENDPOINT_URL", "AIC_TRUSTED_PROXIES"}}
 # What a service's server container adds to the runner's variables: its database pool, sized for many
 # replicas (base/patches/database-pools.yaml; test_database_connections.py adds the pools up).
 POOL_SIZING = frozenset({"AIC_DB_POOL_SIZE", "AIC_DB_MAX_OVERFLOW"})

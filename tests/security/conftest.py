@@ -12,7 +12,7 @@ import pytest
 
 from aic_common.testing import free_port, wait_until_serving
 from aic_common.testing.community import Account, Community
-from aic_gateway.stack import GATEWAY, Stack
+from aic_gateway.stack import GATEWAY, GATEWAY_SPEC, Stack, serve_command
 
 ExtraGateway = Callable[..., contextlib.AbstractContextManager[str]]
 
@@ -51,8 +51,10 @@ def extra_gateway(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Ite
         env.update(stack.env_for(GATEWAY))
         env.update({"AIC_PORT": str(port), "AIC_DATA_DIR": str(tmp_path), **settings})
         log_path = tmp_path / f"gateway-{port}.log"
-        command = [sys.executable, "-m", "uvicorn", "aic_gateway.app:create_app", "--factory"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
+        command = [
+            sys.executable,
+            *serve_command(GATEWAY_SPEC, host="127.0.0.1", port=port, graceful_shutdown_seconds=5),
+        ]
         with log_path.open("wb") as log:
             process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
         started.append(process)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, IPvAnyNetwork, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that look like a secret but are not one. Refused outside dev mode.
@@ -114,6 +114,11 @@ class ServiceSettings(BaseSettings):
     # Client credentials with which this service asks auth for a service token (internal calls).
     service_client_id: str = ""
     service_client_secret: SecretStr = SecretStr("")
+
+    # Proxies in front of this service whose X-Forwarded-For is believed (aic_common.client_address),
+    # as a JSON list of addresses or networks: the gateway's are the ingress in front of it, a
+    # service's the gateway. Empty: nobody's; the peer is the client.
+    trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
     # Bearer token a scraper must send to read /metrics (route templates, request counts, open streams).
     # Empty, in dev mode only, leaves /metrics open.

@@ -35,12 +35,11 @@ class AuthSettings(ServiceSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
 
     # Failed sign-ins counted in fixed windows: per account (25 per 15 min keeps it under 100 an hour
-    # and a victim is locked out for 15 minutes at most) and per client address.
+    # and a victim is locked out for 15 minutes at most) and per client address (the one the gateway,
+    # named in AIC_TRUSTED_PROXIES, passes on).
     login_window_seconds: int = Field(default=900, ge=1)
     login_max_failures_per_account: int = Field(default=25, ge=1)
     login_max_failures_per_ip: int = Field(default=100, ge=1)
-    # Addresses of proxies (the gateway) whose X-Forwarded-For names the real client.
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
 
     bootstrap_admin_username: str = ""
     bootstrap_admin_password: SecretStr = SecretStr("")

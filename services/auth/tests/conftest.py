@@ -78,6 +78,8 @@ def auth_settings(tmp_path: Path, **overrides: object) -> AuthSettings:
         "jwt_private_key": generate_rsa_private_key_pem(),
         "service_clients": {"simulator": SERVICE_SECRET},
         "outbox_poll_seconds": 0.05,
+        # The tests speak as the gateway (the in-process client's address) for clients they name.
+        "trusted_proxies": ["127.0.0.1"],
     }
     values.update(overrides)
     return AuthSettings(**values)

@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aic_common.bus import Bus, BusUnavailable, InProcessBus, create_bus
+from aic_common.client_address import IPNetwork
 from aic_common.errors import NotFound, error_response
 from aic_common.tokens import JwksKeySource
 from aic_common.web import create_service_app
@@ -29,7 +30,7 @@ from aic_gateway.webui import WebUi
 
 JWKS_PATH = "/api/auth/.well-known/jwks.json"
 # The pool lets an idle connection to a service go well before the service would close it
-# (aic_gateway.stack.KEEP_ALIVE_SECONDS), so it never sends on one the service is closing.
+# (aic_common.server.KEEP_ALIVE_SECONDS), so it never sends on one the service is closing.
 UPSTREAM_IDLE_SECONDS = 30.0
 
 
@@ -41,7 +42,7 @@ class GatewayState:
     verifier: JwksKeySource
     limiter: RateLimiter
     limits: Limits
-    trusted_proxies: frozenset[str]
+    trusted_proxies: tuple[IPNetwork, ...]  # AIC_TRUSTED_PROXIES: the ingress in front
     bus: Bus
     hub: StreamHub
 
@@ -149,7 +150,7 @@ def create_app(
             register_per_ip=settings.rate_limit_register_per_ip,
             window_seconds=settings.rate_limit_window_seconds,
         ),
-        trusted_proxies=frozenset(settings.trusted_proxies),
+        trusted_proxies=tuple(settings.trusted_proxies),
         bus=bus,
         hub=hub,
     )

@@ -14,13 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
 from aic_common.bus import InProcessBus
+from aic_common.server import serve
 from aic_gateway.app import create_app
-from aic_gateway.inprocess import InProcessTransport
+from aic_gateway.inprocess import IN_PROCESS_CLIENT, InProcessTransport
 from aic_gateway.settings import GatewaySettings
 
 log = logging.getLogger("aic.dev")
@@ -65,6 +65,8 @@ def build_dev_app(
                 **embedded,
                 bootstrap_admin_username=username,
                 bootstrap_admin_password=SecretStr(password),
+                # The gateway, which passes on the client address it found (AIC_TRUSTED_PROXIES).
+                trusted_proxies=[IN_PROCESS_CLIENT[0]],
             ),
             shared_bus=bus,
         ),
@@ -112,13 +114,13 @@ def main() -> None:
         flush=True,
     )
     # Open live streams would hold a plain shutdown forever; give them 5 s to close.
-    uvicorn.run(
+    serve(
         app,
         host=settings.host,
         port=settings.port,
+        graceful_shutdown_seconds=5,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=5,
     )
 
 

@@ -6,7 +6,6 @@ expired tokens and floods never reach them.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import re
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aic_common.client_address import client_address
 from aic_common.errors import code_for_status
 from aic_common.principals import bearer_token, verify_with
 from aic_common.tokens import Claims, InvalidToken
@@ -64,21 +64,6 @@ class Limits:
     window_seconds: int
 
 
-def client_ip(scope: Scope, trusted_proxies: frozenset[str]) -> str:
-    """The peer's address, or the last X-Forwarded-For hop when the peer is a trusted proxy."""
-    peer = scope["client"][0] if scope.get("client") else "unknown"
-    if peer not in trusted_proxies:
-        return peer
-    for key, value in scope["headers"]:
-        if key == b"x-forwarded-for":
-            candidate = value.decode("latin-1").split(",")[-1].strip()
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                return peer
-    return peer
-
-
 class EdgeMiddleware:
     """Checks every /api request: the token if any (or required), then the rate limits."""
 
@@ -92,7 +77,7 @@ class EdgeMiddleware:
             return
         state = self.gateway
         method, path = scope["method"], scope["path"]
-        ip = client_ip(scope, state.trusted_proxies)
+        ip = client_address(scope, state.trusted_proxies)
         scope.setdefault("state", {})["client_ip"] = ip
 
         claims: Claims | None = None

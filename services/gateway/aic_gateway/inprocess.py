@@ -47,9 +47,13 @@ class _ResponseStream(httpx.AsyncByteStream):
                 await self._task
 
 
+# The peer address an app called in-process sees.
+IN_PROCESS_CLIENT = ("127.0.0.1", 0)
+
+
 class InProcessTransport(httpx.AsyncBaseTransport):
     def __init__(
-        self, app: ASGIApp, *, client: tuple[str, int] = ("127.0.0.1", 0), buffer_chunks: int = 8
+        self, app: ASGIApp, *, client: tuple[str, int] = IN_PROCESS_CLIENT, buffer_chunks: int = 8
     ) -> None:
         self.app = app
         self.client = client

@@ -83,9 +83,10 @@ def forwarded_request_headers(request: Request, client_ip: str) -> list[tuple[by
     raw: list[tuple[bytes, bytes]] = request.scope["headers"]
     dropped = HOP_BY_HOP | SET_BY_GATEWAY | _connection_listed(raw)
     headers = [(k, v) for k, v in raw if k not in dropped]
-    previous = next((v for k, v in raw if k == b"x-forwarded-for"), None)
-    ip = client_ip.encode("latin-1")
-    headers.append((b"x-forwarded-for", previous + b", " + ip if previous and ip else ip))
+    # The address the edge resolved (aic_common.client_address), alone: what the client wrote in its
+    # own X-Forwarded-For would otherwise reach a service that trusts the gateway.
+    if client_ip:
+        headers.append((b"x-forwarded-for", client_ip.encode("latin-1")))
     headers.append((b"x-forwarded-proto", request.scope.get("scheme", "http").encode("latin-1")))
     if host := next((v for k, v in raw if k == b"host"), None):
         headers.append((b"x-forwarded-host", host))

@@ -50,14 +50,13 @@ class GatewaySettings(ServiceSettings):
     cors_origins: list[str] = Field(default_factory=list)
 
     # Rate limits: requests per minute. Shared by all replicas through Redis when redis_url is set.
+    # Counted per client address: the peer, or what a proxy in AIC_TRUSTED_PROXIES says it is.
     redis_url: str = ""
     rate_limit_per_ip: int = Field(default=600, ge=1)
     rate_limit_per_user: int = Field(default=600, ge=1)
     rate_limit_login_per_ip: int = Field(default=20, ge=1)
     rate_limit_register_per_ip: int = Field(default=10, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
-    # Addresses of proxies in front of the gateway (the ingress) whose X-Forwarded-For is believed.
-    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Live stream: heartbeat interval and how much history a reconnecting client can catch up on.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)

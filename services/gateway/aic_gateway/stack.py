@@ -13,6 +13,7 @@ starts, its own process and log, and the gateway is given ``AIC_SOCIAL_URL``.
 The containers run exactly what this runner runs: :func:`serve_command` and :func:`migrate_command` are
 the commands of ``docker-compose.yml``, the Kubernetes manifests and the images, and
 :func:`service_environment` names the variables each of them is given (``tests/deploy`` checks both).
+Every server runs :mod:`aic_common.server`, which holds its timeouts and limits.
 """
 
 from __future__ import annotations
@@ -60,14 +61,10 @@ JWKS_PATH = "/api/auth/.well-known/jwks.json"
 READY_PATH = "/health/ready"
 LIVE_PATH = "/health/live"
 METRICS_PATH = "/metrics"
-# uvicorn's own default; the runner states it so that containers can widen it to their proxies' networks.
-LOCAL_PROXIES = "127.0.0.1,::1"
+# Everything the runner starts is on this machine: the gateway believes a local client's X-Forwarded-For
+# (the tests speak for many clients), a service the gateway's.
+LOCAL_PROXIES = ("127.0.0.1", "::1")
 SECRETS_FILE = "secrets.json"
-# How long a server keeps an idle connection open. A client that reuses a connection the server is
-# closing at that moment loses its request, so each server outlasts the idle time of those in front of
-# it: the gateway's pool to the services (aic_gateway.app.UPSTREAM_IDLE_SECONDS) and an ingress'
-# (ingress-nginx keeps upstream connections 60 s). uvicorn's own default, 5 s, equals httpx's.
-KEEP_ALIVE_SECONDS = 75
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
@@ -76,7 +73,7 @@ class ServiceSpec:
     """One service process: its name, its ASGI app factory and the module that migrates its database."""
 
     name: str
-    factory: str  # "package.module:callable", run with uvicorn --factory
+    factory: str  # "package.module:callable" returning the ASGI app, served by aic_common.server
     migrate_module: str | None = None  # `python -m <this>`; None: the service has no database
     service_client: bool = True  # given a client id and secret to ask auth for service tokens
 
@@ -106,10 +103,8 @@ CONTAINER_GRACEFUL_SHUTDOWN_SECONDS = 20
 def serve_command(spec: ServiceSpec, *, host: str, port: int, graceful_shutdown_seconds: int) -> list[str]:
     """The arguments after the Python interpreter that serve one service."""
     listen = ["--host", host, "--port", str(port)]
-    # Lifespan "on": a failing startup ends the process instead of serving without its lifespan.
-    lifecycle = ["--lifespan", "on", "--timeout-graceful-shutdown", str(graceful_shutdown_seconds)]
-    keep_alive = ["--timeout-keep-alive", str(KEEP_ALIVE_SECONDS)]
-    return ["-m", "uvicorn", spec.factory, "--factory", *listen, *lifecycle, *keep_alive]
+    shutdown = ["--timeout-graceful-shutdown", str(graceful_shutdown_seconds)]
+    return ["-m", "aic_common.server", spec.factory, *listen, *shutdown]
 
 
 def migrate_command(spec: ServiceSpec) -> list[str]:
@@ -138,8 +133,8 @@ class StackConfig:
     state_dir: Path = Path("var/stack")  # logs, generated secrets, each service's data dir
     gateway_port: int = 8000
     host: str = "127.0.0.1"
-    # Peers whose X-Forwarded-For uvicorn believes (FORWARDED_ALLOW_IPS): addresses or networks.
-    forwarded_allow_ips: str = LOCAL_PROXIES
+    # Peers whose X-Forwarded-For is believed (AIC_TRUSTED_PROXIES): addresses or networks.
+    trusted_proxies: Sequence[str] = LOCAL_PROXIES
     # "test" rather than "dev": the settings then refuse placeholder secrets, as in production.
     env: str = "test"
     admin_username: str = ""  # bootstrap admin; its password is generated when not given
@@ -242,13 +237,13 @@ def _write_private(path: Path, text: str) -> None:
 def service_environment(
     spec: ServiceSpec, config: StackConfig, stack_secrets: StackSecrets, urls: Mapping[str, str]
 ) -> dict[str, str]:
-    """The environment of one service (its ``AIC_*`` settings and uvicorn's ``FORWARDED_ALLOW_IPS``): the
-    single definition the runner, the test fixture and the docker-compose and Kubernetes checks share.
+    """The environment of one service (its ``AIC_*`` settings): the single definition the runner, the
+    test fixture and the docker-compose and Kubernetes checks share.
     ``urls`` maps each service name (``auth`` at least) to its base URL.
     """
     env = {
-        "FORWARDED_ALLOW_IPS": config.forwarded_allow_ips,
         "AIC_ENV": config.env,
+        "AIC_TRUSTED_PROXIES": json.dumps(list(config.trusted_proxies)),
         "AIC_BROKER_URL": stack_secrets.broker_url(config, spec.name),
         "AIC_BUS_NAMESPACE": config.bus_namespace,
         "AIC_DATA_DIR": str(config.data_dir(spec.name)),

@@ -7,7 +7,7 @@ keeps httpx's client and errors (the proxy sees the same ``httpx`` exceptions an
 
 One request at a time per connection. A connection goes back to the pool only when its response was
 read to the end and both sides keep it alive; it is let go after ``idle_seconds`` unused, before the
-service would close it (see aic_gateway.stack.KEEP_ALIVE_SECONDS).
+service would close it (see aic_common.server.KEEP_ALIVE_SECONDS).
 """
 
 from __future__ import annotations

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from aic_auth.service import AuthService
+from aic_common.client_address import client_address
 
 
 async def get_service(request: Request) -> AuthService:
@@ -18,18 +18,8 @@ Service = Annotated[AuthService, Depends(get_service)]
 
 
 async def client_ip(request: Request) -> str:
-    """The client's address: the peer, or the X-Forwarded-For entry a trusted proxy added."""
-    peer = request.client.host if request.client else "unknown"
-    trusted: list[str] = request.app.state.auth_service.settings.trusted_proxies
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded and peer in trusted:
-        # The right-most address is the one our proxy saw; anything left of it the client wrote.
-        candidate = forwarded.split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            return peer
-    return peer
+    """The client's address: the peer, or what the gateway (a trusted proxy) says it is."""
+    return client_address(request.scope, request.app.state.auth_service.settings.trusted_proxies)
 
 
 ClientIp = Annotated[str, Depends(client_ip)]
