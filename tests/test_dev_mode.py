@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -56,13 +57,29 @@ def test_dev_server_serves_the_ui_the_docs_and_the_auth_flow(dev_server: str) ->
         assert me.status_code == 200 and me.json()["username"] == "devuser"
 
 
-def test_dev_server_prints_the_admin_login_that_works(dev_server: str, tmp_path: Path) -> None:
+def test_dev_server_says_where_the_admin_password_is_and_keeps_its_data_private(
+    dev_server: str, tmp_path: Path
+) -> None:
     log = (tmp_path / "dev.log").read_text(encoding="utf-8")
     line = next(line for line in log.splitlines() if "Admin login:" in line)
-    username, password = line.split("Admin login:")[1].strip().split(" / ")
+    username, where = line.split("Admin login:")[1].strip().split(", the password in ")
+    saved = Path(where)
+    password = saved.read_text(encoding="utf-8").strip()
+    assert password and password not in log, "the log names the file, never the password"
     tokens = httpx.post(f"{dev_server}/api/auth/login", json={"username": username, "password": password})
     assert tokens.status_code == 200
     me = httpx.get(
         f"{dev_server}/api/auth/me", headers={"Authorization": f"Bearer {tokens.json()['access_token']}"}
     )
     assert me.json()["role"] == "admin"
+
+    # The data directory is this user's alone, and so is every file that holds a secret in it.
+    data_dir = tmp_path / "var"
+    assert saved.parent == data_dir.resolve()
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    secret_files = [saved, data_dir / "auth.db", data_dir / "auth-jwt-key.pem"]
+    assert {path.name: oct(stat.S_IMODE(path.stat().st_mode)) for path in secret_files} == {
+        path.name: oct(0o600) for path in secret_files
+    }
+    databases = list(data_dir.glob("*.db"))
+    assert len(databases) >= 4 and all(stat.S_IMODE(path.stat().st_mode) == 0o600 for path in databases)

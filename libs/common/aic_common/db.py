@@ -7,6 +7,7 @@ pool and message handlers call :func:`run_in_thread`, so no DB call blocks the e
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -95,7 +96,7 @@ def create_db_engine(
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(database))
         engine = create_engine(parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "savepoint", _sqlite_savepoint)
@@ -163,6 +164,13 @@ def _ping_when_idle(engine: Engine) -> None:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as error:
             raise DisconnectionError(f"an idle connection failed its ping: {error}") from error
+
+
+def _create_private_file(path: Path) -> None:
+    """A new SQLite file readable by its owner only, from the start: it holds what the service keeps
+    (password hashes, tokens). SQLite gives its journal and WAL files the database file's mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -22,8 +22,11 @@ from aic_common.server import serve
 from aic_gateway.app import create_app
 from aic_gateway.inprocess import IN_PROCESS_CLIENT, InProcessTransport
 from aic_gateway.settings import GatewaySettings
+from aic_gateway.stack import write_private
 
 log = logging.getLogger("aic.dev")
+
+ADMIN_PASSWORD_FILE = "admin-password.txt"  # noqa: S105 - a file name, not a password
 
 
 def admin_login(settings: GatewaySettings) -> tuple[str, str]:
@@ -32,13 +35,26 @@ def admin_login(settings: GatewaySettings) -> tuple[str, str]:
     password = os.environ.get("AIC_BOOTSTRAP_ADMIN_PASSWORD")
     if password:
         return username, password
-    saved = settings.data_dir / "admin-password.txt"
+    saved = settings.data_dir / ADMIN_PASSWORD_FILE
     if saved.is_file():
         return username, saved.read_text(encoding="utf-8").strip()
     password = secrets.token_urlsafe(12)
-    saved.write_text(password + "\n", encoding="utf-8")
-    saved.chmod(0o600)
+    write_private(saved, password + "\n")
     return username, password
+
+
+def where_the_admin_password_is(settings: GatewaySettings) -> str:
+    """What the start-up banner says instead of the password: the terminal's output is often kept."""
+    if os.environ.get("AIC_BOOTSTRAP_ADMIN_PASSWORD"):
+        return "the password in AIC_BOOTSTRAP_ADMIN_PASSWORD"
+    return f"the password in {(settings.data_dir / ADMIN_PASSWORD_FILE).resolve()}"
+
+
+def make_private_directory(path: Path) -> None:
+    """``path`` and its contents for this user alone (the SQLite files hold password hashes and
+    tokens): created 0700, and made so if an earlier run left it open."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)
 
 
 def build_dev_app(
@@ -54,7 +70,7 @@ def build_dev_app(
     from aic_social.app import create_app as create_social_app
     from aic_social.settings import SocialSettings
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_directory(settings.data_dir)
     bus = InProcessBus(settings.bus_namespace)
     username, password = admin_login(settings)
     # Each service gets its own SQLite file and the shared bus, whatever AIC_DATABASE_URL says.
@@ -104,12 +120,12 @@ def build_dev_app(
 
 def main() -> None:
     settings = GatewaySettings(database_url="", broker_url="")
-    app, (username, password) = build_dev_app(settings)
+    app, (username, _) = build_dev_app(settings)
     url = f"http://{settings.host}:{settings.port}"
     print(
         f"\n  AI Community is starting at {url}\n"
         f"  API docs: {url}/api/docs\n"
-        f"  Admin login: {username} / {password}\n"
+        f"  Admin login: {username}, {where_the_admin_password_is(settings)}\n"
         f"  Data: {Path(settings.data_dir).resolve()}\n",
         flush=True,
     )

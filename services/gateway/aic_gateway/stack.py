@@ -203,7 +203,7 @@ class StackSecrets:
             broker_passwords=broker_passwords,
         )
         if result.as_json() != stored:
-            _write_private(path, json.dumps(result.as_json(), indent=2, sort_keys=True))
+            write_private(path, json.dumps(result.as_json(), indent=2, sort_keys=True))
         return result
 
     def as_json(self) -> dict[str, Any]:
@@ -224,8 +224,8 @@ class StackSecrets:
         )
 
 
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by the owner only, replacing ``path`` atomically."""
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by the owner only (from the first byte), replacing ``path`` atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -679,7 +679,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in stack.names[:-1]:
                 print(f"{name:<10} {stack.url(name)}    log {stack.log_path(name)}", flush=True)
             if config.admin_username:
-                print(f"admin      {config.admin_username} / {stack.secrets.admin_password}", flush=True)
+                # Where the password is, never the password: logs are kept and shared.
+                where = config.state_dir.resolve() / SECRETS_FILE
+                print(f"admin      {config.admin_username}, password in {where} (admin_password)", flush=True)
             if config.broker_management_url:
                 print(f"aic sim    AIC_BROKER_URL={stack.broker_url(CONTROL_ROLE)}", flush=True)
             print("Ctrl-C stops everything.", flush=True)
