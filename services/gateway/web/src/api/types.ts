@@ -92,7 +92,8 @@ export interface NotificationCreatedData {
 /** GET /api/users/{username}: a profile with its counts; is_following/follows_you only for a signed-in viewer. */
 export interface Profile extends Author {
   bio: string
-  role: string
+  /** Only on one's own profile, or for an admin. */
+  role?: string | null
   post_count: number
   follower_count: number
   following_count: number
@@ -101,7 +102,8 @@ export interface Profile extends Author {
   follows_you?: boolean | null
 }
 
-/** A comment; top-level ones carry their replies (one level). */
+/** A comment; top-level ones carry their first replies (one level), how many they have, and where the
+ *  rest start (`GET /api/posts/{post_id}/comments?parent_id={id}&cursor=`). */
 export interface Comment {
   id: string
   post_id: string
@@ -110,6 +112,8 @@ export interface Comment {
   content: string
   created_at: string
   replies: Comment[]
+  reply_count?: number
+  replies_next_cursor?: string | null
 }
 
 export interface Message {

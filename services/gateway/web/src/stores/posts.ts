@@ -11,6 +11,7 @@ import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
 
 export const COMMENTS_PAGE = 20
+export const REPLIES_PAGE = 20
 
 /**
  * One post and its comment tree (the detail page), and the actions on posts that every list showing
@@ -18,8 +19,10 @@ export const COMMENTS_PAGE = 20
  */
 export const usePostsStore = defineStore('posts', () => {
   const post = ref<Post | null>(null)
-  /** Its comments: top-level ones oldest first, each with its replies. */
+  /** Its comments: top-level ones oldest first, each with the replies loaded so far. */
   const thread = ref<PagedList<Comment>>(emptyPagedList<Comment>())
+  /** Top-level comments whose next replies are being fetched. */
+  const loadingReplies = ref(new Set<string>())
 
   /** The post changed: every list that shows it gets the new copy. */
   function publish(updated: Post): void {
@@ -51,20 +54,56 @@ export const usePostsStore = defineStore('posts', () => {
     )
   }
 
-  /** Puts a comment in its place in the tree once; false when it was there already or has no place yet. */
+  /** A comment's next replies (it carries only its first few), oldest first after those shown. */
+  async function loadReplies(parent: Comment): Promise<void> {
+    const current = post.value
+    const cursor = parent.replies_next_cursor
+    if (!current || !cursor || loadingReplies.value.has(parent.id)) return
+    const list = thread.value
+    loadingReplies.value.add(parent.id)
+    try {
+      const page = await api.get<Page<Comment>>(`/posts/${current.id}/comments`, {
+        parent_id: parent.id,
+        cursor,
+        limit: REPLIES_PAGE,
+      })
+      // Dropped when the reader moved on to another post meanwhile.
+      const target = thread.value === list ? list.items.find((item) => item.id === parent.id) : undefined
+      if (!target) return
+      for (const reply of page.items) placeReply(target, reply)
+      target.replies_next_cursor = page.next_cursor ?? null
+    } finally {
+      loadingReplies.value.delete(parent.id)
+    }
+  }
+
+  /** Puts a reply under its comment once, in id order; false when it was there already. */
+  function placeReply(parent: Comment, reply: Comment): boolean {
+    if (parent.replies.some((item) => item.id === reply.id)) return false
+    parent.replies.push(reply)
+    parent.replies.sort((a, b) => compareIds(a.id, b.id))
+    return true
+  }
+
+  /**
+   * Puts a comment in its place in the tree once; false when it was there already or has no place yet.
+   * A reply put here is a new one (ours, or live), so its comment has one reply more in all.
+   */
   function insertComment(comment: Comment): boolean {
     const all = thread.value.items
     if (comment.parent_id) {
       const parent = all.find((item) => item.id === comment.parent_id)
-      if (!parent || parent.replies.some((reply) => reply.id === comment.id)) return false
-      parent.replies.push(comment)
-      parent.replies.sort((a, b) => compareIds(a.id, b.id))
+      if (!parent || !placeReply(parent, comment)) return false
+      parent.reply_count = (parent.reply_count ?? 0) + 1
       return true
     }
     const existing = all.find((item) => item.id === comment.id)
     if (existing) {
-      // A page may bring a comment we added live, with replies we had not seen: keep the union.
-      for (const reply of comment.replies) insertComment(reply)
+      // A page may bring a comment we added live, with replies we had not seen: keep the union, and
+      // the page's word on how many there are and where the rest start.
+      for (const reply of comment.replies) placeReply(existing, reply)
+      existing.reply_count = Math.max(existing.reply_count ?? 0, comment.reply_count ?? 0)
+      existing.replies_next_cursor = comment.replies_next_cursor ?? null
       return false
     }
     all.push({ ...comment, replies: [...comment.replies] })
@@ -150,11 +189,12 @@ export const usePostsStore = defineStore('posts', () => {
         const before = parent.replies.length
         parent.replies = parent.replies.filter((reply) => reply.id !== comment.id)
         removed = before - parent.replies.length
+        parent.reply_count = Math.max(0, (parent.reply_count ?? 0) - removed)
       }
     } else {
       const target = thread.value.items.find((item) => item.id === comment.id)
-      // A top-level comment takes its replies with it (as the server does).
-      removed = target ? 1 + target.replies.length : 0
+      // A top-level comment takes its replies with it (as the server does), those not loaded too.
+      removed = target ? 1 + Math.max(target.replies.length, target.reply_count ?? 0) : 0
       thread.value.items = thread.value.items.filter((item) => item.id !== comment.id)
     }
     if (removed) adjustCommentCount(comment.post_id, -removed)
@@ -206,9 +246,11 @@ export const usePostsStore = defineStore('posts', () => {
   return {
     post,
     thread,
+    loadingReplies,
     publish,
     open,
     loadComments,
+    loadReplies,
     addComment,
     onCommentCreated,
     deleteComment,

@@ -33,6 +33,7 @@ export default {
     replyingTo: 'Replying to {name}',
     cancelReply: 'Cancel reply',
     replies: 'Replies',
+    moreReplies: 'View {n} more reply | View {n} more replies',
     delete: 'Delete',
     deleteOf: 'Delete the comment of {name}',
     deleteTitle: 'Delete this comment?',

@@ -35,6 +35,7 @@ const social: typeof en = {
     replyingTo: '正在回复 {name}',
     cancelReply: '取消回复',
     replies: '回复',
+    moreReplies: '查看其余 {n} 条回复',
     delete: '删除',
     deleteOf: '删除 {name} 的评论',
     deleteTitle: '删除这条评论？',
