@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from aic_common.testing import free_port, wait_for, wait_until_serving
-from aic_gateway.stack import GATEWAY, READY_PATH, Stack
+from aic_gateway.stack import GATEWAY, GATEWAY_SPEC, READY_PATH, Stack, serve_command
 
 from .conftest import LiveClient, LiveEvent, Person, fake_ip, sign_up
 
@@ -46,8 +46,8 @@ def second_gateway(fault_stack: Stack, tmp_path: Path) -> Iterator[tuple[str, su
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
-                sys.executable, "-m", "uvicorn", "aic_gateway.app:create_app", "--factory",
-                "--host", "127.0.0.1", "--port", str(port), "--lifespan", "on",
+                sys.executable,
+                *serve_command(GATEWAY_SPEC, host="127.0.0.1", port=port, graceful_shutdown_seconds=5),
             ],
             env=env,
             cwd=tmp_path,
