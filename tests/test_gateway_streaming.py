@@ -50,6 +50,8 @@ def streaming_gateway(stack: Stack, tmp_path: Path) -> Iterator[tuple[str, int]]
         "AIC_DATA_DIR": str(tmp_path),
         "AIC_AUTH_URL": stack.url(AUTH),
         "AIC_FILES_URL": f"http://127.0.0.1:{sink_port}",
+        # Room for the 20 MB sent (a stand-in files service takes it): measured here is streaming, not caps.
+        "AIC_MAX_UPLOAD_BODY_BYTES": str(32 * MB),
     }
     gateway = subprocess.Popen(
         [

@@ -120,6 +120,11 @@ class ServiceSettings(BaseSettings):
     # service's the gateway. Empty: nobody's; the peer is the client.
     trusted_proxies: list[IPvAnyNetwork] = Field(default_factory=list)
 
+    # The largest request body a route reads (bytes), refused with 413 before or while it arrives
+    # (aic_common.body_limit); uploads have limits of their own. The longest text a setting allows
+    # (20,000 characters), each escaped as JSON's \uXXXX, fits.
+    max_request_body_bytes: int = Field(default=128 * 1024, ge=1024)
+
     # Bearer token a scraper must send to read /metrics (route templates, request counts, open streams).
     # Empty, in dev mode only, leaves /metrics open.
     metrics_token: SecretStr = SecretStr("")

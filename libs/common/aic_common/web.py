@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine, text
 from starlette.types import ASGIApp
 
+from aic_common.body_limit import BodyLimitMiddleware, RouteBodyLimits
 from aic_common.errors import document_error_responses, error_response, install_error_handlers
 from aic_common.observability import (
     HttpMetrics,
@@ -165,8 +166,11 @@ def create_service_app(
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     lifespan: Lifespan | None = None,
     version: str = "0.1.0",
+    body_limits: RouteBodyLimits | None = None,
 ) -> FastAPI:
-    """A service's FastAPI app with logging, the common error shape, request ids, metrics and health.
+    """A service's FastAPI app with logging, the common error shape, request ids, metrics, health and a
+    cap on request bodies (``settings.max_request_body_bytes``; ``body_limits`` gives routes that take
+    more, such as uploads, limits of their own, None for one that caps its body itself).
 
     ``app.state.readiness_checks`` (name -> async check) can be extended after creation, and
     ``app.state.metrics_registry`` is the app's own Prometheus registry for service metrics.
@@ -188,6 +192,9 @@ def create_service_app(
     app.state.readiness_checks = dict(readiness_checks or {})
     app.state.readiness_timeout_seconds = READINESS_TIMEOUT_SECONDS
     install_error_handlers(app)
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=settings.max_request_body_bytes, route_max_bytes=body_limits
+    )
     app.include_router(_health_router(app))
     app.include_router(metrics_router(metrics.registry, settings.metrics_token.get_secret_value()))
     for router in routers:

@@ -59,7 +59,14 @@ def create_app(
             finally:
                 await sweeper.stop()
 
-    app = create_service_app(settings, title="AI Community files", routers=[files.router], lifespan=lifespan)
+    app = create_service_app(
+        settings,
+        title="AI Community files",
+        routers=[files.router],
+        lifespan=lifespan,
+        # An upload streams to a spool file, capped as it arrives (max_upload_bytes, aic_files.upload).
+        body_limits={("POST", "/api/files"): None},
+    )
     app.state.files_service = service
     app.state.runtime = runtime
     app.state.orphan_sweeper = sweeper

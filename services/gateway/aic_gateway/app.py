@@ -180,6 +180,8 @@ def create_app(
         routers=[stream_router(hub)],
         readiness_checks={"broker": broker_ready},
         lifespan=lifespan,
+        # Uploads stream through to the files service, which caps them too; every other body is small.
+        body_limits={("POST", "/api/files"): settings.max_upload_body_bytes},
     )
     app.state.gateway = state
     Gauge(

@@ -58,6 +58,10 @@ class GatewaySettings(ServiceSettings):
     rate_limit_register_per_ip: int = Field(default=10, ge=1)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
 
+    # The largest upload body (POST /api/files) let through to the files service: its max_upload_bytes
+    # (10 MiB by default) and room for the multipart envelope. Other bodies: max_request_body_bytes.
+    max_upload_body_bytes: int = Field(default=10 * 1024 * 1024 + 64 * 1024, ge=1024)
+
     # Live stream: heartbeat interval and how much history a reconnecting client can catch up on.
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     stream_replay_events: int = Field(default=2000, ge=0)

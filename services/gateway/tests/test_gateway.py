@@ -86,7 +86,12 @@ def echo_upstream() -> FastAPI:
 async def dev(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, FastAPI]]:
     """The dev composition (real auth in-process) plus a stand-in social upstream."""
     # Long enough for argon2 on a busy machine, well short of the slow stand-in's 5 s.
-    settings = GatewaySettings(data_dir=tmp_path, upstream_timeout_seconds=2.5, rate_limit_login_per_ip=5)
+    settings = GatewaySettings(
+        data_dir=tmp_path,
+        upstream_timeout_seconds=2.5,
+        rate_limit_login_per_ip=5,
+        max_request_body_bytes=8 << 20,  # the streamed body below is 4 MiB
+    )
     app, _ = build_dev_app(settings)
     upstream = echo_upstream()
     from aic_gateway.inprocess import InProcessTransport
