@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Page, Response, ViewportSize, expect
 
@@ -26,8 +27,9 @@ def artifacts_dir() -> Path:
 
 
 def is_live_stream(response: Response) -> bool:
-    """The answer to the page's server-sent events request: the stream is open once its headers came."""
-    return "/api/stream" in response.url and response.ok
+    """The answer to the page's server-sent events request: the stream is open once its headers came.
+    (Not the POST /api/stream/ticket that comes before it for a signed-in person.)"""
+    return urlsplit(response.url).path == "/api/stream" and response.ok
 
 
 class Tabs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, FastAPI, Request
@@ -25,6 +26,8 @@ from aic_gateway.proxy import ReverseProxy, Upstream
 from aic_gateway.ratelimit import RateLimiter, create_rate_limiter
 from aic_gateway.settings import UPSTREAM_PREFIXES, GatewaySettings
 from aic_gateway.stream import StreamHub, stream_router
+from aic_gateway.stream_caps import StreamCaps, StreamLimiter
+from aic_gateway.stream_tickets import StreamTickets
 from aic_gateway.upstream_http import UpstreamTransport
 from aic_gateway.webui import WebUi
 
@@ -57,6 +60,12 @@ class GatewayState:
         long_running = path.startswith("/api/files")  # uploads and downloads of images
         read = s.upstream_upload_timeout_seconds if long_running else s.upstream_timeout_seconds
         return httpx.Timeout(read, connect=s.upstream_connect_timeout_seconds)
+
+
+def _redis_client(url: str) -> Any:
+    from redis.asyncio import Redis
+
+    return Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def _upstreams(settings: GatewaySettings, apps: Mapping[str, object] | None) -> dict[str, Upstream]:
@@ -137,6 +146,18 @@ def create_app(
         replay_seconds=settings.stream_replay_seconds,
     )
     hub.register()
+    # Stream tickets and stream counts, shared by the replicas through Redis when there is one.
+    stream_store = _redis_client(settings.redis_url) if settings.redis_url else None
+    tickets = StreamTickets(stream_store, ttl_seconds=settings.stream_ticket_seconds)
+    stream_limiter = StreamLimiter(
+        StreamCaps(
+            per_person=settings.stream_max_per_person,
+            per_address=settings.stream_max_per_address,
+            anonymous=settings.stream_max_anonymous,
+        ),
+        stream_store,
+        lease_seconds=settings.stream_lease_seconds,
+    )
     state = GatewayState(
         settings=settings,
         upstreams=upstreams,
@@ -160,10 +181,14 @@ def create_app(
         if shared_bus is None:  # a shared in-process bus is started by its owner (dev mode)
             await bus.start()
         await hub.start()
+        await stream_limiter.start()
         try:
             yield
         finally:
             await hub.stop()
+            await stream_limiter.aclose()
+            if stream_store is not None:
+                await stream_store.aclose()
             if shared_bus is None:
                 await bus.stop()
             for upstream in upstreams.values():
@@ -177,7 +202,7 @@ def create_app(
     app = create_service_app(
         settings,
         title="AI Community gateway",
-        routers=[stream_router(hub)],
+        routers=[stream_router(hub, tickets=tickets, limiter=stream_limiter)],
         readiness_checks={"broker": broker_ready},
         lifespan=lifespan,
         # Uploads stream through to the files service, which caps them too; every other body is small.

@@ -66,6 +66,16 @@ class GatewaySettings(ServiceSettings):
     stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
     stream_replay_events: int = Field(default=2000, ge=0)
     stream_replay_seconds: float = Field(default=300.0, ge=0)
+    # Open streams at once: per person and per client address on all replicas together (through Redis
+    # when redis_url is set), anonymous ones per replica (what one replica's memory and fan-out carry).
+    stream_max_per_person: int = Field(default=5, ge=1)
+    stream_max_per_address: int = Field(default=20, ge=1)
+    stream_max_anonymous: int = Field(default=500, ge=1)
+    # A replica renews its streams' places in Redis every third of this; a replica that dies without
+    # giving them back loses them after it.
+    stream_lease_seconds: float = Field(default=60.0, ge=1)
+    # How long a ticket from POST /api/stream/ticket opens a stream (once).
+    stream_ticket_seconds: float = Field(default=30.0, gt=0, le=300)
 
     # The built web UI (services/gateway/web/dist); a placeholder page is served while it is absent.
     web_dist_dir: Path = Path(__file__).resolve().parent.parent / "web" / "dist"

@@ -1,8 +1,10 @@
 """The live stream ``GET /api/stream``: server-sent events fed from the broker.
 
 Each gateway replica consumes every event through one exclusive queue and fans it out to the browsers
-connected to it. Public activity goes to everyone, a person's notifications and messages only to that
-person. A short history (a ring buffer) lets a client that reconnects, to this replica or another,
+connected to it. Public activity goes to everyone, with what the REST API shows anyone; a person's
+notifications and messages only to that person. A browser signs its stream in with a one-use ticket
+(stream_tickets), and each person, address and replica holds only so many streams (stream_caps).
+A short history (a ring buffer) lets a client that reconnects, to this replica or another,
 catch up from its ``Last-Event-ID``: envelope ids come from the producer, so they are the same on every
 replica, and every replica's buffer holds them in the broker's order (the bus hands a live consumer one
 message at a time), so "what came after this id" is the same question everywhere. When the history
@@ -23,13 +25,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.types import Receive, Scope, Send
 
 from aic_common.bus import Bus, on_events
-from aic_common.errors import ServiceUnavailable
+from aic_common.errors import AppError, ServiceUnavailable, Unauthorized
 from aic_common.messages import Envelope
 from aic_common.principals import Principal, bearer_token, verify_token
+from aic_gateway.stream_caps import StreamLease, StreamLimiter
+from aic_gateway.stream_tickets import StreamTickets
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +49,16 @@ PRIVATE_AUDIENCE_FIELDS: Mapping[str, tuple[str, ...]] = {
     "message.sent": ("sender_id", "recipient_id"),
 }
 
-# Public events, each with the data fields it keeps (None: all of them). Anything not listed here or
-# above (user.deleted, user.updated, file.*, commands, control) is never streamed.
+# Public events, each with the data fields everyone gets (None: all of them): what the REST API shows
+# anyone. Anything not listed here or above (user.deleted, user.updated, file.*, commands, control) is
+# never streamed.
 PUBLIC_EVENT_FIELDS: Mapping[str, frozenset[str] | None] = {
     "post.created": None,
-    "post.deleted": None,
+    # Not who deleted it (its author or a moderator): the API shows that to nobody.
+    "post.deleted": frozenset({"post_id", "author_id"}),
     "comment.created": None,
-    "post.liked": None,
+    # Not who liked it (see PERSONAL_EVENT_FIELDS): that a post was liked is public, its count is.
+    "post.liked": frozenset({"post_id", "post_author_id"}),
     "user.followed": None,
     # Not the role: who the administrators are is nobody's business.
     "user.registered": frozenset({"user_id", "username", "display_name", "is_ai", "created_at"}),
@@ -59,6 +68,12 @@ PUBLIC_EVENT_FIELDS: Mapping[str, frozenset[str] | None] = {
     "sim.state.changed": None,
 }
 
+# Public events of which the person a data field names gets all the data, everyone else the fields above:
+# the API shows a like to the liker alone (liked_by_me), so only the liker's stream says who liked.
+PERSONAL_EVENT_FIELDS: Mapping[str, str] = {
+    "post.liked": "user_id",
+}
+
 RETRY_FRAME = f"retry: {RETRY_MILLISECONDS}\n\n".encode()
 RESET_FRAME = b"event: reset\ndata: {}\n\n"
 PING_FRAME = b": ping\n\n"
@@ -66,20 +81,32 @@ PING_FRAME = b": ping\n\n"
 Audience = frozenset[str] | None  # None: everyone
 
 
-def route_event(envelope: Envelope) -> tuple[Audience, dict[str, Any]] | None:
-    """Who may see ``envelope`` and the data they get; None when it is not streamed at all."""
+@dataclass(frozen=True, slots=True)
+class RoutedEvent:
+    audience: Audience
+    data: dict[str, Any]
+    # The one person who gets ``personal_data`` (the whole event) instead of ``data``; None: nobody.
+    person: str | None = None
+    personal_data: dict[str, Any] | None = None
+
+
+def route_event(envelope: Envelope) -> RoutedEvent | None:
+    """Who may see ``envelope`` and the data each gets; None when it is not streamed at all."""
     fields = PRIVATE_AUDIENCE_FIELDS.get(envelope.type)
     if fields is not None:
         audience = frozenset(
             value for name in fields if isinstance(value := envelope.data.get(name), str) and value
         )
         # A private event that names nobody must not fall through to everyone.
-        return (audience, envelope.data) if audience else None
+        return RoutedEvent(audience, envelope.data) if audience else None
     if envelope.type not in PUBLIC_EVENT_FIELDS:
         return None
     keep = PUBLIC_EVENT_FIELDS[envelope.type]
     data = envelope.data if keep is None else {k: v for k, v in envelope.data.items() if k in keep}
-    return None, data
+    person = envelope.data.get(PERSONAL_EVENT_FIELDS.get(envelope.type, ""))
+    if isinstance(person, str) and person and data != envelope.data:
+        return RoutedEvent(None, data, person, envelope.data)
+    return RoutedEvent(None, data)
 
 
 def sse_frame(envelope: Envelope, data: Mapping[str, Any]) -> bytes:
@@ -109,9 +136,14 @@ class _StreamEvent:
     audience: Audience
     frame: bytes  # encoded once, shared by every subscriber
     received: float
+    person: str | None = None  # who gets personal_frame instead of frame
+    personal_frame: bytes = b""
 
     def visible_to(self, user_id: str | None) -> bool:
         return self.audience is None or (user_id is not None and user_id in self.audience)
+
+    def frame_for(self, user_id: str | None) -> bytes:
+        return self.personal_frame if user_id is not None and user_id == self.person else self.frame
 
 
 class _Signal(enum.Enum):
@@ -214,11 +246,18 @@ class StreamHub:
         routed = route_event(envelope)
         if routed is None:
             return False
-        audience, data = routed
+        audience = routed.audience
         event_id = str(envelope.id)
         if event_id in self._index:
             return False  # at-least-once delivery: the same event again
-        event = _StreamEvent(event_id, audience, sse_frame(envelope, data), self._clock())
+        event = _StreamEvent(
+            event_id,
+            audience,
+            sse_frame(envelope, routed.data),
+            self._clock(),
+            routed.person,
+            sse_frame(envelope, routed.personal_data) if routed.personal_data is not None else b"",
+        )
         self._remember(event)
         if audience is None:
             targets: list[_Subscriber] | set[_Subscriber] = self._subscribers
@@ -313,7 +352,7 @@ class StreamHub:
                 yield RETRY_FRAME + RESET_FRAME
                 replayed: set[str] = set()
             else:
-                yield b"".join([RETRY_FRAME, *(event.frame for event in replay)])
+                yield b"".join([RETRY_FRAME, *(event.frame_for(user_id) for event in replay)])
                 replayed = {event.id for event in replay}
             while True:
                 timeout = self.heartbeat_seconds
@@ -339,13 +378,55 @@ class StreamHub:
                     if item.id in replayed:
                         continue
                     replayed.clear()  # live has moved past the replayed range; nothing older follows
-                yield item.frame
+                yield item.frame_for(user_id)
         finally:
             self._remove(subscriber)
 
 
-def stream_router(hub: StreamHub) -> APIRouter:
+class StreamTicket(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+class _LeasedStream(StreamingResponse):
+    """A stream that gives its places back (stream_caps) however it ends, even if never started."""
+
+    def __init__(self, *args: Any, lease: StreamLease, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lease = lease
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.lease.release()
+
+
+def _client_address(request: Request) -> str:
+    # As the edge middleware found it (trusted proxies considered); the peer when it did not run.
+    address = request.scope.get("state", {}).get("client_ip")
+    return address or (request.client.host if request.client else "unknown")
+
+
+def stream_router(hub: StreamHub, *, tickets: StreamTickets, limiter: StreamLimiter) -> APIRouter:
     router = APIRouter(tags=["stream"])
+
+    @router.post(
+        "/api/stream/ticket",
+        status_code=status.HTTP_201_CREATED,
+        response_model=StreamTicket,
+        summary="A ticket that opens one live stream",
+    )
+    async def stream_ticket(request: Request) -> StreamTicket:
+        """For clients that cannot send headers with the stream request (EventSource): open
+        `GET /api/stream?ticket=...` with it once, within `expires_in` seconds. The access token never
+        goes into a URL, where proxies would log it."""
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None:
+            raise Unauthorized("Sign in to get a stream ticket", code="not_authenticated")
+        await verify_token(request, token)
+        ticket = await tickets.issue(token)
+        return StreamTicket(ticket=ticket, expires_in=int(tickets.ttl_seconds))
 
     @router.get(
         "/api/stream",
@@ -355,22 +436,43 @@ def stream_router(hub: StreamHub) -> APIRouter:
             200: {
                 "content": {"text/event-stream": {}},
                 "description": "Public activity for everyone; the caller's own notifications and messages "
-                "when a token is given. Resume with Last-Event-ID; `event: reset` means refetch.",
+                "when signed in (a bearer token, or a ticket from POST /api/stream/ticket). Resume with "
+                "Last-Event-ID; `event: reset` means refetch.",
             },
-            401: {"description": "The token is invalid or expired"},
+            400: {"description": "An access token in the URL (`token_in_query`): send a ticket instead"},
+            401: {"description": "The token is invalid or expired, or the ticket unknown, used or expired"},
+            429: {"description": "Too many streams open for this person or address (`too_many_streams`)"},
         },
     )
     async def stream(
         request: Request,
-        access_token: Annotated[
-            str | None, Query(description="Access token, for clients that cannot set headers (EventSource)")
+        ticket: Annotated[
+            str | None,
+            Query(
+                max_length=100,
+                description="A ticket from POST /api/stream/ticket, for clients that "
+                "cannot set headers (EventSource); it opens one stream",
+            ),
         ] = None,
         last_event_id: Annotated[
             str | None, Query(description="Resume after this event id (when Last-Event-ID cannot be sent)")
         ] = None,
     ) -> StreamingResponse:
-        # Checked before the response starts, so a bad token is a plain 401 in the common error shape.
-        token = bearer_token(request.headers.get("authorization")) or access_token or None
+        # Checked before the response starts, so every refusal is a plain error in the common shape.
+        if "access_token" in request.query_params:
+            # Refused rather than ignored: a client sending it leaks it to every log on the way.
+            raise AppError(
+                "Do not put the access token in the URL: send it as 'Authorization: Bearer <token>' or "
+                "open the stream with a ticket from POST /api/stream/ticket",
+                code="token_in_query",
+            )
+        token = bearer_token(request.headers.get("authorization"))
+        if token is None and ticket:
+            token = await tickets.redeem(ticket)
+            if token is None:
+                raise Unauthorized(
+                    "The stream ticket is unknown, used or expired; get a new one", code="invalid_ticket"
+                )
         user_id: str | None = None
         expires_in: float | None = None
         if token:
@@ -381,11 +483,13 @@ def stream_router(hub: StreamHub) -> APIRouter:
             expires_in = (claims.expires_at - datetime.now(UTC)).total_seconds()
         if not hub.accepting:
             raise ServiceUnavailable("The live stream is shutting down; reconnect shortly")
+        lease = await limiter.acquire(user_id, _client_address(request))
         resume_from = request.headers.get("last-event-id") or last_event_id or None
-        return StreamingResponse(
+        return _LeasedStream(
             hub.events(user_id, resume_from, expires_in=expires_in),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            lease=lease,
         )
 
     return router

@@ -29,6 +29,8 @@ from aic_common.messages import (
     MessageSent,
     NotificationCreated,
     PostCreated,
+    PostDeleted,
+    PostLiked,
     UserDeleted,
     UserRegistered,
     UserUpdated,
@@ -39,7 +41,9 @@ from aic_common.settings import ServiceSettings
 from aic_common.testing import free_port, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_common.web import create_service_app
-from aic_gateway.stream import StreamHub, route_event, stream_router
+from aic_gateway.stream import RoutedEvent, StreamHub, route_event, stream_router
+from aic_gateway.stream_caps import StreamCaps, StreamLimiter
+from aic_gateway.stream_tickets import StreamTickets
 
 ALICE, BOB, CAROL = "u-alice", "u-bob", "u-carol"
 
@@ -223,6 +227,7 @@ def issuer() -> TokenIssuer:
 @dataclass
 class Gateway:
     hub: StreamHub
+    tickets: StreamTickets
     url: str
     issuer: TokenIssuer
     server: uvicorn.Server
@@ -242,13 +247,14 @@ class Gateway:
         token: str | None = None,
         **kwargs: Any,
     ) -> SseClient:
-        """Open a stream and wait until it is live (the hub sent ``retry``, so it is registered)."""
+        """Open a stream and wait until it is live (the hub sent ``retry``, so it is registered).
+        ``via_query``: as EventSource does, with a stream ticket and the last event id in the URL."""
         headers: dict[str, str] = {}
         params: dict[str, str] = {}
         token = token or (self.token(user_id, **kwargs) if user_id else None)
         if token:
             if via_query:
-                params["access_token"] = token
+                params["ticket"] = await self.ticket(token)
             else:
                 headers["Authorization"] = f"Bearer {token}"
         if last_event_id:
@@ -266,6 +272,13 @@ class Gateway:
         self.clients.append(client)
         await wait_for(lambda: any(f.retry == "3000" for f in client.frames), what="the retry frame")
         return client
+
+    async def ticket(self, token: str) -> str:
+        response = await self.http.post(
+            f"{self.url}/api/stream/ticket", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["ticket"]
 
     async def publish_settled(self, transport: Transport, *envelopes: Envelope) -> Envelope:
         """Publish, wait until this replica consumed all of it, then publish a marker and return it.
@@ -297,16 +310,23 @@ async def start_gateway(transport: Transport, issuer: TokenIssuer) -> AsyncItera
     """Starts a gateway replica (its own bus, hub and HTTP server); several for RabbitMQ."""
     started: list[Gateway] = []
 
-    async def start(**hub_options: Any) -> Gateway:
+    async def start(caps: StreamCaps | None = None, **hub_options: Any) -> Gateway:
+        """``caps``: how many streams it takes (plenty by default); ``clock`` times the hub and tickets."""
         options: dict[str, Any] = {"heartbeat_seconds": 30.0, "replay_events": 100, "replay_seconds": 300.0}
         options.update(hub_options)
+        caps = caps or StreamCaps(per_person=100, per_address=100, anonymous=100)
+        clock = hub_options.get("clock")
         bus = transport.make_bus()
         hub = StreamHub(bus, **options)
         hub.register()
         await bus.start()
         await hub.start()
+        tickets = StreamTickets(None, ttl_seconds=30, **({"clock": clock} if clock else {}))
+        limiter = StreamLimiter(caps, None, lease_seconds=60)
         app = create_service_app(
-            ServiceSettings(service_name="gateway"), title="t", routers=[stream_router(hub)]
+            ServiceSettings(service_name="gateway"),
+            title="t",
+            routers=[stream_router(hub, tickets=tickets, limiter=limiter)],
         )
         app.state.token_verifier = TokenVerifier.from_issuer(issuer)
         port = free_port()
@@ -323,7 +343,7 @@ async def start_gateway(transport: Transport, issuer: TokenIssuer) -> AsyncItera
         task = asyncio.create_task(server.serve())
         await wait_for(lambda: server.started, what="uvicorn to start")
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, read=None), trust_env=False)
-        gateway = Gateway(hub, f"http://127.0.0.1:{port}", issuer, server, task, http)
+        gateway = Gateway(hub, tickets, f"http://127.0.0.1:{port}", issuer, server, task, http)
         started.append(gateway)
         return gateway
 
@@ -374,7 +394,7 @@ async def test_anonymous_client_gets_public_events_only(gateway: Gateway, transp
 
 async def test_private_events_reach_only_their_audience(gateway: Gateway, transport: Transport) -> None:
     alice = await gateway.connect(ALICE)
-    bob = await gateway.connect(BOB, via_query=True)  # EventSource passes the token in the query
+    bob = await gateway.connect(BOB, via_query=True)  # EventSource passes a ticket in the query
     anonymous = await gateway.connect()
 
     for_alice, for_bob = notification(ALICE), notification(BOB)
@@ -418,10 +438,10 @@ async def test_unlisted_events_are_never_streamed(gateway: Gateway, transport: T
 def test_routing_rules() -> None:
     assert route_event(envelope(UserDeleted(user_id=ALICE, username="alice"))) is None
     assert route_event(Envelope(type="notification.created", producer="t", data={})) is None
-    audience, _ = route_event(message(ALICE, BOB)) or (None, None)
-    assert audience == frozenset({ALICE, BOB})
-    audience, data = route_event(post("x")) or (frozenset(), {})
-    assert audience is None and data["content"] == "x"
+    private = message(ALICE, BOB)
+    assert route_event(private) == RoutedEvent(frozenset({ALICE, BOB}), private.data)
+    routed = route_event(post("x"))
+    assert routed is not None and routed.audience is None and routed.data["content"] == "x"
 
 
 # ---------------------------------------------------------------- authentication
@@ -434,7 +454,6 @@ async def test_invalid_token_is_401_before_streaming(gateway: Gateway) -> None:
         {"headers": {"Authorization": "Bearer not.a.token"}},
         {"headers": {"Authorization": f"Bearer {forged}"}},
         {"headers": {"Authorization": "Basic abc"}},
-        {"params": {"access_token": forged}},
     ]
     for attempt in attempts:
         response = await gateway.http.get(f"{gateway.url}/api/stream", **attempt)
@@ -449,6 +468,109 @@ async def test_stream_ends_when_the_token_expires(gateway: Gateway) -> None:
     alice = await gateway.connect(ALICE, ttl_seconds=2)
     await wait_for(lambda: alice.ended, timeout=5, what="the stream to end at token expiry")
     await wait_for(lambda: gateway.hub.subscriber_count == 0, what="the subscriber to go")
+
+
+async def test_a_like_names_the_liker_to_the_liker_alone_and_a_deletion_names_nobody(
+    gateway: Gateway, transport: Transport
+) -> None:
+    before = post("before")
+    liked = envelope(PostLiked(post_id="p1", post_author_id=ALICE, user_id=BOB))
+    deleted = envelope(PostDeleted(post_id="p1", author_id=ALICE, deleted_by="u-admin"))
+    liker, author, anonymous = (
+        await gateway.connect(BOB),
+        await gateway.connect(ALICE),
+        await gateway.connect(),
+    )
+    await transport.publish(before)
+    await liker.wait_for_id(before.id)
+    marker = await gateway.publish_settled(transport, liked, deleted)
+    # Live, and replayed to clients that come back after the event.
+    replayed_liker = await gateway.connect(BOB, last_event_id=str(before.id))
+    replayed_anonymous = await gateway.connect(last_event_id=str(before.id))
+
+    public_like = {"post_id": "p1", "post_author_id": ALICE}
+    for client, like in [
+        (liker, liked.data),
+        (replayed_liker, liked.data),
+        (author, public_like),
+        (anonymous, public_like),
+        (replayed_anonymous, public_like),
+    ]:
+        await client.wait_for_id(marker.id)
+        assert client.events("post.liked")[0].json()["data"] == like
+        assert client.events("post.deleted")[0].json()["data"] == {"post_id": "p1", "author_id": ALICE}
+
+
+# ---------------------------------------------------------------- tickets
+
+inprocess_only = pytest.mark.parametrize("transport", ["inprocess"], indirect=True)
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.json() == {"detail": response.json()["detail"], "code": code}
+
+
+@inprocess_only
+async def test_a_ticket_opens_one_stream_once_and_only_while_fresh(start_gateway: StartGateway) -> None:
+    now = [1000.0]
+    gateway = await start_gateway(clock=lambda: now[0])
+    stream_url = f"{gateway.url}/api/stream"
+    ticket = await gateway.ticket(gateway.token(ALICE))
+    async with gateway.http.stream("GET", stream_url, params={"ticket": ticket}) as opened:
+        assert opened.status_code == 200
+    assert_error(await gateway.http.get(stream_url, params={"ticket": ticket}), 401, "invalid_ticket")
+
+    stale = await gateway.ticket(gateway.token(ALICE))
+    now[0] += gateway.tickets.ttl_seconds
+    assert_error(await gateway.http.get(stream_url, params={"ticket": stale}), 401, "invalid_ticket")
+    assert_error(await gateway.http.get(stream_url, params={"ticket": "made-up"}), 401, "invalid_ticket")
+    anonymous = await gateway.http.post(f"{gateway.url}/api/stream/ticket")
+    assert_error(anonymous, 401, "not_authenticated")
+
+
+@inprocess_only
+async def test_an_access_token_in_the_url_is_refused(gateway: Gateway) -> None:
+    token = gateway.token(ALICE)
+    response = await gateway.http.get(f"{gateway.url}/api/stream", params={"access_token": token})
+    assert_error(response, 400, "token_in_query")
+    assert token not in response.text
+    assert gateway.hub.subscriber_count == 0
+
+
+# ---------------------------------------------------------------- how many streams
+
+
+@inprocess_only
+async def test_streams_past_a_cap_are_refused_until_one_ends(start_gateway: StartGateway) -> None:
+    # Every client here speaks from 127.0.0.1: one address.
+    gateway = await start_gateway(caps=StreamCaps(per_person=2, per_address=4, anonymous=1))
+    stream_url = f"{gateway.url}/api/stream"
+
+    def signed_in(user_id: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {gateway.token(user_id)}"}
+
+    first = await gateway.connect(ALICE)
+    await gateway.connect(ALICE)
+    assert_error(await gateway.http.get(stream_url, headers=signed_in(ALICE)), 429, "too_many_streams")
+    await gateway.connect()
+    assert_error(await gateway.http.get(stream_url), 429, "too_many_streams")  # anonymous ones
+    await gateway.connect(BOB)
+    refused = await gateway.http.get(stream_url, headers=signed_in(CAROL))  # the address is full
+    assert_error(refused, 429, "too_many_streams")
+    assert int(refused.headers["Retry-After"]) >= 1
+
+    await first.close()
+
+    async def reopened() -> bool:
+        response = await gateway.http.send(
+            gateway.http.build_request("GET", stream_url, headers=signed_in(ALICE)), stream=True
+        )
+        await response.aclose()
+        return response.status_code == 200
+
+    # Its place, under Alice and under the address, comes back once the gateway saw it end.
+    await wait_for(reopened, what="the closed stream's place")
 
 
 # ---------------------------------------------------------------- liveness

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { tokens } from '@/api/tokens'
 import { useFeedStore } from '@/stores/feed'
 import { useLiveStore } from '@/stores/live'
-import { makePost, mockFetch } from './helpers'
+import { authorization, makePost, mockFetch } from './helpers'
 
 /** Records what the store opens; tests push frames and errors through it. */
 class FakeEventSource {
@@ -68,29 +68,72 @@ describe('live store', () => {
     expect(live.unreadNotifications).toBe(0)
   })
 
-  it('connects with the access token and reconnects with last_event_id after the stream closes', async () => {
+  it('connects with a stream ticket, never the token, and reconnects with a new ticket and last_event_id', async () => {
     vi.useFakeTimers()
-    tokens.save(jwtExpiringIn(600), 'r1')
-    mockFetch([{ path: '/api/posts/1', reply: () => ({ status: 404, body: { detail: 'gone', code: 'not_found' } }) }])
+    const access = jwtExpiringIn(600)
+    tokens.save(access, 'r1')
+    let issued = 0
+    const { calls } = mockFetch([
+      { method: 'POST', path: '/api/stream/ticket', reply: () => ({ status: 201, body: { ticket: `t${++issued}`, expires_in: 30 } }) },
+      { path: '/api/posts/1', reply: () => ({ status: 404, body: { detail: 'gone', code: 'not_found' } }) },
+    ])
     const live = useLiveStore()
     await live.connect()
     const first = FakeEventSource.instances[0]!
-    expect(first.url).toMatch(/^\/api\/stream\?access_token=h\./)
+    expect(first.url).toBe('/api/stream?ticket=t1')
+    const ticketCall = calls.find((call) => call.url.endsWith('/api/stream/ticket'))!
+    expect(authorization(ticketCall.init)).toBe(`Bearer ${access}`) // the token goes in a header only
     first.onopen?.()
     expect(live.connected).toBe(true)
 
     first.emit('notification.created', 'evt-41', { user_id: 'u1', kind: 'follow' })
     expect(live.unreadNotifications).toBe(1)
 
-    first.readyState = FakeEventSource.CLOSED // the server ended the stream (e.g. a 401)
+    // The stream broke; the browser would retry with the spent ticket, so the store reconnects itself.
     first.onerror?.()
     expect(live.connected).toBe(false)
+    expect(first.readyState).toBe(FakeEventSource.CLOSED)
     await vi.advanceTimersByTimeAsync(1000)
     const second = FakeEventSource.instances[1]!
-    expect(new URL(second.url, 'http://x').searchParams.get('last_event_id')).toBe('evt-41')
+    const query = new URL(second.url, 'http://x').searchParams
+    expect(query.get('ticket')).toBe('t2')
+    expect(query.get('last_event_id')).toBe('evt-41')
+    expect(FakeEventSource.instances.every((source) => !source.url.includes(access))).toBe(true)
 
     live.disconnect()
     expect(second.readyState).toBe(FakeEventSource.CLOSED)
+  })
+
+  it('opens an anonymous stream without a ticket and lets the browser retry it', async () => {
+    vi.useFakeTimers()
+    const { calls } = mockFetch([])
+    const live = useLiveStore()
+    await live.connect()
+    const source = FakeEventSource.instances[0]!
+    expect(source.url).toBe('/api/stream')
+    source.onerror?.() // CONNECTING: the browser retries by itself
+    await vi.advanceTimersByTimeAsync(30000)
+    expect(FakeEventSource.instances).toHaveLength(1)
+    expect(calls.filter((call) => call.url.includes('/stream/ticket'))).toHaveLength(0)
+  })
+
+  it('retries later when no ticket can be had, rather than open a stream without the person', async () => {
+    vi.useFakeTimers()
+    tokens.save(jwtExpiringIn(600), 'r1')
+    let available = false
+    mockFetch([
+      {
+        method: 'POST',
+        path: '/api/stream/ticket',
+        reply: () => (available ? { status: 201, body: { ticket: 'late', expires_in: 30 } } : { status: 503, body: { detail: 'down', code: 'service_unavailable' } }),
+      },
+    ])
+    const live = useLiveStore()
+    await live.connect()
+    expect(FakeEventSource.instances).toHaveLength(0)
+    available = true
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(FakeEventSource.instances.map((source) => source.url)).toEqual(['/api/stream?ticket=late'])
   })
 
   it('refetches the feeds on reset', async () => {

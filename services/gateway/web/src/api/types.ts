@@ -62,6 +62,12 @@ export interface ApiErrorBody {
   code?: string
 }
 
+/** POST /api/stream/ticket: opens one /api/stream?ticket=... within `expires_in` seconds. */
+export interface StreamTicket {
+  ticket: string
+  expires_in: number
+}
+
 /** One frame of /api/stream, as the gateway serialises it. */
 export interface LiveEvent<D = Record<string, unknown>> {
   type: string

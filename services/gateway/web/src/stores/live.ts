@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import { api, freshAccessToken } from '@/api/client'
-import type { LiveEvent, NotificationCreatedData, Post, PostCreatedData } from '@/api/types'
+import { api } from '@/api/client'
+import type { LiveEvent, NotificationCreatedData, Post, PostCreatedData, StreamTicket } from '@/api/types'
 import { useAuthStore } from './auth'
 import { useFeedStore } from './feed'
 
@@ -35,6 +35,7 @@ export const useLiveStore = defineStore('live', () => {
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null
   let failures = 0
   let wanted = false
+  let opening = 0 // the latest open(); an older one still waiting for its ticket gives way
   // Pages (chat, notifications, world, console) subscribe here instead of this store knowing them all.
   const listeners = new Map<string, Set<LiveListener>>()
 
@@ -106,22 +107,40 @@ export const useLiveStore = defineStore('live', () => {
   async function open(): Promise<void> {
     close()
     if (!wanted) return
+    const attempt = ++opening
     const params = new URLSearchParams()
-    const token = useAuthStore().isSignedIn ? await freshAccessToken() : null
-    if (token) params.set('access_token', token)
+    // EventSource cannot send the token in a header, and a URL ends up in logs: a signed-in stream
+    // opens with a ticket instead, good for one connection within seconds.
+    let ticket: string | null = null
+    if (useAuthStore().isSignedIn) {
+      try {
+        ticket = (await api.post<StreamTicket>('/stream/ticket')).ticket
+      } catch {
+        // Offline, or signed out meanwhile: try again after a backoff (or not, if no longer wanted).
+        if (attempt === opening) scheduleReconnect()
+        return
+      }
+      params.set('ticket', ticket)
+    }
     if (lastEventId.value) params.set('last_event_id', lastEventId.value)
-    if (!wanted) return // disconnect() was called while the token was refreshing
+    if (!wanted || attempt !== opening) return // disconnected, or opened again, while the ticket came
     const query = params.toString()
-    source = new EventSource(`/api/stream${query ? `?${query}` : ''}`)
-    source.onopen = () => {
+    const opened = new EventSource(`/api/stream${query ? `?${query}` : ''}`)
+    source = opened
+    opened.onopen = () => {
       connected.value = true
       failures = 0
     }
-    source.onerror = () => {
+    opened.onerror = () => {
+      if (source !== opened) return
       connected.value = false
-      // CONNECTING: the browser retries by itself (with Last-Event-ID). CLOSED: it gave up, often a
-      // 401 from an expired token in the URL, so reconnect with a fresh token after a backoff.
-      if (source?.readyState === EventSource.CLOSED) scheduleReconnect()
+      // Anonymous and CONNECTING: the browser retries by itself (with Last-Event-ID). A ticket is
+      // spent once used, so its stream reconnects here with a new one; CLOSED (the browser gave up,
+      // e.g. on a 429) reconnects after a backoff too.
+      if (ticket !== null || opened.readyState === EventSource.CLOSED) {
+        close()
+        scheduleReconnect()
+      }
     }
     for (const type of LIVE_EVENT_TYPES) source.addEventListener(type, handleFrame as EventListener)
   }

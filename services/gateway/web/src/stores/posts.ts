@@ -213,8 +213,9 @@ export const usePostsStore = defineStore('posts', () => {
     }
   }
 
-  /** Someone else liked a post (post.liked); our own likes were counted when we tapped. */
-  function onLiked(postId: string, userId: string): void {
+  /** Someone liked a post (post.liked); our own likes were counted when we tapped. Only the liker's
+   *  own stream says who liked (`userId`); everyone else's leaves it out. */
+  function onLiked(postId: string, userId: string | undefined): void {
     if (userId === useAuthStore().user?.id) return
     const current = post.value
     if (current?.id === postId) publish({ ...current, like_count: current.like_count + 1 })
