@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aio_pika
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -39,7 +40,7 @@ from aic_common.messages import (
 from aic_common.testing import service_bus_from_environment, wait_for
 from aic_gateway.stack import GATEWAY_SPEC, Stack
 
-from .conftest import LiveClient
+from .conftest import PASSWORD, LiveClient, sign_up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -194,10 +195,16 @@ async def test_a_poison_message_in_every_durable_queue_ends_in_its_dlq_and_the_q
 async def test_a_poison_message_to_a_live_consumer_is_dropped_and_it_keeps_serving(
     fault_stack: Stack, consumers: list[Consumer]
 ) -> None:
-    """The exclusive queues: every gateway replica's live stream, every simulator's control queue."""
+    """The exclusive queues: every gateway replica's live stream, every simulator's control queue, and
+    every process's list of deleted accounts (aic_common.deleted_accounts)."""
     stack = fault_stack
     exclusive = {c.subscription.queue for c in consumers if c.subscription.exclusive}
-    assert exclusive == {"gateway.stream", "simulator.control"}, "a new live consumer needs a check here"
+    deleted_accounts = {
+        f"{service}.deleted-accounts" for service in ("gateway", "social", "files", "simulator")
+    }
+    assert exclusive == {"gateway.stream", "simulator.control", *deleted_accounts}, (
+        "a new live consumer needs a check here"
+    )
     namespace = stack.config.bus_namespace
     live = LiveClient([stack.gateway_url], {"X-Forwarded-For": "10.250.0.1"})
     live.start()
@@ -210,9 +217,12 @@ async def test_a_poison_message_to_a_live_consumer_is_dropped_and_it_keeps_servi
         for exchange, routing_key in (
             (f"{namespace}.events", "fault.poison"),
             (f"{namespace}.control", "sim.control"),
+            (f"{namespace}.events", UserDeleted.message_type),
         ):
             target = await channel.get_exchange(exchange)
             await target.publish(aio_pika.Message(UNDECODABLE), routing_key=routing_key)
+        refused = make_envelope(UserDeleted(user_id="poison", username="poison"), "fault-test")
+        await bus.publish(refused.model_copy(update={"data": {"user_id": ["not", "an", "id"]}}))
 
         tick = make_envelope(
             SimClockAdvanced(sim_time=datetime.now(UTC), previous_sim_time=datetime.now(UTC)), "simulator"
@@ -221,6 +231,20 @@ async def test_a_poison_message_to_a_live_consumer_is_dropped_and_it_keeps_servi
         await wait_for(lambda: str(tick.id) in live.ids(), timeout=20, what="the stream after the poison")
         reply = await bus.request(make_envelope(SimControl(command="status"), "fault-test"), timeout=10)
         assert reply.data["ok"] is True
+        # The lists of deleted accounts still hear of deletions: the gateway refuses the token at once.
+        async with httpx.AsyncClient(base_url=stack.gateway_url, timeout=30) as gateway:
+            person = await sign_up(gateway, "poisoned")
+            deleted = await gateway.request(
+                "DELETE", "/api/auth/me", json={"password": PASSWORD}, headers=person.headers
+            )
+            assert deleted.status_code == 204, deleted.text
+
+            async def token_refused() -> bool:
+                return (await gateway.get("/api/feed/home", headers=person.headers)).status_code == 401
+
+            await wait_for(
+                token_refused, timeout=20, interval=0.2, what="the deleted account's token refused"
+            )
     finally:
         await live.stop()
         await bus.stop()

@@ -118,13 +118,19 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 ServicePrincipal = Annotated[Principal, Depends(require_service)]
 
 
-def verifier_from_settings(settings: Any, http_client: Any = None) -> Any:
-    """How a service other than auth verifies tokens: auth's JWKS, fetched and cached.
+def verifier_from_settings(settings: Any, http_client: Any = None, *, bus: Any) -> Any:
+    """How a service other than auth verifies tokens: auth's JWKS, fetched and cached, refusing the
+    tokens of accounts deleted since they were issued (heard of on ``bus``, before it starts).
 
     ``http_client`` reaches auth in-process in dev mode; otherwise ``settings.jwks_url`` is fetched.
     """
+    from aic_common.deleted_accounts import DeletedAccounts
     from aic_common.tokens import JwksKeySource
 
     return JwksKeySource(
-        settings.jwks_url, settings.jwt_issuer, settings.jwt_audience, http_client=http_client
+        settings.jwks_url,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        http_client=http_client,
+        deleted_accounts=DeletedAccounts().listen(bus, settings.service_name),
     )

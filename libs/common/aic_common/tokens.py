@@ -18,7 +18,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 ALLOWED_ALGORITHMS: tuple[str, ...] = ("RS256",)
 TOKEN_TYPE_ACCESS = "access"  # noqa: S105 - a claim value, not a secret
 MIN_RSA_KEY_BITS = 2048
+# The longest an access token may live (AuthSettings allows no more). A deleted account's tokens are
+# refused for this long after the deletion (aic_common.deleted_accounts), which covers every one of them.
+MAX_ACCESS_TOKEN_TTL_SECONDS = 3600
 KID_LENGTH = 16
 
 Role = Literal["user", "admin", "service"]
@@ -218,8 +221,8 @@ class TokenIssuer:
     ) -> None:
         if not issuer or not audience:
             raise ValueError("issuer and audience must be non-empty")
-        if access_ttl_seconds <= 0:
-            raise ValueError("access_ttl_seconds must be positive")
+        if not 0 < access_ttl_seconds <= MAX_ACCESS_TOKEN_TTL_SECONDS:
+            raise ValueError(f"access_ttl_seconds must be between 1 and {MAX_ACCESS_TOKEN_TTL_SECONDS}")
         self.signing_key = SigningKey.from_pem(signing_key_pem)
         self.issuer = issuer
         self.audience = audience
@@ -255,8 +258,8 @@ class TokenIssuer:
         if role not in ROLES:
             raise ValueError(f"role must be one of {sorted(ROLES)}, got {role!r}")
         ttl = self.access_ttl_seconds if ttl_seconds is None else ttl_seconds
-        if ttl <= 0:
-            raise ValueError("ttl_seconds must be positive")
+        if not 0 < ttl <= MAX_ACCESS_TOKEN_TTL_SECONDS:
+            raise ValueError(f"ttl_seconds must be between 1 and {MAX_ACCESS_TOKEN_TTL_SECONDS}")
         clash = RESERVED_CLAIMS.intersection(extra_claims or {})
         if clash:
             raise ValueError(f"extra_claims may not set reserved claims: {sorted(clash)}")
@@ -493,8 +496,11 @@ class JwksKeySource:
         timeout_seconds: float = 5.0,
         http_client: httpx.AsyncClient | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        deleted_accounts: Container[str] = frozenset(),
     ) -> None:
         self.url = url
+        # Subjects whose tokens are refused although signed and unexpired (aic_common.deleted_accounts).
+        self.deleted_accounts = deleted_accounts
         self.issuer = issuer
         self.audience = audience
         self.leeway_seconds = leeway_seconds
@@ -572,4 +578,7 @@ class JwksKeySource:
     async def verify(self, token: str) -> Claims:
         header = parse_unverified_header(token, self.max_token_bytes)
         verifier = await self.get_verifier(header["kid"])
-        return verifier.verify(token)
+        claims = verifier.verify(token)
+        if claims.subject in self.deleted_accounts:
+            raise InvalidToken("The account of this token has been deleted")
+        return claims

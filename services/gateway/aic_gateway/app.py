@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from aic_common.bus import Bus, BusUnavailable, InProcessBus, create_bus
 from aic_common.client_address import IPNetwork
+from aic_common.deleted_accounts import DeletedAccounts
 from aic_common.errors import NotFound, error_response
 from aic_common.tokens import JwksKeySource
 from aic_common.web import create_service_app
@@ -146,6 +147,9 @@ def create_app(
         replay_seconds=settings.stream_replay_seconds,
     )
     hub.register()
+    # The tokens of accounts deleted since they were issued are refused, their open streams closed.
+    verifier.deleted_accounts = DeletedAccounts().listen(bus, settings.service_name)
+    verifier.deleted_accounts.on_deleted(hub.close_user)
     # Stream tickets and stream counts, shared by the replicas through Redis when there is one.
     stream_store = _redis_client(settings.redis_url) if settings.redis_url else None
     tickets = StreamTickets(stream_store, ttl_seconds=settings.stream_ticket_seconds)

@@ -215,6 +215,11 @@ class StreamHub:
         for subscriber in list(self._subscribers):
             self._close(subscriber, _Signal.CLOSE)
 
+    def close_user(self, user_id: str) -> None:
+        """End every open stream of ``user_id`` now: the account was deleted."""
+        for subscriber in list(self._by_user.get(user_id, ())):
+            self._close(subscriber, _Signal.CLOSE)
+
     @property
     def accepting(self) -> bool:
         return self._accepting
