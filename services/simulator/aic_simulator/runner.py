@@ -168,21 +168,28 @@ class Simulation:
         """Lockstep: until the result of every command sent has been perceived, or the timeout passes.
 
         The action log records each result (messaging.record_result), whichever instance perceived it,
-        so the leader asks the database; its own consumer's answers wake it early."""
+        so the leader asks the database; its own consumer's answers wake it early. A run recorded or
+        replayed waits as long as it takes (it is cancelled by a stop): a result perceived a step late
+        would change what the characters perceive, and the replay would part from the recording."""
         if not commands:
             return
-        deadline = time.monotonic() + self.settings.lockstep_timeout_seconds
+        timeout = self.settings.lockstep_timeout_seconds
+        exact = self.settings.llm_mode != "live"
+        deadline = time.monotonic() + timeout
         while True:
             self._result_arrived.clear()
             waiting = await run_in_thread(self.store.unanswered, commands)
             left = deadline - time.monotonic()
+            if waiting and left <= 0 and exact:
+                log.warning("lockstep: still waiting for %d results (e.g. %s)", len(waiting), waiting[0])
+                deadline, left = time.monotonic() + timeout, timeout
             if not waiting or left <= 0:
                 break
             await wait_until_set(self._result_arrived, min(left, LOCKSTEP_POLL_SECONDS))
         if waiting:
             log.warning(
                 "lockstep: no result within %.0f s for %d commands (e.g. %s); going on without them",
-                self.settings.lockstep_timeout_seconds,
+                timeout,
                 len(waiting),
                 waiting[0],
             )

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -24,6 +25,7 @@ from aic_common.testing import app_lifespan, wait_for
 from aic_common.tokens import TokenIssuer, TokenVerifier, generate_rsa_private_key_pem
 from aic_simulator.app import create_app
 from aic_simulator.models import ActionLog, Agent
+from aic_simulator.runner import Simulation
 from aic_simulator.settings import SimulatorSettings
 
 pytestmark = pytest.mark.integration
@@ -287,3 +289,31 @@ def test_migrations_match_the_models(database_url: str) -> None:
     from aic_simulator.models import Base
 
     assert schema_drift(MIGRATIONS, database_url, [Base.metadata, messaging_metadata]) == []
+
+
+class SlowSocialNetwork:
+    """The action log as lockstep reads it: the commands' results arrive after ``asked_until_answered``
+    looks."""
+
+    def __init__(self, asked_until_answered: int) -> None:
+        self.asked = 0
+        self.asked_until_answered = asked_until_answered
+
+    def unanswered(self, commands: list[str]) -> list[str]:
+        self.asked += 1
+        return [] if self.asked > self.asked_until_answered else commands
+
+
+@pytest.mark.parametrize("mode", ["live", "record", "replay"])
+async def test_lockstep_gives_up_on_a_late_result_only_in_a_live_run(tmp_path: Path, mode: str) -> None:
+    social = SlowSocialNetwork(asked_until_answered=40)
+    waiting = SimpleNamespace(
+        settings=embedded(tmp_path, llm_mode=mode, lockstep_timeout_seconds=0.01),
+        store=social,
+        _result_arrived=asyncio.Event(),
+    )
+    await Simulation._await_results(waiting, ["command-1"])  # type: ignore[arg-type]
+    if mode == "live":  # paced by the wall clock: it goes on without the result
+        assert social.asked <= social.asked_until_answered
+    else:  # exact: a result a step late would part the replay from the recording
+        assert social.asked == social.asked_until_answered + 1
