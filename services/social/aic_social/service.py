@@ -774,6 +774,34 @@ class SocialService:
         next_cursor = encode_cursor({"g": ranking.generation, "o": offset + limit}) if more else None
         return [posts[i] for i in page_ids if i in posts], next_cursor
 
+    def latest_feed(
+        self, session: Session, *, cursor: str | None, limit: int
+    ) -> tuple[list[Post], str | None]:
+        """Every post, newest first: explore in the order of time. Keyset on (created_at, id), read
+        along the created_at index, so posts arriving meanwhile do not shift the later pages."""
+        statement = sa.select(Post).where(Post.deleted_at.is_(None))
+        position = decode_cursor(cursor)
+        if position is not None:
+            if not (
+                isinstance(position, list)
+                and len(position) == 2
+                and isinstance(position[1], str)
+                and is_row_id(position[1])
+            ):
+                raise invalid_cursor()
+            at, before_id = time_cursor(position[0]), int(position[1])
+            statement = statement.where(
+                sa.or_(Post.created_at < at, sa.and_(Post.created_at == at, Post.id < before_id))
+            )
+        posts = list(
+            session.scalars(statement.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1))
+        )
+        next_cursor = None
+        if len(posts) > limit:
+            last = posts[limit - 1]
+            next_cursor = encode_cursor([last.created_at.isoformat(), str(last.id)])
+        return posts[:limit], next_cursor
+
     def _explore_position(self, cursor: str | None) -> tuple[int | None, int]:
         """(the ranking, the offset in it) an explore cursor names; (None, 0): the first page."""
         state = decode_cursor(cursor)

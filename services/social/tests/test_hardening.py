@@ -149,6 +149,7 @@ async def test_a_cursor_nobody_issued_is_refused_on_every_list(social: SocialEnv
     top = await comment(social, other, target["id"], "c")
     lists: list[tuple[str, dict[str, str], User]] = [
         ("/api/feed/explore", {}, me),
+        ("/api/feed/explore", {"order": "latest"}, me),
         ("/api/feed/home", {}, me),
         (f"/api/users/{me.username}/posts", {}, me),
         (f"/api/users/{me.username}/followers", {}, me),
@@ -299,3 +300,48 @@ async def test_explore_goes_as_deep_as_the_ranking_size(settings: SocialSettings
             second = await explore(social, limit=2, cursor=first["next_cursor"])
             assert [p["id"] for p in first["items"] + second["items"]] == posts[:1:-1]
             assert second["next_cursor"] is None
+
+
+async def test_latest_explore_is_newest_first_by_time_and_pages_stably(clocked) -> None:
+    social, clock = clocked
+    author, fan = await social.user(), await social.user()
+    start = clock.now
+    older = await post(social, author, "older")
+    clock.now = start + timedelta(minutes=2)
+    tie_low = await post(social, author, "same moment, lower id")
+    tie_high = await post(social, author, "same moment, higher id")
+    # A later id written with an earlier time (a clock that lagged) goes by its time, not its id.
+    clock.now = start + timedelta(minutes=1)
+    lagged = await post(social, fan, "lagged")
+    clock.now = start + timedelta(minutes=3)
+    newest = await post(social, author, "newest")
+    await social.client.post(f"/api/posts/{older['id']}/like", headers=fan.headers)
+
+    first = await explore(social, order="latest", limit=2)
+    assert [p["id"] for p in first["items"]] == [newest["id"], tie_high["id"]]
+    # A post arriving between pages does not shift the next one.
+    clock.now = start + timedelta(minutes=4)
+    await post(social, fan, "arrived while reading")
+    second = await explore(social, order="latest", limit=2, cursor=first["next_cursor"])
+    third = await explore(social, order="latest", limit=2, cursor=second["next_cursor"])
+    assert [p["id"] for p in second["items"] + third["items"]] == [tie_low["id"], lagged["id"], older["id"]]
+    assert third["next_cursor"] is None
+
+    # Popular is the default and still ranks the liked post first; a deleted post leaves latest.
+    assert (await explore(social))["items"][0]["id"] == older["id"]
+    assert (
+        await social.client.delete(f"/api/posts/{newest['id']}", headers=author.headers)
+    ).status_code == 204
+    assert newest["id"] not in [p["id"] for p in (await explore(social, order="latest"))["items"]]
+
+    # A cursor of the other order is refused, not misread; so is an id that is no post id.
+    popular = await explore(social, limit=1)
+    for cursor in (
+        popular["next_cursor"],
+        cursor_of(["2026-01-01T00:00:00", "9" * 19]),  # beyond a BIGINT
+        cursor_of(["2026-01-01T00:00:00", "x"]),
+    ):
+        refused = await social.client.get("/api/feed/explore", params={"order": "latest", "cursor": cursor})
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_cursor", cursor
+    unknown = await social.client.get("/api/feed/explore", params={"order": "random"})
+    assert unknown.status_code == 422 and unknown.json()["code"] == "validation_error", unknown.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -112,7 +112,17 @@ def home_feed(actor: CurrentActor, service: Service, limit: Limit, cursor: Curso
 
 
 @router.get("/api/feed/explore", response_model=Page[PostPublic])
-def explore_feed(service: Service, viewer: ViewerId, limit: Limit, cursor: Cursor = None) -> Page[PostPublic]:
+def explore_feed(
+    service: Service,
+    viewer: ViewerId,
+    limit: Limit,
+    cursor: Cursor = None,
+    order: Annotated[
+        Literal["popular", "latest"],
+        Query(description="popular: ranked by engagement that decays with age; latest: newest first"),
+    ] = "popular",
+) -> Page[PostPublic]:
+    page_of = service.latest_feed if order == "latest" else service.explore_feed
     with service.reading() as session:
-        posts, next_cursor = service.explore_feed(session, cursor=cursor, limit=limit)
+        posts, next_cursor = page_of(session, cursor=cursor, limit=limit)
         return Page(items=Presenter(session, service.settings, viewer).posts(posts), next_cursor=next_cursor)
