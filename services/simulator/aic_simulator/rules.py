@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import time
+from enum import StrEnum
 
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Option, Perception
 from aic_simulator.writer import (
@@ -30,6 +31,52 @@ WANDERING_TRAITS = ("活泼", "爱拍照", "playful", "curious", "自由", "随�
 STEADY_TRAITS = ("细心", "认真", "克制", "calm", "concise", "严谨")
 # The chance, each turn, that a conversation moves on to another subject.
 CHANGE_SUBJECT = 0.15
+
+
+class Why(StrEnum):
+    """Why the rules chose an option. The log keeps the English text (``trace.reason``); the action
+    log's API gives the member's name as ``reason_code``, which the console words in the reader's
+    language."""
+
+    say_goodbye = "time to say goodbye"
+    keep_talking = "keep talking"
+    answer_first = "someone wrote to me: answer first"
+    end_conversation = "a good place to end the conversation"
+    friend_wrote = "a friend wrote to me"
+    answer_comment = "someone commented on my post"
+    night = "night time"
+    home_to_sleep = "time to go home and sleep"
+    hazard = "a hazard: going home"
+    spread_news = "passing the news on"
+    tired = "tired"
+    plan = "my plan"  # followed by ": " and what the plan says (trace.plan)
+    at_work = "at work"
+    event_here = "an event is on here"
+    catch_up = "catch up on the feed"
+    share = "share what is happening"
+    talk = "talk to someone here"
+    wander = "go somewhere else"
+    like = "like a post"
+    comment = "comment on a post"
+    follow = "follow someone interesting"
+    unfollow = "not my kind of posts"
+    search = "look up something I like"
+    reach_out = "reach out to a friend"
+    pick_up = "something here caught my eye"
+    use_item = "use something I have"
+    take_break = "take a break"
+    join_event = "join the event"
+
+
+_WHY_BY_TEXT = {why.value: why for why in Why}
+
+
+def reason_code(reason: str) -> str | None:
+    """The code of a reason the rules wrote (see Why), None for any other text (an LLM's own words)."""
+    if reason.startswith(f"{Why.plan}: "):
+        return Why.plan.name
+    why = _WHY_BY_TEXT.get(reason)
+    return why.name if why else None
 
 
 class RulePolicy:
@@ -69,37 +116,37 @@ def choose(p: Perception, rng: random.Random) -> tuple[Option, str]:
     if p.conversation is not None and (say := first(ActionKind.say)):
         talk = p.conversation
         if talk.turns + 1 >= talk.budget or p.energy < 0.15:
-            return first(ActionKind.goodbye) or say, "time to say goodbye"
-        return say, "keep talking"
+            return first(ActionKind.goodbye) or say, Why.say_goodbye
+        return say, Why.keep_talking
     for reply in by_kind.get(ActionKind.reply, []):
         view = p.conversations.get(reply.target or "")
         if view is None or view.with_person:
-            return reply, "someone wrote to me: answer first"
+            return reply, Why.answer_first
     for reply in by_kind.get(ActionKind.reply, []):
         view = p.conversations[reply.target or ""]
         if view.turns + 1 >= view.budget:
             goodbye = next(o for o in by_kind[ActionKind.goodbye] if o.target == reply.target)
-            return goodbye, "a good place to end the conversation"
-        return reply, "a friend wrote to me"
+            return goodbye, Why.end_conversation
+        return reply, Why.friend_wrote
     if answer := first(ActionKind.comment, "answer"):
-        return answer, "someone commented on my post"
+        return answer, Why.answer_comment
     if sleep := first(ActionKind.sleep):
-        return sleep, "night time"
+        return sleep, Why.night
     if not p.awake and (home := first(ActionKind.move, "home")):
-        return home, "time to go home and sleep"
+        return home, Why.home_to_sleep
     if p.hazard and (home := first(ActionKind.move, "home")):
-        return home, "a hazard: going home"
+        return home, Why.hazard
     if p.news and (post := first(ActionKind.post)) and rng.random() < (0.7 if p.hazard else 0.35):
-        return post, "passing the news on"
+        return post, Why.spread_news
     if p.energy < 0.2 and (rest := first(ActionKind.rest)):
-        return rest, "tired"
+        return rest, Why.tired
     steady = _steadiness(p)
     if (go := first(ActionKind.move, "plan:")) and rng.random() < steady:
-        return go, f"my plan: {p.plan}"
+        return go, f"{Why.plan}: {p.plan}"
     if (work := first(ActionKind.work)) and rng.random() < steady:
-        return work, "at work"
+        return work, Why.at_work
     if (event := first(ActionKind.attend_event)) and p.sociability > 0.3 and rng.random() < 0.6:
-        return event, "an event is on here"
+        return event, Why.event_here
     weights: list[tuple[Option, float, str]] = []
     for option in p.options:
         weight, why = _weight(option, p)
@@ -134,38 +181,38 @@ def _base_weight(option: Option, p: Perception) -> tuple[float, str]:
     social = 0.5 + p.sociability
     match option.action:
         case ActionKind.browse:
-            return 2.0, "catch up on the feed"
+            return 2.0, Why.catch_up
         case ActionKind.post:
-            return 1.6 * (0.5 + p.energy) * (1.3 if p.active_events else 1.0), "share what is happening"
+            return 1.6 * (0.5 + p.energy) * (1.3 if p.active_events else 1.0), Why.share
         case ActionKind.talk:
             # One talks more readily with a friend, and with someone who speaks one's language.
             name = option.label.removeprefix("talk with ")
             liking = 1.0 + p.affinity.get(name, 0.0)
-            return 1.2 * social * liking * (0.3 if name in p.foreigners else 1.0), "talk to someone here"
+            return 1.2 * social * liking * (0.3 if name in p.foreigners else 1.0), Why.talk
         case ActionKind.move:
-            return (0.8 if option.label != "home" else 0.3), "go somewhere else"
+            return (0.8 if option.label != "home" else 0.3), Why.wander
         case ActionKind.like:
-            return 0.8, "like a post"
+            return 0.8, Why.like
         case ActionKind.comment:
-            return 0.7 * social, "comment on a post"
+            return 0.7 * social, Why.comment
         case ActionKind.follow:
-            return 0.3, "follow someone interesting"
+            return 0.3, Why.follow
         case ActionKind.unfollow:
-            return 0.2, "not my kind of posts"
+            return 0.2, Why.unfollow
         case ActionKind.search:
-            return 0.25, "look up something I like"
+            return 0.25, Why.search
         case ActionKind.message:
-            return 0.15 * social, "reach out to a friend"
+            return 0.15 * social, Why.reach_out
         case ActionKind.pick_up:
-            return 0.3, "something here caught my eye"
+            return 0.3, Why.pick_up
         case ActionKind.use_item:
-            return 0.4, "use something I have"
+            return 0.4, Why.use_item
         case ActionKind.work:
-            return 1.5, "at work"
+            return 1.5, Why.at_work
         case ActionKind.rest:
-            return 0.4 + (1 - p.energy) * 2, "take a break"
+            return 0.4 + (1 - p.energy) * 2, Why.take_break
         case ActionKind.attend_event:
-            return 1.5, "join the event"
+            return 1.5, Why.join_event
     return 0.0, ""
 
 

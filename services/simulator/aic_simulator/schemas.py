@@ -80,6 +80,24 @@ class ActionResult(StrEnum):
     pending = "pending"  # sent, no answer yet
 
 
+class TargetKind(StrEnum):
+    """What an action's target is, by kind of action: the console names it instead of showing its id."""
+
+    place = "place"  # move, work
+    person = "person"  # a character or a person: talk, say, message, reply, goodbye, follow, unfollow
+    post = "post"  # like, comment: named by its author
+    event = "event"  # attend_event
+    item = "item"  # pick_up, use_item
+    query = "query"  # search: the words searched for
+
+
+class FallbackView(BaseModel):
+    """A tier that did not decide, and the kind of its reason (metrics.fallback_kind)."""
+
+    tier: str
+    kind: str
+
+
 class ActionView(BaseModel):
     id: str
     decision: int
@@ -101,6 +119,16 @@ class ActionView(BaseModel):
     result: str | None = None
     result_kind: ActionResult | None = None
     result_detail: str | None = None
+    # The target as people know it: a display name (a place's or an item's Chinese name, a post's
+    # author), with the English name where it has one; the name is None when the simulator does not
+    # know it (the kind is still given). None without a target.
+    target_kind: TargetKind | None = None
+    target_name: str | None = None
+    target_name_en: str | None = None
+    # Operators only: the code of a reason the rules wrote (rules.Why), None for an LLM's own words; and
+    # the tiers above the deciding one that failed, with the kind of each failure.
+    reason_code: str | None = None
+    fallbacks: list[FallbackView] = Field(default_factory=list)
 
 
 class AgentDetail(AgentSummary):

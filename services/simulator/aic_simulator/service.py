@@ -9,7 +9,7 @@ Each method opens its own session and is blocking: callers on the event loop run
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,18 +18,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.errors import InvalidInput, NotFound
 from aic_common.messages import SimState
+from aic_simulator.metrics import fallback_kind
 from aic_simulator.models import (
     ActionLog,
     Agent,
     CommandResult,
     GameEvent,
     Item,
+    KnownPerson,
     Location,
     MemoryRecord,
     Relationship,
+    SeenPost,
 )
 from aic_simulator.models import SimState as Checkpoint
 from aic_simulator.report import naive_utc, society_report
+from aic_simulator.rules import reason_code
 from aic_simulator.schemas import (
     ActionPage,
     ActionResult,
@@ -37,16 +41,36 @@ from aic_simulator.schemas import (
     AgentDetail,
     AgentSummary,
     EventCreate,
+    FallbackView,
     GameEventView,
     LocationView,
     MemoryView,
+    TargetKind,
     WorldView,
 )
 from aic_simulator.state import EVENT_KINDS, LocationInfo
 from aic_simulator.store import wall_now
 
-# Actions whose text went to one person only.
+# Actions whose text went to one person only (and a goodbye said by direct message: see public_action).
 PRIVATE_ACTIONS = frozenset({"reply", "message"})
+# What each kind of action's target is (policy.ActionKind); actions without a target are not listed.
+TARGET_KINDS = {
+    "move": TargetKind.place,
+    "work": TargetKind.place,
+    "talk": TargetKind.person,
+    "say": TargetKind.person,
+    "message": TargetKind.person,
+    "reply": TargetKind.person,
+    "goodbye": TargetKind.person,
+    "follow": TargetKind.person,
+    "unfollow": TargetKind.person,
+    "like": TargetKind.post,
+    "comment": TargetKind.post,
+    "attend_event": TargetKind.event,
+    "pick_up": TargetKind.item,
+    "use_item": TargetKind.item,
+    "search": TargetKind.query,
+}
 EVENT_EFFECTS = frozenset({"mood", "energy", "sociability"})
 
 
@@ -84,7 +108,12 @@ def result_kind(row: ActionLog) -> ActionResult | None:
     return ActionResult.pending if row.command_id else None
 
 
-def action_view(row: ActionLog) -> ActionView:
+def action_view(row: ActionLog, names: TargetNames) -> ActionView:
+    """A row of the action log; ``names`` (TargetNames.load) names its target."""
+    trace = row.trace or {}
+    reason = trace.get("reason")
+    failed = (trace.get("detail") or {}).get("fallbacks") or []
+    target_kind, target_name, target_name_en = names.of(row)
     return ActionView(
         id=str(row.id),
         decision=row.decision,
@@ -98,21 +127,102 @@ def action_view(row: ActionLog) -> ActionView:
         location_id=row.location_id,
         tier=row.tier,
         fallback_reason=row.fallback_reason,
-        trace=row.trace or {},
+        trace=trace,
         outcome=row.outcome,
         result=f"{row.result.value}: {row.result_detail or ''}" if row.result else None,
         result_kind=result_kind(row),
         result_detail=row.result_detail,
+        target_kind=target_kind,
+        target_name=target_name,
+        target_name_en=target_name_en,
+        reason_code=reason_code(reason) if row.tier == "rule" and isinstance(reason, str) else None,
+        fallbacks=[
+            FallbackView(tier=str(f.get("tier", "")), kind=fallback_kind(str(f.get("reason", ""))))
+            for f in failed
+            if isinstance(f, dict)
+        ],
     )
 
 
 def public_action(view: ActionView) -> ActionView:
     """An action as anyone may see it: no private text or recipient, and no decision trace, whose
     options and LLM answers can quote what people wrote to the character in private."""
-    hidden: dict[str, Any] = {"trace": {}, "fallback_reason": None}
-    if view.action in PRIVATE_ACTIONS:
-        hidden.update(content=None, target=None)
+    hidden: dict[str, Any] = {"trace": {}, "fallback_reason": None, "reason_code": None, "fallbacks": []}
+    if view.action in PRIVATE_ACTIONS or view.trace.get("channel") == "dm":
+        hidden.update(content=None, target=None, target_kind=None, target_name=None, target_name_en=None)
     return view.model_copy(update=hidden)
+
+
+@dataclass
+class TargetNames:
+    """The names of the targets of a page of the action log, read in one query per kind of target."""
+
+    people: dict[str, str] = field(default_factory=dict)  # agent id or account id -> display name
+    places: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (name, name_en)
+    items: dict[str, tuple[str, str]] = field(default_factory=dict)
+    events: dict[str, str] = field(default_factory=dict)  # id -> title
+    post_authors: dict[str, str] = field(default_factory=dict)  # post id -> author's account id
+
+    @staticmethod
+    def target_id(row: ActionLog) -> str | None:
+        """Whom or what the action was for: a conversation's other side (the log's ``recipient``: a
+        reply's target is the message answered) or else the target itself."""
+        recipient = (row.trace or {}).get("recipient")
+        if TARGET_KINDS.get(row.action) == TargetKind.person and isinstance(recipient, str) and recipient:
+            return recipient
+        return row.target
+
+    @classmethod
+    def load(cls, session: Session, rows: list[ActionLog]) -> TargetNames:
+        wanted: dict[TargetKind, set[str]] = {}
+        for row in rows:
+            kind, target = TARGET_KINDS.get(row.action), cls.target_id(row)
+            if kind is not None and target:
+                wanted.setdefault(kind, set()).add(target)
+        names = cls()
+        if ids := wanted.get(TargetKind.place):
+            for loc in session.scalars(sa.select(Location).where(Location.id.in_(ids))):
+                names.places[loc.id] = (loc.name, loc.name_en)
+        if ids := wanted.get(TargetKind.item):
+            for item in session.scalars(sa.select(Item).where(Item.id.in_(ids))):
+                names.items[item.id] = (item.name, item.name_en)
+        if ids := {i for i in wanted.get(TargetKind.event, ()) if i.isdigit()}:
+            for event in session.scalars(sa.select(GameEvent).where(GameEvent.id.in_([int(i) for i in ids]))):
+                names.events[str(event.id)] = event.title
+        if ids := wanted.get(TargetKind.post):
+            for post_id, author in session.execute(
+                sa.select(SeenPost.post_id, SeenPost.author_id).where(SeenPost.post_id.in_(ids))
+            ):
+                names.post_authors[post_id] = author
+        people = wanted.get(TargetKind.person, set()) | set(names.post_authors.values())
+        if people:
+            for person in session.scalars(sa.select(KnownPerson).where(KnownPerson.user_id.in_(people))):
+                names.people[person.user_id] = person.display_name
+            characters = sa.select(Agent).where(sa.or_(Agent.id.in_(people), Agent.user_id.in_(people)))
+            for agent in session.scalars(characters):
+                names.people[agent.id] = agent.display_name
+                if agent.user_id:
+                    names.people[agent.user_id] = agent.display_name
+        return names
+
+    def of(self, row: ActionLog) -> tuple[TargetKind | None, str | None, str | None]:
+        """The target's kind, name and English name (None where there is none, or it is not known)."""
+        kind, target = TARGET_KINDS.get(row.action), self.target_id(row)
+        if kind is None or not target:
+            return None, None, None
+        match kind:
+            case TargetKind.place:
+                return kind, *self.places.get(target, (None, None))
+            case TargetKind.item:
+                return kind, *self.items.get(target, (None, None))
+            case TargetKind.event:
+                return kind, self.events.get(target), None
+            case TargetKind.post:
+                return kind, self.people.get(self.post_authors.get(target, "")), None
+            case TargetKind.person:
+                return kind, self.people.get(target), None
+            case TargetKind.query:
+                return kind, target, None
 
 
 def event_view(row: GameEvent, now: datetime | None) -> GameEventView:
@@ -199,7 +309,9 @@ class SimulationService:
                 .order_by(ActionLog.id.desc())
                 .limit(20)
             )
-            recent = [action_view(a) for a in actions]
+            rows = list(actions)
+            names = TargetNames.load(session, rows)
+            recent = [action_view(a, names) for a in rows]
             inventory = session.scalars(sa.select(Item.name).where(Item.holder_id == agent.id)).all()
             relationships, memories = self._private_side(session, agent.id) if operator else ([], [])
             return AgentDetail(
@@ -254,7 +366,9 @@ class SimulationService:
             statement = statement.where(ActionLog.id < query.cursor)
         with self.session_factory() as session:
             rows = session.scalars(statement.order_by(ActionLog.id.desc()).limit(query.limit + 1)).all()
-        views = [action_view(r) for r in rows[: query.limit]]
+            page = list(rows[: query.limit])
+            names = TargetNames.load(session, page)
+            views = [action_view(r, names) for r in page]
         return ActionPage(
             items=views if operator else [public_action(v) for v in views],
             next_cursor=str(rows[query.limit - 1].id) if len(rows) > query.limit else None,

@@ -24,8 +24,19 @@ from aic_common.messages import SimState
 from aic_common.migrations import downgrade, upgrade
 from aic_common.testing import serving, wait_for
 from aic_simulator.app import MIGRATIONS, create_app
-from aic_simulator.models import ActionLog, Agent, CommandResult, Lease, MemoryRecord, Relationship
+from aic_simulator.models import (
+    ActionLog,
+    Agent,
+    CommandResult,
+    GameEvent,
+    KnownPerson,
+    Lease,
+    MemoryRecord,
+    Relationship,
+    SeenPost,
+)
 from aic_simulator.models import SimState as Checkpoint
+from aic_simulator.rules import Why
 from aic_simulator.schemas import ActionResult, EventCreate
 from aic_simulator.service import ActionQuery, SimulationService
 from aic_simulator.settings import SimulatorSettings
@@ -210,6 +221,93 @@ def test_the_action_log_filters_by_typed_result_and_pages_on(
     private = service.actions(ActionQuery(action="reply"), operator=False).items[0]
     assert private.content is None and private.target is None and private.trace == {}
     assert private.result_kind == ActionResult.applied, "what social did with it is no secret"
+
+
+def test_the_action_log_names_targets_and_codes_the_rules_reasons_and_fallbacks(
+    service: SimulationService, session_factory: sessionmaker[Session]
+) -> None:
+    def decided(
+        decision: int,
+        action: str,
+        target: str | None,
+        tier: str = "llm",
+        content: str | None = None,
+        **trace: Any,
+    ) -> ActionLog:
+        row = logged(decision, action, target=target, content=content)
+        row.tier, row.trace = tier, {"reason": "我想去看看", **trace}
+        return row
+
+    with session_factory.begin() as session:
+        session.get(Agent, "chen_mo").user_id = "user-chen"
+        market = session.scalar(sa.select(GameEvent).order_by(GameEvent.id).limit(1))
+        session.add(KnownPerson(user_id="user-visitor", username="visitor_1", display_name="小访客"))
+        now = utc_now()
+        for post_id, author in (("11", "user-visitor"), ("12", "user-chen")):
+            session.add(
+                SeenPost(post_id=post_id, author_id=author, author_username="x", content="…", created_at=now)
+            )
+        session.add_all(
+            [
+                decided(1, "move", "cafe", tier="rule", reason="my plan: 在咖啡馆上班", plan="在咖啡馆上班"),
+                decided(2, "talk", "chen_mo", tier="rule", reason=str(Why.talk), recipient="chen_mo"),
+                # A reply's target is the message answered; whom it went to is the log's recipient.
+                decided(
+                    3, "reply", "m-11", tier="rule", reason=str(Why.answer_first), recipient="user-visitor"
+                ),
+                decided(4, "follow", "user-chen"),
+                decided(5, "like", "11"),
+                decided(6, "comment", "12"),
+                decided(7, "comment", "404"),  # a post the simulator has not seen: a post, by no one known
+                decided(8, "attend_event", str(market.id)),
+                decided(9, "pick_up", "camera"),
+                decided(10, "search", "咖啡"),
+                decided(11, "rest", None, tier="rule", reason="an old text the rules wrote once"),
+                decided(
+                    12,
+                    "goodbye",
+                    "m-12",
+                    content=f"再见，{SECRET}",
+                    channel="dm",
+                    recipient="user-visitor",
+                    detail={"fallbacks": [{"tier": "llm", "reason": "timeout after 10.0s"}]},
+                ),
+            ]
+        )
+    items = {i.decision: i for i in service.actions(ActionQuery(), operator=True).items}
+
+    def named(decision: int) -> tuple[str | None, str | None, str | None]:
+        item = items[decision]
+        return item.target_kind, item.target_name, item.target_name_en
+
+    assert named(1) == ("place", "拾光咖啡馆", "Moments Café")
+    assert named(2) == ("person", "陈默", None)
+    assert named(3) == ("person", "小访客", None)
+    assert named(4) == ("person", "陈默", None), "a character by its account id"
+    assert named(5) == ("post", "小访客", None) and named(6) == ("post", "陈默", None)
+    assert named(7) == ("post", None, None), "a kind, never the bare id"
+    assert named(8) == ("event", market.title, None)
+    assert named(9) == ("item", "旧胶片相机", "Old film camera")
+    assert named(10) == ("query", "咖啡", None)
+    assert named(11) == (None, None, None)
+
+    codes = {decision: item.reason_code for decision, item in items.items()}
+    assert codes[1] == "plan" and codes[2] == "talk" and codes[3] == "answer_first"
+    assert codes[11] is None, "a text the rules no longer write has no code: shown as written"
+    assert codes[4] is None, "an LLM's reasons are its own words"
+    assert [(f.tier, f.kind) for f in items[12].fallbacks] == [("llm", "timeout")]
+    assert items[1].fallbacks == []
+
+    # The same in the character's own recent decisions.
+    recent = {a.decision: a for a in service.agent_detail("lin_xiaoyu", operator=True).recent_actions}
+    assert (recent[9].target_kind, recent[9].target_name) == ("item", "旧胶片相机")
+
+    # Anyone else: no reasons, and a goodbye said by direct message is as private as a reply.
+    public = {i.decision: i for i in service.actions(ActionQuery(), operator=False).items}
+    assert public[1].target_name == "拾光咖啡馆" and public[1].reason_code is None
+    assert public[12].fallbacks == [] and public[12].content is None
+    assert (public[12].target, public[12].target_name, public[12].target_kind) == (None, None, None)
+    assert (public[3].target, public[3].target_name) == (None, None)
 
 
 def test_an_operators_event_starts_after_the_clock_and_is_checked_first(
