@@ -118,19 +118,27 @@ AdminPrincipal = Annotated[Principal, Depends(require_admin)]
 ServicePrincipal = Annotated[Principal, Depends(require_service)]
 
 
-def verifier_from_settings(settings: Any, http_client: Any = None, *, bus: Any) -> Any:
+def verifier_from_settings(settings: Any, http_client: Any = None, *, runtime: Any) -> Any:
     """How a service other than auth verifies tokens: auth's JWKS, fetched and cached, refusing the
-    tokens of accounts deleted since they were issued (heard of on ``bus``, before it starts).
+    tokens of accounts deleted since they were issued: heard of on ``runtime.bus`` (before it starts),
+    and loaded from auth's list of recent deletions while ``runtime`` runs (what it missed before).
 
-    ``http_client`` reaches auth in-process in dev mode; otherwise ``settings.jwks_url`` is fetched.
+    ``http_client`` reaches auth in-process in dev mode; otherwise ``settings.jwks_url`` is fetched, and
+    the list from the same host (:func:`~aic_common.deleted_accounts.deleted_accounts_url`).
     """
-    from aic_common.deleted_accounts import DeletedAccounts
+    from aic_common.deleted_accounts import DeletedAccounts, deleted_accounts_url
     from aic_common.tokens import JwksKeySource
 
+    deleted_accounts = (
+        DeletedAccounts()
+        .listen(runtime.bus, settings.service_name)
+        .load_from(deleted_accounts_url(settings.jwks_url), http_client=http_client)
+    )
+    runtime.background.append(deleted_accounts)
     return JwksKeySource(
         settings.jwks_url,
         settings.jwt_issuer,
         settings.jwt_audience,
         http_client=http_client,
-        deleted_accounts=DeletedAccounts().listen(bus, settings.service_name),
+        deleted_accounts=deleted_accounts,
     )

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -31,6 +32,14 @@ from aic_common.web import database_check
 log = logging.getLogger(__name__)
 
 
+class Background(Protocol):
+    """Work a process keeps doing while it runs, started and stopped with the runtime."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class ServiceRuntime:
     settings: ServiceSettings
@@ -43,6 +52,9 @@ class ServiceRuntime:
     retention: RetentionSweeper
     migrations: str | None = None
     owns_bus: bool = True
+    # Started after the bus and the rest, stopped before them (the list of deleted accounts, loading
+    # from auth: aic_common.principals.verifier_from_settings).
+    background: list[Background] = field(default_factory=list)
     _started: bool = field(default=False, repr=False)
 
     @classmethod
@@ -98,11 +110,15 @@ class ServiceRuntime:
             await self.bus.start()
         await self.relay.start()
         await self.retention.start()
+        for work in self.background:
+            await work.start()
         self._started = True
 
     async def stop(self) -> None:
         if not self._started:
             return
+        for work in reversed(self.background):
+            await work.stop()
         await self.retention.stop()
         await self.relay.stop()
         if self.owns_bus:

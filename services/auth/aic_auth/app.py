@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from aic_auth.api import auth, internal
 from aic_auth.messaging import register_consumers
-from aic_auth.models import LoginThrottle, RefreshToken
+from aic_auth.models import DeletedAccount, LoginThrottle, RefreshToken
 from aic_auth.passwords import PasswordHasher, PasswordPolicy
 from aic_auth.service import AuthService, Clock, utc_now
 from aic_auth.settings import AuthSettings
@@ -19,7 +19,7 @@ from aic_common.bus import InProcessBus
 from aic_common.db import run_in_thread
 from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
-from aic_common.tokens import TokenIssuer, TokenVerifier, load_or_create_dev_key
+from aic_common.tokens import MAX_ACCESS_TOKEN_TTL_SECONDS, TokenIssuer, TokenVerifier, load_or_create_dev_key
 from aic_common.web import create_service_app
 
 MIGRATIONS = "aic_auth:migrations"
@@ -36,8 +36,9 @@ def signing_key(settings: AuthSettings) -> str:
 def retention_rules(settings: AuthSettings) -> list[PruneRule]:
     """What auth deletes on its retention sweep. A refresh token past its expiry is refused before
     anything else is looked at (a spent one is then no longer a sign of reuse), so it can go; a
-    throttle row whose window ended counts nothing (the next failure starts a new window)."""
-    tokens, throttle = RefreshToken.__table__, LoginThrottle.__table__
+    throttle row whose window ended counts nothing (the next failure starts a new window); a deleted
+    account's tombstone is needed only while a token issued before the deletion can be alive."""
+    tokens, throttle, deleted = RefreshToken.__table__, LoginThrottle.__table__, DeletedAccount.__table__
     return [
         PruneRule(
             "refresh_tokens_expired",
@@ -50,6 +51,12 @@ def retention_rules(settings: AuthSettings) -> list[PruneRule]:
             throttle,
             throttle.c.window_start,
             timedelta(seconds=settings.login_window_seconds),
+        ),
+        PruneRule(
+            "deleted_accounts_past_token_lifetime",
+            deleted,
+            deleted.c.deleted_at,
+            timedelta(seconds=MAX_ACCESS_TOKEN_TTL_SECONDS),
         ),
     ]
 

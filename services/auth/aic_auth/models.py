@@ -1,4 +1,4 @@
-"""The auth service's tables: accounts, refresh tokens, sign-in throttling."""
+"""The auth service's tables: accounts, refresh tokens, sign-in throttling, recent deletions."""
 
 from __future__ import annotations
 
@@ -58,3 +58,14 @@ class LoginThrottle(Base):
     key: Mapped[str] = mapped_column(sa.String(300), primary_key=True)
     window_start: Mapped[datetime] = mapped_column(sa.DateTime, index=True)  # ended windows are swept
     failures: Mapped[int] = mapped_column(sa.Integer, default=0)
+
+
+class DeletedAccount(Base):
+    """An account deleted within the longest access-token lifetime: every service refuses its tokens, and
+    one that starts after the deletion learns of it here (aic_common.deleted_accounts). Written in the
+    deletion's transaction; the retention sweep lets it go once no token of the account can be alive."""
+
+    __tablename__ = "deleted_accounts"
+
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(sa.DateTime, index=True)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from aic_auth.models import RefreshToken, User
+from aic_auth.models import DeletedAccount, RefreshToken, User
 from aic_auth.passwords import PasswordHasher, PasswordPolicy
 from aic_auth.schemas import TokenPair, is_valid_username
 from aic_auth.settings import AuthSettings
@@ -32,7 +32,7 @@ from aic_common.errors import (
     Unauthorized,
 )
 from aic_common.messages import UserDeleted, UserRegistered, UserUpdated
-from aic_common.tokens import TokenIssuer
+from aic_common.tokens import MAX_ACCESS_TOKEN_TTL_SECONDS, TokenIssuer
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,17 @@ class AuthService:
             user = self._lock_user(session, user_id)
             session.execute(sa.delete(RefreshToken).where(RefreshToken.user_id == user_id))
             session.delete(user)
+            # With the event, for the processes that will not hear it (started later, or cut off).
+            session.add(DeletedAccount(user_id=user_id, deleted_at=self.clock()))
             self.outbox.add(session, UserDeleted(user_id=user_id, username=user.username))
+
+    def recent_deletions(self) -> list[DeletedAccount]:
+        """The accounts deleted within the longest access-token lifetime, oldest first: their tokens
+        may still be alive."""
+        since = self.clock() - timedelta(seconds=MAX_ACCESS_TOKEN_TTL_SECONDS)
+        with self.session_factory() as session:
+            query = sa.select(DeletedAccount).where(DeletedAccount.deleted_at > since)
+            return list(session.scalars(query.order_by(DeletedAccount.deleted_at)))
 
     def _lock_user(self, session: Session, user_id: str) -> User:
         user = session.get(User, user_id, with_for_update=True)

@@ -71,5 +71,5 @@ def create_app(
     app.state.runtime = runtime
     app.state.orphan_sweeper = sweeper
     app.state.processing_slots = anyio.CapacityLimiter(settings.max_concurrent_processing)
-    app.state.token_verifier = verifier_from_settings(settings, jwks_client, bus=runtime.bus)
+    app.state.token_verifier = verifier_from_settings(settings, jwks_client, runtime=runtime)
     return app

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from aic_common.bus import Bus, BusUnavailable, InProcessBus, create_bus
 from aic_common.client_address import IPNetwork
-from aic_common.deleted_accounts import DeletedAccounts
+from aic_common.deleted_accounts import DeletedAccounts, deleted_accounts_url
 from aic_common.errors import NotFound, error_response
 from aic_common.tokens import JwksKeySource
 from aic_common.web import create_service_app
@@ -147,9 +147,18 @@ def create_app(
         replay_seconds=settings.stream_replay_seconds,
     )
     hub.register()
-    # The tokens of accounts deleted since they were issued are refused, their open streams closed.
-    verifier.deleted_accounts = DeletedAccounts().listen(bus, settings.service_name)
-    verifier.deleted_accounts.on_deleted(hub.close_user)
+    # The tokens of accounts deleted since they were issued are refused, their open streams closed:
+    # heard of on the bus, and loaded from auth (what this process missed before it started).
+    deleted_accounts = (
+        DeletedAccounts()
+        .listen(bus, settings.service_name)
+        .load_from(
+            deleted_accounts_url(str(auth.client.base_url) if auth else settings.jwks_url),
+            http_client=auth.client if auth else None,
+        )
+    )
+    deleted_accounts.on_deleted(hub.close_user)
+    verifier.deleted_accounts = deleted_accounts
     # Stream tickets and stream counts, shared by the replicas through Redis when there is one.
     stream_store = _redis_client(settings.redis_url) if settings.redis_url else None
     tickets = StreamTickets(stream_store, ttl_seconds=settings.stream_ticket_seconds)
@@ -186,9 +195,11 @@ def create_app(
             await bus.start()
         await hub.start()
         await stream_limiter.start()
+        await deleted_accounts.start()
         try:
             yield
         finally:
+            await deleted_accounts.stop()
             await hub.stop()
             await stream_limiter.aclose()
             if stream_store is not None:

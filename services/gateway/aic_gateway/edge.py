@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aic_common.client_address import client_address
+from aic_common.deleted_accounts import DELETED_ACCOUNTS_PATH
 from aic_common.errors import code_for_status
 from aic_common.principals import bearer_token, verify_with
 from aic_common.tokens import Claims, InvalidToken
+from aic_gateway.proxy import upstream_route
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,10 @@ PUBLIC_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
         ("GET HEAD", r"/api/sim/(status|world|agents(/[^/]+)?|actions|events)"),
     )
 )
+
+# Routes of a service for the other services alone, which the gateway never forwards (auth's list of
+# recently deleted accounts): 404 to anyone, as if they were not there.
+INTERNAL_ROUTES: frozenset[str] = frozenset({DELETED_ACCOUNTS_PATH})
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
@@ -77,6 +83,10 @@ class EdgeMiddleware:
             return
         state = self.gateway
         method, path = scope["method"], scope["path"]
+        # Only auth has internal routes, and only paths under /api/auth/ are forwarded to it.
+        if path.startswith("/api/auth/") and upstream_route(scope).rstrip("/") in INTERNAL_ROUTES:
+            await _reject(send, 404, f"No API at {path}", "not_found", {})
+            return
         ip = client_address(scope, state.trusted_proxies)
         scope.setdefault("state", {})["client_ip"] = ip
 

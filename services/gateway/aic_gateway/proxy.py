@@ -21,6 +21,7 @@ import httpx
 from fastapi import Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from aic_common.errors import error_response
 from aic_common.observability import current_correlation_id, current_request_id
@@ -111,17 +112,31 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = _PATH_SAFE + "?"
 
 
+def _forwarded_path(scope: Scope) -> str:
+    raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+    return quote(raw_path, safe=_PATH_SAFE)
+
+
 def upstream_target(request: Request) -> httpx.URL:
     """The path and query to ask the upstream for: the client's own bytes, still percent-encoded.
 
     Never the decoded path: an encoded ``%2F`` or ``%1F`` must reach the service as sent, not as a
     slash (another route) or a control character (an invalid URL).
     """
-    raw_path = request.scope.get("raw_path") or request.scope["path"].encode("utf-8")
-    target = quote(raw_path, safe=_PATH_SAFE)
+    target = _forwarded_path(request.scope)
     if query := request.scope.get("query_string", b""):
         target += "?" + quote(query, safe=_QUERY_SAFE)
     return httpx.URL(raw_path=target.encode("ascii"))
+
+
+_ANY_UPSTREAM = httpx.URL("http://upstream")
+
+
+def upstream_route(scope: Scope) -> str:
+    """The path the service routes a forwarded request on: as the proxy's client sends it (httpx removes
+    dot segments) and as the service's server decodes it (``%2F`` is a slash there). What the gateway
+    refuses to forward is looked for here, not in the path as the client wrote it."""
+    return _ANY_UPSTREAM.copy_with(raw_path=_forwarded_path(scope).encode("ascii")).path
 
 
 def _has_body(request: Request) -> bool:

@@ -245,7 +245,8 @@ async def test_a_kept_alive_connection_closed_unanswered_is_retried_for_idempote
                 if answered:
                     break
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"
+                    b'{"accounts":[]}'  # what auth lists of its deleted accounts, and a JSON object
                 )
                 await writer.drain()
                 answered = True
@@ -262,6 +263,10 @@ async def test_a_kept_alive_connection_closed_unanswered_is_retried_for_idempote
             app_lifespan(app),
             httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client,
         ):
+            # At start the gateway loaded auth's list of recently deleted accounts, over a connection
+            # to auth that it keeps.
+            assert received == ["GET /api/auth/internal/deleted-accounts HTTP/1.1"]
+            received.clear()
             for _ in range(3):
                 assert (await client.get("/api/posts/1")).status_code == 200
             # Each GET after the first went out on the kept-alive connection, was refused, and went again.
@@ -272,6 +277,7 @@ async def test_a_kept_alive_connection_closed_unanswered_is_retried_for_idempote
             login = await client.post("/api/auth/login", json={"username": "a", "password": "b"})
             assert login.status_code == 502 and login.json()["code"] == "bad_gateway"
             assert received == [
+                "GET /api/auth/.well-known/jwks.json HTTP/1.1",  # on the kept connection: sent again
                 "GET /api/auth/.well-known/jwks.json HTTP/1.1",
                 "POST /api/auth/login HTTP/1.1",
             ], "the POST went out on the kept-alive connection once, and was not sent again"

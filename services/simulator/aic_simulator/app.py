@@ -123,5 +123,5 @@ def create_app(
     app.state.simulation = simulation
     register_metrics(simulation, app.state.metrics_registry)
     app.state.runtime = runtime
-    app.state.token_verifier = verifier_from_settings(settings, jwks_client, bus=runtime.bus)
+    app.state.token_verifier = verifier_from_settings(settings, jwks_client, runtime=runtime)
     return app

@@ -63,5 +63,5 @@ def create_app(
     )
     app.state.social_service = service
     app.state.runtime = runtime
-    app.state.token_verifier = verifier_from_settings(settings, jwks_client, bus=runtime.bus)
+    app.state.token_verifier = verifier_from_settings(settings, jwks_client, runtime=runtime)
     return app
