@@ -117,8 +117,8 @@ def _ui_router(ui: WebUi) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     @router.get("/{path:path}")
-    async def web(path: str) -> Response:
-        return ui.response_for(path)
+    async def web(path: str, request: Request) -> Response:
+        return ui.response_for(path, request.headers.get("accept-encoding"))
 
     return router
 
