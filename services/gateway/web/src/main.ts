@@ -1,6 +1,7 @@
 import { createPinia } from 'pinia'
 import { Lazyload } from 'vant'
-import 'vant/lib/index.css'
+// The CSS of the Vant components the app imports (vite.config.ts), before the app's own.
+import 'virtual:vant-styles'
 import { createApp } from 'vue'
 import App from './App.vue'
 import { i18n } from './i18n'
