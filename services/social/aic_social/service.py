@@ -55,6 +55,8 @@ MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,32})")
 # The index of posts by (author_id, deleted_at, id) that the timelines read (see _post_page).
 TIMELINE_INDEX = "ix_posts_author_id_deleted_at_id"
 NO_CURSOR = 2**63 - 1  # above every post id
+# Posts newer than the kept explore ranking that open its first page (they join the next ranking).
+FRESH_ON_EXPLORE = 5
 
 
 def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple[Any, ...]]:
@@ -755,11 +757,24 @@ class SocialService:
         kept ranking (aic_social.explore) at a time.
 
         The cursor names the ranking the first page came from and how far we are, so later pages page
-        through the same order: new posts do not shift it (they show in a later ranking). A post
-        deleted since the ranking was made is left out of its page."""
+        through the same order: new posts do not shift it (they show in a later ranking). The first
+        page opens with the few posts newer than its ranking (at most FRESH_ON_EXPLORE, one indexed
+        read), so a post is seen at once rather than up to a refresh interval later. A post deleted
+        since the ranking was made is left out of its page."""
         generation, offset = self._explore_position(cursor)
         ranking = self.explore.current(generation)
-        page_ids = ranking.post_ids[offset : offset + limit]
+        fresh: list[Post] = []
+        if cursor is None:
+            fresh = list(
+                session.scalars(
+                    sa.select(Post)
+                    .where(Post.created_at > ranking.ranked_at, Post.deleted_at.is_(None))
+                    .order_by(Post.created_at.desc(), Post.id.desc())
+                    .limit(min(limit, FRESH_ON_EXPLORE))
+                )
+            )
+        end = offset + limit - len(fresh)
+        page_ids = ranking.post_ids[offset:end]
         posts = (
             {
                 p.id: p
@@ -770,9 +785,10 @@ class SocialService:
             if page_ids
             else {}
         )
-        more = offset + limit < len(ranking.post_ids)
-        next_cursor = encode_cursor({"g": ranking.generation, "o": offset + limit}) if more else None
-        return [posts[i] for i in page_ids if i in posts], next_cursor
+        more = end < len(ranking.post_ids)
+        next_cursor = encode_cursor({"g": ranking.generation, "o": end}) if more else None
+        ranked = [posts[i] for i in page_ids if i in posts and i not in {p.id for p in fresh}]
+        return fresh + ranked, next_cursor
 
     def latest_feed(
         self, session: Session, *, cursor: str | None, limit: int
