@@ -1,5 +1,6 @@
 """The AI characters in the browser: a private message answered in character, and the operator console
-pausing, stepping and inspecting the simulation and reading its society report."""
+pausing, stepping (and asking before it stops) and inspecting the simulation, its action log worded in
+Chinese, and its society report."""
 
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from .community import Account, Api, Simulator
-from .tabs import DESKTOP, ME_TAB, Tabs
+from .tabs import DESKTOP, ME_TAB, PHONE, Tabs
 
 pytestmark = pytest.mark.e2e
 
@@ -60,13 +61,12 @@ def test_an_ai_character_answers_a_message_in_character_without_a_reload(
     expect(answer.first).not_to_contain_text(person.username)
 
 
-def decided_with_a_reason(api: Api, admin: Account, simulator: Simulator) -> tuple[dict[str, Any], str]:
+def decided_with_a_reason(api: Api, admin: Account, simulator: Simulator) -> dict[str, Any]:
     for character in simulator.characters():
         detail = api.client.get(f"/api/sim/agents/{character['id']}", headers=admin.headers)
         assert detail.status_code == 200, detail.text
-        reasons = [action["trace"].get("reason") for action in detail.json()["recent_actions"]]
-        if any(reasons):
-            return detail.json(), next(reason for reason in reasons if reason)
+        if any(action["trace"].get("reason") for action in detail.json()["recent_actions"]):
+            return detail.json()
     raise AssertionError("no character has a decision with a reason")
 
 
@@ -92,13 +92,70 @@ def test_the_operator_pauses_steps_and_inspects_an_agents_decisions(
     assert stepped_to and datetime.fromisoformat(stepped_to) > datetime.fromisoformat(paused_at)
     expect(clock).to_contain_text("Paused")
 
+    # Paused: resuming is what the main button offers; Stop asks first, and a "no" sends nothing.
+    expect(page.get_by_role("button", name="Start", exact=True)).to_have_count(0)
+    expect(page.get_by_role("button", name="Resume", exact=True)).to_be_visible()
+    page.get_by_role("button", name="Stop", exact=True).click()
+    confirm = page.get_by_role("dialog").filter(has_text="Stop the simulation?")
+    expect(confirm).to_be_visible()
+    confirm.get_by_role("button", name="Cancel", exact=True).click()
+    expect(confirm).to_be_hidden()
+    expect(clock).to_contain_text("Paused")
+    assert running_simulation.status()["state"] == "paused"
+
     # A character that has decided something, and why, as the API tells the operator.
-    agent, reason = decided_with_a_reason(api, admin, running_simulation)
+    agent = decided_with_a_reason(api, admin, running_simulation)
     characters = page.get_by_role("region", name="Characters")
     characters.get_by_role("button", name=agent["display_name"], exact=True).click()
     expect(characters.get_by_text(f"@{agent['username']}")).to_be_visible()
     expect(characters.get_by_role("term").filter(has_text="Reason").first).to_be_visible()
-    expect(characters.get_by_role("definition").filter(has_text=reason).first).to_be_visible()
+    expect(characters.locator("[data-test=decision-reason]").first).not_to_be_empty()
+
+
+def shown_in_chinese(item: Locator) -> str:
+    """An entry's words as a Chinese reader sees them: without its time, what the character wrote (in its
+    own language) and the rules' own words (shown as written, marked English)."""
+    return item.evaluate(
+        """item => {
+            const copy = item.cloneNode(true)
+            copy.querySelectorAll('time, .log__content, [lang="en"]').forEach(node => node.remove())
+            return copy.textContent
+        }"""
+    )
+
+
+def as_a_word(raw: str) -> re.Pattern[str]:
+    """``raw`` standing alone in a text, Chinese letters around it or not ("由rule决定", "对象：11")."""
+    return re.compile(rf"(?<![A-Za-z0-9_.]){re.escape(raw)}(?![A-Za-z0-9_.])")
+
+
+def test_the_chinese_action_log_shows_no_internal_names(
+    tabs: Tabs, api: Api, admin: Account, running_simulation: Simulator
+) -> None:
+    # Paused after a few steps: the log holds still while the page and the API are compared.
+    running_simulation.control("pause")
+    running_simulation.control("step", steps=10)
+    answer = api.client.get("/api/sim/actions", params={"limit": 8}, headers=admin.headers)
+    assert answer.status_code == 200, answer.text
+    entries = answer.json()["items"]
+    assert entries, "the steps decided something"
+
+    page = tabs.signed_in(admin, locale="zh-CN", viewport=PHONE)
+    page.goto("/operator")
+    items = page.get_by_role("region", name="动作日志").locator("[data-test=log-item]")
+    expect(items.nth(len(entries) - 1)).to_be_visible()
+    for item, entry in zip(items.all(), entries, strict=False):
+        text = shown_in_chinese(item)
+        raw = [entry["action"], entry["tier"], "applied", "rejected", "pending", entry["result_detail"]]
+        if entry["target_kind"] != "query":  # a search shows the words searched for
+            raw.append(entry["target"])
+        if entry["reason_code"]:
+            raw.append(entry["trace"]["reason"])
+        shown = [word for word in raw if word and as_a_word(word).search(text)]
+        assert not shown, f"{shown} shown raw in {text!r} (decision {entry['decision']})"
+        expect(item.locator("[data-test=log-tier]")).to_have_text(re.compile("^(规则|大模型)$"))
+        if entry["trace"].get("reason"):
+            expect(item.locator("[data-test=log-reason]")).to_contain_text("理由")
 
 
 def test_the_operator_reads_the_society_reports_goals(

@@ -1,6 +1,7 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it } from 'vitest'
+import { nextTick } from 'vue'
 import ActionLog from '@/components/operator/ActionLog.vue'
 import AgentInspector from '@/components/operator/AgentInspector.vue'
 import ControlPanel from '@/components/operator/ControlPanel.vue'
@@ -65,9 +66,8 @@ describe('operator console', () => {
     sim.runState = 'running'
     const wrapper = mount(ControlPanel, { global: { plugins: [i18n] } })
 
-    for (const name of ['Start', 'Pause', 'Resume', 'Stop', 'Step', 'Set speed']) buttonNamed(wrapper, name)
+    for (const name of ['Pause', 'Stop', 'Step', 'Set speed']) buttonNamed(wrapper, name)
     expect(buttonNamed(wrapper, 'Step').attributes('disabled')).toBeDefined() // running: stepping is refused
-    expect(buttonNamed(wrapper, 'Resume').attributes('disabled')).toBeDefined()
 
     await buttonNamed(wrapper, 'Pause').trigger('click')
     await flushPromises()
@@ -94,6 +94,72 @@ describe('operator console', () => {
       { command: 'resume' },
     ])
     expect(sim.runState).toBe('running')
+  })
+
+  it.each([
+    // state, the main button, the other buttons of the row, Step enabled
+    ['stopped', 'Start', [], true],
+    [null, 'Start', [], true], // before the first status
+    ['running', 'Pause', ['Stop'], false],
+    ['paused', 'Resume', ['Stop'], true],
+  ] as const)('when %s the main button is %s, Stop is set apart and Step offered when not running', (state, main, others, canStep) => {
+    const sim = useSimStore()
+    sim.runState = state
+    const wrapper = mount(ControlPanel, { global: { plugins: [i18n] } })
+    const row = wrapper.get('.control__buttons').findAll('button')
+    expect(row.map((button) => accessibleName(button.element))).toEqual([main, ...others])
+    expect(buttonNamed(wrapper, main).classes()).toContain('van-button--primary')
+    for (const name of ['Start', 'Pause', 'Resume'].filter((name) => name !== main)) {
+      expect(wrapper.findAll('button').some((button) => accessibleName(button.element) === name), name).toBe(false)
+    }
+    if (others.length) expect(buttonNamed(wrapper, 'Stop').classes()).toContain('van-button--danger')
+    expect(buttonNamed(wrapper, 'Step').attributes('disabled') === undefined).toBe(canStep)
+  })
+
+  it('names the buttons in Chinese too', () => {
+    setLocale('zh-CN')
+    const sim = useSimStore()
+    sim.runState = 'paused'
+    const wrapper = mount(ControlPanel, { global: { plugins: [i18n] } })
+    expect(wrapper.get('.control__buttons').findAll('button').map((b) => accessibleName(b.element))).toEqual(['继续', '停止'])
+  })
+
+  it.each([
+    ['en', 'Stop the simulation?', 'Cancel', 'Stop'],
+    ['zh-CN', '停止模拟？', '取消', '停止'],
+  ] as const)('Stop asks first (%s): cancelled nothing is sent, confirmed it stops', async (locale, title, cancel, confirm) => {
+    setLocale(locale)
+    const state = { now: 'running' }
+    const { calls } = mockFetch([controlRoute(state)])
+    const sim = useSimStore()
+    sim.runState = 'running'
+    const wrapper = mount(ControlPanel, { global: { plugins: [i18n] }, attachTo: document.body })
+
+    const dialog = async () => {
+      await wrapper.get('[data-test="stop"]').trigger('click')
+      await flushPromises()
+      const shown = document.querySelector<HTMLElement>('.van-dialog[role="dialog"]:not([style*="display: none"])')
+      expect(shown?.querySelector('.van-dialog__header')?.textContent).toBe(title)
+      return shown!
+    }
+
+    const asked = await dialog()
+    const cancelButton = asked.querySelector<HTMLButtonElement>('.van-dialog__cancel')!
+    expect(accessibleName(cancelButton)).toBe(cancel)
+    cancelButton.click()
+    await flushPromises()
+    expect(controlBodies(calls)).toEqual([])
+    expect(sim.runState).toBe('running')
+
+    const again = await dialog()
+    const confirmButton = again.querySelector<HTMLButtonElement>('.van-dialog__confirm')!
+    expect(accessibleName(confirmButton)).toBe(confirm)
+    confirmButton.click()
+    await flushPromises()
+    expect(controlBodies(calls)).toEqual([{ command: 'stop' }])
+    expect(sim.runState).toBe('stopped')
+    expect(wrapper.find('[data-test="stop"]').exists()).toBe(false) // stopped: nothing left to stop
+    expect(accessibleName(wrapper.get('.control__buttons button').element)).toBe(locale === 'en' ? 'Start' : '开始')
   })
 
   it('refuses a bad step count itself and shows the API refusal as a message', async () => {
@@ -126,7 +192,8 @@ describe('operator console', () => {
     expect(wrapper.get('[data-test="status-apm"] dd').text()).toBe('42')
     expect(wrapper.get('[data-test="status-llm-latency"] dd').text()).toBe('850 ms / 2,400 ms')
     expect(wrapper.get('[data-test="status-fallbacks"] dd').text()).toBe('3')
-    expect(wrapper.get('[data-test="status-tiers"] dd').text()).toBe('llm: 9 · rule: 3')
+    expect(wrapper.get('[data-test="status-tiers"] dd').text()).toBe('LLM: 9 · Rules: 3')
+    expect(wrapper.get('[data-test="status-policy"] dd').text()).toBe('LLM → Rules')
 
     const rulesOnly = mount(StatusPanel, {
       props: { status: makeStatus({ llm_latency_ms_p50: null, llm_latency_ms_p95: null }), live: false },
@@ -135,7 +202,7 @@ describe('operator console', () => {
     expect(rulesOnly.get('[data-test="status-llm-latency"] dd').text()).toBe('No LLM calls')
   })
 
-  it("shows the LLM tier's format, tokens against the budget and fallbacks by reason", () => {
+  it("shows the LLM tier's format, tokens against the budget and fallbacks by reason", async () => {
     const llm = {
       server: 'https://api.deepseek.com/v1',
       model: 'deepseek-chat',
@@ -163,7 +230,13 @@ describe('operator console', () => {
     expect(wrapper.get('[data-test="status-llm-today"] dd').text()).toBe(
       '26,088 of 100,000 · 2 characters over their own budget',
     )
-    expect(wrapper.get('[data-test="status-llm-fallbacks"] dd').text()).toBe('budget: 3 · queued: 1')
+    expect(wrapper.get('[data-test="status-llm-fallbacks"] dd').text()).toBe(
+      'token budget spent: 3 · no free slot in time: 1',
+    )
+    setLocale('zh-CN')
+    await nextTick()
+    expect(wrapper.get('[data-test="status-llm-fallbacks"] dd').text()).toBe('token 预算用完: 3 · 排队超时: 1')
+    setLocale('en')
 
     const settled = { ...llm.response_format, using: 'json_schema', tried: { json_schema: 'works' } }
     const quiet = { ...llm, response_format: settled, daily_token_budget: 0, characters_over_budget: 0, fallbacks: {} }
@@ -192,7 +265,12 @@ describe('operator console', () => {
           content: '今天的咖啡很香',
           tier: 'rule',
           fallback_reason: 'llm: timeout after 10.0s',
+          fallbacks: [{ tier: 'llm', kind: 'timeout' }],
+          reason_code: 'share',
           trace: { reason: 'share what is happening', latency_ms: 10012.5, tokens: 0, options_considered: ['rest', 'write a post'] },
+          result: 'applied: post.created',
+          result_kind: 'applied',
+          result_detail: 'post.created',
         }),
       ],
     })
@@ -207,9 +285,10 @@ describe('operator console', () => {
     expect(buttonNamed(wrapper, '林小雨').attributes('aria-pressed')).toBe('true')
     expect(wrapper.findAll('h4').map((h) => h.text())).toContain('Decisions')
     const decision = wrapper.get('[data-test="decision"]')
-    expect(decision.text()).toContain('Decided by rule')
-    expect(decision.get('[data-test="decision-reason"]').text()).toBe('share what is happening')
-    expect(decision.get('[data-test="decision-fallback"]').text()).toBe('llm: timeout after 10.0s')
+    expect(decision.text()).toContain('Decided by Rules')
+    expect(decision.get('[data-test="decision-reason"]').text()).toBe('Share what is happening')
+    expect(decision.get('[data-test="decision-fallback"]').text()).toBe('LLM (timeout)')
+    expect(decision.get('[data-test="decision-result"]').text()).toBe('Posted')
     expect(decision.text()).toContain('Options considered (2)')
     expect(wrapper.text()).toContain('旧胶片相机')
     // Text from characters is text, never markup.

@@ -126,11 +126,75 @@ export interface MemoryView {
 
 export interface DecisionTrace {
   reason?: string
+  /** What the day's plan said the character was doing (the plan's language). */
+  plan?: string
   latency_ms?: number
   tokens?: number
   memories_used?: number[]
   options_considered?: string[]
   detail?: Record<string, unknown>
+}
+
+/** The policy tiers that decide (the simulator's policy names). */
+export const POLICY_TIERS = ['llm', 'rule'] as const
+
+/** Why a tier could not decide, by kind (the simulator's metrics.fallback_kind, and status's cancelled). */
+export const FALLBACK_KINDS = [
+  'timeout',
+  'queued',
+  'budget',
+  'invalid_output',
+  'invalid_response',
+  'http_error',
+  'unreachable',
+  'refused',
+  'no_options',
+  'not_recorded',
+  'error',
+  'cancelled',
+  'other',
+] as const
+
+/** The reasons the rules give, by code (the simulator's rules.Why). */
+export const RULE_REASONS = [
+  'say_goodbye',
+  'keep_talking',
+  'answer_first',
+  'end_conversation',
+  'friend_wrote',
+  'answer_comment',
+  'night',
+  'home_to_sleep',
+  'hazard',
+  'spread_news',
+  'tired',
+  'plan',
+  'at_work',
+  'event_here',
+  'catch_up',
+  'share',
+  'talk',
+  'wander',
+  'like',
+  'comment',
+  'follow',
+  'unfollow',
+  'search',
+  'reach_out',
+  'pick_up',
+  'use_item',
+  'take_break',
+  'join_event',
+] as const
+
+/** What an action's target is (the simulator's TargetKind). */
+export const TARGET_KINDS = ['place', 'person', 'post', 'event', 'item', 'query'] as const
+export type TargetKind = (typeof TARGET_KINDS)[number]
+
+/** A tier above the deciding one that failed, and the kind of its failure (one of FALLBACK_KINDS). */
+export interface FallbackView {
+  tier: string
+  kind: string
 }
 
 /** One decision of the action log. Non-operators get no trace and no private text. */
@@ -157,6 +221,15 @@ export interface ActionView {
   result_kind?: 'applied' | 'rejected' | 'pending' | null
   /** The event social answered with, or the code it refused with. */
   result_detail?: string | null
+  /** What the target is, and its name (a place's or item's Chinese name, a post's author; null when
+   * unknown) with the English name where it has one. Absent from older simulators. */
+  target_kind?: TargetKind | null
+  target_name?: string | null
+  target_name_en?: string | null
+  /** Operators: the code of a reason the rules wrote (RULE_REASONS), null for an LLM's own words. */
+  reason_code?: string | null
+  /** Operators: the tiers that failed before the deciding one, and why. */
+  fallbacks?: FallbackView[]
 }
 
 export interface Relationship {
