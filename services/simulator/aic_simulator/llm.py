@@ -1136,6 +1136,11 @@ def _so_far(said: tuple[tuple[str, str], ...]) -> list[str]:
     return [f"  - {who}: {quoted(line, 200)}" for who, line in said]
 
 
+# The heading of a prompt's unread messages (English, Chinese): a replay numbers the ids listed under it
+# (recording.canonical).
+UNREAD_MESSAGES = ("Unread messages", "未读私信")
+
+
 def user_prompt(
     perception: Perception, memories: list[Memory], *, feed_limit: int = 8, message_limit: int = 5
 ) -> str:
@@ -1165,7 +1170,7 @@ def user_prompt(
             lines.append(f"  - {author}: {quoted(comment, 140)}")
     if not p.feed:
         lines.append(f"- {none}")
-    lines.append(f"\n{t('Unread messages', '未读私信')}:")
+    lines.append(f"\n{t(*UNREAD_MESSAGES)}:")
     for message in p.unread_messages[:message_limit]:
         lines.append(f"- [{message.message_id}] {message.sender_name}: {quoted(message.content, 400)}")
     if not p.unread_messages:

@@ -42,6 +42,7 @@ from aic_simulator.models import (
     SeenPost,
     Stimulus,
 )
+from aic_simulator.people import is_character
 from aic_simulator.runner import Simulation
 from aic_simulator.service import SimulationService
 from aic_simulator.settings import SimulatorSettings
@@ -162,8 +163,19 @@ def _control_reply(request: Envelope, data: dict[str, Any]) -> Envelope:
     )
 
 
-def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
-    """Each records what the event means to the agents; True when an agent was addressed (wake it)."""
+def perception_handlers(
+    holds_back: Callable[[Session], bool] = lambda session: False,
+) -> dict[str, Callable[[Session, Envelope], bool]]:
+    """Each records what the event means to the agents; True when an agent was addressed (wake it).
+
+    While recorded people's input is still to come (``holds_back``: people.py), what a person posts,
+    comments, likes or writes to a character is not part of the run: it is dropped, with a log line."""
+
+    def kept_out(session: Session, user_id: str, what: str, ref: str) -> bool:
+        if holds_back(session) and not is_character(session, user_id):
+            log.info("a person's %s (%s) is not part of the replayed run: dropped", what, ref)
+            return True
+        return False
 
     def registered(session: Session, envelope: Envelope) -> bool:
         user = parse_data(envelope, UserRegistered)
@@ -186,6 +198,8 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def post_created(session: Session, envelope: Envelope) -> bool:
         post = parse_data(envelope, PostCreated)
+        if kept_out(session, post.author_id, "post", post.post_id):
+            return False
         insert_unless_present(
             session,
             SeenPost.__table__,
@@ -222,6 +236,8 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def comment_created(session: Session, envelope: Envelope) -> bool:
         comment = parse_data(envelope, CommentCreated)
+        if kept_out(session, comment.author_id, "comment", comment.comment_id):
+            return False
         insert_unless_present(
             session,
             SeenComment.__table__,
@@ -266,6 +282,8 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def message_sent(session: Session, envelope: Envelope) -> bool:
         message = parse_data(envelope, MessageSent)
+        if kept_out(session, message.sender_id, "message", message.message_id):
+            return False
         recipient = _agents_by_user(session, [message.recipient_id]).get(message.recipient_id)
         if recipient is None or recipient.user_id == message.sender_id:
             return False
@@ -298,6 +316,8 @@ def perception_handlers() -> dict[str, Callable[[Session, Envelope], bool]]:
 
     def liked(session: Session, envelope: Envelope) -> bool:
         like = parse_data(envelope, PostLiked)
+        if kept_out(session, like.user_id, "like", like.post_id):
+            return False
         _insert_like(session, like.post_id, like.user_id)
         return False
 
@@ -323,7 +343,7 @@ PERCEPTION_BATCH = 100
 
 
 def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulation: Simulation) -> None:
-    handlers = perception_handlers()
+    handlers = perception_handlers(simulation.store.people.holds_back)
     inbox = BatchingInbox(session_factory, "simulator.perception", max_batch=PERCEPTION_BATCH)
 
     async def on_event(envelope: Envelope) -> None:

@@ -308,3 +308,22 @@ class LlmAnswer(Base):
     headers: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)  # those a client acts on
     body: Mapped[str] = mapped_column(sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql"))
     created_at: Mapped[datetime] = mapped_column(Timestamp, index=True)
+
+
+class PersonInput(Base):
+    """What a person (an account that is no character) did that the characters took in, in a recorded
+    run: a message, comment or mention (``stimulus``), a comment or like under a post (``comment``,
+    ``like``), with the step a refresh took it in at and the person's name (aic_simulator.people). A
+    replay, or a fork up to its checkpoint, gives it to the characters again at that step: ``delivered``
+    is False until then (imported rows); a recorded run's own rows are delivered when written."""
+
+    __tablename__ = "people_input"
+    __table_args__ = (sa.Index("ix_people_input_delivered_step", "delivered", "step"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
+    step: Mapped[int] = mapped_column(sa.BigInteger)  # world.steps (ticks done) when it was taken in
+    kind: Mapped[str] = mapped_column(sa.String(16))  # stimulus, comment, like
+    key: Mapped[str] = mapped_column(sa.String(160), unique=True)  # what it is: taken in once
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)  # the row as the consumer wrote it, and names
+    delivered: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)

@@ -115,7 +115,7 @@ def pull(session: Session, world: World) -> None:
         _backfill(session, reading, chunk)
     reading.tracked.update(new)
     changed = bool(gone or new)
-    changed |= _new_comments(session, reading)
+    changed |= _new_comments(session, world)
     changed |= _new_likes(session, reading)
     if changed:
         reading.version += 1
@@ -148,7 +148,8 @@ _COMMENT_COLUMNS = (
 )
 
 
-def _new_comments(session: Session, reading: ReadingState) -> bool:
+def _new_comments(session: Session, world: World) -> bool:
+    reading = world.reading
     counted = False
     while True:
         rows = session.execute(
@@ -157,8 +158,10 @@ def _new_comments(session: Session, reading: ReadingState) -> bool:
             .order_by(SeenComment.id)
             .limit(BATCH)
         ).all()
-        for row in rows:
-            reading.last_comment = row.id
+        # The characters' first, then the people's, each in the order they came: a replay gives the
+        # people's comments after the characters' of the same step (see people.py).
+        for row in sorted(rows, key=lambda r: world.agent_by_user(r.author_id) is None):
+            reading.last_comment = max(reading.last_comment, row.id)
             if row.post_id in reading.tracked:
                 reading.add_comment(CommentEntry(*row))
                 counted = True

@@ -8,9 +8,11 @@ Working at the HTTP layer, it stores what the server said, whatever the client m
 parsing, structured output).
 
 An exchange is found by the hash of its request made canonical (its JSON with sorted keys) and by the
-number of times the run sent that very request before (a retry, the same prompt again). Account ids are
-the one part of a prompt that differs from run to run of the same seed (the accounts are new UUIDs), so
-they are hashed as their order of appearance and a replayed answer names the accounts of this run.
+number of times the run sent that very request before (a retry, the same prompt again). Account ids
+differ from run to run of the same seed (the accounts are new UUIDs), and so do the social network's
+ids of direct messages once people took part (their messages are numbered among the characters', and
+a replay's network has not got them: see people.py), so both are hashed as their order of appearance
+and a replayed answer names the accounts and messages of this run.
 
 A database holds one run: its answers carry the name of the branch that recorded them (``main``, or the
 fork's name, see :func:`fork`). In record mode an exchange the branch already holds is given
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import httpx
 import sqlalchemy as sa
@@ -38,7 +40,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Outbox
 from aic_common.db import create_db_engine, create_session_factory, run_in_thread, utc_now
-from aic_simulator.models import ActionLog, Agent, GameEvent, LlmAnswer, Location, SimState
+from aic_simulator.llm import UNREAD_MESSAGES
+from aic_simulator.models import ActionLog, Agent, GameEvent, LlmAnswer, Location, PersonInput, SimState
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.tiers import PolicyError
 from aic_simulator.world import seed_world
@@ -46,6 +49,16 @@ from aic_simulator.world import seed_world
 Mode = Literal["live", "record", "replay"]
 MAIN_BRANCH = "main"
 ACCOUNT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+# A direct message's id as a prompt names it: its line among the unread messages ("- [12] ...", under
+# the heading of llm.user_prompt) and the target of an option answering it, in the request's JSON text
+# (newlines and quotes escaped). A replayed person's message goes by its id negated (people.py).
+UNREAD_HEADINGS = tuple(f"{heading}:" for heading in UNREAD_MESSAGES)
+UNREAD_LINE = re.compile(r"- \[(-?\d+)\]")
+MESSAGE_TARGET = re.compile(r'(\\"action\\": \\"(?:reply|goodbye)\\", \\"target\\": \\")(-?\d+)(?=\\")')
+# The message an answer names, if it names an action and target rather than an option's id.
+ANSWER_TARGET = re.compile(
+    r'(\\*"action\\*"\s*:\s*\\*"(?:reply|goodbye)\\*"\s*,\s*\\*"target\\*"\s*:\s*\\*")(-?\d+)'
+)
 # The headers a client acts on: the rest (dates, server names, lengths) would only make answers differ.
 KEPT_HEADERS = ("content-type", "retry-after", "retry-after-ms")
 # What the LLM tier's own client allows a request (LlmPolicy.request_timeout's default).
@@ -59,26 +72,51 @@ class NotRecorded(PolicyError):
         super().__init__("not recorded")
 
 
-def canonical(body: Any) -> tuple[str, list[str]]:
-    """The request as its key sees it (JSON, keys sorted, account ids numbered by first appearance) and
-    the account ids in that order."""
+class Canonical(NamedTuple):
+    """A request as its key sees it (JSON, keys sorted, account ids and direct messages' ids numbered by
+    first appearance), and those ids in that order."""
+
+    text: str
+    accounts: list[str]
+    messages: list[str]
+
+
+def canonical(body: Any) -> Canonical:
     text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    ids: dict[str, str] = {}
+    accounts: dict[str, str] = {}
+    text = ACCOUNT_ID.sub(
+        lambda m: accounts.setdefault(m.group(0).lower(), f"<account {len(accounts) + 1}>"), text
+    )
+    messages: dict[str, str] = {}
 
-    def numbered(match: re.Match[str]) -> str:
-        return ids.setdefault(match.group(0).lower(), f"<account {len(ids) + 1}>")
+    def numbered(ref: str) -> str:
+        return messages.setdefault(ref, f"<message {len(messages) + 1}>")
 
-    return ACCOUNT_ID.sub(numbered, text), list(ids)
+    lines = text.split("\\n")  # the prompt's lines, its newlines escaped in the JSON text
+    unread = False
+    for index, line in enumerate(lines):
+        match = UNREAD_LINE.match(line) if unread else None
+        if match is not None:
+            lines[index] = f"- [{numbered(match.group(1))}]{line[match.end() :]}"
+        unread = match is not None or line.endswith(UNREAD_HEADINGS)
+    text = MESSAGE_TARGET.sub(lambda m: m.group(1) + numbered(m.group(2)), "\\n".join(lines))
+    return Canonical(text, list(accounts), list(messages))
 
 
 def request_key(body: Any) -> str:
-    return hashlib.sha256(canonical(body)[0].encode()).hexdigest()
+    return hashlib.sha256(canonical(body).text.encode()).hexdigest()
 
 
 def with_accounts(text: str, recorded: list[str], now: list[str]) -> str:
     """A recorded answer naming this run's accounts where the recorded run's stood in the request."""
     renamed = dict(zip(recorded, now, strict=False))
     return ACCOUNT_ID.sub(lambda m: renamed.get(m.group(0).lower(), m.group(0)), text)
+
+
+def with_messages(text: str, recorded: list[str], now: list[str]) -> str:
+    """A recorded answer replying to this run's message where the recorded run's stood in the request."""
+    renamed = dict(zip(recorded, now, strict=False))
+    return ANSWER_TARGET.sub(lambda m: m.group(1) + renamed.get(m.group(2), m.group(2)), text)
 
 
 @dataclass(frozen=True)
@@ -158,21 +196,21 @@ class RecordingTransport(httpx.AsyncBaseTransport):
             return await self.inner.handle_async_request(request)
         assert self.store is not None
         body = _json(await request.aread())
-        text, accounts = canonical(body)
-        key = hashlib.sha256(text.encode()).hexdigest()
+        sent = canonical(body)
+        key = hashlib.sha256(sent.text.encode()).hexdigest()
         # Counted when sent, not when answered, so that a replay numbers requests as the run did.
         occurrence = self._sent[key]
         self._sent[key] += 1
         stored = await run_in_thread(self.store.find, key, occurrence)
         if stored is not None:
             self.replayed += 1
-            return _answer(stored, accounts, request)
+            return _answer(stored, sent, request)
         if self.mode == "replay":
             raise NotRecorded()
         exchange = await self._ask(request, body)
         await run_in_thread(self.store.add, key, occurrence, exchange)
         self.recorded += 1
-        return _answer(exchange, accounts, request)
+        return _answer(exchange, sent, request)
 
     async def _ask(self, request: httpx.Request, body: Any) -> Exchange:
         """The server's answer, read whole: a transport error is an answer too (``status`` 0)."""
@@ -198,16 +236,18 @@ def _json(content: bytes) -> Any:
         return content.decode("utf-8", errors="replace")  # keyed by its text
 
 
-def _answer(exchange: Exchange, accounts: list[str], request: httpx.Request) -> httpx.Response:
+def _answer(exchange: Exchange, sent: Canonical, request: httpx.Request) -> httpx.Response:
     """What the client gets: the stored answer (the same whether just recorded or replayed), naming the
-    accounts of this run; a stored transport error is raised again, for the client to retry as it did."""
+    accounts and messages of this run; a stored transport error is raised again, for the client to retry as
+    it did."""
     if exchange.status == 0:
         error = getattr(httpx, exchange.body, None)
         if not (isinstance(error, type) and issubclass(error, httpx.TransportError)):
             error = httpx.TransportError
         raise error(f"recorded: {exchange.body}", request=request)
-    recorded_accounts = canonical(exchange.request)[1]
-    body = with_accounts(exchange.body, recorded_accounts, accounts)
+    recorded = canonical(exchange.request)
+    body = with_accounts(exchange.body, recorded.accounts, sent.accounts)
+    body = with_messages(body, recorded.messages, sent.messages)
     return httpx.Response(
         exchange.status, headers=exchange.headers, content=body.encode("utf-8"), request=request
     )
@@ -236,7 +276,7 @@ def recording_client(
 # ---------------------------------------------------------------------- runs as files
 
 RUN_FORMAT = "aic-simulation-run"
-RUN_VERSION = 1
+RUN_VERSION = 2  # 2: people's input ("people"); requests keyed with direct messages' ids numbered
 LOG_FIELDS = (
     "decision",
     "step",
@@ -284,18 +324,21 @@ def export_run(
 ) -> dict[str, Any]:
     """The run a database holds, as one document: the world it started from (``world``, the world file
     it was seeded with, checked against the database), the events operators added, the seed and start,
-    the checkpoint, the action log and the recorded answers. ``until_checkpoint``: only what the
-    checkpoint holds (the answers recorded before it was written, the log up to its step)."""
+    the checkpoint, the action log, the recorded answers and what people did that the characters took in
+    (people.py). ``until_checkpoint``: only what the checkpoint holds (the answers and people's input
+    recorded before it was written, the log up to its step)."""
     with session_factory() as session:
         _check_world(session, world)
         state = session.get(SimState, 1)
         log = sa.select(ActionLog).order_by(ActionLog.decision)
         answers = sa.select(LlmAnswer).where(LlmAnswer.branch == branch_of(session)).order_by(LlmAnswer.id)
+        people = sa.select(PersonInput).order_by(PersonInput.id)
         if until_checkpoint:
             if state is None:
                 raise RunFileError("the simulation has no checkpoint yet")
             log = log.where(ActionLog.step <= state.steps)
             answers = answers.where(LlmAnswer.created_at <= state.updated_at)
+            people = people.where(PersonInput.created_at <= state.updated_at)
         events = session.scalars(
             sa.select(GameEvent).where(GameEvent.source != "world").order_by(GameEvent.id)
         )
@@ -310,6 +353,7 @@ def export_run(
             "events": [_row(event, EVENT_FIELDS) for event in events],
             "log": [_row(row, LOG_FIELDS) for row in session.scalars(log)],
             "answers": [_answer_row(row) for row in session.scalars(answers)],
+            "people": [_row(row, PEOPLE_FIELDS) for row in session.scalars(people)],
         }
 
 
@@ -321,20 +365,39 @@ def import_run(
     branch: str | None = None,
 ) -> None:
     """Load an exported run into an empty, migrated simulator database: the world as it started (seeded
-    as the simulator seeds it, the operators' events with their ids) and the recorded answers, under
-    ``branch`` when given. The log stays in the document: a replay writes it again."""
-    if document.get("format") != RUN_FORMAT or document.get("version") != RUN_VERSION:
+    as the simulator seeds it, the operators' events with their ids), the recorded answers, under
+    ``branch`` when given, and people's input, for the run to give it to the characters again at its
+    step. The log stays in the document: a replay writes it again. A version 1 document (no people's
+    input) has its answers keyed again as this version keys requests."""
+    version = document.get("version")
+    if document.get("format") != RUN_FORMAT or version not in (1, RUN_VERSION):
         raise RunFileError(f"not a run exported by this version ({RUN_FORMAT} {RUN_VERSION})")
+    answers = document["answers"] if version == RUN_VERSION else _keyed_again(document["answers"])
     with session_factory() as session:
-        for table in (SimState, Agent, ActionLog, LlmAnswer):
+        for table in (SimState, Agent, ActionLog, LlmAnswer, PersonInput):
             if session.scalar(sa.select(sa.func.count()).select_from(table)):
                 raise RunFileError(f"the database is not empty ({table.__tablename__} has rows)")
     seed_world(session_factory, outbox, document["world"], datetime.fromisoformat(document["start"]))
     with session_factory.begin() as session:
         for event in document["events"]:
             session.add(GameEvent(**_parsed(event), created_at=utc_now()))
-        for answer in document["answers"]:
+        for answer in answers:
             session.add(LlmAnswer(**{**_parsed(answer), "branch": branch or answer["branch"]}))
+        now = utc_now()
+        for entry in document.get("people", []):
+            session.add(PersonInput(**entry, delivered=False, created_at=now))
+
+
+def _keyed_again(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Version 1 answers keyed as requests are now (direct messages' ids numbered too), each key's
+    occurrences counted again in the order they were recorded."""
+    sent: Counter[tuple[str, str]] = Counter()
+    keyed = []
+    for answer in answers:
+        key = request_key(answer["request"])
+        keyed.append({**answer, "key": key, "occurrence": sent[answer["branch"], key]})
+        sent[answer["branch"], key] += 1
+    return keyed
 
 
 def fork(
@@ -420,6 +483,8 @@ def _plain(value: Any) -> Any:
         return value.value
     return value
 
+
+PEOPLE_FIELDS = ("step", "kind", "key", "data")
 
 _TIMES = frozenset({"sim_time", "ends_at", "starts_at", "created_at"})
 

@@ -64,7 +64,7 @@ class Simulation:
         self.runtime = runtime
         self.policy = policy
         self.holder = f"{settings.service_name}-{uuid.uuid4().hex[:10]}"
-        self.store = SimStore(runtime.session_factory, runtime.outbox, self.holder)
+        self.store = SimStore(runtime.session_factory, runtime.outbox, self.holder, settings.llm_mode)
         self.engine: Engine | None = None
         self._lock = asyncio.Lock()  # one control command or step at a time
         self._poke = asyncio.Event()

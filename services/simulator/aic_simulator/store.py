@@ -39,6 +39,7 @@ from aic_simulator.models import (
 )
 from aic_simulator.models import Conversation as ConversationRow
 from aic_simulator.models import Stimulus as StimulusRow
+from aic_simulator.people import PeopleInput, for_this_network
 from aic_simulator.reading import pull
 from aic_simulator.state import (
     PERSON_CONVERSATION,
@@ -91,10 +92,14 @@ class Changes:
 
 
 class SimStore:
-    def __init__(self, session_factory: sessionmaker[Session], outbox: Outbox, holder: str) -> None:
+    def __init__(
+        self, session_factory: sessionmaker[Session], outbox: Outbox, holder: str, llm_mode: str = "live"
+    ) -> None:
         self.session_factory = session_factory
         self.outbox = outbox
         self.holder = holder
+        # People's input noted in a recorded run, given again in a replay (AIC_LLM_MODE; people.py).
+        self.people = PeopleInput(llm_mode)
 
     # ------------------------------------------------------------------ leadership
 
@@ -238,6 +243,7 @@ class SimStore:
                 )
                 for prefix in ("c", PERSON_CONVERSATION)
             ]
+            self.people.start(session)
         world = World(
             sim_time=state.sim_time,
             speed=state.speed,
@@ -261,8 +267,14 @@ class SimStore:
         return world
 
     def refresh(self, world: World) -> bool:
-        """Pull in what consumers recorded since: new posts, stimuli, account ids, follows, events."""
+        """Pull in what consumers recorded since: new posts, stimuli, account ids, follows, events.
+
+        People's input recorded for this step is written first, as the consumers would have (a replay);
+        what people did is noted as it is taken in (a recorded run): see people.py."""
         changed = False
+        if self.people.due_by(world.steps):
+            with self.session_factory.begin() as session:
+                self.people.deliver(session, world)
         with self.session_factory() as session:
             for post in session.scalars(
                 sa.select(SeenPost).where(SeenPost.id > world.last_seen_post).order_by(SeenPost.id).limit(500)
@@ -290,13 +302,15 @@ class SimStore:
                 world.feed = type(world.feed)(
                     (f for f in world.feed if f.post_id not in deleted), maxlen=world.feed.maxlen
                 )
-            character_accounts: set[str] | None = None
-            for row in session.scalars(
+            rows = session.scalars(
                 sa.select(StimulusRow)
                 .where(StimulusRow.id > world.last_stimulus, StimulusRow.handled.is_(False))
                 .order_by(StimulusRow.id)
-            ):
-                world.last_stimulus = row.id
+            ).all()
+            character_accounts = {a.user_id for a in world.agents.values() if a.user_id} if rows else set()
+            # The characters' first, then the people's, each in the order they came (see people.py).
+            for row in sorted(rows, key=lambda r: r.from_user_id not in character_accounts):
+                world.last_stimulus = max(world.last_stimulus, row.id)
                 agent = world.agents.get(row.agent_id)
                 if agent is None:
                     continue
@@ -311,13 +325,13 @@ class SimStore:
                         row.content,
                     )
                 )
-                if character_accounts is None:
-                    character_accounts = {a.user_id for a in world.agents.values() if a.user_id}
                 # Reactivity: a person addressed this agent, so it acts now rather than at its next wake.
                 # Characters addressing each other wait for their turn: answering at once, two of them
                 # would reply to each other forever while the clock stands still.
-                if row.from_user_id not in character_accounts and agent.next_wake_at > world.sim_time:
-                    world.schedule(agent, world.sim_time)
+                if row.from_user_id not in character_accounts:
+                    self.people.note_stimulus(session, world, row)
+                    if agent.next_wake_at > world.sim_time:
+                        world.schedule(agent, world.sim_time)
                 changed = True
             unlinked = [a for a in world.agents.values() if a.user_id is None]
             if unlinked:
@@ -344,7 +358,11 @@ class SimStore:
             ):
                 world.events.append(event_info(event))
             self._learn_names(session, world)
+            reading = world.reading
+            started, after_comment, after_like = reading.started, reading.last_comment, reading.last_like
             pull(session, world)
+            if started:  # the first pull skips what came before the engine
+                self.people.note_reading(session, world, after_comment, after_like)
         return changed
 
     def unanswered(self, command_ids: list[str]) -> list[str]:
@@ -362,6 +380,7 @@ class SimStore:
 
     def flush(self, world: World, changes: Changes, ttl: timedelta) -> None:
         now = wall_now()
+        noted = list(self.people.noted)  # a refresh may note more meanwhile: written at the next one
         with self.session_factory.begin() as session:
             renewed = session.execute(
                 sa.update(Lease)
@@ -458,8 +477,10 @@ class SimStore:
                     .values(handled=True)
                 )
             self._write_conversations(session, world)
+            self.people.write(session, noted, now)
             for data, correlation_id in zip(changes.messages, changes.correlations, strict=True):
-                self.outbox.add(session, data, correlation_id=correlation_id)
+                self.outbox.add(session, for_this_network(data), correlation_id=correlation_id)
+        self.people.written(len(noted))
 
     def _learn_names(self, session: Session, world: World) -> None:
         """People's display names, for the people the agents hear from or read."""

@@ -6,6 +6,7 @@ with no server running, on SQLite and MariaDB; a fork that replays to its checkp
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 import time
 import uuid
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
 from aic_common.bus import Outbox
+from aic_common.bus.tables import processed_messages_table
 from aic_common.db import create_db_engine, create_session_factory
 from aic_common.messages import SimCommand
 from aic_common.migrations import downgrade, upgrade
@@ -29,22 +31,24 @@ from aic_gateway.dev import build_dev_app
 from aic_gateway.settings import GatewaySettings
 from aic_simulator import cli
 from aic_simulator.app import MIGRATIONS
-from aic_simulator.llm import LlmPolicy
+from aic_simulator.llm import LlmPolicy, user_prompt
 from aic_simulator.models import (
     ActionLog,
     Agent,
     GameEvent,
     KnownPerson,
     LlmAnswer,
+    PersonInput,
     SeenPost,
     SimState,
     Stimulus,
 )
-from aic_simulator.policy import ActionKind, FeedItem, Option, Perception
+from aic_simulator.policy import ActionKind, FeedItem, IncomingMessage, Option, Perception
 from aic_simulator.recording import (
     AnswerStore,
     Mode,
     RecordingTransport,
+    RunFileError,
     canonical,
     export_run,
     fork,
@@ -57,9 +61,11 @@ from aic_simulator.rules import RulePolicy
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.testing_llm import (
     ScriptedLlmServer,
+    Step,
     answer,
     fixed,
     follows_plan,
+    labelled_options_in,
     options_in,
     rate_limited,
     writes_chinese,
@@ -70,6 +76,7 @@ from aic_simulator.world import load_world_file, seed_world
 START = SimulatorSettings().sim_start
 WORLD = load_world_file(SimulatorSettings().world_file)
 TEXT_ACTIONS = frozenset({"post", "comment", "message", "reply", "talk", "say", "goodbye"})
+USERNAMES = {c["id"]: c["username"] for c in WORLD["characters"]}
 
 
 # ---------------------------------------------------------------------- a model that does many things
@@ -113,11 +120,18 @@ def closed_url() -> str:
     return f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
 
 
-def perception(follow: str | None = None, at: int = 9) -> Perception:
-    """A moment of Lin Xiaoyu's morning; ``follow``: the account a follow option names."""
+def perception(
+    follow: str | None = None, at: int = 9, message: str | None = None, post_id: str = "7"
+) -> Perception:
+    """A moment of Lin Xiaoyu's morning; ``follow``: the account a follow option names; ``message``: the
+    id of a message from 小红 she may reply to; ``post_id``: the id of Wang Lei's post in her feed."""
     options = [Option(ActionKind.post, None, "post something"), Option(ActionKind.rest, None, "rest")]
     if follow is not None:
         options.append(Option(ActionKind.follow, follow, "follow Wang Lei"))
+    unread = []
+    if message is not None:
+        unread.append(IncomingMessage(message, str(uuid.UUID(int=5)), "小红", "咖啡馆几点关门?"))
+        options.append(Option(ActionKind.reply, message, "reply:小红"))
     return Perception(
         agent_id="lin_xiaoyu",
         name="林小雨",
@@ -131,8 +145,8 @@ def perception(follow: str | None = None, at: int = 9) -> Perception:
         inventory=[],
         people_here=[],
         active_events=[],
-        feed=[FeedItem("7", follow or "u-2", "王磊", "早市开了!")],
-        unread_messages=[],
+        feed=[FeedItem(post_id, follow or "u-2", "王磊", "早市开了!")],
+        unread_messages=unread,
         memories=[],
         options=options,
     )
@@ -210,6 +224,29 @@ def test_a_request_is_keyed_by_its_content_not_by_the_order_of_its_keys_or_the_r
     assert request_key(same_twice) != request_key(body)  # one account named twice is not two accounts
 
 
+def test_a_request_is_keyed_by_the_order_of_its_messages_not_their_ids_which_people_shift() -> None:
+    def asked(message: str, post_id: str = "7") -> dict[str, Any]:
+        prompt = user_prompt(perception(message=message, post_id=post_id), [])
+        return {"model": "m", "messages": [{"role": "user", "content": prompt}]}
+
+    # Another run's network, or a replayed person's message (its id negated): the same request.
+    assert request_key(asked("12")) == request_key(asked("3")) == request_key(asked("-12"))
+    assert canonical(asked("12")).messages == ["12"] and "<message 1>" in canonical(asked("12")).text
+    assert request_key(asked("12")) != request_key(asked("12", post_id="8"))  # posts keep their ids
+
+
+async def test_a_replayed_reply_answers_this_run_s_message(tmp_path: Path) -> None:
+    sessions = sqlite_sessions(tmp_path)
+    # A model answering with the action and its target rather than the option's id.
+    reply = {"action": "reply", "target": "12", "content": "九点。", "reason": "scripted"}
+    async with ScriptedLlmServer(default=Step("text", text=json.dumps(reply, ensure_ascii=False))) as server:
+        recorded, _ = await llm("record", sessions, server.base_url).decide(perception(message="12"))
+
+    replayed, trace = await llm("replay", sessions, closed_url()).decide(perception(message="-12"))
+
+    assert (recorded.target, replayed.target, trace.tier) == ("12", "-12", "llm")
+
+
 async def test_a_transport_error_is_replayed_as_the_recorded_run_met_it(tmp_path: Path) -> None:
     sessions = sqlite_sessions(tmp_path)
     recording = TieredPolicy([llm("record", sessions, closed_url()), RulePolicy(7)], decision_timeout=5)
@@ -227,8 +264,9 @@ async def test_a_transport_error_is_replayed_as_the_recorded_run_met_it(tmp_path
 
 
 class Town:
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
         self.simulator = app.state.service_apps["simulator"]
+        self.client = client  # the gateway, as people's browsers call it
 
     @property
     def simulation(self) -> Any:
@@ -259,14 +297,71 @@ class Town:
         await self.simulation.control(SimCommand.pause)
         return time.perf_counter() - started
 
+    async def person(self, username: str, display_name: str) -> dict[str, str]:
+        """A person's account, signed in, once the simulator knows it by its name: its request headers."""
+        password = f"{username} passphrase 123"
+        body = {"username": username, "email": f"{username}@example.com", "password": password}
+        response = await self.client.post("/api/auth/register", json=body)
+        assert response.status_code == 201, response.text
+        signing_in = {"username": username, "password": password}
+        response = await self.client.post("/api/auth/login", json=signing_in)
+        assert response.status_code == 200, response.text
+        headers = {"Authorization": f"Bearer {response.json()['access_token']}"}
+        named = {"display_name": display_name}
+        response = await self.client.patch("/api/auth/me", json=named, headers=headers)
+        assert response.status_code == 200, response.text
+
+        def known() -> bool:
+            with self.sessions() as session:
+                person = session.scalar(sa.select(KnownPerson).where(KnownPerson.username == username))
+                return person is not None and person.display_name == display_name
+
+        await wait_for(known, timeout=30, what=f"the simulator knows {display_name}")
+        return headers
+
+    async def message(self, headers: dict[str, str], character: str, content: str) -> None:
+        body = {"to": USERNAMES[character], "content": content}
+        response = await self.client.post("/api/messages", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+
+    async def comment(self, headers: dict[str, str], post_id: str, content: str) -> None:
+        response = await self.client.post(
+            f"/api/posts/{post_id}/comments", json={"content": content}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+
+    def stimuli_from(self, username: str) -> list[tuple[str, str, str]]:
+        """What reached the characters from ``username``: (agent, kind, content)."""
+        with self.sessions() as session:
+            rows = session.scalars(
+                sa.select(Stimulus).where(Stimulus.from_username == username).order_by(Stimulus.id)
+            )
+            return [(s.agent_id, s.kind, s.content) for s in rows]
+
+    def perceived(self) -> int:
+        """How many messages from the bus the simulator's perception has applied."""
+        with self.sessions() as session:
+            return session.scalar(
+                sa.select(sa.func.count())
+                .select_from(processed_messages_table)
+                .where(processed_messages_table.c.consumer == "simulator.perception")
+            )
+
 
 @contextlib.asynccontextmanager
 async def town(data_dir: Path, **simulator: Any) -> AsyncIterator[Town]:
     settings = GatewaySettings(database_url="", broker_url="", data_dir=data_dir, env="dev")
     overrides = {"seed": 7, "speed": 0, "prelive_days": 0, "autostart": False, **simulator}
     app, _ = build_dev_app(settings, simulator=overrides)
-    async with app_lifespan(app):
-        yield Town(app)
+    async with (
+        app_lifespan(app),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("127.0.0.1", 50000)),
+            base_url="http://dev",
+            timeout=30,
+        ) as client,
+    ):
+        yield Town(app, client)
 
 
 def story(sessions: sessionmaker[Session], until: datetime) -> list[tuple[Any, ...]]:
@@ -281,7 +376,7 @@ def story(sessions: sessionmaker[Session], until: datetime) -> list[tuple[Any, .
         }
         messages = {
             s.ref_id: f"message from {s.from_username}: {s.content}"
-            for s in session.scalars(sa.select(Stimulus))
+            for s in session.scalars(sa.select(Stimulus).where(Stimulus.kind == "message"))
         }
         rows = session.scalars(
             sa.select(ActionLog).where(ActionLog.sim_time < until).order_by(ActionLog.decision)
@@ -382,6 +477,103 @@ async def test_a_replayed_run_tells_the_recorded_story_with_no_server_running(
     assert replayed_tiers == recorded_tiers  # every LLM decision replayed, none fell back
 
 
+# ---------------------------------------------------------------------- people's input
+
+PERSON = ("xiaohong", "小红")
+THANKS = {"zh": "谢谢你的留言!", "en": "Thanks for writing!"}
+
+
+def answers_people(request: dict[str, Any]) -> dict[str, Any]:
+    """``lively``, but a character a person wrote to answers the person whenever it may, and one whose
+    post someone commented on answers at once (one comment at a time is on offer, the person's in turn)."""
+    options = labelled_options_in(request)
+    picked = next((o for o, label in options if label.startswith(f"reply:{PERSON[1]}")), None)
+    picked = picked or next((o for o, label in options if label.startswith("answer:")), None)
+    if picked is None:
+        return lively(request)
+    words = THANKS["zh" if writes_chinese(request) else "en"]
+    return {"action": picked["action"], "target": picked.get("target"), "content": words}
+
+
+@pytest.mark.e2e
+async def test_a_replayed_run_gives_the_characters_what_people_said_when_they_heard_it(
+    tmp_path: Path, databases: tuple[str, str]
+) -> None:
+    recorded_db, replayed_db = databases
+    until = START + timedelta(days=1)
+    exported = tmp_path / "run.json.gz"
+    async with (
+        ScriptedLlmServer(default=answer(answers_people)) as server,
+        town(
+            tmp_path / "recorded",
+            database_url=recorded_db,
+            llm_base_url=server.base_url,
+            llm_model=server.model,
+            llm_mode="record",
+        ) as t,
+    ):
+        await t.live_until(START + timedelta(hours=3))
+        person = await t.person(*PERSON)
+        await t.message(person, "lin_xiaoyu", "你好,咖啡馆今天几点关门?")
+        await wait_for(lambda: len(t.stimuli_from(PERSON[0])) == 1, timeout=30, what="the message heard")
+        await t.live_until(START + timedelta(hours=9))
+        with t.sessions() as session:  # another character's latest post
+            others = {a.user_id: a for a in session.scalars(sa.select(Agent)) if a.id != "lin_xiaoyu"}
+            post = session.scalar(
+                sa.select(SeenPost)
+                .where(SeenPost.author_id.in_(list(others)))
+                .order_by(SeenPost.id.desc())
+                .limit(1)
+            )
+            assert post is not None, "the characters posted by 16:00"
+            owner = others[post.author_id]
+        await t.message(person, "lin_xiaoyu", "那我明天早上再来。")
+        await t.comment(person, post.post_id, "写得真好!")
+        await wait_for(lambda: len(t.stimuli_from(PERSON[0])) == 3, timeout=30, what="both heard")
+        await t.live_until(until)
+        recorded = story(t.sessions, until)
+        recorded_tiers = tiers(t.sessions, until)
+        write_run(export_run(t.sessions, WORLD, START), exported)
+        with t.sessions() as session:
+            comment_answered = session.scalars(
+                sa.select(Stimulus.handled).where(
+                    Stimulus.from_username == PERSON[0], Stimulus.kind == "comment"
+                )
+            ).all()
+
+    # Elsewhere, where 小红 has no account, and no server: someone else writes to 林小雨 meanwhile.
+    document = read_run(exported)
+    upgrade(MIGRATIONS, replayed_db)
+    import_run(document, sessions_of(replayed_db), Outbox("simulator"))
+    async with town(
+        tmp_path / "replayed",
+        database_url=replayed_db,
+        llm_base_url=closed_url(),
+        llm_model=server.model,
+        llm_mode="replay",
+    ) as t:
+        stranger = await t.person("xiaoming", "小明")
+        perceived = t.perceived()
+        await t.message(stranger, "lin_xiaoyu", "在吗?")
+        await wait_for(lambda: t.perceived() > perceived, timeout=30, what="the stranger's message")
+        await t.live_until(until)
+        replayed = story(t.sessions, until)
+        replayed_tiers = tiers(t.sessions, until)
+        stranger_heard = t.stimuli_from("xiaoming")
+
+    from_person = f"message from {PERSON[0]}: "
+    replies = [row for row in recorded if row[2] == "reply" and str(row[3]).startswith(from_person)]
+    assert [(agent, content) for agent, _, _, _, content in replies] == [("lin_xiaoyu", THANKS["zh"])] * 2
+    answered = (owner.id, "comment", f"post by {owner.username}: {post.content}")
+    assert (*answered, THANKS[owner.persona["language"]]) in {(r[0], r[2], r[3], r[4]) for r in recorded}
+    assert comment_answered == [True]
+    assert replayed == recorded
+    assert replayed_tiers == recorded_tiers
+    assert not any(reason and "not recorded" in reason for _, reason in replayed_tiers)
+    assert stranger_heard == []  # not part of the recorded run
+    assert len(document["people"]) >= 3  # two messages and a comment (and the comment as a stimulus)
+
+
 # ---------------------------------------------------------------------- a fork
 
 
@@ -404,7 +596,7 @@ async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_s
     parent_db, fork_db = databases
     checkpoint = START + timedelta(hours=5)
     async with (
-        ScriptedLlmServer(default=answer(lively)) as server,
+        ScriptedLlmServer(default=answer(answers_people)) as server,
         town(
             tmp_path / "parent",
             database_url=parent_db,
@@ -413,6 +605,10 @@ async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_s
             llm_mode="record",
         ) as t,
     ):
+        await t.live_until(START + timedelta(hours=2))
+        person = await t.person(*PERSON)  # who has no account where the fork goes on
+        await t.message(person, "lin_xiaoyu", "早上好,今天有新到的咖啡豆吗?")
+        await wait_for(lambda: t.stimuli_from(PERSON[0]) != [], timeout=30, what="the message heard")
         await t.live_until(checkpoint)  # paused: its checkpoint holds every decision so far
         paused_at = t.simulation.engine.world.sim_time
         parent = story(t.sessions, paused_at)
@@ -438,7 +634,9 @@ async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_s
         asked = len(other.requests)
 
     assert made["checkpoint"]["sim_time"] == paused_at.isoformat() and made["parent"] == "main"
-    assert forked == parent  # replayed up to the checkpoint
+    assert [entry["data"]["content"] for entry in made["people"]] == ["早上好,今天有新到的咖啡豆吗?"]
+    assert any(action == "reply" and content == THANKS["zh"] for _, _, action, _, content in parent)
+    assert forked == parent  # replayed up to the checkpoint, what the person wrote too
     assert asked > 0 and len(rows) == copied + asked  # then live, every new exchange recorded
     assert branches == {"what-if"}
     # After the checkpoint the fork's own model decided: it rests whenever it may.
@@ -447,6 +645,28 @@ async def test_a_fork_replays_its_parent_up_to_the_checkpoint_and_asks_its_own_s
 
 
 # ---------------------------------------------------------------------- the migration
+
+
+def test_migration_0007_adds_people_input_and_takes_it_away(database_url: str) -> None:
+    upgrade(MIGRATIONS, database_url)
+    engine = create_db_engine(database_url)
+    try:
+        entry = {
+            "step": 3,
+            "kind": "stimulus",
+            "key": "stimulus:lin_xiaoyu:message:5",
+            "data": {"content": "早"},
+        }
+        with create_session_factory(engine).begin() as session:
+            session.add(PersonInput(**entry, delivered=False, created_at=START))
+        with pytest.raises(sa.exc.IntegrityError), create_session_factory(engine).begin() as session:
+            session.add(PersonInput(**entry, delivered=True, created_at=START))  # taken in once
+        downgrade(MIGRATIONS, database_url, "0006")
+        assert "people_input" not in sa.inspect(engine).get_table_names()
+        upgrade(MIGRATIONS, database_url)
+        assert "people_input" in sa.inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
 
 
 def test_migration_0006_adds_llm_answers_and_takes_it_away(database_url: str) -> None:
@@ -472,8 +692,9 @@ def test_migration_0006_adds_llm_answers_and_takes_it_away(database_url: str) ->
 
 @pytest.fixture
 def recorded_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sessionmaker[Session]:
-    """The simulator database AIC_DATABASE_URL names: the default world, an operator's event, a checkpoint
-    and four answers, two recorded before the checkpoint was written and two after."""
+    """The simulator database AIC_DATABASE_URL names: the default world, an operator's event, a checkpoint,
+    four answers, two recorded before the checkpoint was written and two after, and two messages from a
+    person, one written with the checkpoint and one after."""
     url = f"sqlite:///{tmp_path / 'simulator.db'}"
     monkeypatch.setenv("AIC_DATABASE_URL", url)
     monkeypatch.setenv("AIC_DATA_DIR", str(tmp_path))
@@ -521,7 +742,20 @@ def recorded_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> sessio
                     created_at=written + timedelta(minutes=minutes),
                 )
             )
+        for step, at in ((40, written), (41, written + timedelta(minutes=1))):
+            words = f"heard at step {step}"
+            data = {"agent_id": "lin_xiaoyu", "kind": "message", "ref_id": str(step), "content": words}
+            key = f"stimulus:lin_xiaoyu:message:{step}"
+            session.add(
+                PersonInput(step=step, kind="stimulus", key=key, data=data, delivered=True, created_at=at)
+            )
     return sessions
+
+
+def people_input(sessions: sessionmaker[Session]) -> list[tuple[int, str, bool]]:
+    with sessions() as session:
+        rows = session.scalars(sa.select(PersonInput).order_by(PersonInput.id))
+        return [(row.step, row.data["content"], row.delivered) for row in rows]
 
 
 def test_aic_sim_export_and_import_carry_a_run_to_an_empty_database(
@@ -536,6 +770,7 @@ def test_aic_sim_export_and_import_carry_a_run_to_an_empty_database(
         "台风预警 · Typhoon warning"
     ]
     assert [c["id"] for c in document["world"]["characters"]] == [c["id"] for c in WORLD["characters"]]
+    assert [entry["step"] for entry in document["people"]] == [40, 41]
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -563,6 +798,8 @@ def test_aic_sim_export_and_import_carry_a_run_to_an_empty_database(
         assert answers(session) == answers(original)
         assert events(session) == events(original)  # the operator's event keeps its id, after the world's
         assert session.get(SimState, 1) is None  # the replay starts at the start
+    # Each to be given to the characters at its step.
+    assert people_input(imported) == [(40, "heard at step 40", False), (41, "heard at step 41", False)]
 
     assert cli.main(["sim", "import", str(exported)]) == 1  # only into an empty database
     assert "not empty" in capsys.readouterr().err
@@ -583,3 +820,26 @@ def test_aic_sim_fork_takes_the_answers_recorded_up_to_the_checkpoint(
         ("calm", "at -2"),
         ("calm", "at -1"),
     ]
+    assert people_input(sessions_of(target)) == [(40, "heard at step 40", False)]
+
+
+def test_a_run_exported_by_the_version_before_is_imported_with_its_answers_keyed_as_now(
+    recorded_database: sessionmaker[Session], tmp_path: Path
+) -> None:
+    document = export_run(recorded_database, WORLD, START)
+    unread = 'Unread messages:\n- [12] 小红: 在吗?\n\no1. {"action": "reply", "target": "12"} — reply'
+    asked = {"model": "scripted", "messages": [{"role": "user", "content": unread}]}
+    answered = {**document["answers"][0], "key": "keyed-by-version-1", "request": asked}
+    older = {**document, "version": 1, "answers": [answered, {**answered, "occurrence": 1}]}
+    del older["people"]
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    upgrade(MIGRATIONS, url)
+
+    import_run(older, sessions_of(url), Outbox("simulator"))
+
+    with sessions_of(url)() as session:
+        keys = [(a.key, a.occurrence) for a in session.scalars(sa.select(LlmAnswer).order_by(LlmAnswer.id))]
+    assert keys == [(request_key(asked), 0), (request_key(asked), 1)]
+    assert people_input(sessions_of(url)) == []
+    with pytest.raises(RunFileError):
+        import_run({**document, "version": 99}, sessions_of(url), Outbox("simulator"))
