@@ -2,6 +2,7 @@
 import type { AgentSummary } from '@/api/sim'
 import { ACTION_KINDS, EVENT_KINDS, simTimeMs } from '@/api/sim'
 import type { Place, TickerEntry } from '@/stores/sim'
+import { avatarColour } from '@/components/avatar'
 
 type Translate = (key: string, values?: Record<string, unknown>) => string
 
@@ -40,18 +41,11 @@ export function agentSummary(agent: AgentSummary, locale: string): string {
   return locale.startsWith('zh') ? agent.summary || agent.summary_en : agent.summary_en || agent.summary
 }
 
-/** The first letter of a name, for an avatar without a picture. */
-export function initialOf(name: string): string {
-  return Array.from(name.trim())[0]?.toUpperCase() ?? '?'
-}
+export { avatarColour, initialOf } from '@/components/avatar'
 
-// A steady colour per character, dark enough for white initials (contrast ≥ 4.5:1).
-const AVATAR_COLOURS = ['#1461b3', '#6929c4', '#a2191f', '#0e6e55', '#9f1853', '#6f4a00', '#005d5d', '#4a3aa8']
-
-export function avatarColour(id: string): string {
-  let hash = 0
-  for (const char of id) hash = (hash * 31 + char.charCodeAt(0)) >>> 0
-  return AVATAR_COLOURS[hash % AVATAR_COLOURS.length]!
+/** A character's colour: that of its social account once it has one, so its posts show it too. */
+export function characterColour(agent: Pick<AgentSummary, 'id' | 'user_id'>): string {
+  return avatarColour(agent.user_id ?? agent.id)
 }
 
 const KNOWN_DOINGS = new Set<string>(ACTION_KINDS)
