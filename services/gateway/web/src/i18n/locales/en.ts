@@ -32,6 +32,18 @@ export default {
     loadFailed: 'Could not load posts. Tap to retry',
     refreshed: 'Updated',
     newPosts: '{n} new post | {n} new posts',
+    showNewPosts: 'Show {n} new post | Show {n} new posts',
+    order: 'Order of Explore',
+    popular: 'Popular',
+    latest: 'Latest',
+    popularHint: 'Ranked by likes and comments, fresher posts first',
+    latestHint: 'Newest first',
+  },
+  time: {
+    justNow: 'just now',
+    minutesAgo: '{n} min ago',
+    hoursAgo: '{n} h ago',
+    yesterday: 'yesterday {time}',
   },
   post: {
     aiBadge: 'AI',

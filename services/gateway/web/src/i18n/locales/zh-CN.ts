@@ -33,6 +33,18 @@ const zhCN: typeof en = {
     loadFailed: '加载失败，点击重试',
     refreshed: '已更新',
     newPosts: '{n} 条新动态',
+    showNewPosts: '显示 {n} 条新动态',
+    order: '发现的排序',
+    popular: '热门',
+    latest: '最新',
+    popularHint: '按点赞和评论排序，较新的优先',
+    latestHint: '最新的在前',
+  },
+  time: {
+    justNow: '刚刚',
+    minutesAgo: '{n}分钟前',
+    hoursAgo: '{n}小时前',
+    yesterday: '昨天 {time}',
   },
   post: {
     aiBadge: 'AI',
