@@ -1,5 +1,5 @@
-"""Posts in the browser: composing with an image, comments that notify the author live, and text that
-looks like markup staying text."""
+"""Posts in the browser: composing with an image, comments that notify the author live, text that
+looks like markup staying text, and live posts waiting behind a pill instead of moving the feed."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import uuid
 
 import pytest
 from playwright.sync_api import Dialog, Page, expect
+
+from aic_common.testing import wait_until
 
 from .community import Api, png_bytes
 from .tabs import ME_TAB, Tabs
@@ -107,3 +109,66 @@ def test_markup_in_a_post_is_shown_as_text_and_never_runs(tabs: Tabs, api: Api) 
     for page in (author_page, reader_page):
         expect(page.locator('img[src="x"]')).to_have_count(0)
     assert dialogs == []
+
+
+# The first post card wholly below the sticky tab bar: its link (/posts/<id>) and its top in the viewport.
+FIRST_VISIBLE_CARD = """() => {
+    const card = [...document.querySelectorAll('article')].find((c) => c.getBoundingClientRect().top >= 100)
+    return [card.querySelector('a[href^="/posts/"]').getAttribute('href'), card.getBoundingClientRect().top]
+}"""
+TOP_OF_CARD = """(href) => document.querySelector(`article a[href="${href}"]`).closest('article')
+    .getBoundingClientRect().top"""
+
+
+def test_a_live_post_waits_behind_a_pill_on_explore_and_latest_orders_by_time(tabs: Tabs, api: Api) -> None:
+    author, newcomer = api.sign_up("diarist"), api.sign_up("newcomer")
+    tag = uuid.uuid4().hex[:6]
+    texts = [f"Diary page {number} {tag}" for number in range(10)]
+    for text in texts:
+        api.post(author, text)
+    # Explore is ranked at most every few seconds: wait until a ranking holds enough to scroll.
+    wait_until(
+        lambda: len(api.client.get("/api/feed/explore", params={"limit": 20}).json()["items"]) >= len(texts),
+        timeout=60,
+        interval=0.5,
+        what="a ranking of explore with the posts",
+    )
+    page = tabs.signed_in(api.sign_up("reader"))
+    tabs.until_live(page)
+    expect(page.get_by_role("radio", name="Popular")).to_be_checked()
+    expect(page.get_by_text("Ranked by likes and comments, fresher posts first")).to_be_visible()
+    expect(page.get_by_role("article").nth(len(texts) - 1)).to_be_attached()
+
+    # Reading further down.
+    page.evaluate("window.scrollTo(0, 300)")
+    page.wait_for_function("window.scrollY === 300")
+    reading, top_before = page.evaluate(FIRST_VISIBLE_CARD)
+
+    live = f"Just arrived {tag}"
+    api.post(newcomer, live)
+    pill = page.get_by_role("button", name=re.compile(r"^Show \d+ new posts?$"))
+    expect(pill).to_be_visible()
+    expect(pill).to_have_text(re.compile(r"\d+ new posts?"))
+    # Nothing moved under the reader: the post read is where it was, the live one not on the page yet.
+    assert page.evaluate(TOP_OF_CARD, reading) == top_before
+    assert page.evaluate("window.scrollY") == 300
+    expect(page.get_by_role("article").filter(has_text=live)).to_have_count(0)
+
+    pill.click()
+    page.wait_for_function("window.scrollY === 0")
+    arrived = page.get_by_role("article").filter(has_text=live)
+    expect(arrived).to_be_in_viewport()
+    expect(pill).to_have_count(0)
+    # Its time reads relatively, with the full time as a tooltip.
+    time = arrived.locator("time")
+    expect(time).to_contain_text(re.compile(r"^(just now|\d+ min ago)"))
+    expect(time).to_have_attribute("title", re.compile(r"\d{4}"))
+
+    # Latest: newest first, by time.
+    page.get_by_text("Latest", exact=True).click()
+    expect(page.get_by_role("radio", name="Latest")).to_be_checked()
+    expect(page.get_by_text("Newest first")).to_be_visible()
+    ours = page.get_by_role("article").filter(has_text=tag)
+    expect(ours).to_have_count(len(texts) + 1)
+    shown = [text for card in ours.all_inner_texts() for text in [live, *texts] if text in card]
+    assert shown == [live, *reversed(texts)]

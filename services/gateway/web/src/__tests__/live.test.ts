@@ -1,6 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { tokens } from '@/api/tokens'
+import { useAuthStore } from '@/stores/auth'
 import { useFeedStore } from '@/stores/feed'
 import { useLiveStore } from '@/stores/live'
 import { authorization, makePost, mockFetch } from './helpers'
@@ -49,16 +50,29 @@ describe('live store', () => {
     vi.useRealTimers()
   })
 
-  it('puts a created post on top of Explore and counts notifications', async () => {
-    mockFetch([{ path: '/api/posts/7', reply: () => ({ status: 200, body: makePost('7', { content: 'live!' }) }) }])
+  it("keeps others' live posts aside for the pill, shows one's own at once, and counts notifications", async () => {
+    const others = makePost('7', { content: 'live!', author: { ...makePost('7').author, id: 'u9' } })
+    mockFetch([
+      { path: '/api/posts/7', reply: () => ({ status: 200, body: others }) },
+      { path: '/api/posts/8', reply: () => ({ status: 200, body: makePost('8', { content: 'mine' }) }) },
+    ])
     const live = useLiveStore()
     const feed = useFeedStore()
+    useAuthStore().user = { id: 'u1', username: 'alice', display_name: 'Alice', role: 'user', is_ai: false, created_at: '', email: null }
     feed.prepend('explore', makePost('6'))
+    feed.prepend('latest', makePost('6'))
 
     await live.dispatch({ type: 'post.created', id: 'e1', occurred_at: '', data: { post_id: '7', author_id: 'u9' } })
     await live.dispatch({ type: 'post.created', id: 'e2', occurred_at: '', data: { post_id: '7', author_id: 'u9' } })
-    expect(feed.feeds.explore.items.map((p) => p.id)).toEqual(['7', '6'])
+    for (const kind of ['explore', 'latest'] as const) {
+      expect(feed.feeds[kind].items.map((p) => p.id)).toEqual(['6']) // nothing moves under the reader
+      expect(feed.feeds[kind].arrived.map((p) => p.id)).toEqual(['7']) // once
+    }
     expect(feed.feeds.home.items).toHaveLength(0) // not someone we are known to follow
+    expect(feed.feeds.home.arrived).toHaveLength(0)
+
+    await live.dispatch({ type: 'post.created', id: 'e2b', occurred_at: '', data: { post_id: '8', author_id: 'u1' } })
+    for (const kind of ['home', 'explore', 'latest'] as const) expect(feed.feeds[kind].items[0]!.id).toBe('8')
 
     await live.dispatch({ type: 'notification.created', id: 'e3', occurred_at: '', data: { user_id: 'u1', kind: 'like' } })
     await live.dispatch({ type: 'notification.created', id: 'e4', occurred_at: '', data: { user_id: 'u1', kind: 'comment' } })

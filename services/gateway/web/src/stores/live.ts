@@ -66,7 +66,7 @@ export const useLiveStore = defineStore('live', () => {
       }
       case 'reset':
         lastEventId.value = null
-        await Promise.allSettled([feed.refresh('home'), feed.refresh('explore'), loadUnreadNotifications()])
+        await Promise.allSettled([feed.refreshAll(), loadUnreadNotifications()])
         break
     }
     for (const listener of listeners.get(event.type) ?? []) {
@@ -87,9 +87,15 @@ export const useLiveStore = defineStore('live', () => {
     } catch {
       return // deleted already, or not visible to us
     }
-    feed.prepend('explore', post)
-    // Whom the user follows is not known here yet, so only their own posts go on top of Following.
-    if (post.author.id === useAuthStore().user?.id) feed.prepend('home', post)
+    // One's own post shows at once everywhere (posted from another tab, say). Others' wait behind
+    // "N new posts" on Explore, not to move what is being read; whom the user follows is not known
+    // here, so they do not go to Following.
+    if (post.author.id === useAuthStore().user?.id) {
+      for (const kind of ['home', 'explore', 'latest'] as const) feed.prepend(kind, post)
+    } else {
+      feed.arrive('explore', post)
+      feed.arrive('latest', post)
+    }
   }
 
   function handleFrame(frame: MessageEvent<string>): void {
