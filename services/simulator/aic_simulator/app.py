@@ -60,14 +60,18 @@ def build_policy(settings: SimulatorSettings, session_factory: sessionmaker[Sess
     from aic_simulator.recording import recording_client
     from aic_simulator.tiers import TieredPolicy
 
+    # Recorded and replayed, no answer is given up for being slow (the request's own timeout still
+    # applies): an answer that came late in one run and in time in the other would part their stories.
+    exact = settings.llm_mode != "live"
+    decision_timeout = None if exact else settings.decision_timeout_seconds
     llm = LlmPolicy(
         settings.llm_base_url,
         settings.llm_model,
         api_key=settings.llm_api_key.get_secret_value() or None,
         concurrency=settings.llm_concurrency,
         max_attempts=settings.llm_max_attempts,
-        timeout=settings.decision_timeout_seconds,  # from the moment a decision gets a slot
-        queue_timeout=settings.llm_queue_timeout_seconds,
+        timeout=decision_timeout,  # from the moment a decision gets a slot
+        queue_timeout=None if exact else settings.llm_queue_timeout_seconds,
         request_timeout=settings.llm_request_timeout_seconds,
         response_format=settings.llm_response_format,
         temperature=settings.llm_temperature,
@@ -81,8 +85,8 @@ def build_policy(settings: SimulatorSettings, session_factory: sessionmaker[Sess
         character_daily_token_budget=settings.llm_character_daily_token_budget,
         client=recording_client(settings, session_factory, timeout=settings.llm_request_timeout_seconds),
     )
-    tiered = TieredPolicy([llm, rules], decision_timeout=settings.decision_timeout_seconds)
-    if settings.llm_mode != "live":
+    tiered = TieredPolicy([llm, rules], decision_timeout=decision_timeout)
+    if exact:
         # Recorded and replayed, a tick waits for all its decisions (no overlap with the next tick): the
         # tick an answer lands in must not depend on how fast it came, or a replay tells another story.
         tiered.concurrency = 0

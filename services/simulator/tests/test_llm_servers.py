@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from aic_common.db import create_db_engine, create_session_factory
 from aic_common.messages import SimCommand
+from aic_common.migrations import upgrade
 from aic_common.testing import serving, wait_for
-from aic_simulator.app import build_policy, create_app
+from aic_simulator.app import MIGRATIONS, build_policy, create_app
 from aic_simulator.llm import LlmPolicy, llm_tier
 from aic_simulator.metrics import fallback_kind
 from aic_simulator.plans import PlanRequest, plan_day
@@ -448,6 +450,31 @@ async def test_the_settings_reach_every_request(tmp_path: Path) -> None:
     assert body["reasoning_effort"] == "none" and body["response_format"] == {"type": "json_object"}
     assert body["options"] == {"num_ctx": 8192} and body["chat_template_kwargs"] == {"enable_thinking": False}
     assert (llm.timeout, llm.queue_timeout, llm.budget.daily) == (7.0, 12.0, 100_000)
+
+
+@pytest.mark.parametrize("mode", ["live", "record"])
+async def test_only_a_live_run_gives_up_on_a_slow_answer(tmp_path: Path, mode: str) -> None:
+    database = f"sqlite:///{tmp_path / 'sim.db'}"
+    upgrade(MIGRATIONS, database)
+    async with ScriptedLlmServer(default=answer(some_model), latency=0.5) as server:
+        settings = SimulatorSettings(
+            data_dir=tmp_path,
+            database_url=database,
+            llm_base_url=server.base_url,
+            llm_model=server.model,
+            llm_mode=mode,
+            decision_timeout_seconds=0.05,
+            llm_queue_timeout_seconds=0.05,
+        )
+        policy = build_policy(settings, create_session_factory(create_db_engine(database)))
+        llm = llm_tier(policy)
+        assert llm is not None
+        async with llm:
+            _, trace = await policy.decide(perception(1))
+    if mode == "live":
+        assert trace.tier == "rule" and "timeout" in (trace.fallback_reason or "")
+    else:  # a recorded run waits: the same answer must come in time when it is replayed
+        assert trace.tier == "llm" and trace.fallback_reason is None
 
 
 @pytest.fixture
