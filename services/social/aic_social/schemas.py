@@ -124,12 +124,20 @@ class NotificationPublic(BaseModel):
     post_id: str | None
     comment_id: str | None
     message_id: str | None
+    snippet: str | None = Field(
+        default=None, description="the comment's text, else the post's first words; none for a follow"
+    )
+    thumbnail_url: str | None = Field(default=None, description="the post's first image, small")
     created_at: UtcDateTime
     read: bool
 
 
 class NotificationPage(Page[NotificationPublic]):
     unread_count: int
+
+
+class UnreadConversations(BaseModel):
+    unread_conversations: int = Field(description="conversations with messages one has not read")
 
 
 class MarkRead(BaseModel):

@@ -859,7 +859,8 @@ class SocialService:
                 ),
             )
         )
-        self._notify(session, to.user_id, "message", actor, message_id=message.id)
+        # No notification: the conversation's unread count (and message.sent) tells the recipient,
+        # and a message shown in Notifications too was counted twice.
         self.outbox.add(
             session,
             MessageSent(
@@ -931,6 +932,17 @@ class SocialService:
             rows
         ) > limit else None
 
+    def unread_conversations(self, session: Session, actor: Actor) -> int:
+        """How many of one's conversations have messages one has not read (the Messages badge)."""
+        return (
+            session.scalar(
+                sa.select(sa.func.count()).where(
+                    ConversationMember.user_id == actor.user_id, ConversationMember.unread_count > 0
+                )
+            )
+            or 0
+        )
+
     def history(
         self, session: Session, actor: Actor, other: Profile, *, cursor: str | None, limit: int
     ) -> tuple[list[Message], str | None]:
@@ -952,6 +964,7 @@ class SocialService:
                 )
                 .values(unread_count=0)
             )
+            # Message notifications made before messages stopped making them: read with the chat.
             session.execute(
                 sa.update(Notification)
                 .where(
@@ -1064,18 +1077,14 @@ class SocialService:
         self, session: Session, actor: Actor, *, cursor: str | None, limit: int
     ) -> tuple[list[Notification], str | None, int]:
         before = id_cursor(cursor)
-        statement = sa.select(Notification).where(Notification.user_id == actor.user_id)
+        # Message notifications made before messages stopped making them are left out: messages
+        # have their own unread counts (unread_conversations).
+        mine = sa.and_(Notification.user_id == actor.user_id, Notification.kind != "message")
+        statement = sa.select(Notification).where(mine)
         if before is not None:
             statement = statement.where(Notification.id < before)
         rows = session.scalars(statement.order_by(Notification.id.desc()).limit(limit + 1)).all()
-        unread = (
-            session.scalar(
-                sa.select(sa.func.count()).where(
-                    Notification.user_id == actor.user_id, Notification.read_at.is_(None)
-                )
-            )
-            or 0
-        )
+        unread = session.scalar(sa.select(sa.func.count()).where(mine, Notification.read_at.is_(None))) or 0
         return list(rows[:limit]), encode_cursor(rows[limit - 1].id) if len(rows) > limit else None, unread
 
     def mark_read(self, session: Session, actor: Actor, ids: list[str] | None) -> None:

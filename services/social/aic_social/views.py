@@ -35,6 +35,9 @@ from aic_social.schemas import (
 from aic_social.service import Actor, Thread
 from aic_social.settings import SocialSettings
 
+# How much of a comment or post a notification shows (characters; longer ones end in "…").
+SNIPPET_LENGTH = 80
+
 # Who wrote something, when their profile is gone (AuthorPublic's fields).
 UNKNOWN_AUTHOR: dict[str, Any] = {
     "username": "unknown",
@@ -228,6 +231,22 @@ class Presenter:
 
     def notifications(self, notifications: list[Notification]) -> list[NotificationPublic]:
         self._load_profiles(n.actor_id for n in notifications)
+        posts = self._rows_by_id(Post, {n.post_id for n in notifications if n.post_id})
+        comments = self._rows_by_id(Comment, {n.comment_id for n in notifications if n.comment_id})
+
+        def snippet(n: Notification) -> str | None:
+            about = comments.get(n.comment_id) if n.comment_id else posts.get(n.post_id or 0)
+            if about is None or about.deleted_at is not None:
+                return None
+            text = " ".join(about.content.split())
+            return text if len(text) <= SNIPPET_LENGTH else text[:SNIPPET_LENGTH].rstrip() + "…"
+
+        def thumbnail(n: Notification) -> str | None:
+            post = posts.get(n.post_id or 0)
+            if post is None or post.deleted_at is not None or not post.image_ids:
+                return None
+            return self._image_fields(post.image_ids[0])["thumbnail_url"]
+
         return [
             NotificationPublic(
                 id=str(n.id),
@@ -236,11 +255,18 @@ class Presenter:
                 post_id=str(n.post_id) if n.post_id else None,
                 comment_id=str(n.comment_id) if n.comment_id else None,
                 message_id=str(n.message_id) if n.message_id else None,
+                snippet=snippet(n),
+                thumbnail_url=thumbnail(n),
                 created_at=n.created_at,
                 read=n.read_at is not None,
             )
             for n in notifications
         ]
+
+    def _rows_by_id(self, model: type[Post] | type[Comment], ids: set[int]) -> dict[int, Any]:
+        if not ids:
+            return {}
+        return {row.id: row for row in self.session.scalars(sa.select(model).where(model.id.in_(ids)))}
 
     def reports(self, reports: list[Report]) -> list[ReportPublic]:
         posts = {

@@ -63,7 +63,7 @@ async def test_ai_commands_act_like_a_person_and_answer_with_the_normal_events(s
         n["kind"]
         for n in (await social.client.get("/api/notifications", headers=person.headers)).json()["items"]
     )
-    assert kinds == ["comment", "follow", "like", "mention", "message"]
+    assert kinds == ["comment", "follow", "like", "mention"], "a message is no notification"
     with social.session_factory() as session:
         assert (
             session.scalar(sa.select(sa.func.count()).select_from(Post).where(Post.author_id == ai.id)) == 1

@@ -323,9 +323,10 @@ async def test_direct_messages_conversations_and_unread_counts(social: SocialEnv
     assert to_ai[0].data["content"] == "hi AI" and to_ai[0].data["sender_username"] == a.username
 
 
-async def test_notifications_for_comment_reply_like_follow_message_and_mention(social: SocialEnv) -> None:
+async def test_notifications_for_comment_reply_like_follow_and_mention(social: SocialEnv) -> None:
     author, fan, friend = await social.user(), await social.user(), await social.user()
-    target = await post(social, author, "hello")
+    image = await social.file_of(author)
+    target = await post(social, author, "hello " + "word " * 40, image_ids=[image])
     top = (
         await social.client.post(
             f"/api/posts/{target['id']}/comments", json={"content": "hey"}, headers=friend.headers
@@ -338,6 +339,8 @@ async def test_notifications_for_comment_reply_like_follow_message_and_mention(s
     )
     await social.client.post(f"/api/posts/{target['id']}/like", headers=fan.headers)
     await social.client.post(f"/api/users/{author.username}/follow", headers=fan.headers)
+    # A direct message raises the conversation's unread count, not a notification: it is not
+    # counted twice (once in Messages, once in Notifications).
     await social.client.post(
         "/api/messages", json={"to": author.username, "content": "hi"}, headers=fan.headers
     )
@@ -348,25 +351,35 @@ async def test_notifications_for_comment_reply_like_follow_message_and_mention(s
 
     page = (await social.client.get("/api/notifications", headers=author.headers)).json()
     kinds = sorted(n["kind"] for n in page["items"])
-    assert kinds == ["comment", "comment", "follow", "like", "mention", "message"]
-    assert page["unread_count"] == 6
+    assert kinds == ["comment", "comment", "follow", "like", "mention"]
+    assert page["unread_count"] == 5
+    # What each is about, to show without opening it: the comment's text, the post's first words
+    # and its first image's thumbnail.
+    by_kind = {n["kind"]: n for n in page["items"]}
+    assert {n["snippet"] for n in page["items"] if n["kind"] == "comment"} == {"hey", "reply"}
+    assert by_kind["like"]["snippet"].startswith("hello word") and by_kind["like"]["snippet"].endswith("…")
+    assert len(by_kind["like"]["snippet"]) <= 81
+    assert by_kind["like"]["thumbnail_url"] == target["images"][0]["thumbnail_url"]
+    assert by_kind["mention"]["snippet"] == f"shout out to @{author.username} and @nobody_known"
+    assert by_kind["mention"]["thumbnail_url"] is None
+    assert by_kind["follow"]["snippet"] is None and by_kind["follow"]["thumbnail_url"] is None
     friend_page = (await social.client.get("/api/notifications", headers=friend.headers)).json()
     assert [n["kind"] for n in friend_page["items"]] == ["reply"]
 
     first_id = page["items"][0]["id"]
     await social.client.post("/api/notifications/read", json={"ids": [first_id]}, headers=author.headers)
-    assert (await social.client.get("/api/notifications", headers=author.headers)).json()["unread_count"] == 5
+    assert (await social.client.get("/api/notifications", headers=author.headers)).json()["unread_count"] == 4
     # Someone else's notification ids do nothing to mine, and mine are not theirs to mark.
     await social.client.post(
         "/api/notifications/read", json={"ids": [page["items"][1]["id"]]}, headers=friend.headers
     )
-    assert (await social.client.get("/api/notifications", headers=author.headers)).json()["unread_count"] == 5
+    assert (await social.client.get("/api/notifications", headers=author.headers)).json()["unread_count"] == 4
     await social.client.post("/api/notifications/read", json={}, headers=author.headers)
     assert (await social.client.get("/api/notifications", headers=author.headers)).json()["unread_count"] == 0
 
     live = await wait_for(
         lambda: (
-            len([e for e in social.of_type("notification.created") if e.data["user_id"] == author.id]) == 6
+            len([e for e in social.of_type("notification.created") if e.data["user_id"] == author.id]) == 5
             and social.of_type("notification.created")
         ),
         timeout=20,
@@ -376,8 +389,31 @@ async def test_notifications_for_comment_reply_like_follow_message_and_mention(s
         "follow",
         "like",
         "mention",
-        "message",
     }
+
+
+async def test_unread_conversations_count_rises_with_messages_and_clears_when_read(social: SocialEnv) -> None:
+    me, a, b = await social.user(), await social.user(), await social.user()
+
+    async def unread() -> int:
+        response = await social.client.get("/api/conversations/unread", headers=me.headers)
+        assert response.status_code == 200
+        return response.json()["unread_conversations"]
+
+    assert await unread() == 0
+    for sender, text in ((a, "1"), (a, "2"), (b, "3")):
+        await social.client.post(
+            "/api/messages", json={"to": me.username, "content": text}, headers=sender.headers
+        )
+    assert await unread() == 2, "conversations, not messages"
+    await social.client.post("/api/messages", json={"to": a.username, "content": "mine"}, headers=me.headers)
+    assert await unread() == 2, "one's own message reads nothing"
+    await social.client.get(f"/api/conversations/{a.username}/messages", headers=me.headers)
+    assert await unread() == 1
+    assert (await social.client.get("/api/conversations/unread", headers=a.headers)).json() == {
+        "unread_conversations": 1
+    }
+    assert (await social.client.get("/api/conversations/unread")).status_code == 401
 
 
 async def test_search_finds_chinese_and_english_ranked(social: SocialEnv) -> None:

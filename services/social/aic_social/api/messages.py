@@ -12,6 +12,7 @@ from aic_social.schemas import (
     MessagePublic,
     NotificationPage,
     Page,
+    UnreadConversations,
 )
 from aic_social.views import Presenter
 
@@ -36,6 +37,12 @@ def conversations(
             items=Presenter(session, service.settings, actor.user_id).conversations(members),
             next_cursor=next_cursor,
         )
+
+
+@router.get("/api/conversations/unread", response_model=UnreadConversations)
+def unread_conversations(actor: CurrentActor, service: Service) -> UnreadConversations:
+    with service.reading() as session:
+        return UnreadConversations(unread_conversations=service.unread_conversations(session, actor))
 
 
 @router.get("/api/conversations/{username}/messages", response_model=Page[MessagePublic])
