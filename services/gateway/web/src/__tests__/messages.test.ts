@@ -33,7 +33,7 @@ function sent(msg: Message, recipient: Author): MessageSentData {
 
 /** A fake social API for alice's chat with ai_lin: history newest first, reading the newest page marks it read. */
 function serveChat(history: Message[]) {
-  const server = { history, unreadNotifications: 3, conversationUnread: 2, reads: 0, posted: [] as unknown[] }
+  const server = { history, conversationUnread: 2, reads: 0, posted: [] as unknown[] }
   const mock = mockFetch([
     { path: '/api/users/ai_lin', reply: () => ({ status: 200, body: { ...LIN, bio: '', role: 'user', post_count: 0, follower_count: 0, following_count: 0, created_at: '' } }) },
     {
@@ -44,7 +44,6 @@ function serveChat(history: Message[]) {
         const before = url.searchParams.get('cursor')
         if (before === null) {
           server.reads += 1
-          server.unreadNotifications = 0
           server.conversationUnread = 0
         }
         const rows = newestFirst.filter((m) => before === null || Number(m.id) < Number(before))
@@ -64,7 +63,11 @@ function serveChat(history: Message[]) {
         return { status: 201, body: created }
       },
     },
-    { path: '/api/notifications', reply: () => ({ status: 200, body: { items: [], next_cursor: null, unread_count: server.unreadNotifications } }) },
+    // Bob's conversation (below) stays unread; ai_lin's is unread until its newest page is read.
+    {
+      path: '/api/conversations/unread',
+      reply: () => ({ status: 200, body: { unread_conversations: 1 + (server.conversationUnread > 0 ? 1 : 0) } }),
+    },
     {
       path: '/api/conversations',
       reply: () => {
@@ -94,7 +97,7 @@ describe('messages', () => {
     const history = Array.from({ length: 35 }, (_, i) => message(String(i + 1), i % 2 ? LIN : ME))
     const { server, calls } = serveChat(history)
     const live = useLiveStore()
-    live.unreadNotifications = 3
+    live.unreadConversations = 2
     const { wrapper } = await mountWithApp(ChatView, { userId: 'ai_lin' })
     await settle()
 
@@ -102,7 +105,7 @@ describe('messages', () => {
     expect(texts()).toHaveLength(30)
     expect(texts()[29]).toBe('m35') // newest last
     expect(wrapper.get('[data-test="chat-messages"]').attributes('aria-live')).toBe('polite')
-    expect(live.unreadNotifications).toBe(0) // opening read it, and the count came from the server
+    expect(live.unreadConversations).toBe(1) // opening read it (Bob's is left), the count came from the server
 
     await wrapper.get('[data-test="load-older"]').trigger('click')
     await settle()
@@ -114,14 +117,13 @@ describe('messages', () => {
     const readsBefore = server.reads
     const reply = message('200', LIN, '<img src=x onerror=alert(1)>')
     server.history.push(reply)
-    server.unreadNotifications = 1
+    server.conversationUnread = 1
     await live.dispatch({ type: 'message.sent', id: 'e1', occurred_at: '', data: sent(reply, ME) as never })
-    await live.dispatch({ type: 'notification.created', id: 'e2', occurred_at: '', data: { user_id: 'u1', kind: 'message', actor_id: 'u9', actor_username: 'ai_lin' } })
     await settle()
     expect(texts()[texts().length - 1]).toBe('<img src=x onerror=alert(1)>')
     expect(wrapper.find('[data-test="chat-messages"] img').exists()).toBe(false)
     expect(server.reads).toBeGreaterThan(readsBefore)
-    expect(live.unreadNotifications).toBe(0)
+    expect(live.unreadConversations).toBe(1) // the open chat was read again, and asked after that
     expect(calls.filter((c) => c.url.startsWith('/api/conversations/ai_lin/messages') && !c.url.includes('cursor')).length).toBeGreaterThanOrEqual(2)
 
     // Leaving the chat: a later message is not marked read any more.
@@ -129,8 +131,10 @@ describe('messages', () => {
     const reads = server.reads
     const later = message('201', LIN)
     server.history.push(later)
+    server.conversationUnread = 1
     await live.dispatch({ type: 'message.sent', id: 'e3', occurred_at: '', data: sent(later, ME) as never })
     await settle()
+    expect(live.unreadConversations).toBe(2) // a message to me raises the Messages badge
     expect(server.reads).toBe(reads)
   })
 

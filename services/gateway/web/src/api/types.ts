@@ -146,6 +146,10 @@ export interface AppNotification {
   post_id: string | null
   comment_id: string | null
   message_id: string | null
+  /** The comment's text, else the post's first words; null for a follow. */
+  snippet: string | null
+  /** The post's first image, small; null when it has none. */
+  thumbnail_url: string | null
   created_at: string
   read: boolean
 }

@@ -1,7 +1,14 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api } from '@/api/client'
-import type { LiveEvent, NotificationCreatedData, Post, PostCreatedData, StreamTicket } from '@/api/types'
+import type {
+  LiveEvent,
+  MessageSentData,
+  NotificationCreatedData,
+  Post,
+  PostCreatedData,
+  StreamTicket,
+} from '@/api/types'
 import { useAuthStore } from './auth'
 import { useFeedStore } from './feed'
 
@@ -30,6 +37,9 @@ const RECONNECT_DELAYS_MS = [1000, 2000, 5000, 10000, 30000]
 export const useLiveStore = defineStore('live', () => {
   const connected = ref(false)
   const unreadNotifications = ref(0)
+  /** Conversations with messages not read yet: the Messages tab's badge. */
+  const unreadConversations = ref(0)
+  let unreadConversationsAsked = 0 // the latest request; an older answer arriving after it is stale
   const lastEventId = ref<string | null>(null)
   let source: EventSource | null = null
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null
@@ -64,9 +74,16 @@ export const useLiveStore = defineStore('live', () => {
         if (!me || data.user_id === me.id) unreadNotifications.value += 1
         break
       }
+      case 'message.sent': {
+        // Whether this conversation was unread already, and whether the open chat reads it at
+        // once, only the server knows: ask it (the chat asks again once it has read).
+        const data = event.data as unknown as MessageSentData
+        if (data.recipient_id === useAuthStore().user?.id) void loadUnreadConversations()
+        break
+      }
       case 'reset':
         lastEventId.value = null
-        await Promise.allSettled([feed.refreshAll(), loadUnreadNotifications()])
+        await Promise.allSettled([feed.refreshAll(), loadUnreadNotifications(), loadUnreadConversations()])
         break
     }
     for (const listener of listeners.get(event.type) ?? []) {
@@ -172,6 +189,7 @@ export const useLiveStore = defineStore('live', () => {
   function connect(): Promise<void> {
     wanted = true
     void loadUnreadNotifications()
+    void loadUnreadConversations()
     return open()
   }
 
@@ -191,6 +209,18 @@ export const useLiveStore = defineStore('live', () => {
     }
   }
 
+  /** The unread conversation count as the server has it (on sign-in, a message to us, after reading). */
+  async function loadUnreadConversations(): Promise<void> {
+    if (!useAuthStore().isSignedIn) return
+    const asked = ++unreadConversationsAsked
+    try {
+      const answer = await api.get<{ unread_conversations: number }>('/conversations/unread')
+      if (asked === unreadConversationsAsked) unreadConversations.value = answer.unread_conversations
+    } catch {
+      // Offline or signed out meanwhile: the next message or reading asks again.
+    }
+  }
+
   function markNotificationsSeen(): void {
     unreadNotifications.value = 0
   }
@@ -198,12 +228,14 @@ export const useLiveStore = defineStore('live', () => {
   return {
     connected,
     unreadNotifications,
+    unreadConversations,
     lastEventId,
     connect,
     disconnect,
     dispatch,
     on,
     loadUnreadNotifications,
+    loadUnreadConversations,
     markNotificationsSeen,
   }
 })

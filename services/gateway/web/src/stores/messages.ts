@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { computed, reactive, ref } from 'vue'
 import { api } from '@/api/client'
-import type { Author, Conversation, Message, MessageSentData, NotificationCreatedData, Page } from '@/api/types'
+import type { Author, Conversation, Message, MessageSentData, Page } from '@/api/types'
 import { useAuthStore } from './auth'
 import { compareIds, usernameKey } from './ids'
 import { useLiveStore } from './live'
@@ -124,8 +124,8 @@ export const useMessagesStore = defineStore('messages', () => {
   }
 
   /**
-   * The newest page of the chat. The API marks the conversation and its message notifications read
-   * when it serves that page, so this is also how the open chat stays read.
+   * The newest page of the chat. The API marks the conversation read when it serves that page, so
+   * this is also how the open chat stays read (and the Messages badge is asked for again after it).
    */
   function fetchLatest(username: string): Promise<void> {
     const key = usernameKey(username)
@@ -151,7 +151,7 @@ export const useMessagesStore = defineStore('messages', () => {
         } finally {
           chat.loading = false
         }
-        await useLiveStore().loadUnreadNotifications()
+        await useLiveStore().loadUnreadConversations()
       })
     const tracked = next.finally(() => {
       if (latestInFlight.get(key) === tracked) latestInFlight.delete(key)
@@ -218,19 +218,10 @@ export const useMessagesStore = defineStore('messages', () => {
     await Promise.allSettled(work)
   }
 
-  /** A message notification from the person on screen is read already: fetching marks it so. */
-  async function onNotification(data: NotificationCreatedData): Promise<void> {
-    if (data.kind === 'message' && isOpen(data.actor_username)) await fetchLatest(data.actor_username)
-  }
-
   /** Keeps this store in step with the stream while a messages page is on screen. */
   function subscribe(): () => void {
     const live = useLiveStore()
-    const offs = [
-      live.on('message.sent', (event) => void onMessageSent(event.data as unknown as MessageSentData)),
-      live.on('notification.created', (event) => void onNotification(event.data as unknown as NotificationCreatedData)),
-    ]
-    return () => offs.forEach((off) => off())
+    return live.on('message.sent', (event) => void onMessageSent(event.data as unknown as MessageSentData))
   }
 
   function clear(): void {
@@ -260,7 +251,6 @@ export const useMessagesStore = defineStore('messages', () => {
     loadOlder,
     send,
     onMessageSent,
-    onNotification,
     subscribe,
     clear,
   }

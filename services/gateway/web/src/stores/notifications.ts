@@ -1,7 +1,7 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import { api } from '@/api/client'
-import type { AppNotification, NotificationPage } from '@/api/types'
+import type { AppNotification, Author, NotificationPage } from '@/api/types'
 import { compareIds } from './ids'
 import { useLiveStore } from './live'
 import { emptyPagedList, loadNextPage, type PagedList } from './paging'
@@ -15,6 +15,44 @@ export function notificationTarget(notification: AppNotification): string {
   if (notification.kind === 'message') return `/messages/${who}`
   if (notification.kind === 'follow' || !notification.post_id) return `/users/${who}`
   return `/posts/${notification.post_id}`
+}
+
+/** Notifications shown as one row: likes of one post, or follows, that are all read or all unread. */
+export interface NotificationGroup {
+  /** The newest one's id. */
+  key: string
+  /** Newest first; the first one stands for the group (kind, post, snippet, thumbnail, time, link). */
+  notifications: AppNotification[]
+  /** Each actor once, newest first. */
+  actors: Author[]
+  read: boolean
+}
+
+const GROUPED_KINDS = new Set(['like', 'follow'])
+
+/**
+ * The list as it is shown, newest first: "A, B and 3 others liked your post" instead of five rows.
+ * A group sits where its newest member is; read and unread ones stay apart, so reading a row reads
+ * what it says and the unread highlight stays true.
+ */
+export function groupNotifications(items: AppNotification[]): NotificationGroup[] {
+  const groups: NotificationGroup[] = []
+  const byKey = new Map<string, NotificationGroup>()
+  for (const notification of items) {
+    const key = GROUPED_KINDS.has(notification.kind)
+      ? `${notification.kind}:${notification.post_id ?? ''}:${notification.read}`
+      : null
+    const group = key === null ? undefined : byKey.get(key)
+    if (group) {
+      group.notifications.push(notification)
+      if (!group.actors.some((actor) => actor.id === notification.actor.id)) group.actors.push(notification.actor)
+      continue
+    }
+    const created = { key: notification.id, notifications: [notification], actors: [notification.actor], read: notification.read }
+    groups.push(created)
+    if (key !== null) byKey.set(key, created)
+  }
+  return groups
 }
 
 /**
@@ -60,16 +98,18 @@ export const useNotificationsStore = defineStore('notifications', () => {
     useLiveStore().unreadNotifications = 0
   }
 
-  async function markRead(notification: AppNotification): Promise<void> {
-    if (notification.read) return
-    notification.read = true
+  /** Marks these read (a row's notifications: one, or a group's). */
+  async function markRead(notifications: AppNotification[]): Promise<void> {
+    const unread = notifications.filter((n) => !n.read)
+    if (!unread.length) return
+    for (const n of unread) n.read = true
     const live = useLiveStore()
-    live.unreadNotifications = Math.max(0, live.unreadNotifications - 1)
+    live.unreadNotifications = Math.max(0, live.unreadNotifications - unread.length)
     try {
-      await api.post('/notifications/read', { ids: [notification.id] })
+      await api.post('/notifications/read', { ids: unread.map((n) => n.id) })
     } catch (e) {
-      notification.read = false
-      live.unreadNotifications += 1
+      for (const n of unread) n.read = false
+      live.unreadNotifications += unread.length
       throw e
     }
   }

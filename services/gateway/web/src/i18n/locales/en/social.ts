@@ -105,6 +105,17 @@ export default {
       message: '{name} sent you a message',
       mention: '{name} mentioned you',
     },
+    // Likes of one post, or follows, from several people in one row; {others} = people beyond the two named.
+    groups: {
+      like: {
+        two: '{a} and {b} liked your post',
+        many: '{a}, {b} and {others} other liked your post | {a}, {b} and {others} others liked your post',
+      },
+      follow: {
+        two: '{a} and {b} followed you',
+        many: '{a}, {b} and {others} other followed you | {a}, {b} and {others} others followed you',
+      },
+    },
   },
   profile: {
     title: 'Profile',

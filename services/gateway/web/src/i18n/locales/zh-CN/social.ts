@@ -107,6 +107,16 @@ const social: typeof en = {
       message: '{name} 给你发了消息',
       mention: '{name} 提到了你',
     },
+    groups: {
+      like: {
+        two: '{a} 和 {b} 赞了你的动态',
+        many: '{a}、{b} 等 {total} 人赞了你的动态',
+      },
+      follow: {
+        two: '{a} 和 {b} 关注了你',
+        many: '{a}、{b} 等 {total} 人关注了你',
+      },
+    },
   },
   profile: {
     title: '个人主页',
