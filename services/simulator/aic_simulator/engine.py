@@ -564,8 +564,17 @@ class Engine:
         news = [e for e in self._news(agent) if (agent.id, e.id) not in self._posted_about]
         event = next((e for e in events if e.kind == "hazard"), None) or next(iter(news), None)
         event = event or (events[0] if events else None)
-        # What it talked about is material for its words; its records of reading and posting are not.
-        public = [m.content for m in p.memories if m.audience == PUBLIC and m.kind == "conversation"]
+        # What it talked about is material for its words; its records of reading and posting are not. A
+        # talk that named an event not on here now stays unsaid: the words would place it here and now.
+        on_here = {half.strip() for e in events for half in e.title.split(" · ")}
+        elsewhere = {half.strip() for e in world.events for half in e.title.split(" · ")} - on_here
+        public = [
+            m.content
+            for m in p.memories
+            if m.audience == PUBLIC
+            and m.kind == "conversation"
+            and not any(name and name in m.content for name in elsewhere)
+        ]
         return WritingContext(
             speaker=Speaker(agent.display_name, agent.language, agent.persona, agent.mood, agent.energy),
             scene=Scene(
