@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Makes sure the tests have the system tools they drive: Debian's Chromium for the browser tests
 # (tests/browser; never Playwright's downloaded browsers) with CJK fonts so Chinese screenshots are
-# readable, kubectl (its kustomize renders deploy/k8s in tests/deploy), the mysql client (the
-# database set-up script) and shellcheck (actionlint, a dev dependency in .venv, checks the workflows'
-# scripts with it). Installs with apt-get only what is missing and only as root; otherwise says
-# what is missing (those tests then skip, and fail with CI=true). Safe to run again: does nothing when
-# all are there. AIC_CHROMIUM names another browser binary.
+# readable and a colour-emoji font (tests/browser/test_polish.py draws an emoji), kubectl (its
+# kustomize renders deploy/k8s in tests/deploy), the mysql client (the database set-up script) and the
+# linter shellcheck (actionlint, a dev dependency in .venv, checks the workflows' scripts with it). Installs
+# with apt-get only what is missing and only as root; otherwise says what is missing (those tests
+# then skip, and fail with CI=true). Safe to run again: does nothing when all are there. AIC_CHROMIUM
+# names another browser binary.
 # Also checkov (tests/deploy/test_policy.py), in its own virtual environment under .tools/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,8 +36,10 @@ if [ -z "${AIC_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1 \
   && ! command -v chromium-browser >/dev/null 2>&1; then
   missing+=(chromium)
 fi
-if command -v dpkg-query >/dev/null 2>&1 && ! installed fonts-noto-cjk; then
-  missing+=(fonts-noto-cjk)
+if command -v dpkg-query >/dev/null 2>&1; then
+  for font in fonts-noto-cjk fonts-noto-color-emoji; do
+    installed "$font" || missing+=("$font")
+  done
 fi
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
 command -v mysql >/dev/null 2>&1 || missing+=(default-mysql-client)

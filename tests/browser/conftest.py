@@ -48,7 +48,8 @@ def chromium_executable() -> str:
     if not path:
         unavailable(
             "Chromium",
-            "run `scripts/ensure-test-tools.sh` as root (apt-get install chromium fonts-noto-cjk) "
+            "run `scripts/ensure-test-tools.sh` as root "
+            "(apt-get install chromium fonts-noto-cjk fonts-noto-color-emoji) "
             "or set AIC_CHROMIUM to a Chromium binary",
         )
     return str(path)

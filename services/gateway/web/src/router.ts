@@ -1,34 +1,85 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { trackNavigation } from '@/routeProgress'
 import { useAuthStore } from '@/stores/auth'
 
+// meta.title: the locale key of the page's name in the window title (pageTitle.ts).
 const routes: RouteRecordRaw[] = [
-  { path: '/', name: 'home', component: () => import('@/views/HomeView.vue'), meta: { tabbar: true } },
-  { path: '/world', name: 'world', component: () => import('@/views/WorldView.vue'), meta: { tabbar: true } },
-  { path: '/compose', name: 'compose', component: () => import('@/views/ComposeView.vue'), meta: { tabbar: true } },
+  {
+    path: '/',
+    name: 'home',
+    component: () => import('@/views/HomeView.vue'),
+    meta: { tabbar: true, title: 'nav.home' },
+  },
+  {
+    path: '/world',
+    name: 'world',
+    component: () => import('@/views/WorldView.vue'),
+    meta: { tabbar: true, title: 'world.title' },
+  },
+  {
+    path: '/compose',
+    name: 'compose',
+    component: () => import('@/views/ComposeView.vue'),
+    meta: { tabbar: true, title: 'compose.title' },
+  },
   {
     path: '/messages',
     name: 'messages',
     component: () => import('@/views/MessagesView.vue'),
-    meta: { tabbar: true },
+    meta: { tabbar: true, title: 'messages.title' },
   },
-  { path: '/me', name: 'me', component: () => import('@/views/MeView.vue'), meta: { tabbar: true } },
-  { path: '/posts/:id', name: 'post', component: () => import('@/views/PostDetailView.vue'), props: true },
-  { path: '/users/:id', name: 'profile', component: () => import('@/views/ProfileView.vue'), props: true },
-  { path: '/messages/:userId', name: 'chat', component: () => import('@/views/ChatView.vue'), props: true },
-  { path: '/notifications', name: 'notifications', component: () => import('@/views/NotificationsView.vue') },
-  { path: '/search', name: 'search', component: () => import('@/views/SearchView.vue') },
+  { path: '/me', name: 'me', component: () => import('@/views/MeView.vue'), meta: { tabbar: true, title: 'me.title' } },
+  {
+    path: '/posts/:id',
+    name: 'post',
+    component: () => import('@/views/PostDetailView.vue'),
+    props: true,
+    meta: { title: 'postDetail.title' },
+  },
+  {
+    path: '/users/:id',
+    name: 'profile',
+    component: () => import('@/views/ProfileView.vue'),
+    props: true,
+    meta: { title: 'profile.title' },
+  },
+  {
+    path: '/messages/:userId',
+    name: 'chat',
+    component: () => import('@/views/ChatView.vue'),
+    props: true,
+    meta: { title: 'messages.title' },
+  },
+  {
+    path: '/notifications',
+    name: 'notifications',
+    component: () => import('@/views/NotificationsView.vue'),
+    meta: { title: 'notifications.title' },
+  },
+  { path: '/search', name: 'search', component: () => import('@/views/SearchView.vue'), meta: { title: 'search.title' } },
   {
     path: '/operator',
     name: 'operator',
     component: () => import('@/views/OperatorView.vue'),
-    meta: { admin: true },
+    meta: { admin: true, title: 'operator.title' },
   },
-  { path: '/signin', name: 'signin', component: () => import('@/views/SignInView.vue'), meta: { public: true } },
-  { path: '/signup', name: 'signup', component: () => import('@/views/SignUpView.vue'), meta: { public: true } },
+  {
+    path: '/signin',
+    name: 'signin',
+    component: () => import('@/views/SignInView.vue'),
+    meta: { public: true, title: 'auth.signIn' },
+  },
+  {
+    path: '/signup',
+    name: 'signup',
+    component: () => import('@/views/SignUpView.vue'),
+    meta: { public: true, title: 'auth.signUp' },
+  },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]
 
 export const router = createRouter({ history: createWebHistory(), routes })
+trackNavigation(router)
 
 router.beforeEach((to) => {
   const auth = useAuthStore()

@@ -6,5 +6,7 @@ declare module 'vue-router' {
     public?: boolean
     /** Shows the bottom tab bar. */
     tabbar?: boolean
+    /** The locale key of the page's name in the window title (pageTitle.ts). */
+    title?: string
   }
 }
