@@ -14,6 +14,7 @@ import os
 import random
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 
 from aic_common.testing import free_port
 from aic_common.testing.fixtures import S3Endpoint, run_moto_server
-from aic_common.tokens import TokenIssuer
+from aic_common.tokens import MAX_ACCESS_TOKEN_TTL_SECONDS, TokenIssuer
 from aic_gateway.stack import Stack, StackConfig
 
 REPO = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ class BenchStack:
         self.people: list[SeededUser] = []
         self.seed_seconds: float | None = None  # None: the data set was already there
         self._issuer: TokenIssuer | None = None
-        self._tokens: dict[str, str] = {}
+        self._tokens: dict[str, tuple[str, float]] = {}  # person -> (token, when it was issued)
 
     def start(self) -> BenchStack:
         try:
@@ -130,17 +131,24 @@ class BenchStack:
         return {name: self.stack.pid(name) for name in self.stack.names}
 
     def token(self, person: SeededUser) -> str:
-        """An access token of ``person``, signed with the stack's key (as auth would sign it at login)."""
-        if person.id not in self._tokens:
-            if self._issuer is None:
-                assert self.stack is not None
-                self._issuer = TokenIssuer(
-                    self.stack.secrets.jwt_private_key, "aic-auth", "aic", access_ttl_seconds=6 * 3600
-                )
-            self._tokens[person.id] = self._issuer.issue_access_token(
+        """An access token of ``person``, signed with the stack's key (as auth would sign it at login);
+        one that lives as long as the issuer allows, issued again once half of that has passed, so that a
+        long run of benchmarks never presents an expired one."""
+        if self._issuer is None:
+            assert self.stack is not None
+            self._issuer = TokenIssuer(
+                self.stack.secrets.jwt_private_key,
+                "aic-auth",
+                "aic",
+                access_ttl_seconds=MAX_ACCESS_TOKEN_TTL_SECONDS,
+            )
+        token, issued = self._tokens.get(person.id, ("", 0.0))
+        if time.monotonic() - issued > MAX_ACCESS_TOKEN_TTL_SECONDS / 2 or not token:
+            token = self._issuer.issue_access_token(
                 person.id, username=person.username, role="user", is_ai=person.is_ai
             )
-        return self._tokens[person.id]
+            self._tokens[person.id] = (token, time.monotonic())
+        return token
 
     def humans(self, count: int, seed: int = 3) -> list[SeededUser]:
         people = [p for p in self.people if not p.is_ai]

@@ -129,10 +129,19 @@ def test_a_9_mb_image_round_trips_through_the_gateway_with_flat_memory(stack: St
         assert client.delete(info["url"], headers=auth).status_code == 204
         assert client.get(info["url"]).status_code == 404
 
-        # Over the 10 MiB limit: the service's 413 reaches the client through the gateway, whether the
+        # Just over the files service's 10 MiB but within the gateway's body cap (the file and room for
+        # the multipart envelope): the service's 413 reaches the client through the gateway, whether the
         # size was declared up front or found while streaming.
+        over_the_file_limit = big_source + b"\x00" * (10 * MB + 1024 - len(big_source))
+        declared = client.post(
+            "/api/files", files={"file": ("big.png", over_the_file_limit, "image/png")}, headers=auth
+        )
+        assert declared.status_code == 413 and declared.json()["code"] == "file_too_large"
+        streamed = upload(over_the_file_limit, "big.png")
+        assert streamed.status_code == 413 and streamed.json()["code"] == "file_too_large"
+        # Past the gateway's body cap the gateway refuses it itself, before or while it arrives.
         too_big = big_source + b"\x00" * (2 * MB)
         declared = client.post("/api/files", files={"file": ("big.png", too_big, "image/png")}, headers=auth)
-        assert declared.status_code == 413 and declared.json()["code"] == "file_too_large"
+        assert declared.status_code == 413 and declared.json()["code"] == "payload_too_large"
         streamed = upload(too_big, "big.png")
-        assert streamed.status_code == 413 and streamed.json()["code"] == "file_too_large"
+        assert streamed.status_code == 413 and streamed.json()["code"] == "payload_too_large"
