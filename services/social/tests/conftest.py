@@ -107,6 +107,23 @@ class SocialEnv:
         return [e for e in self.events if e.type == message_type]
 
 
+async def post(env: SocialEnv, user: User, content: str, **extra: object) -> dict:
+    """A post by ``user``, created through the API."""
+    response = await env.client.post("/api/posts", json={"content": content, **extra}, headers=user.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def comment(
+    env: SocialEnv, user: User, post_id: str, content: str, parent_id: str | None = None
+) -> dict:
+    """A comment by ``user`` on a post, or a reply to ``parent_id``."""
+    body = {"content": content, **({"parent_id": parent_id} if parent_id else {})}
+    response = await env.client.post(f"/api/posts/{post_id}/comments", json=body, headers=user.headers)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 @pytest.fixture(params=["embedded", "real"])
 def settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str) -> SocialSettings:
     common = {

@@ -15,24 +15,9 @@ from aic_social.app import MIGRATIONS
 from aic_social.models import Profile
 from aic_social.settings import SocialSettings
 
-from .conftest import SocialEnv, User
+from .conftest import SocialEnv, comment, post
 
 pytestmark = pytest.mark.integration
-
-
-async def post(env: SocialEnv, user: User, content: str) -> dict:
-    response = await env.client.post("/api/posts", json={"content": content}, headers=user.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def comment(
-    env: SocialEnv, user: User, post_id: str, content: str, parent_id: str | None = None
-) -> dict:
-    body = {"content": content, **({"parent_id": parent_id} if parent_id else {})}
-    response = await env.client.post(f"/api/posts/{post_id}/comments", json=body, headers=user.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def test_a_comment_carries_its_first_replies_and_the_rest_come_in_pages(social: SocialEnv) -> None:

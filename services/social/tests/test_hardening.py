@@ -20,28 +20,13 @@ from aic_social.models import Notification
 from aic_social.service import SocialService
 from aic_social.settings import SocialSettings
 
-from .conftest import ISSUER, SocialEnv, User
+from .conftest import ISSUER, SocialEnv, User, comment, post
 
 pytestmark = pytest.mark.integration
 
 
 def cursor_of(value: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
-
-
-async def post(env: SocialEnv, user: User, content: str) -> dict:
-    response = await env.client.post("/api/posts", json={"content": content}, headers=user.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def comment(
-    env: SocialEnv, user: User, post_id: str, content: str, parent_id: str | None = None
-) -> dict:
-    body = {"content": content, **({"parent_id": parent_id} if parent_id else {})}
-    response = await env.client.post(f"/api/posts/{post_id}/comments", json=body, headers=user.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 # ---------------------------------------------------------------- roles

@@ -8,15 +8,9 @@ import sqlalchemy as sa
 from aic_common.testing import wait_for
 from aic_social.models import Like, Notification, Post, Profile
 
-from .conftest import SocialEnv, User
+from .conftest import SocialEnv, User, post
 
 pytestmark = pytest.mark.integration
-
-
-async def post(env: SocialEnv, user: User, content: str, **extra: object) -> dict:
-    response = await env.client.post("/api/posts", json={"content": content, **extra}, headers=user.headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 async def profile(env: SocialEnv, username: str, viewer: User | None = None) -> dict:
