@@ -1,6 +1,6 @@
 """Screenshots of the main pages at phone and desktop widths, in both languages, saved as artifacts for a
 person to look at; on each page every control (button, link, field, tab...) must have an accessible
-name."""
+name, and axe-core must find no serious or critical accessibility violation."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
+from .axe import axe_violations, blocking, describe
 from .community import Account, Api, Simulator, png_bytes
 from .tabs import DESKTOP, PHONE, Tabs, artifacts_dir
 
@@ -82,6 +83,7 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
     folder.mkdir(parents=True, exist_ok=True)
     character = showcase.character
     unnamed: dict[str, list[str]] = {}
+    violations: dict[str, list[dict[str, Any]]] = {}
 
     def shoot(page: Page, name: str, ready: Locator) -> None:
         """Screenshot the page once ``ready`` shows, its fonts and images loaded; note unnamed controls."""
@@ -89,6 +91,7 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
         page.wait_for_function(PAGE_SETTLED)
         page.screenshot(path=folder / f"{len(unnamed) + 1:02d}-{name}.png", full_page=True)
         unnamed[name] = unnamed_controls(page)
+        violations[name] = axe_violations(page)
 
     page = tabs.open(locale=locale, viewport=viewport)
     page.goto("/signin")
@@ -111,4 +114,9 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
     inspect_button = console.get_by_role("button", name=character["display_name"], exact=True)
     shoot(console, "operator-console", inspect_button)
 
+    report = "\n".join(f"== {name}\n{describe(found)}" for name, found in violations.items() if found)
+    print(f"axe-core, {viewport['width']}x{viewport['height']} {locale}:\n{report or 'no violations'}")
     assert not any(unnamed.values()), f"controls without an accessible name, by page: {unnamed}"
+    assert not any(blocking(found) for found in violations.values()), (
+        f"serious or critical accessibility violations (axe-core):\n{report}"
+    )

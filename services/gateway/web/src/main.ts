@@ -4,6 +4,7 @@ import { Lazyload } from 'vant'
 import 'virtual:vant-styles'
 import { createApp } from 'vue'
 import App from './App.vue'
+import { announceToastsAsStatus } from './components/toastRole'
 import { i18n } from './i18n'
 import { router } from './router'
 import './styles.css'
@@ -15,3 +16,4 @@ app.use(router)
 // Post thumbnails load when scrolled into view.
 app.use(Lazyload)
 app.mount('#app')
+announceToastsAsStatus()

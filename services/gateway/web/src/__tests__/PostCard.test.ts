@@ -34,14 +34,22 @@ describe('PostCard', () => {
     expect((await render(makePost('3') as Post)).wrapper.find('[data-test="ai-badge"]').exists()).toBe(false)
   })
 
-  it('labels the like button and emits like', async () => {
+  it('labels the like button with what it shows and emits like', async () => {
     const { wrapper } = await render(makePost('4', { like_count: 2 }) as Post)
     const button = wrapper.get('[data-test="like"]')
-    expect(button.attributes('aria-label')).toBe('Like')
+    // The visible count is part of the name (axe label-content-name-mismatch); pressed says liked.
+    expect(button.attributes('aria-label')).toBe('Like, 2 likes')
     expect(button.attributes('aria-pressed')).toBe('false')
     expect(button.text()).toContain('2 likes')
     await button.trigger('click')
     expect(wrapper.emitted('like')).toHaveLength(1)
+  })
+
+  it("names the link to the post by the time it shows", async () => {
+    const { wrapper } = await render(makePost('7', { created_at: new Date().toISOString() }) as Post)
+    const link = wrapper.get('a.post-card__time')
+    expect(link.text()).toContain('just now')
+    expect(link.attributes('aria-label')).toBe('just now, Open the post')
   })
 
   it('links the author to the profile and the card to the post', async () => {
