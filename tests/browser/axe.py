@@ -9,8 +9,10 @@ from playwright.sync_api import Page
 from .tabs import REPO
 
 AXE_SCRIPT = REPO / "services" / "gateway" / "web" / "node_modules" / "axe-core" / "axe.min.js"
-# Impacts that fail a test; "minor" and "moderate" ones are printed only.
+# Impacts that fail a test, and rules of lesser impact that fail it too (a level-one heading on every
+# page, all content in landmarks); other "minor" and "moderate" ones are printed only.
 BLOCKING = ("serious", "critical")
+BLOCKING_RULES = ("page-has-heading-one", "region")
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -35,7 +37,11 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
 
 
 def blocking(violations: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [violation for violation in violations if violation["impact"] in BLOCKING]
+    return [
+        violation
+        for violation in violations
+        if violation["impact"] in BLOCKING or violation["id"] in BLOCKING_RULES
+    ]
 
 
 def describe(violations: list[dict[str, Any]]) -> str:

@@ -16,10 +16,15 @@ export function usePageSubject(text: () => string | null | undefined): void {
   watchEffect(() => setPageSubject(route.path, text()))
 }
 
-/** "Explore · AI Community": the page's subject, else its name from the route, then the app's name. */
+/** The page's subject, else its name from the route, else ''. */
+export function pageName(path: string, titleKey: string | undefined): string {
+  return subject.value?.path === path ? subject.value.text : titleKey ? i18n.global.t(titleKey) : ''
+}
+
+/** "Explore · AI Community": the page's name, then the app's name. */
 export function pageTitle(path: string, titleKey: string | undefined): string {
   const { t } = i18n.global
-  const page = subject.value?.path === path ? subject.value.text : titleKey ? t(titleKey) : ''
+  const page = pageName(path, titleKey)
   return page ? `${page} · ${t('app.name')}` : t('app.name')
 }
 

@@ -14,7 +14,7 @@ const routes: RouteRecordRaw[] = [
     path: '/world',
     name: 'world',
     component: () => import('@/views/WorldView.vue'),
-    meta: { tabbar: true, title: 'world.title' },
+    meta: { tabbar: true, title: 'world.title', ownHeading: true },
   },
   {
     path: '/compose',
@@ -41,7 +41,7 @@ const routes: RouteRecordRaw[] = [
     name: 'profile',
     component: () => import('@/views/ProfileView.vue'),
     props: true,
-    meta: { title: 'profile.title' },
+    meta: { title: 'profile.title', ownHeading: true },
   },
   {
     path: '/messages/:userId',
@@ -61,19 +61,19 @@ const routes: RouteRecordRaw[] = [
     path: '/operator',
     name: 'operator',
     component: () => import('@/views/OperatorView.vue'),
-    meta: { admin: true, title: 'operator.title' },
+    meta: { admin: true, title: 'operator.title', ownHeading: true },
   },
   {
     path: '/signin',
     name: 'signin',
     component: () => import('@/views/SignInView.vue'),
-    meta: { public: true, title: 'auth.signIn' },
+    meta: { public: true, title: 'auth.signIn', ownHeading: true },
   },
   {
     path: '/signup',
     name: 'signup',
     component: () => import('@/views/SignUpView.vue'),
-    meta: { public: true, title: 'auth.signUp' },
+    meta: { public: true, title: 'auth.signUp', ownHeading: true },
   },
   { path: '/:pathMatch(.*)*', redirect: '/' },
 ]

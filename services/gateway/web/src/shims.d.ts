@@ -8,5 +8,7 @@ declare module 'vue-router' {
     tabbar?: boolean
     /** The locale key of the page's name in the window title (pageTitle.ts). */
     title?: string
+    /** The page has its own level-one heading (else App.vue adds a visually hidden one). */
+    ownHeading?: boolean
   }
 }
