@@ -111,3 +111,15 @@ async def running_auth(settings: AuthSettings) -> AsyncIterator[AuthEnv]:
         async with serving(app, "http://auth") as client:
             kind = "embedded" if observed.shared else "real"
             yield AuthEnv(kind, client, app, clock, observed.events, publisher=observed.bus)
+
+
+@pytest.fixture(params=["embedded", "real"])
+def sweeping_settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str) -> AuthSettings:
+    """Settings whose retention sweep runs every 50 ms, embedded or on MariaDB and RabbitMQ."""
+    values: dict[str, object] = {"bus_namespace": bus_namespace, "retention_sweep_seconds": 0.05}
+    if request.param == "real":
+        values |= {
+            "database_url": request.getfixturevalue("mysql_url"),
+            "broker_url": request.getfixturevalue("rabbitmq_url"),
+        }
+    return auth_settings(tmp_path, **values)

@@ -4,7 +4,6 @@ the services, so that a process started after a deletion refuses the account's t
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,7 +16,7 @@ from aic_common.deleted_accounts import DELETED_ACCOUNTS_PATH, DeletedAccounts, 
 from aic_common.testing import wait_for
 from aic_common.tokens import MAX_ACCESS_TOKEN_TTL_SECONDS
 
-from .conftest import STRONG_PASSWORD, AuthEnv, auth_settings, running_auth
+from .conftest import STRONG_PASSWORD, AuthEnv, running_auth
 
 
 async def delete(auth: AuthEnv, username: str) -> str:
@@ -83,17 +82,6 @@ async def test_the_tombstone_is_written_in_the_deletions_transaction(auth: AuthE
     # Neither happened: the account is there, and no tombstone says otherwise.
     assert service.get_user(user_id).username == "stays_put"
     assert tombstones(auth) == {}
-
-
-@pytest.fixture(params=["embedded", "real"])
-def sweeping_settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str) -> AuthSettings:
-    values: dict[str, object] = {"bus_namespace": bus_namespace, "retention_sweep_seconds": 0.05}
-    if request.param == "real":
-        values |= {
-            "database_url": request.getfixturevalue("mysql_url"),
-            "broker_url": request.getfixturevalue("rabbitmq_url"),
-        }
-    return auth_settings(tmp_path, **values)
 
 
 async def test_tombstones_are_swept_once_no_token_of_the_account_can_be_alive(

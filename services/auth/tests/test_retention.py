@@ -4,27 +4,14 @@ windows go, live ones stay. Time moves with the service's clock, not the machine
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 
 from aic_auth.models import LoginThrottle, RefreshToken
 from aic_auth.settings import AuthSettings
 from aic_common.testing import wait_for
 
-from .conftest import auth_settings, running_auth
-
-
-@pytest.fixture(params=["embedded", "real"])
-def sweeping_settings(request: pytest.FixtureRequest, tmp_path: Path, bus_namespace: str) -> AuthSettings:
-    values: dict[str, object] = {"bus_namespace": bus_namespace, "retention_sweep_seconds": 0.05}
-    if request.param == "real":
-        values |= {
-            "database_url": request.getfixturevalue("mysql_url"),
-            "broker_url": request.getfixturevalue("rabbitmq_url"),
-        }
-    return auth_settings(tmp_path, **values)
+from .conftest import running_auth
 
 
 async def test_long_expired_tokens_and_ended_throttle_windows_are_swept(
