@@ -69,6 +69,9 @@ class Post(Base):
     location_id: Mapped[str | None] = mapped_column(sa.String(64))
     like_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     comment_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    # A repost points at the original (content is then the optional quote); the original counts its reposts.
+    repost_of_id: Mapped[int | None] = mapped_column(sa.BigInteger, index=True)
+    repost_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
     deleted_at: Mapped[datetime | None] = mapped_column(Timestamp)
     deleted_by: Mapped[str | None] = mapped_column(sa.String(36))
@@ -147,6 +150,19 @@ class Message(Base):
     conversation_id: Mapped[int] = mapped_column(sa.BigInteger)
     sender_id: Mapped[str] = mapped_column(sa.String(36), index=True)
     content: Mapped[str] = mapped_column(sa.Text)
+    # Files of the sender's, checked like a post's; NULL in rows older than images in messages.
+    image_ids: Mapped[list[str] | None] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Bookmark(Base):
+    """A post a user saved for later; private to that user."""
+
+    __tablename__ = "bookmarks"
+    __table_args__ = (sa.Index("ix_bookmarks_user_id_created_at", "user_id", "created_at"),)
+
+    user_id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    post_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
