@@ -31,6 +31,7 @@ PUBLIC_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
         ("GET", r"/api/auth/\.well-known/jwks\.json"),
         ("GET HEAD", r"/api/(docs|openapi\.json)(/.*)?"),
         ("GET", r"/api/stream"),
+        ("GET HEAD", r"/api/users/suggestions"),  # whom to follow, on the landing page too
         ("GET HEAD", r"/api/users/[^/]+(/posts|/followers|/following)?"),
         ("GET HEAD", r"/api/posts/[^/]+(/comments)?"),
         ("GET HEAD", r"/api/feed/explore"),

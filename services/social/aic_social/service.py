@@ -1115,6 +1115,24 @@ class SocialService:
                 people.setdefault(user_id, found[user_id])
         return list(people.values())[:limit]
 
+    def suggestions(self, session: Session, viewer_id: str | None, *, limit: int) -> list[Profile]:
+        """Accounts worth following: not the viewer, none they already follow; the town's characters
+        first, then the most followed and the most posting (a steady order, so a page does not shuffle)."""
+        statement = sa.select(Profile).where(Profile.deleted.is_(False))
+        if viewer_id is not None:
+            followed = sa.select(Follow.followee_id).where(Follow.follower_id == viewer_id)
+            statement = statement.where(Profile.user_id != viewer_id, Profile.user_id.not_in(followed))
+        return list(
+            session.scalars(
+                statement.order_by(
+                    Profile.is_ai.desc(),
+                    Profile.follower_count.desc(),
+                    Profile.post_count.desc(),
+                    Profile.username_key,
+                ).limit(limit)
+            )
+        )
+
     # ------------------------------------------------------------------ moderation
 
     def report(self, session: Session, actor: Actor, post_id: int, reason: str) -> Report:

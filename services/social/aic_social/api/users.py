@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
 
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, Viewer, ViewerId
 from aic_social.schemas import Page, PostPublic, ProfilePublic, ProfileUpdate
@@ -19,6 +21,17 @@ def update_me(body: ProfileUpdate, actor: CurrentActor, service: Service) -> Pro
             session, actor, bio=body.bio, avatar_file_id=body.avatar_file_id, remove_avatar=body.remove_avatar
         )
         return Presenter(session, service.settings, actor.user_id).profile(profile)
+
+
+# Declared before /{username}: otherwise "suggestions" would be looked up as a username.
+@router.get("/suggestions", response_model=list[ProfilePublic])
+def suggestions(
+    service: Service, viewer: Viewer, limit: Annotated[int, Query(ge=1, le=20)] = 10
+) -> list[ProfilePublic]:
+    """Whom to follow: characters and active people the caller does not follow yet (anyone may ask)."""
+    with service.reading() as session:
+        people = service.suggestions(session, viewer.user_id if viewer else None, limit=limit)
+        return Presenter.for_viewer(session, service.settings, viewer).profiles(people)
 
 
 @router.get("/{username}", response_model=ProfilePublic)
