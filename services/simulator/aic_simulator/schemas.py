@@ -156,3 +156,23 @@ class EventCreate(BaseModel):
     # them home and gets talked about; an announcement spreads through posts.
     kind: EventKind = "gathering"
     effects: dict[str, float] = Field(default_factory=dict, max_length=5)
+
+
+class TranscriptLine(BaseModel):
+    """A line said aloud in a conversation in person: who said it to whom, where and when."""
+
+    id: str
+    decision: int
+    sim_time: UtcDateTime
+    conversation_id: str
+    speaker_id: str  # agent ids: conversations in person are between characters only
+    listener_id: str
+    action: str  # talk (it opened the conversation), say, goodbye (it closed it)
+    text: str
+    location_id: str
+
+
+class TranscriptPage(BaseModel):
+    agent_id: str
+    items: list[TranscriptLine]
+    next_cursor: str | None

@@ -388,3 +388,37 @@ async def test_a_new_speed_takes_effect_at_once_and_the_report_is_not_a_control_
         refused = await client.post("/api/sim/control", json={"command": "report"}, headers=ADMIN)
         assert refused.status_code == 400 and refused.json()["code"] == "not_a_control_command"
         await control(client, "pause")
+
+
+async def test_anyone_reads_a_characters_transcript_of_talk_in_person_and_never_its_messages(
+    tmp_path: Path,
+) -> None:
+    """GET /api/sim/agents/{id}/transcript: public, paged, bounded; a line written in private is absent."""
+    secret = "私信里的密码 5150"
+    async with simulator(settings_for(tmp_path)) as (client, app):
+        await control(client, "pause")
+        at = datetime(2026, 6, 1, 9, 0)
+
+        def row(decision: int, action: str, content: str, **trace: Any) -> ActionLog:
+            return ActionLog(
+                decision=1_000_000 + decision, step=0, agent_id="lin_xiaoyu", sim_time=at, ends_at=at,
+                action=action, target=None, content=content, location_id="cafe", tier="rule",
+                trace=trace, outcome="finished", created_at=at,
+            )  # fmt: skip
+
+        with app.state.runtime.session_factory.begin() as session:
+            session.add_all(
+                [
+                    row(1, "talk", "你好呀", channel="talk", conversation="c900", recipient="chen_mo"),
+                    row(2, "message", secret, channel="dm", conversation="c901", recipient="user-x"),
+                    row(3, "goodbye", secret, channel="dm", conversation="c901", recipient="user-x"),
+                ]
+            )
+        response = await client.get("/api/sim/agents/lin_xiaoyu/transcript", params={"limit": 100})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "你好呀" in [item["text"] for item in body["items"]]
+        assert secret not in response.text
+        assert (await client.get("/api/sim/agents/nobody/transcript")).status_code == 404
+        too_many = await client.get("/api/sim/agents/lin_xiaoyu/transcript", params={"limit": 101})
+        assert too_many.status_code == 422

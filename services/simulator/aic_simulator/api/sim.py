@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 
 from aic_common.bus import BusUnavailable
 from aic_common.db import run_in_thread
@@ -24,9 +24,11 @@ from aic_simulator.schemas import (
     ControlRequest,
     EventCreate,
     GameEventView,
+    TranscriptPage,
     WorldView,
 )
 from aic_simulator.service import ActionQuery, SimulationService
+from aic_simulator.transcript import TranscriptQuery, transcript
 
 router = APIRouter(prefix="/api/sim", tags=["simulation"])
 
@@ -97,6 +99,19 @@ async def agent_detail(agent_id: str, service: Service, principal: OptionalPrinc
         return service.agent_detail(agent_id, operator=_is_operator(principal))
 
     return await run_in_thread(detail)
+
+
+@router.get("/agents/{agent_id}/transcript", response_model=TranscriptPage)
+async def agent_transcript(
+    agent_id: Annotated[str, Path(max_length=64)],
+    service: Service,
+    cursor: Annotated[str | None, Query(max_length=20, pattern=r"^[0-9]+$")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> TranscriptPage:
+    """What a character said in person and what was said to it, newest first: public to anyone, since
+    it was said aloud at a place; direct messages are never in it (see aic_simulator.transcript)."""
+    query = TranscriptQuery(cursor=int(cursor) if cursor else None, limit=limit)
+    return await run_in_thread(transcript, service.session_factory, agent_id, query)
 
 
 @router.get("/actions", response_model=ActionPage)
