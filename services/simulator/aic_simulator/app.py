@@ -23,6 +23,7 @@ from aic_simulator.models import SeenComment, SeenLike, SeenPost, Stimulus
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.runner import Simulation
+from aic_simulator.schemas import WorldMapView
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.world import load_world_file, seed_world
 
@@ -125,6 +126,7 @@ def create_app(
         settings, title="AI Community simulator", routers=[sim.router, report.router], lifespan=lifespan
     )
     app.state.simulation = simulation
+    app.state.world_map = WorldMapView.model_validate(world["map"]) if "map" in world else None
     register_metrics(simulation, app.state.metrics_registry)
     app.state.runtime = runtime
     app.state.token_verifier = verifier_from_settings(settings, jwks_client, runtime=runtime)

@@ -42,6 +42,7 @@ class LocationView(BaseModel):
     y: float
     capacity: int
     open_now: bool
+    description: str = ""
     agents: list[AgentSummary]
 
 
@@ -57,10 +58,20 @@ class GameEventView(BaseModel):
     active: bool
 
 
+class WorldMapView(BaseModel):
+    """The world file's optional drawing aids: paths between places and water, in the places' 0-100
+    coordinates (points as [x, y])."""
+
+    paths: list[tuple[str, str]] = []
+    water: list[list[tuple[float, float]]] = []
+
+
 class WorldView(BaseModel):
     sim_time: UtcDateTime | None
     locations: list[LocationView]
     events: list[GameEventView]
+    # Null when the world file has no map section: the web UI then derives paths itself.
+    map: WorldMapView | None = None
 
 
 class MemoryView(BaseModel):

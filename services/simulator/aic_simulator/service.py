@@ -46,6 +46,7 @@ from aic_simulator.schemas import (
     LocationView,
     MemoryView,
     TargetKind,
+    WorldMapView,
     WorldView,
 )
 from aic_simulator.state import EVENT_KINDS, LocationInfo
@@ -250,6 +251,7 @@ class SimulationService:
     session_factory: sessionmaker[Session]
     sim_start: datetime  # the simulated time of a world that has no checkpoint yet
     clock: Callable[[], datetime] = wall_now
+    world_map: WorldMapView | None = None  # the world file's map section, if it has one
 
     def _sim_time(self, session: Session) -> datetime | None:
         checkpoint = session.get(Checkpoint, 1)
@@ -274,6 +276,7 @@ class SimulationService:
                     y=loc.y,
                     capacity=loc.capacity,
                     open_now=_info(loc).is_open(now) if now else True,
+                    description=loc.description,
                     agents=by_place.get(loc.id, []),
                 )
                 for loc in session.scalars(sa.select(Location).order_by(Location.id))
@@ -287,7 +290,7 @@ class SimulationService:
                     .limit(50)
                 )
                 events = [event_view(e, now) for e in session.scalars(upcoming)]
-            return WorldView(sim_time=now, locations=locations, events=events)
+            return WorldView(sim_time=now, locations=locations, events=events, map=self.world_map)
 
     def agents(self) -> list[AgentSummary]:
         with self.session_factory() as session:

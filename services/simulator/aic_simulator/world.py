@@ -38,7 +38,48 @@ def load_world_file(path: Path) -> dict[str, Any]:
             raise ValueError(
                 f"{path}: event {event.get('key')} has kind {event.get('kind')!r}, not one of {EVENT_KINDS}"
             )
+    if "map" in world:
+        _check_map(path, world["map"], location_ids)
     return world
+
+
+MAP_KEYS = ("paths", "water")
+
+
+def _on_the_map(coordinate: Any) -> bool:
+    return isinstance(coordinate, int | float) and not isinstance(coordinate, bool) and 0 <= coordinate <= 100
+
+
+def _check_map(path: Path, world_map: Any, location_ids: set[str]) -> None:
+    """The optional ``map`` section, drawn by the web UI only (nothing the simulation decides reads it):
+    ``paths`` between known places, ``water`` as polygons in the places' 0-100 coordinates."""
+    if not isinstance(world_map, dict):
+        raise ValueError(f"{path}: 'map' must be an object")
+    unknown = sorted(set(world_map) - set(MAP_KEYS))
+    if unknown:
+        raise ValueError(f"{path}: map has unknown keys {unknown}, only {list(MAP_KEYS)}")
+    paths = world_map.get("paths", [])
+    if not isinstance(paths, list):
+        raise ValueError(f"{path}: map.paths must be a list of [from_id, to_id]")
+    for index, pair in enumerate(paths):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(end, str) for end in pair)):
+            raise ValueError(f"{path}: map.paths[{index}] must be [from_id, to_id], not {pair!r}")
+        for end in pair:
+            if end not in location_ids:
+                raise ValueError(f"{path}: map.paths[{index}] leads to unknown location {end}")
+        if pair[0] == pair[1]:
+            raise ValueError(f"{path}: map.paths[{index}] leads from {pair[0]} to itself")
+    water = world_map.get("water", [])
+    if not isinstance(water, list):
+        raise ValueError(f"{path}: map.water must be a list of polygons")
+    for index, polygon in enumerate(water):
+        if not (isinstance(polygon, list) and len(polygon) >= 3):
+            raise ValueError(f"{path}: map.water[{index}] must be a polygon of at least 3 [x, y] points")
+        for point in polygon:
+            if not (isinstance(point, list) and len(point) == 2 and all(map(_on_the_map, point))):
+                raise ValueError(
+                    f"{path}: map.water[{index}] has point {point!r}: each must be [x, y], both 0 to 100"
+                )
 
 
 def seed_world(

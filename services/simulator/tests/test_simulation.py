@@ -146,6 +146,9 @@ async def test_control_is_for_admins_and_validates_input(tmp_path: Path) -> None
         assert any(e["title"] == "突发:停电" and e["source"] == "admin" for e in events)
         world = (await client.get("/api/sim/world")).json()
         assert len(world["locations"]) >= 12 and sum(len(loc["agents"]) for loc in world["locations"]) == 10
+        # The world file's map section, for the web UI to draw; and each place's description.
+        assert ["plaza", "cafe"] in world["map"]["paths"] and len(world["map"]["water"]) == 2
+        assert all(loc["description"] for loc in world["locations"])
         detail = (await client.get("/api/sim/agents/lin_xiaoyu")).json()
         assert detail["persona"]["summary"] and detail["persona"]["summary_en"]
 

@@ -66,3 +66,46 @@ def test_daily_events_are_laid_out_beyond_the_first_fortnight_once(tmp_path: Pat
     assert markets()[-1].date() == through.date()
     assert [b - a for a, b in zip(markets(), markets()[1:], strict=False)] == [timedelta(days=1)] * 30
     assert schedule_daily_events(session_factory, world, START, through) == 0, "nothing twice"
+
+
+def with_map(tmp_path: Path, world_map: object) -> Path:
+    world = json.loads(DEFAULT_WORLD.read_text(encoding="utf-8"))
+    world["map"] = world_map
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_the_default_world_has_a_map_of_paths_between_its_places_and_water() -> None:
+    world = load_world_file(DEFAULT_WORLD)
+    places = {loc["id"] for loc in world["locations"]}
+    assert world["map"]["paths"] and all(set(pair) <= places for pair in world["map"]["paths"])
+    assert len(world["map"]["water"]) == 2
+
+
+def test_a_world_without_a_map_is_fine(tmp_path: Path) -> None:
+    world = json.loads(DEFAULT_WORLD.read_text(encoding="utf-8"))
+    del world["map"]
+    path = tmp_path / "world.json"
+    path.write_text(json.dumps(world, ensure_ascii=False), encoding="utf-8")
+    assert "map" not in load_world_file(path)
+
+
+@pytest.mark.parametrize(
+    ("world_map", "error"),
+    [
+        ([], "'map' must be an object"),
+        ({"roads": []}, r"unknown keys \['roads'\]"),
+        ({"paths": [["plaza", "nowhere"]]}, r"map.paths\[0\] leads to unknown location nowhere"),
+        ({"paths": [["plaza"]]}, r"map.paths\[0\] must be \[from_id, to_id\]"),
+        ({"paths": [["cafe", "plaza"], ["plaza", "plaza"]]}, r"map.paths\[1\] leads from plaza to itself"),
+        ({"water": [[[0, 0], [10, 0]]]}, r"map.water\[0\] must be a polygon of at least 3"),
+        ({"water": [[[0, 0], [10, 0], [10, 120]]]}, r"map.water\[0\] has point \[10, 120\]"),
+        ({"water": [[[0, 0], [10, 0], ["a", 5]]]}, r"map.water\[0\] has point \['a', 5\]"),
+    ],
+)
+def test_a_map_section_with_unknown_places_or_points_off_the_map_is_refused(
+    tmp_path: Path, world_map: object, error: str
+) -> None:
+    with pytest.raises(ValueError, match=error):
+        load_world_file(with_map(tmp_path, world_map))

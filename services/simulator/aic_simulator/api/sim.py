@@ -39,7 +39,11 @@ def _simulation(request: Request) -> Simulation:
 
 async def get_service(request: Request) -> SimulationService:
     simulation = _simulation(request)
-    return SimulationService(request.app.state.runtime.session_factory, simulation.settings.sim_start)
+    return SimulationService(
+        request.app.state.runtime.session_factory,
+        simulation.settings.sim_start,
+        world_map=getattr(request.app.state, "world_map", None),
+    )
 
 
 Service = Annotated[SimulationService, Depends(get_service)]
