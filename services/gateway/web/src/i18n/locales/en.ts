@@ -1,12 +1,14 @@
 import societyReport from './en/societyReport'
 import social from './en/social'
 import world from './en/world'
+import landing from './en/landing'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
   ...social,
   ...world,
   ...societyReport,
+  ...landing,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },
   auth: {
