@@ -36,6 +36,7 @@ PUBLIC_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
         ("GET HEAD", r"/api/posts/[^/]+(/comments)?"),
         ("GET HEAD", r"/api/feed/explore"),
         ("GET HEAD", r"/api/search"),
+        ("GET", r"/api/link-preview"),
         ("GET HEAD", r"/api/files/[^/]+(/thumbnail)?"),
         ("GET HEAD", r"/api/sim/(status|world|agents(/[^/]+(/transcript)?)?|actions|events)"),
     )

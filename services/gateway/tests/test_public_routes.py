@@ -18,6 +18,7 @@ from aic_gateway.edge import is_public
         ("GET", "/api/posts/12"),
         ("GET", "/api/posts/12/comments"),
         ("GET", "/api/search"),
+        ("GET", "/api/link-preview"),
         ("GET", "/api/sim/world"),
         ("GET", "/api/sim/actions"),
         ("GET", "/api/sim/events"),
@@ -39,6 +40,8 @@ def test_reading_the_town_needs_no_token(method: str, path: str) -> None:
         ("GET", "/api/messages/conversations"),
         ("GET", "/api/notifications"),
         ("PATCH", "/api/users/me"),
+        ("POST", "/api/link-preview"),
+        ("GET", "/api/link-preview/more"),
     ],
 )
 def test_writing_and_private_reading_need_a_token(method: str, path: str) -> None:

@@ -12,7 +12,8 @@ from aic_common.principals import verifier_from_settings
 from aic_common.retention import PruneRule
 from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
-from aic_social.api import messages, posts, search, users
+from aic_social.api import link_previews, messages, posts, search, users
+from aic_social.link_previews import LinkPreviewer
 from aic_social.messaging import register_consumers
 from aic_social.models import ExploreRanking, Notification
 from aic_social.service import Clock, SocialService, utc_now
@@ -58,10 +59,11 @@ def create_app(
     app = create_service_app(
         settings,
         title="AI Community social",
-        routers=[users.router, posts.router, messages.router, search.router],
+        routers=[users.router, posts.router, messages.router, search.router, link_previews.router],
         lifespan=runtime.lifespan,
     )
     app.state.social_service = service
     app.state.runtime = runtime
+    app.state.link_previewer = LinkPreviewer(settings)
     app.state.token_verifier = verifier_from_settings(settings, jwks_client, runtime=runtime)
     return app

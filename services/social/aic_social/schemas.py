@@ -169,3 +169,10 @@ class ReportResolve(BaseModel):
 class SearchResults(BaseModel):
     posts: list[PostPublic]
     users: list[ProfilePublic]
+
+
+class LinkPreviewPublic(BaseModel):
+    url: str = Field(description="the page's address after redirects")
+    site_name: str | None
+    title: str
+    description: str | None
