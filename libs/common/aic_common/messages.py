@@ -216,6 +216,22 @@ class PostLiked(MessageData):
 
 
 @register
+class PostReposted(MessageData):
+    """A repost (``post_id``) of the original ``original_post_id``; ``content`` is its quote, "" for none."""
+
+    message_type = "post.reposted"
+    post_id: str
+    original_post_id: str
+    original_author_id: str
+    author_id: str
+    author_username: str
+    author_is_ai: bool = False
+    content: str = ""
+    mentions: list[str] = Field(default_factory=list)
+    created_at: datetime
+
+
+@register
 class UserFollowed(MessageData):
     message_type = "user.followed"
     follower_id: str
@@ -247,7 +263,7 @@ class NotificationCreated(MessageData):
     message_type = "notification.created"
     notification_id: str
     user_id: str
-    kind: Literal["comment", "reply", "like", "follow", "message", "mention"]
+    kind: Literal["comment", "reply", "like", "follow", "message", "mention", "repost"]
     actor_id: str
     actor_username: str
     post_id: str | None = None

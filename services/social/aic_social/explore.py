@@ -92,15 +92,21 @@ class ExploreRankings:
         now = self.clock()
         window_start = now - timedelta(hours=self.settings.explore_window_hours)
         candidates = session.execute(
-            sa.select(Post.id, Post.like_count, Post.comment_count, Post.created_at).where(
-                Post.created_at > window_start, Post.created_at <= now, Post.deleted_at.is_(None)
+            sa.select(Post.id, Post.like_count, Post.comment_count, Post.repost_count, Post.created_at).where(
+                Post.created_at > window_start,
+                Post.created_at <= now,
+                Post.deleted_at.is_(None),
+                # A plain repost adds nothing to read: its original is ranked (its reposts counting).
+                sa.or_(Post.repost_of_id.is_(None), Post.content != ""),
             )
         ).all()
         gravity = self.settings.explore_gravity
 
         def rank(row: sa.Row) -> tuple[float, int]:
             age_hours = (now - row.created_at).total_seconds() / 3600
-            return explore_score(row.like_count, row.comment_count, age_hours, gravity), row.id
+            # A repost is engagement that spreads a post, weighed like a comment.
+            engagement = row.comment_count + row.repost_count
+            return explore_score(row.like_count, engagement, age_hours, gravity), row.id
 
         best = heapq.nlargest(self.settings.explore_ranking_size, candidates, key=rank)
         row = ExploreRanking(ranked_at=now, post_ids=[r.id for r in best])

@@ -71,6 +71,19 @@ class PostPublic(BaseModel):
     comment_count: int
     liked_by_me: bool
     created_at: UtcDateTime
+    repost_count: int = 0
+    reposted_by_me: bool = Field(default=False, description="the caller has a plain repost of it")
+    bookmarked_by_me: bool = Field(default=False, description="the caller bookmarked it (private)")
+    repost_of_id: str | None = Field(default=None, description="set on a repost: its original's id")
+    repost_of: PostPublic | None = Field(
+        default=None,
+        description="a repost's original as the caller sees it; null with repost_of_id set: it was deleted",
+    )
+
+
+class RepostCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: Text | None = Field(default=None, description="the quote; none or blank: a plain repost")
 
 
 class CommentCreate(BaseModel):
@@ -119,7 +132,7 @@ class ConversationPublic(BaseModel):
 
 class NotificationPublic(BaseModel):
     id: str
-    kind: Literal["comment", "reply", "like", "follow", "message", "mention"]
+    kind: Literal["comment", "reply", "like", "follow", "message", "mention", "repost"]
     actor: AuthorPublic
     post_id: str | None
     comment_id: str | None

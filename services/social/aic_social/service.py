@@ -28,6 +28,7 @@ from aic_common.messages import (
     PostCreated,
     PostDeleted,
     PostLiked,
+    PostReposted,
     ProfileUpdated,
     UserFollowed,
     UserUnfollowed,
@@ -35,6 +36,7 @@ from aic_common.messages import (
 from aic_social import search
 from aic_social.explore import ExploreRankings
 from aic_social.models import (
+    Bookmark,
     Comment,
     Conversation,
     ConversationMember,
@@ -77,6 +79,8 @@ def _post_page(page_ids: sa.Select[tuple[int]]) -> sa.Select[tuple[Any, ...]]:
             posts.c.location_id,
             posts.c.like_count,
             posts.c.comment_count,
+            posts.c.repost_of_id,
+            posts.c.repost_count,
             posts.c.created_at,
             profiles.c.username,
             profiles.c.display_name,
@@ -383,29 +387,10 @@ class SocialService:
         author = self.active_profile(session, actor.user_id)
         content = self._check_text(content, self.settings.post_max_length, "post")
         self._check_images(session, actor, image_ids)
-        now = self.clock()
-        post = Post(
-            author_id=actor.user_id,
-            content=content,
-            image_ids=list(image_ids),
-            location_id=location_id,
-            like_count=0,
-            comment_count=0,
-            created_at=now,
+        post, mentioned = self._add_post(
+            session, actor, author, content=content, image_ids=list(image_ids), location_id=location_id
         )
-        session.add(post)
-        session.flush()
-        # Not synchronized by scanning the session's identity map (the default), which a batch of commands
-        # fills with its actors: the author's count is expired instead, read again only if asked for.
-        session.execute(
-            sa.update(Profile)
-            .where(Profile.user_id == actor.user_id)
-            .values(post_count=Profile.post_count + 1)
-            .execution_options(synchronize_session=False)
-        )
-        session.expire(author, ["post_count"])
-        search.index_document(session, search.POST, str(post.id), content, new=True)
-        mentioned = self._notify_mentions(session, actor, content, post_id=post.id, comment_id=None)
+        now = post.created_at
         self.outbox.add(
             session,
             PostCreated(
@@ -422,6 +407,46 @@ class SocialService:
         )
         return post, author
 
+    def _add_post(
+        self,
+        session: Session,
+        actor: Actor,
+        author: Profile,
+        *,
+        content: str,
+        image_ids: list[str],
+        location_id: str | None,
+        repost_of_id: int | None = None,
+    ) -> tuple[Post, list[str]]:
+        """A post (or a repost) written: counted on its author's profile, searchable by its text, and
+        those it mentions told. Returns it and the usernames it mentions."""
+        post = Post(
+            author_id=actor.user_id,
+            content=content,
+            image_ids=image_ids,
+            location_id=location_id,
+            like_count=0,
+            comment_count=0,
+            repost_of_id=repost_of_id,
+            repost_count=0,
+            created_at=self.clock(),
+        )
+        session.add(post)
+        session.flush()
+        # Not synchronized by scanning the session's identity map (the default), which a batch of commands
+        # fills with its actors: the author's count is expired instead, read again only if asked for.
+        session.execute(
+            sa.update(Profile)
+            .where(Profile.user_id == actor.user_id)
+            .values(post_count=Profile.post_count + 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(author, ["post_count"])
+        if content:
+            search.index_document(session, search.POST, str(post.id), content, new=True)
+        mentioned = self._notify_mentions(session, actor, content, post_id=post.id, comment_id=None)
+        return post, mentioned
+
     def get_post(self, session: Session, post_id: int) -> Post:
         post = session.get(Post, post_id)
         if post is None or post.deleted_at is not None:
@@ -437,7 +462,8 @@ class SocialService:
         self._soft_delete_post(session, post, deleted_by=actor.user_id)
 
     def _soft_delete_post(self, session: Session, post: Post, *, deleted_by: str) -> None:
-        """The post, its comments and likes go; every counter follows."""
+        """The post, its comments, likes and bookmarks go; every counter follows (a repost's on its
+        original too). Reposts of it stay, showing their original as deleted."""
         post.deleted_at, post.deleted_by = self.clock(), deleted_by
         session.execute(
             sa.update(Comment)
@@ -445,7 +471,10 @@ class SocialService:
             .values(deleted_at=post.deleted_at)
         )
         session.execute(sa.delete(Like).where(Like.post_id == post.id))
+        session.execute(sa.delete(Bookmark).where(Bookmark.post_id == post.id))
         session.execute(sa.delete(Notification).where(Notification.post_id == post.id))
+        if post.repost_of_id is not None:
+            self._count_reposts(session, post.repost_of_id, -1)
         session.execute(
             sa.update(Profile)
             .where(Profile.user_id == post.author_id, Profile.post_count > 0)
@@ -455,6 +484,131 @@ class SocialService:
         self.outbox.add(
             session, PostDeleted(post_id=str(post.id), author_id=post.author_id, deleted_by=deleted_by)
         )
+
+    # ------------------------------------------------------------------ reposts
+
+    def repost(
+        self, session: Session, actor: Actor, post_id: int, quote: str | None
+    ) -> tuple[Post, Profile, bool]:
+        """A repost of ``post_id``'s original (a repost of a repost points at the original), with
+        ``quote`` as its text. A plain repost (no quote) is one per person and original: asked again,
+        it is the one there is (False: not new). A quote is always a new post.
+
+        The original is locked first: reposts of it are counted one after another, and two plain
+        reposts at the same moment do not both find none."""
+        author = self.active_profile(session, actor.user_id)
+        target = self.get_post(session, post_id)
+        original = session.get(Post, target.repost_of_id or target.id, with_for_update=True)
+        if original is None or original.deleted_at is not None:
+            raise NotFound("The original post was deleted", code="original_deleted")
+        quote = (quote or "").strip()
+        if quote:
+            quote = self._check_text(quote, self.settings.post_max_length, "post")
+        else:
+            existing = session.scalars(self._plain_reposts(actor.user_id, original.id).limit(1)).first()
+            if existing is not None:
+                return existing, author, False
+        post, mentioned = self._add_post(
+            session, actor, author, content=quote, image_ids=[], location_id=None, repost_of_id=original.id
+        )
+        self._count_reposts(session, original.id, +1)
+        if original.author_id != actor.user_id:
+            self._notify(session, original.author_id, "repost", actor, post_id=original.id)
+        self.outbox.add(
+            session,
+            PostReposted(
+                post_id=str(post.id),
+                original_post_id=str(original.id),
+                original_author_id=original.author_id,
+                author_id=actor.user_id,
+                author_username=author.username,
+                author_is_ai=author.is_ai,
+                content=quote,
+                mentions=mentioned,
+                created_at=post.created_at,
+            ),
+        )
+        return post, author, True
+
+    def undo_repost(self, session: Session, actor: Actor, post_id: int) -> None:
+        """Takes back one's plain repost of ``post_id``'s original, if any (quotes are deleted as posts).
+        Works when the original was deleted too: the repost that shows it so can still go."""
+        target = session.get(Post, post_id)
+        if target is None:
+            raise NotFound("No such post")
+        original_id = target.repost_of_id or target.id
+        for repost in session.scalars(self._plain_reposts(actor.user_id, original_id).with_for_update()):
+            self._soft_delete_post(session, repost, deleted_by=actor.user_id)
+
+    @staticmethod
+    def _plain_reposts(author_id: str, original_id: int) -> sa.Select[tuple[Post]]:
+        return sa.select(Post).where(
+            Post.repost_of_id == original_id,
+            Post.author_id == author_id,
+            Post.content == "",
+            Post.deleted_at.is_(None),
+        )
+
+    def _count_reposts(self, session: Session, original_id: int, delta: int) -> None:
+        session.execute(
+            sa.update(Post)
+            .where(Post.id == original_id)
+            .values(repost_count=sa.case((Post.repost_count + delta > 0, Post.repost_count + delta), else_=0))
+            .execution_options(synchronize_session=False)
+        )
+
+    # ------------------------------------------------------------------ bookmarks (private)
+
+    def bookmark(self, session: Session, actor: Actor, post_id: int) -> None:
+        """Idempotent. Nobody else is told: bookmarks are private."""
+        self.active_profile(session, actor.user_id)
+        self.get_post(session, post_id)
+        if session.get(Bookmark, (actor.user_id, post_id)) is not None:
+            return
+        try:
+            with session.begin_nested():
+                session.add(Bookmark(user_id=actor.user_id, post_id=post_id, created_at=self.clock()))
+        except IntegrityError:  # the same bookmark, concurrently
+            pass
+
+    def unbookmark(self, session: Session, actor: Actor, post_id: int) -> None:
+        session.execute(
+            sa.delete(Bookmark).where(Bookmark.user_id == actor.user_id, Bookmark.post_id == post_id)
+        )
+
+    def bookmarks(
+        self, session: Session, actor: Actor, *, cursor: str | None, limit: int
+    ) -> tuple[list[Post], str | None]:
+        """One's bookmarked posts, the latest bookmarked first; keyset on (bookmark time, post id)."""
+        statement = (
+            sa.select(Post, Bookmark.created_at)
+            .join(Bookmark, Bookmark.post_id == Post.id)
+            .where(Bookmark.user_id == actor.user_id, Post.deleted_at.is_(None))
+        )
+        position = decode_cursor(cursor)
+        if position is not None:
+            if not (
+                isinstance(position, list)
+                and len(position) == 2
+                and isinstance(position[1], str)
+                and is_row_id(position[1])
+            ):
+                raise invalid_cursor()
+            at, before_id = time_cursor(position[0]), int(position[1])
+            statement = statement.where(
+                sa.or_(
+                    Bookmark.created_at < at,
+                    sa.and_(Bookmark.created_at == at, Bookmark.post_id < before_id),
+                )
+            )
+        rows = session.execute(
+            statement.order_by(Bookmark.created_at.desc(), Bookmark.post_id.desc()).limit(limit + 1)
+        ).all()
+        next_cursor = None
+        if len(rows) > limit:
+            last_post, last_at = rows[limit - 1]
+            next_cursor = encode_cursor([last_at.isoformat(), str(last_post.id)])
+        return [row[0] for row in rows[:limit]], next_cursor
 
     # ------------------------------------------------------------------ comments
 
@@ -1258,6 +1412,7 @@ class SocialService:
             )
         )
         session.execute(sa.delete(Report).where(Report.reporter_id == user_id))
+        session.execute(sa.delete(Bookmark).where(Bookmark.user_id == user_id))
         search.remove_document(session, search.USER, user_id)
         tombstone = f"deleted_{user_id.replace('-', '')[:12]}"
         profile.username, profile.username_key = tombstone, tombstone

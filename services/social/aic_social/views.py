@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import pydantic_core
@@ -12,6 +13,7 @@ from starlette.responses import Response
 
 from aic_common.types import as_utc
 from aic_social.models import (
+    Bookmark,
     Comment,
     ConversationMember,
     Follow,
@@ -46,6 +48,15 @@ UNKNOWN_AUTHOR: dict[str, Any] = {
     "is_ai": False,
     "deleted": True,
 }
+
+
+@dataclass
+class ViewerMarks:
+    """Which of the posts shown the viewer liked, reposted (plainly) and bookmarked."""
+
+    liked: set[int] = field(default_factory=set)
+    reposted: set[int] = field(default_factory=set)
+    bookmarked: set[int] = field(default_factory=set)
 
 
 class Presenter:
@@ -123,20 +134,72 @@ class Presenter:
         return [self.profile(p) for p in profiles]
 
     def posts(self, posts: list[Post]) -> list[PostPublic]:
-        self._load_profiles(p.author_id for p in posts)
-        liked: set[int] = set()
-        if self.viewer_id and posts:
-            liked = set(
+        return [PostPublic(**fields) for fields in self._posts_fields(posts)]
+
+    def _posts_fields(
+        self, posts: Sequence[Post | sa.Row[Any]], liked: set[int] | None = None
+    ) -> list[dict[str, Any]]:
+        """PostPublic's fields of ``posts``: Posts, or timeline rows (which carry their author, and
+        ``liked``: those of them the viewer liked). A repost embeds its original, if not deleted."""
+        rows_carry_authors = liked is not None
+        originals = self._live_posts({p.repost_of_id for p in posts if p.repost_of_id})
+        if not rows_carry_authors:
+            self._load_profiles(p.author_id for p in posts)
+        self._load_profiles(o.author_id for o in originals.values())
+        unknown_likes = list(originals) if rows_carry_authors else [p.id for p in posts] + list(originals)
+        marks = self._viewer_marks([p.id for p in posts] + list(originals), unknown_likes)
+        if liked:
+            marks.liked |= liked
+
+        def fields(post: Post | sa.Row[Any]) -> dict[str, Any]:
+            author = post if rows_carry_authors else self._profiles.get(post.author_id)
+            result = self._post_fields(post, author, marks)
+            original = originals.get(post.repost_of_id) if post.repost_of_id else None
+            if original is not None:
+                result["repost_of"] = self._post_fields(
+                    original, self._profiles.get(original.author_id), marks
+                )
+            return result
+
+        return [fields(post) for post in posts]
+
+    def _live_posts(self, ids: set[int]) -> dict[int, Post]:
+        if not ids:
+            return {}
+        return {
+            p.id: p
+            for p in self.session.scalars(sa.select(Post).where(Post.id.in_(ids), Post.deleted_at.is_(None)))
+        }
+
+    def _viewer_marks(self, post_ids: list[int], like_ids: list[int]) -> ViewerMarks:
+        """What the viewer did to ``post_ids`` (whether they liked them: of ``like_ids`` only)."""
+        marks = ViewerMarks()
+        if not self.viewer_id or not post_ids:
+            return marks
+        if like_ids:
+            marks.liked = set(
                 self.session.scalars(
-                    sa.select(Like.post_id).where(
-                        Like.user_id == self.viewer_id, Like.post_id.in_([p.id for p in posts])
-                    )
+                    sa.select(Like.post_id).where(Like.user_id == self.viewer_id, Like.post_id.in_(like_ids))
                 )
             )
-        return [
-            PostPublic(**self._post_fields(post, self._profiles.get(post.author_id), post.id in liked))
-            for post in posts
-        ]
+        marks.reposted = set(
+            self.session.scalars(
+                sa.select(Post.repost_of_id).where(
+                    Post.repost_of_id.in_(post_ids),
+                    Post.author_id == self.viewer_id,
+                    Post.content == "",
+                    Post.deleted_at.is_(None),
+                )
+            )
+        )
+        marks.bookmarked = set(
+            self.session.scalars(
+                sa.select(Bookmark.post_id).where(
+                    Bookmark.user_id == self.viewer_id, Bookmark.post_id.in_(post_ids)
+                )
+            )
+        )
+        return marks
 
     def timeline_page(self, rows: list[sa.Row[Any]], next_cursor: str | None) -> Response:
         """A page of the service's timeline rows (each carries its author and the viewer's like) as the
@@ -144,14 +207,15 @@ class Presenter:
         own tables, and building and validating twenty models first cost a third more (183 against 121 us
         a page). A route that returns a Response is not validated and serialized again against its
         response_model, which still documents it."""
-        items = [self._post_fields(row, row, bool(row.liked)) for row in rows]
+        items = self._posts_fields(rows, liked={row.id for row in rows if row.liked})
         body = pydantic_core.to_json({"items": items, "next_cursor": next_cursor})
         return Response(body, media_type="application/json")
 
     def _post_fields(
-        self, post: Post | sa.Row[Any], author: Profile | sa.Row[Any] | None, liked: bool
+        self, post: Post | sa.Row[Any], author: Profile | sa.Row[Any] | None, marks: ViewerMarks
     ) -> dict[str, Any]:
-        """PostPublic's fields. ``post``: a Post, or a row with its columns; ``author``: as _author_fields."""
+        """PostPublic's fields but a repost's original. ``post``: a Post, or a row with its columns;
+        ``author``: as _author_fields."""
         return {
             "id": str(post.id),
             "author": self._author_fields(post.author_id, author),
@@ -160,13 +224,18 @@ class Presenter:
             "location_id": post.location_id,
             "like_count": post.like_count,
             "comment_count": post.comment_count,
-            "liked_by_me": liked,
+            "liked_by_me": post.id in marks.liked,
             "created_at": as_utc(post.created_at),
+            "repost_count": post.repost_count,
+            "reposted_by_me": post.id in marks.reposted,
+            "bookmarked_by_me": post.id in marks.bookmarked,
+            "repost_of_id": str(post.repost_of_id) if post.repost_of_id else None,
+            "repost_of": None,
         }
 
     def new_post(self, post: Post, author: Profile) -> PostPublic:
         """A post just written: its author is at hand and nobody can have liked it yet."""
-        return PostPublic(**self._post_fields(post, author, liked=False))
+        return PostPublic(**self._post_fields(post, author, ViewerMarks()))
 
     def post(self, post: Post) -> PostPublic:
         return self.posts([post])[0]

@@ -1,4 +1,4 @@
-"""Posts, comments, likes, reports and feeds."""
+"""Posts, comments, likes, reposts, bookmarks, reports and feeds."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from aic_social.api.deps import CurrentActor, Cursor, Limit, Service, ViewerId
-from aic_social.schemas import CommentCreate, CommentPublic, Page, PostCreate, PostPublic, ReportCreate
+from aic_social.schemas import (
+    CommentCreate,
+    CommentPublic,
+    Page,
+    PostCreate,
+    PostPublic,
+    ReportCreate,
+    RepostCreate,
+)
 from aic_social.service import parse_id
 from aic_social.views import Presenter
 
@@ -95,6 +103,60 @@ def unlike(post_id: str, actor: CurrentActor, service: Service) -> Response:
     with service.transaction() as session:
         service.unlike(session, actor, parse_id(post_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/api/posts/{post_id}/repost",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostPublic,
+    responses={200: {"description": "one's plain repost of it already, as it is"}},
+)
+def repost(
+    post_id: str, actor: CurrentActor, service: Service, response: Response, body: RepostCreate | None = None
+) -> PostPublic:
+    """A repost of the post's original, with an optional quote. One plain repost per person and post
+    (asked again: 200 and that one); each quote is a new post. 404: the post or its original is deleted."""
+    with service.transaction() as session:
+        post, _, created = service.repost(
+            session, actor, parse_id(post_id), body.content if body is not None else None
+        )
+        if not created:
+            response.status_code = status.HTTP_200_OK
+        return Presenter(session, service.settings, actor.user_id).post(post)
+
+
+@router.delete("/api/posts/{post_id}/repost", status_code=status.HTTP_204_NO_CONTENT)
+def undo_repost(post_id: str, actor: CurrentActor, service: Service) -> Response:
+    """Takes back one's plain repost of the post (none: nothing to do). A quote goes as a post does."""
+    with service.transaction() as session:
+        service.undo_repost(session, actor, parse_id(post_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/api/posts/{post_id}/bookmark", status_code=status.HTTP_204_NO_CONTENT)
+def bookmark(post_id: str, actor: CurrentActor, service: Service) -> Response:
+    with service.transaction() as session:
+        service.bookmark(session, actor, parse_id(post_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/api/posts/{post_id}/bookmark", status_code=status.HTTP_204_NO_CONTENT)
+def unbookmark(post_id: str, actor: CurrentActor, service: Service) -> Response:
+    with service.transaction() as session:
+        service.unbookmark(session, actor, parse_id(post_id))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/api/bookmarks", response_model=Page[PostPublic])
+def list_bookmarks(
+    actor: CurrentActor, service: Service, limit: Limit, cursor: Cursor = None
+) -> Page[PostPublic]:
+    """The caller's bookmarked posts, the latest bookmarked first (deleted posts drop out)."""
+    with service.reading() as session:
+        posts, next_cursor = service.bookmarks(session, actor, cursor=cursor, limit=limit)
+        return Page(
+            items=Presenter(session, service.settings, actor.user_id).posts(posts), next_cursor=next_cursor
+        )
 
 
 @router.post("/api/posts/{post_id}/report", status_code=status.HTTP_201_CREATED)
