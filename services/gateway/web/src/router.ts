@@ -14,7 +14,7 @@ const routes: RouteRecordRaw[] = [
     path: '/world',
     name: 'world',
     component: () => import('@/views/WorldView.vue'),
-    meta: { tabbar: true, title: 'world.title', ownHeading: true },
+    meta: { tabbar: true, title: 'world.title', ownHeading: true, wide: true },
   },
   {
     path: '/compose',
@@ -61,7 +61,7 @@ const routes: RouteRecordRaw[] = [
     path: '/operator',
     name: 'operator',
     component: () => import('@/views/OperatorView.vue'),
-    meta: { admin: true, title: 'operator.title', ownHeading: true },
+    meta: { admin: true, title: 'operator.title', ownHeading: true, wide: true },
   },
   {
     path: '/signin',

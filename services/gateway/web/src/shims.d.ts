@@ -10,5 +10,7 @@ declare module 'vue-router' {
     title?: string
     /** The page has its own level-one heading (else App.vue adds a visually hidden one). */
     ownHeading?: boolean
+    /** On a desktop the page takes all the width right of the rail (no right column): the World, the console. */
+    wide?: boolean
   }
 }

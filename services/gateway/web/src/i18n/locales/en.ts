@@ -1,6 +1,7 @@
 import societyReport from './en/societyReport'
 import social from './en/social'
 import world from './en/world'
+import layout from './en/layout'
 import landing from './en/landing'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
@@ -8,6 +9,7 @@ export default {
   ...social,
   ...world,
   ...societyReport,
+  ...layout,
   ...landing,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },

@@ -2,6 +2,7 @@ import type en from './en'
 import societyReport from './zh-CN/societyReport'
 import social from './zh-CN/social'
 import world from './zh-CN/world'
+import layout from './zh-CN/layout'
 import landing from './zh-CN/landing'
 
 // Typed against the English messages so a missing key fails the type check.
@@ -9,6 +10,7 @@ const zhCN: typeof en = {
   ...social,
   ...world,
   ...societyReport,
+  ...layout,
   ...landing,
   app: { name: 'AI 社区' },
   nav: { home: '首页', world: '世界', compose: '发布', messages: '消息', me: '我的' },
