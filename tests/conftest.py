@@ -37,9 +37,16 @@ def stack_config(
         # An admin for the tests that need one (simulation control); its password is generated.
         admin_username="stackadmin",
         # Tests speak for many clients from one machine: each names its own address in X-Forwarded-For.
-        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]'}},
+        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]', **_web_dist_override()}},
     )
     return dataclasses.replace(config, **changes)
+
+
+def _web_dist_override() -> dict[str, str]:
+    """AIC_WEB_DIST_DIR, when set, is passed on to the gateway: the browser tests can then measure another
+    build of the web UI (an earlier one, for a before/after comparison) against the same stack."""
+    dist = os.environ.get("AIC_WEB_DIST_DIR")
+    return {"AIC_WEB_DIST_DIR": dist} if dist else {}
 
 
 @pytest.fixture(scope="session")

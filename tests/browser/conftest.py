@@ -70,8 +70,9 @@ def browser(chromium_executable: str) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def web_dist() -> Path:
-    """The built web UI."""
-    index = GatewaySettings.model_fields["web_dist_dir"].default / "index.html"
+    """The built web UI: where the stack's gateway serves it from (AIC_WEB_DIST_DIR, as the gateway reads it)."""
+    dist = os.environ.get("AIC_WEB_DIST_DIR") or GatewaySettings.model_fields["web_dist_dir"].default
+    index = Path(dist) / "index.html"
     if not index.is_file():
         pytest.fail(
             f"The web UI is not built ({index} is missing): run `make web` (`make test` builds it first).",
