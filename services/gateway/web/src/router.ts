@@ -44,6 +44,20 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'profile.title', ownHeading: true },
   },
   {
+    path: '/users/:id/followers',
+    name: 'followers',
+    component: () => import('@/views/ConnectionsView.vue'),
+    props: (route) => ({ id: route.params.id, kind: 'followers' }),
+    meta: { title: 'identity.followersTitle', open: true },
+  },
+  {
+    path: '/users/:id/following',
+    name: 'following',
+    component: () => import('@/views/ConnectionsView.vue'),
+    props: (route) => ({ id: route.params.id, kind: 'following' }),
+    meta: { title: 'identity.followingTitle', open: true },
+  },
+  {
     path: '/messages/:userId',
     name: 'chat',
     component: () => import('@/views/ChatView.vue'),

@@ -4,11 +4,20 @@ import { ApiError, api, request } from '@/api/client'
 import { simApi, type AgentDetail, type LocationView } from '@/api/sim'
 import type { Author, Page, Post, Profile, User } from '@/api/types'
 import { useAuthStore } from './auth'
+import { useFeedStore } from './feed'
 import { usernameKey } from './ids'
 import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
 
 export const PROFILE_POSTS_PAGE = 20
+export const CONNECTIONS_PAGE = 30
+
+/** A person's followers, or the people they follow. */
+export type ConnectionKind = 'followers' | 'following'
+
+/** How often, and after how long, a new avatar is offered again while the files service's news of it
+ *  is on its way to the social service (it answers image_not_found until then). */
+const AVATAR_RETRY_DELAYS_MS = [250, 500, 1000, 2000]
 
 export type Location = Omit<LocationView, 'agents'>
 
@@ -24,6 +33,8 @@ export const useProfilesStore = defineStore('profiles', () => {
   const locations = reactive<Record<string, Location>>({})
   let locationsLoaded: Promise<void> | null = null
   const authorsInFlight = new Map<string, Promise<Profile>>()
+  /** Follower and following lists by kind and lower-cased username. */
+  const connections = reactive<Record<string, PagedList<Profile>>>({})
 
   async function load(username: string): Promise<Profile> {
     const profile = await api.get<Profile>(`/users/${encodeURIComponent(username)}`)
@@ -52,6 +63,22 @@ export const useProfilesStore = defineStore('profiles', () => {
     await loadNextPage(listOf(username), (cursor) =>
       api.get<Page<Post>>(`/users/${encodeURIComponent(username)}/posts`, { cursor, limit: PROFILE_POSTS_PAGE }),
     )
+  }
+
+  function connectionsOf(username: string, kind: ConnectionKind): PagedList<Profile> {
+    return (connections[`${kind}:${usernameKey(username)}`] ??= emptyPagedList<Profile>())
+  }
+
+  function resetConnections(username: string, kind: ConnectionKind): void {
+    connections[`${kind}:${usernameKey(username)}`] = emptyPagedList<Profile>()
+  }
+
+  async function loadConnections(username: string, kind: ConnectionKind): Promise<void> {
+    const page = await loadNextPage(connectionsOf(username, kind), (cursor) =>
+      api.get<Page<Profile>>(`/users/${encodeURIComponent(username)}/${kind}`, { cursor, limit: CONNECTIONS_PAGE }),
+    )
+    // Known by name from now on, so a row's Follow button and the person's page share one state.
+    for (const person of page?.items ?? []) profiles[usernameKey(person.username)] ??= person
   }
 
   function resetPosts(username: string): void {
@@ -150,6 +177,33 @@ export const useProfilesStore = defineStore('profiles', () => {
     return profile
   }
 
+  /**
+   * Sets (an uploaded image's id) or removes (null) the signed-in person's picture; their posts already
+   * on screen show the new one.
+   */
+  async function setAvatar(fileId: string | null): Promise<Profile> {
+    const body = fileId ? { avatar_file_id: fileId } : { remove_avatar: true }
+    let profile: Profile | null = null
+    for (const delay of [...AVATAR_RETRY_DELAYS_MS, null]) {
+      try {
+        profile = await request<Profile>('/users/me', { method: 'PATCH', body })
+        break
+      } catch (error) {
+        const notYetKnown = error instanceof ApiError && error.code === 'image_not_found'
+        if (!notYetKnown || delay === null) throw error
+        await new Promise((resolve) => setTimeout(resolve, delay))
+      }
+    }
+    const saved = profile!
+    profiles[usernameKey(saved.username)] = { ...profiles[usernameKey(saved.username)], ...saved }
+    const showNewPicture = (post: Post) => {
+      if (post.author.id === saved.id) post.author = { ...post.author, avatar_url: saved.avatar_url }
+    }
+    for (const list of Object.values(posts)) list.items.forEach(showNewPicture)
+    for (const feed of Object.values(useFeedStore().feeds)) feed.items.forEach(showNewPicture)
+    return saved
+  }
+
   /** The display name lives in the auth service; the profile copy catches up through an event. */
   async function updateDisplayName(displayName: string): Promise<User> {
     const user = await request<User>('/auth/me', { method: 'PATCH', body: { display_name: displayName } })
@@ -162,7 +216,7 @@ export const useProfilesStore = defineStore('profiles', () => {
 
   // Follow flags and the AI details are the viewer's view: another account starts afresh.
   onSignedOut(() => {
-    for (const record of [profiles, posts, agents]) {
+    for (const record of [profiles, posts, agents, connections]) {
       for (const key of Object.keys(record)) delete record[key]
     }
   })
@@ -177,6 +231,11 @@ export const useProfilesStore = defineStore('profiles', () => {
     listOf,
     loadPosts,
     resetPosts,
+    connections,
+    connectionsOf,
+    resetConnections,
+    loadConnections,
+    setAvatar,
     replacePost,
     removePost,
     setFollowing,

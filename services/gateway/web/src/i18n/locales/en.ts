@@ -1,6 +1,7 @@
 import societyReport from './en/societyReport'
 import social from './en/social'
 import world from './en/world'
+import identity from './en/identity'
 import layout from './en/layout'
 import landing from './en/landing'
 
@@ -9,6 +10,7 @@ export default {
   ...social,
   ...world,
   ...societyReport,
+  ...identity,
   ...layout,
   ...landing,
   app: { name: 'AI Community' },

@@ -2,6 +2,7 @@ import type en from './en'
 import societyReport from './zh-CN/societyReport'
 import social from './zh-CN/social'
 import world from './zh-CN/world'
+import identity from './zh-CN/identity'
 import layout from './zh-CN/layout'
 import landing from './zh-CN/landing'
 
@@ -10,6 +11,7 @@ const zhCN: typeof en = {
   ...social,
   ...world,
   ...societyReport,
+  ...identity,
   ...layout,
   ...landing,
   app: { name: 'AI 社区' },
