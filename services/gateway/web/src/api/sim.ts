@@ -89,6 +89,8 @@ export interface LocationView {
   y: number
   capacity: number
   open_now: boolean
+  /** "中文 · English" in the default world; absent from older simulators. */
+  description?: string
   agents: AgentSummary[]
 }
 
@@ -110,10 +112,20 @@ export interface GameEvent {
   active: boolean
 }
 
+/** The world file's drawing aids, in the places' 0-100 coordinates. */
+export interface WorldMapView {
+  /** Footpaths, as [from place id, to place id]. */
+  paths: Array<[string, string]>
+  /** Lakes and sea: polygons of [x, y] points. */
+  water: Array<Array<[number, number]>>
+}
+
 export interface WorldView {
   sim_time: string | null
   locations: LocationView[]
   events: GameEvent[]
+  /** Null (or absent from older simulators) when the world file has no map: the UI derives paths. */
+  map?: WorldMapView | null
 }
 
 export interface MemoryView {
@@ -125,6 +137,8 @@ export interface MemoryView {
 }
 
 export interface DecisionTrace {
+  /** "dm" for a line sent by direct message (private: its text is for operators only). */
+  channel?: string
   reason?: string
   /** What the day's plan said the character was doing (the plan's language). */
   plan?: string

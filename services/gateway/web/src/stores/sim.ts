@@ -15,12 +15,17 @@ import {
   type SimRunState,
   type SimStateChangedData,
   type SimStatus,
+  type WorldMapView,
 } from '@/api/sim'
+import type { SpokenLine } from '@/components/world/mapGeometry'
 import type { LiveEvent } from '@/api/types'
 import { useLiveStore } from './live'
 
 /** The ticker keeps this many of the latest actions. */
 export const TICKER_LIMIT = 30
+/** After a line is said live, its text is read from the action log this much later, this many actions. */
+export const SPOKEN_FETCH_DELAY_MS = 1500
+const SPOKEN_FETCH_LIMIT = 10
 /** Live events move the characters; this refetch catches what a dropped connection missed. */
 export const FALLBACK_REFRESH_MS = 15_000
 
@@ -47,15 +52,20 @@ export interface FollowOptions {
 
 // Kinds whose text is public (it lands on the feed), so the ticker may quote it.
 const QUOTED_ACTIONS = new Set(['post', 'comment'])
+// Lines said aloud: the action log carries their text, and the map shows it in a bubble.
+export const SPOKEN_ACTIONS = new Set(['talk', 'say', 'goodbye'])
 
 function entryFromLog(action: ActionView): TickerEntry {
+  // A line that went by direct message is private: an operator's log has its text, the town never shows it.
+  const quoted =
+    QUOTED_ACTIONS.has(action.action) || (SPOKEN_ACTIONS.has(action.action) && action.trace?.channel !== 'dm')
   return {
     id: String(action.decision),
     agentId: action.agent_id,
     action: action.action,
     simTime: action.sim_time,
     locationId: action.location_id,
-    text: QUOTED_ACTIONS.has(action.action) ? action.content : null,
+    text: quoted ? action.content : null,
     target: action.target,
   }
 }
@@ -85,6 +95,8 @@ export const useSimStore = defineStore('sim', () => {
   const speed = ref<number | null>(null)
   const status = ref<SimStatus | null>(null)
   const ticker = ref<TickerEntry[]>([])
+  /** The world file's map section (null: the map derives paths). */
+  const worldMap = ref<WorldMapView | null>(null)
   const loaded = ref(false)
   const loadError = ref<unknown>(null)
   // The decision each character is carrying out, so a late "finished" cannot clear a newer action.
@@ -110,6 +122,12 @@ export const useSimStore = defineStore('sim', () => {
     const now = simTime.value ? simTimeMs(simTime.value) : Date.now()
     return events.value.filter((event) => simTimeMs(event.starts_at) > now)
   })
+  // What the characters said aloud or posted lately, for the map's speech bubbles.
+  const spokenLines = computed<SpokenLine[]>(() =>
+    ticker.value
+      .filter((entry) => entry.text && (SPOKEN_ACTIONS.has(entry.action) || QUOTED_ACTIONS.has(entry.action)))
+      .map((entry) => ({ id: entry.id, agentId: entry.agentId, text: entry.text!, simTime: entry.simTime })),
+  )
   // The town's first days run as fast as they can; a status without the fields is not catching up.
   const catchingUp = computed(() => status.value?.catching_up === true)
   const catchUpUntil = computed(() => (catchingUp.value ? (status.value?.catch_up_until ?? null) : null))
@@ -145,6 +163,7 @@ export const useSimStore = defineStore('sim', () => {
         simApi.status().catch(() => null),
       ])
       places.value = world.locations.map(({ agents: _agents, ...place }) => place)
+      worldMap.value = world.map ?? null
       agents.value = world.locations.flatMap((place) => place.agents)
       currentActionIds.clear()
       if (world.sim_time) simTime.value = world.sim_time
@@ -198,6 +217,21 @@ export const useSimStore = defineStore('sim', () => {
     }
     currentActionIds.set(data.agent_id, data.action_id)
     addToTicker([entryFromLive(data)])
+    // Live events do not carry what was said: the log does, a moment later.
+    if (SPOKEN_ACTIONS.has(data.action)) fetchSpokenSoon()
+  }
+
+  let spokenTimer: ReturnType<typeof setTimeout> | null = null
+  /** The latest logged actions, once for a burst of lines said, so their bubbles show the words. */
+  function fetchSpokenSoon(): void {
+    if (spokenTimer) return
+    spokenTimer = setTimeout(() => {
+      spokenTimer = null
+      void simApi
+        .actions({}, null, SPOKEN_FETCH_LIMIT)
+        .then((page) => addToTicker(page.items.map(entryFromLog)))
+        .catch(() => undefined)
+    }, SPOKEN_FETCH_DELAY_MS)
   }
 
   function onActionFinished(data: SimActionFinishedData): void {
@@ -260,6 +294,8 @@ export const useSimStore = defineStore('sim', () => {
     return () => {
       unsubscribe.forEach((off) => off())
       timers.forEach((timer) => clearInterval(timer))
+      if (spokenTimer) clearTimeout(spokenTimer)
+      spokenTimer = null
     }
   }
 
@@ -272,6 +308,8 @@ export const useSimStore = defineStore('sim', () => {
     speed,
     status,
     ticker,
+    worldMap,
+    spokenLines,
     loaded,
     loadError,
     agentsById,

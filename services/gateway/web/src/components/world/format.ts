@@ -32,13 +32,42 @@ export function formatSimClock(value: string | null | undefined, locale: string)
   }).format(simTimeMs(value))
 }
 
+// ------------------------------------------------------------------ one language at a time
+// The one place that picks the reader's language of the world's bilingual texts.
+
+const CJK = /[\u2e80-\u9fff\uf900-\ufaff]/
+const HALVES = /\s*·\s*/
+
+function readsChinese(locale: string): boolean {
+  return locale.startsWith('zh')
+}
+
+/** The text in the reader's language of a Chinese and an English one; the other when one is empty. */
+export function pickLanguage(zh: string | null | undefined, en: string | null | undefined, locale: string): string {
+  return (readsChinese(locale) ? zh || en : en || zh) ?? ''
+}
+
+/**
+ * A world text written "中文 · English" (titles, descriptions) in the reader's language only: the half
+ * in Chinese script for Chinese, the other for English. A text not written so is shown as it is.
+ */
+export function inLanguage(text: string | null | undefined, locale: string): string {
+  if (!text) return ''
+  const halves = text.split(HALVES)
+  if (halves.length < 2) return text
+  const chinese = halves.filter((half) => CJK.test(half))
+  const english = halves.filter((half) => !CJK.test(half))
+  if (!chinese.length || !english.length) return text
+  return (readsChinese(locale) ? chinese : english).join(' · ')
+}
+
 export function placeName(place: Place | undefined, locale: string): string {
   if (!place) return ''
-  return locale.startsWith('zh') ? place.name : place.name_en || place.name
+  return pickLanguage(place.name, place.name_en, locale)
 }
 
 export function agentSummary(agent: AgentSummary, locale: string): string {
-  return locale.startsWith('zh') ? agent.summary || agent.summary_en : agent.summary_en || agent.summary
+  return pickLanguage(agent.summary, agent.summary_en, locale)
 }
 
 export { avatarColour, initialOf } from '@/components/avatar'

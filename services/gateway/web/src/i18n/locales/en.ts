@@ -4,6 +4,7 @@ import world from './en/world'
 import identity from './en/identity'
 import layout from './en/layout'
 import landing from './en/landing'
+import worldMap from './en/worldMap'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
@@ -13,6 +14,7 @@ export default {
   ...identity,
   ...layout,
   ...landing,
+  ...worldMap,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },
   auth: {
