@@ -1,4 +1,5 @@
 import { createRouter, createWebHistory, type RouteRecordRaw } from 'vue-router'
+import { accessCheck } from '@/routeAccess'
 import { trackNavigation } from '@/routeProgress'
 import { useAuthStore } from '@/stores/auth'
 
@@ -8,13 +9,13 @@ const routes: RouteRecordRaw[] = [
     path: '/',
     name: 'home',
     component: () => import('@/views/HomeView.vue'),
-    meta: { tabbar: true, title: 'nav.home' },
+    meta: { tabbar: true, title: 'nav.home', open: true },
   },
   {
     path: '/world',
     name: 'world',
     component: () => import('@/views/WorldView.vue'),
-    meta: { tabbar: true, title: 'world.title', ownHeading: true, wide: true },
+    meta: { tabbar: true, title: 'world.title', ownHeading: true, wide: true, open: true },
   },
   {
     path: '/compose',
@@ -34,14 +35,14 @@ const routes: RouteRecordRaw[] = [
     name: 'post',
     component: () => import('@/views/PostDetailView.vue'),
     props: true,
-    meta: { title: 'postDetail.title' },
+    meta: { title: 'postDetail.title', open: true },
   },
   {
     path: '/users/:id',
     name: 'profile',
     component: () => import('@/views/ProfileView.vue'),
     props: true,
-    meta: { title: 'profile.title', ownHeading: true },
+    meta: { title: 'profile.title', ownHeading: true, open: true },
   },
   {
     path: '/users/:id/followers',
@@ -70,7 +71,12 @@ const routes: RouteRecordRaw[] = [
     component: () => import('@/views/NotificationsView.vue'),
     meta: { title: 'notifications.title' },
   },
-  { path: '/search', name: 'search', component: () => import('@/views/SearchView.vue'), meta: { title: 'search.title' } },
+  {
+    path: '/search',
+    name: 'search',
+    component: () => import('@/views/SearchView.vue'),
+    meta: { title: 'search.title', open: true },
+  },
   {
     path: '/operator',
     name: 'operator',
@@ -97,9 +103,5 @@ trackNavigation(router)
 
 router.beforeEach((to) => {
   const auth = useAuthStore()
-  if (!to.meta.public && !auth.isSignedIn) return { name: 'signin', query: to.fullPath === '/' ? {} : { next: to.fullPath } }
-  if (to.meta.public && auth.isSignedIn) return { name: 'home' }
-  // The console's API refuses non-admins anyway; this only keeps them from an empty page.
-  if (to.meta.admin && auth.isSignedIn && auth.user && auth.user.role !== 'admin') return { name: 'home' }
-  return true
+  return accessCheck(to, { isSignedIn: auth.isSignedIn, role: auth.user?.role ?? null })
 })

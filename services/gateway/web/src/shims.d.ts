@@ -2,8 +2,10 @@ import 'vue-router'
 
 declare module 'vue-router' {
   interface RouteMeta {
-    /** Reachable without signing in (sign in, sign up). */
+    /** Only for the signed out (sign in, sign up): a signed-in person is sent home. */
     public?: boolean
+    /** Readable by anyone, signed in or not (routeAccess.ts). */
+    open?: boolean
     /** Shows the bottom tab bar. */
     tabbar?: boolean
     /** The locale key of the page's name in the window title (pageTitle.ts). */
