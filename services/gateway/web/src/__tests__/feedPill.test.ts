@@ -1,6 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Post } from '@/api/types'
+import { tokens } from '@/api/tokens'
 import FeedList from '@/components/FeedList.vue'
 import { setLocale } from '@/i18n'
 import { useFeedStore } from '@/stores/feed'
@@ -49,6 +50,7 @@ describe('explore orders', () => {
 
   it('labels Explore as ranked and switches to newest first', async () => {
     setLocale('en')
+    tokens.save('access', 'refresh') // signed in: signed out, / is the landing page
     const { calls } = serveExplore()
     const { wrapper } = await mountWithApp(HomeView)
     await useFeedStore().loadMore('explore')

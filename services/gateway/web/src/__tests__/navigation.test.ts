@@ -1,5 +1,6 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { tokens } from '@/api/tokens'
 import { setLocale } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { useLiveStore } from '@/stores/live'
@@ -8,6 +9,7 @@ import MeView from '@/views/MeView.vue'
 import { mockFetch, mountWithApp, settle } from './helpers'
 
 function signIn(role: string) {
+  tokens.save('access', 'refresh') // a session: signed out, / is the landing page instead
   useAuthStore().user = { id: 'u1', username: 'alice', display_name: 'Alice', role, is_ai: false, created_at: '', email: null }
 }
 
