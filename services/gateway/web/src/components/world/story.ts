@@ -4,7 +4,7 @@ import type { ActionView, AgentSummary, GameEvent } from '@/api/sim'
 import { simTimeMs } from '@/api/sim'
 import type { TranscriptLine } from '@/api/simStory'
 import type { TickerEntry } from '@/stores/sim'
-import { describeAction, type Directory } from './format'
+import { describeAction, placeName, type Directory } from './format'
 
 type Translate = (key: string, values?: Record<string, unknown>) => string
 
@@ -55,8 +55,7 @@ export function linkedAction(entry: TickerEntry, directory: Directory, t: Transl
       parts.push({ kind: 'person', text: agent?.display_name ?? id, to: profilePath(agent), agentId: id })
     } else {
       const place = directory.placesById.get(id)
-      const name = place ? (locale.startsWith('zh') ? place.name : place.name_en || place.name) : id
-      parts.push({ kind: 'place', text: name, to: placePath(id), placeId: id })
+      parts.push({ kind: 'place', text: placeName(place, locale) || id, to: placePath(id), placeId: id })
     }
     last = match.index + match[0].length
   }
@@ -196,4 +195,3 @@ export function eventAttendees(
     (agent) => joined.has(agent.id) || (onNow && !!event.location_id && agent.location_id === event.location_id),
   )
 }
-

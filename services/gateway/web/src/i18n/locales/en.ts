@@ -4,6 +4,7 @@ import world from './en/world'
 import identity from './en/identity'
 import layout from './en/layout'
 import landing from './en/landing'
+import worldStory from './en/worldStory'
 import worldMap from './en/worldMap'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
@@ -14,6 +15,7 @@ export default {
   ...identity,
   ...layout,
   ...landing,
+  ...worldStory,
   ...worldMap,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },

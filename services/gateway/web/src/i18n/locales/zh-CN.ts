@@ -5,6 +5,7 @@ import world from './zh-CN/world'
 import identity from './zh-CN/identity'
 import layout from './zh-CN/layout'
 import landing from './zh-CN/landing'
+import worldStory from './zh-CN/worldStory'
 import worldMap from './zh-CN/worldMap'
 
 // Typed against the English messages so a missing key fails the type check.
@@ -15,6 +16,7 @@ const zhCN: typeof en = {
   ...identity,
   ...layout,
   ...landing,
+  ...worldStory,
   ...worldMap,
   app: { name: 'AI 社区' },
   nav: { home: '首页', world: '世界', compose: '发布', messages: '消息', me: '我的' },

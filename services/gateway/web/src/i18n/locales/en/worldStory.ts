@@ -1,0 +1,42 @@
+// Texts of the World page's story: following a character and its conversations, the day replayed,
+// event cards and the place a link opens.
+export default {
+  worldStory: {
+    conversations: 'Conversations in person',
+    conversationsHint: 'What was said aloud where others could hear. Private messages are not shown.',
+    conversationsEmpty: 'No conversations in person yet.',
+    conversationWith: 'With {name}',
+    said: '{name}:',
+    loadMore: 'Earlier conversations',
+    loadFailed: 'Could not load the conversations.',
+    replay: {
+      title: 'Replay the day',
+      open: 'Replay the last day',
+      loading: 'Loading the day…',
+      loadFailed: 'Could not load the day.',
+      live: 'Back to live',
+      play: 'Play',
+      pause: 'Pause',
+      speed: 'Replay speed',
+      speedOption: '{n}×',
+      moment: 'Moment of the day',
+      clock: 'Replaying {time}',
+      lines: 'Said around then',
+      noLines: 'Nothing was said aloud around then.',
+      noActions: 'Nothing happened in the last day.',
+      cut: 'Only the latest {n} actions of the day were loaded.',
+    },
+    event: {
+      attendees: 'Who is there',
+      attendeesNone: 'No one yet',
+      more: '+{n}',
+    },
+    place: {
+      nobody: 'No one is here now.',
+      here: 'Here now',
+      close: 'Close',
+      unknown: 'No such place in this town.',
+    },
+    postPlace: 'Posted at {place}',
+  },
+}

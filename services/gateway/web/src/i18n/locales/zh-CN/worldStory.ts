@@ -1,0 +1,41 @@
+// 世界页的故事：关注一个角色和它的对话、回放一天、活动卡片、链接打开的地点。
+export default {
+  worldStory: {
+    conversations: '当面聊天',
+    conversationsHint: '在别人听得到的地方说出口的话。私信不会显示。',
+    conversationsEmpty: '还没有当面聊过天。',
+    conversationWith: '和{name}',
+    said: '{name}：',
+    loadMore: '更早的对话',
+    loadFailed: '对话加载失败。',
+    replay: {
+      title: '回放这一天',
+      open: '回放最近一天',
+      loading: '正在加载这一天…',
+      loadFailed: '这一天加载失败。',
+      live: '回到实时',
+      play: '播放',
+      pause: '暂停',
+      speed: '回放速度',
+      speedOption: '{n} 倍',
+      moment: '一天中的时刻',
+      clock: '回放到 {time}',
+      lines: '这时说的话',
+      noLines: '这段时间没人当面说话。',
+      noActions: '最近一天什么都没发生。',
+      cut: '只加载了这一天最近的 {n} 条行动。',
+    },
+    event: {
+      attendees: '在场的人',
+      attendeesNone: '还没有人',
+      more: '+{n}',
+    },
+    place: {
+      nobody: '现在这里没有人。',
+      here: '现在在这里',
+      close: '关闭',
+      unknown: '镇上没有这个地方。',
+    },
+    postPlace: '发布于{place}',
+  },
+}
