@@ -213,8 +213,8 @@ describe('zooming', () => {
 })
 
 describe('WorldMap', () => {
-  beforeEach(() => setLocale('en-US'))
-  afterEach(() => setLocale('en-US'))
+  beforeEach(() => setLocale('en'))
+  afterEach(() => setLocale('en'))
 
   function render(props: Record<string, unknown> = {}) {
     const world = makeWorld()
