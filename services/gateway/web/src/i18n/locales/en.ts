@@ -6,10 +6,12 @@ import layout from './en/layout'
 import landing from './en/landing'
 import worldStory from './en/worldStory'
 import worldMap from './en/worldMap'
+import extras from './en/extras'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
   ...social,
+  ...extras,
   ...world,
   ...societyReport,
   ...identity,

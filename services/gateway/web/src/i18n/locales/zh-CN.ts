@@ -7,10 +7,12 @@ import layout from './zh-CN/layout'
 import landing from './zh-CN/landing'
 import worldStory from './zh-CN/worldStory'
 import worldMap from './zh-CN/worldMap'
+import extras from './zh-CN/extras'
 
 // Typed against the English messages so a missing key fails the type check.
 const zhCN: typeof en = {
   ...social,
+  ...extras,
   ...world,
   ...societyReport,
   ...identity,
