@@ -254,9 +254,8 @@ class MessageSent(MessageData):
     sender_username: str
     recipient_id: str
     recipient_username: str
-    content: str  # empty when the message is images alone
+    content: str
     created_at: datetime
-    image_ids: list[str] = Field(default_factory=list)  # files of the sender's (served by files)
 
 
 @register

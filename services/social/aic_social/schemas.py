@@ -112,10 +112,7 @@ class CommentPublic(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: str = Field(min_length=1, max_length=32, description="the recipient's username")
-    content: Text = Field(default="", description="may be empty when the message carries images")
-    image_ids: list[FileId] = Field(
-        default_factory=list, max_length=4, description="images you uploaded, at most 4"
-    )
+    content: Text
 
 
 class MessagePublic(BaseModel):
@@ -123,7 +120,6 @@ class MessagePublic(BaseModel):
     conversation_id: str
     sender: AuthorPublic
     content: str
-    images: list[ImagePublic] = Field(default_factory=list)
     created_at: UtcDateTime
 
 

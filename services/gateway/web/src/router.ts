@@ -72,6 +72,12 @@ const routes: RouteRecordRaw[] = [
     meta: { title: 'notifications.title' },
   },
   {
+    path: '/bookmarks',
+    name: 'bookmarks',
+    component: () => import('@/views/BookmarksView.vue'),
+    meta: { title: 'bookmarks.title' },
+  },
+  {
     path: '/search',
     name: 'search',
     component: () => import('@/views/SearchView.vue'),

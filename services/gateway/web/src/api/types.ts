@@ -42,6 +42,14 @@ export interface Post {
   comment_count: number
   liked_by_me: boolean
   created_at: string
+  repost_count?: number
+  /** The reader has a plain repost of it (undone with DELETE /api/posts/{id}/repost). */
+  reposted_by_me?: boolean
+  /** The reader bookmarked it (private to them). */
+  bookmarked_by_me?: boolean
+  /** Set on a repost: its original's id; with `repost_of` null the original was deleted. */
+  repost_of_id?: string | null
+  repost_of?: Post | null
 }
 
 export interface Page<T> {
@@ -126,9 +134,7 @@ export interface Message {
   id: string
   conversation_id: string
   sender: Author
-  /** Empty when the message is images alone. */
   content: string
-  images?: PostImage[]
   created_at: string
 }
 
@@ -139,7 +145,7 @@ export interface Conversation {
   unread_count: number
 }
 
-export type NotificationKind = 'comment' | 'reply' | 'like' | 'follow' | 'message' | 'mention'
+export type NotificationKind = 'comment' | 'reply' | 'like' | 'follow' | 'message' | 'mention' | 'repost'
 
 export interface AppNotification {
   id: string

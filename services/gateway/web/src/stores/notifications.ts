@@ -17,7 +17,7 @@ export function notificationTarget(notification: AppNotification): string {
   return `/posts/${notification.post_id}`
 }
 
-/** Notifications shown as one row: likes of one post, or follows, that are all read or all unread. */
+/** Notifications shown as one row: likes or reposts of one post, or follows, all read or all unread. */
 export interface NotificationGroup {
   /** The newest one's id. */
   key: string
@@ -28,7 +28,7 @@ export interface NotificationGroup {
   read: boolean
 }
 
-const GROUPED_KINDS = new Set(['like', 'follow'])
+const GROUPED_KINDS = new Set(['like', 'follow', 'repost'])
 
 /**
  * The list as it is shown, newest first: "A, B and 3 others liked your post" instead of five rows.

@@ -6,6 +6,7 @@ import { useAuthStore } from './auth'
 import { useFeedStore } from './feed'
 import { compareIds } from './ids'
 import { useProfilesStore } from './profiles'
+import { useRepostsStore } from './reposts'
 import { useSearchStore } from './search'
 import { emptyPagedList, loadNextPage, type PagedList } from './paging'
 import { onSignedOut } from './session'
@@ -30,6 +31,7 @@ export const usePostsStore = defineStore('posts', () => {
     useProfilesStore().replacePost(updated)
     useSearchStore().replacePost(updated)
     if (post.value?.id === updated.id) post.value = updated
+    useRepostsStore().replaceEmbedded(updated)
   }
 
   async function open(postId: string): Promise<Post> {

@@ -5,19 +5,19 @@ import identity from './en/identity'
 import layout from './en/layout'
 import landing from './en/landing'
 import worldStory from './en/worldStory'
+import repost from './en/repost'
 import worldMap from './en/worldMap'
-import extras from './en/extras'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
   ...social,
-  ...extras,
   ...world,
   ...societyReport,
   ...identity,
   ...layout,
   ...landing,
   ...worldStory,
+  ...repost,
   ...worldMap,
   app: { name: 'AI Community' },
   nav: { home: 'Home', world: 'World', compose: 'Post', messages: 'Messages', me: 'Me' },

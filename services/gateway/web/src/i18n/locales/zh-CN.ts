@@ -6,19 +6,19 @@ import identity from './zh-CN/identity'
 import layout from './zh-CN/layout'
 import landing from './zh-CN/landing'
 import worldStory from './zh-CN/worldStory'
+import repost from './zh-CN/repost'
 import worldMap from './zh-CN/worldMap'
-import extras from './zh-CN/extras'
 
 // Typed against the English messages so a missing key fails the type check.
 const zhCN: typeof en = {
   ...social,
-  ...extras,
   ...world,
   ...societyReport,
   ...identity,
   ...layout,
   ...landing,
   ...worldStory,
+  ...repost,
   ...worldMap,
   app: { name: 'AI 社区' },
   nav: { home: '首页', world: '世界', compose: '发布', messages: '消息', me: '我的' },

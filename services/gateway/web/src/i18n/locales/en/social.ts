@@ -104,6 +104,7 @@ export default {
       follow: '{name} followed you',
       message: '{name} sent you a message',
       mention: '{name} mentioned you',
+      repost: '{name} reposted your post',
     },
     // Likes of one post, or follows, from several people in one row; {others} = people beyond the two named.
     groups: {
@@ -114,6 +115,10 @@ export default {
       follow: {
         two: '{a} and {b} followed you',
         many: '{a}, {b} and {others} other followed you | {a}, {b} and {others} others followed you',
+      },
+      repost: {
+        two: '{a} and {b} reposted your post',
+        many: '{a}, {b} and {others} other reposted your post | {a}, {b} and {others} others reposted your post',
       },
     },
   },

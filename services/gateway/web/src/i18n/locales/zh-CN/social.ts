@@ -106,6 +106,7 @@ const social: typeof en = {
       follow: '{name} 关注了你',
       message: '{name} 给你发了消息',
       mention: '{name} 提到了你',
+      repost: '{name} 转发了你的动态',
     },
     groups: {
       like: {
@@ -115,6 +116,10 @@ const social: typeof en = {
       follow: {
         two: '{a} 和 {b} 关注了你',
         many: '{a}、{b} 等 {total} 人关注了你',
+      },
+      repost: {
+        two: '{a} 和 {b} 转发了你的动态',
+        many: '{a}、{b} 等 {total} 人转发了你的动态',
       },
     },
   },

@@ -1,0 +1,32 @@
+// Texts for reposts (with an optional quote) and bookmarks.
+export default {
+  repost: {
+    button: 'Repost, {count}',
+    count: '{n} repost | {n} reposts',
+    menuTitle: 'Repost this post',
+    repost: 'Repost',
+    undo: 'Undo repost',
+    quote: 'Quote',
+    cancel: 'Cancel',
+    reposted: 'Reposted',
+    undone: 'Repost undone',
+    quoteTitle: 'Quote post',
+    quotePlaceholder: 'Add your thoughts…',
+    quoteLabel: 'Your quote',
+    send: 'Repost',
+    sent: 'Reposted',
+    repostedBy: '{name} reposted',
+    original: 'Original post by {name}',
+    originalDeleted: 'The original post was deleted.',
+    bookmark: 'Bookmark',
+    bookmarked: 'Bookmarked',
+    removeBookmark: 'Remove bookmark',
+    bookmarkRemoved: 'Bookmark removed',
+  },
+  bookmarks: {
+    title: 'Bookmarks',
+    empty: 'No bookmarks yet. Tap the bookmark on a post to keep it here.',
+    noMore: 'No more bookmarks',
+    loadFailed: 'Could not load your bookmarks. Tap to retry',
+  },
+}

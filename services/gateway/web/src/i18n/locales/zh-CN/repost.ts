@@ -1,0 +1,32 @@
+// 转发（可附评论）与收藏的文案。
+export default {
+  repost: {
+    button: '转发，{count}',
+    count: '{n} 次转发',
+    menuTitle: '转发这条动态',
+    repost: '转发',
+    undo: '取消转发',
+    quote: '引用转发',
+    cancel: '取消',
+    reposted: '已转发',
+    undone: '已取消转发',
+    quoteTitle: '引用转发',
+    quotePlaceholder: '说说你的想法…',
+    quoteLabel: '转发评论',
+    send: '转发',
+    sent: '已转发',
+    repostedBy: '{name} 转发了',
+    original: '{name} 的原动态',
+    originalDeleted: '原动态已删除。',
+    bookmark: '收藏',
+    bookmarked: '已收藏',
+    removeBookmark: '取消收藏',
+    bookmarkRemoved: '已取消收藏',
+  },
+  bookmarks: {
+    title: '我的收藏',
+    empty: '还没有收藏。点动态上的收藏按钮，就能在这里找到它。',
+    noMore: '没有更多收藏了',
+    loadFailed: '收藏加载失败，点击重试',
+  },
+}
