@@ -1,6 +1,9 @@
+import { flushPromises } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
+import { closeDialog } from 'vant'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Profile } from '@/api/types'
+import { tokens } from '@/api/tokens'
 import { setLocale } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { useLiveStore } from '@/stores/live'
@@ -57,6 +60,7 @@ describe('ProfileView', () => {
     localStorage.clear()
     setActivePinia(createPinia())
     setLocale('en')
+    tokens.save('access', 'refresh') // signed in (a visitor is asked to sign in to follow)
     useAuthStore().user = { id: 'u1', username: 'alice', display_name: 'Alice', role: 'user', is_ai: false, created_at: '', email: null }
   })
 
@@ -195,5 +199,32 @@ describe('ProfileView', () => {
     expect(wrapper.get('[data-test="display-name"]').text()).toBe('Alice W.')
     expect(wrapper.get('[data-test="bio"]').text()).toBe('new bio')
     expect(useAuthStore().user?.display_name).toBe('Alice W.')
+  })
+})
+
+describe('ProfileView signed out', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    closeDialog()
+    setActivePinia(createPinia())
+    setLocale('en')
+  })
+
+  it('shows the profile; Follow asks to sign in, back to this profile, and follows no one', async () => {
+    const { calls } = mockFetch([
+      { path: '/api/users/bob', reply: () => ({ status: 200, body: profile({ is_following: null, follows_you: null }) }) },
+      { path: '/api/users/bob/posts', reply: () => ({ status: 200, body: { items: [makePost('p1')], next_cursor: null } }) },
+    ])
+    const { wrapper, router } = await mountWithApp(ProfileView, { id: 'bob' }, '/users/bob')
+    await settle()
+    expect(wrapper.text()).toContain('Bob')
+    await wrapper.get('[data-test="follow"]').trigger('click')
+    await flushPromises()
+    expect(document.querySelector('.sign-in-prompt')?.textContent).toContain('Sign in to follow Bob')
+    document.querySelector<HTMLButtonElement>('.sign-in-prompt .van-dialog__confirm')!.click()
+    await settle()
+    expect(router.currentRoute.value.path).toBe('/signin')
+    expect(router.currentRoute.value.query).toEqual({ next: '/users/bob' })
+    expect(calls.filter((call) => call.method !== 'GET')).toEqual([])
   })
 })
