@@ -78,6 +78,16 @@ describe('labels and markers', () => {
     expect(labels.get('b')).toEqual({ x: 120, y: 69, width: 60, height: 20 })
   })
 
+  it("keeps a label at the map's edge within the map", () => {
+    const labels = placeLabels([{ id: 'a', at: { x: 10, y: 100 }, width: 80, height: 20, radius: 10 }], {
+      x: 0,
+      y: 0,
+      width: 390,
+      height: 300,
+    })
+    expect(labels.get('a')).toEqual({ x: 2, y: 111, width: 80, height: 20 })
+  })
+
   it('spreads the characters at one place around it: no marker covers a label or another marker', () => {
     const label: Rect = { x: 170, y: 215, width: 60, height: 20 }
     const area = { x: 0, y: 0, width: 400, height: 400 }

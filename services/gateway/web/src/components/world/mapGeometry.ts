@@ -158,11 +158,19 @@ export interface LabelRequest {
   radius: number
 }
 
+/** A rect moved into `area` (as far as it fits). */
+function within(rect: Rect, area: Rect | undefined): Rect {
+  if (!area) return rect
+  const x = Math.max(area.x + 2, Math.min(rect.x, area.x + area.width - rect.width - 2))
+  const y = Math.max(area.y + 2, Math.min(rect.y, area.y + area.height - rect.height - 2))
+  return { ...rect, x, y }
+}
+
 /**
  * Where each place's label goes: below its building, else above, right or left, the first that covers
- * no other label nor building; below when none is free.
+ * no other label nor building; below when none is free. Labels are kept within `area` (the map's edges).
  */
-export function placeLabels(requests: LabelRequest[]): Map<string, Rect> {
+export function placeLabels(requests: LabelRequest[], area?: Rect): Map<string, Rect> {
   const buildings = requests.map(({ at, radius }) => ({ x: at.x - radius, y: at.y - radius, width: 2 * radius, height: 2 * radius }))
   const placed = new Map<string, Rect>()
   for (const { id, at, width, height, radius } of requests) {
@@ -171,7 +179,7 @@ export function placeLabels(requests: LabelRequest[]): Map<string, Rect> {
       { x: at.x - width / 2, y: at.y - radius - height - 1, width, height },
       { x: at.x + radius + 2, y: at.y - height / 2, width, height },
       { x: at.x - radius - width - 2, y: at.y - height / 2, width, height },
-    ]
+    ].map((rect) => within(rect, area))
     const free = candidates.find(
       (rect) => ![...placed.values(), ...buildings].some((other) => overlaps(rect, other)),
     )
