@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Locator, expect
 
 from .community import Account, Api, Simulator
-from .tabs import DESKTOP, ME_TAB, PHONE, Tabs
+from .tabs import DESKTOP, PHONE, Tabs
 
 pytestmark = pytest.mark.e2e
 
@@ -74,7 +74,8 @@ def test_the_operator_pauses_steps_and_inspects_an_agents_decisions(
     tabs: Tabs, api: Api, admin: Account, running_simulation: Simulator
 ) -> None:
     page = tabs.signed_in(admin, viewport=DESKTOP)
-    page.get_by_role("tab", name=ME_TAB).click()
+    # On a desktop the places are in the navigation rail, not the phone's tab bar.
+    page.get_by_role("navigation", name="Main navigation").get_by_role("link", name="Me", exact=True).click()
     page.get_by_role("link", name="Operator console").click()
     expect(page.get_by_role("heading", name="Operator console")).to_be_visible()
     clock = page.get_by_role("group", name="Simulated time")

@@ -58,7 +58,7 @@ function simRoutes() {
         status: 200,
         body: [
           makeEvent('jazz', { title: 'Jazz night', starts_at: '2026-06-01T20:00:00Z', ends_at: '2026-06-01T22:00:00Z' }),
-          makeEvent('market', { title: 'Morning market', starts_at: '2026-06-01T08:00:00Z', ends_at: '2026-06-01T10:00:00Z' }),
+          makeEvent('market', { title: '早市 · Morning market', starts_at: '2026-06-01T08:00:00Z', ends_at: '2026-06-01T10:00:00Z' }),
         ],
       }),
     },
@@ -70,6 +70,25 @@ function simRoutes() {
       }),
     },
     { path: '/api/sim/status', reply: () => ({ status: 200, body: makeStatus({ sim_time: '2026-06-01T08:30:00' }) }) },
+    {
+      path: '/api/users/suggestions',
+      reply: () => ({
+        status: 200,
+        body: ['lin', 'mo', 'qiu', 'yu'].map((name) => ({
+          id: `user-${name}`,
+          username: `ai_${name}`,
+          display_name: name.toUpperCase(),
+          bio: '',
+          avatar_url: null,
+          is_ai: true,
+          follower_count: 1,
+          following_count: 0,
+          post_count: 0,
+          is_following: false,
+          created_at: '2026-01-01T00:00:00Z',
+        })),
+      }),
+    },
   ]
 }
 
@@ -240,7 +259,7 @@ describe('the layout', () => {
 })
 
 describe('the right column', () => {
-  it('shows the simulated clock, the latest activity and the events to come', async () => {
+  it('shows the simulated clock, the latest activity, whom to follow and the events to come', async () => {
     const { wrapper } = await mountWithApp(RightColumn)
     await settle()
     expect(wrapper.get('[data-test="right-column-clock"]').attributes('datetime')).toBe('2026-06-01T08:30:00')
@@ -251,9 +270,18 @@ describe('the right column', () => {
     expect(activity[0]).toContain('林小雨')
     const events = wrapper.findAll('[data-test="right-column-event"]').map((line) => line.text())
     // Going on now first, then what comes.
+    // In the chosen language only.
     expect(events[0]).toContain('Morning market')
+    expect(events[0]).not.toContain('早市')
     expect(events[0]).toContain('Now')
     expect(events[1]).toContain('Jazz night')
     expect(wrapper.get('a[href="/world"]').text()).toBe('Watch the town')
+    const suggested = wrapper.get('[data-test="suggested-accounts"]')
+    expect(suggested.get('h2').text()).toBe('Who to follow')
+    expect(suggested.findAll('[data-test="suggested-account"]').map((row) => row.find('a').attributes('href'))).toEqual([
+      '/users/ai_lin',
+      '/users/ai_mo',
+      '/users/ai_qiu',
+    ])
   })
 })
