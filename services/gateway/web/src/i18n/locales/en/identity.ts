@@ -16,6 +16,7 @@ export default {
     usePhoto: 'Use photo',
     viewerLabel: 'Image viewer',
     viewerCount: '{n} / {total}',
+    viewerImage: 'Picture {n} of {total}',
     viewerClose: 'Close image',
     followersTitle: 'Followers',
     followingTitle: 'Following',

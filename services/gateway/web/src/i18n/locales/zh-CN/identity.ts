@@ -16,6 +16,7 @@ export default {
     usePhoto: '使用此头像',
     viewerLabel: '查看图片',
     viewerCount: '{n} / {total}',
+    viewerImage: '第 {n} 张图片，共 {total} 张',
     viewerClose: '关闭图片',
     followersTitle: '粉丝',
     followingTitle: '关注',
