@@ -8,6 +8,7 @@ import {
   arrangeMarkers,
   BUBBLE_SHOWN_MS,
   chooseBubbles,
+  clipToEms,
   daylight,
   derivePaths,
   mapPaths,
@@ -125,6 +126,12 @@ describe('speech bubbles', () => {
     expect([...bubbles.keys()]).toEqual(['lin'])
     expect(bubbles.get('lin')!.text).toBe('line 3')
     expect(BUBBLE_SHOWN_MS).toBe(30 * 60 * 1000)
+  })
+
+  it('are cut to what their two lines hold', () => {
+    expect(clipToEms('公园真是让人着迷', 4)).toBe('公园真是…')
+    expect(clipToEms('Hello there', 10)).toBe('Hello there') // 6.8 ems
+    expect(clipToEms('Hello there friend', 6)).toBe('Hello the…')
   })
 
   it('come from lines said aloud and posts, never from a direct message', async () => {

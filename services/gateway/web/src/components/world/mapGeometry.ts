@@ -133,11 +133,28 @@ export function daylight(simTime: string | null | undefined): Daylight {
 
 // ------------------------------------------------------------------ labels and markers
 
+const WIDE_CHAR = /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/
+
+function emsOf(char: string): number {
+  return WIDE_CHAR.test(char) ? 1 : 0.62
+}
+
 /** The width of a one-line label: CJK characters are a full em, others a generous 0.62 em. */
 export function labelWidth(text: string, fontPx: number, padding = 8): number {
   let ems = 0
-  for (const char of text) ems += /[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef]/.test(char) ? 1 : 0.62
+  for (const char of text) ems += emsOf(char)
   return Math.ceil(ems * fontPx + padding)
+}
+
+/** A text cut to what fits in `ems` (with an ellipsis when cut): a bubble's two lines. */
+export function clipToEms(text: string, ems: number): string {
+  const chars = Array.from(text.trim())
+  let used = 0
+  for (let index = 0; index < chars.length; index += 1) {
+    used += emsOf(chars[index]!)
+    if (used > ems) return `${chars.slice(0, index).join('').trimEnd()}…`
+  }
+  return chars.join('')
 }
 
 export function overlaps(a: Rect, b: Rect): boolean {
