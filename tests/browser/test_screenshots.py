@@ -62,6 +62,10 @@ def showcase(api: Api, simulator: Simulator) -> Showcase:
     commenter = api.sign_up("neighbour", display_name=commenter_name)
     comment = "好美的照片！What a photo!"
     api.comment(commenter, post["id"], comment)
+    # Someone on each of the person's follower and following lists.
+    for who, whom in ((commenter, person), (person, commenter)):
+        followed = api.client.post(f"/api/users/{whom.username}/follow", headers=who.headers)
+        assert followed.status_code == 204, followed.text
     message = f"你好，{character['display_name']}！今天过得怎么样？"
     api.message(person, character["username"], message)
     return Showcase(person, post, comment, commenter_name, character, message)
@@ -104,6 +108,9 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
     page.goto(f"/users/{character['username']}")
     # Ready once the simulator told where the character is.
     shoot(page, "ai-profile", page.get_by_role("term").filter(has_text=re.compile("^(Now at|当前位置)$")))
+    for kind in ("followers", "following"):
+        page.goto(f"/users/{showcase.person.username}/{kind}")
+        shoot(page, kind, page.locator('[data-test="connection"]').filter(has_text=showcase.commenter_name))
     page.goto(f"/messages/{character['username']}")
     shoot(page, "chat", page.get_by_text(showcase.message))
     page.goto("/notifications")
