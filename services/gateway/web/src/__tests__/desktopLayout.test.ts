@@ -100,6 +100,7 @@ beforeEach(() => {
   setActivePinia(createPinia())
   setLocale('en')
   vi.stubGlobal('IntersectionObserver', class { observe() {} unobserve() {} disconnect() {} })
+  vi.stubGlobal('EventSource', class { close() {} addEventListener() {} })
   mockFetch(simRoutes())
 })
 afterEach(() => {
@@ -283,5 +284,56 @@ describe('the right column', () => {
       '/users/ai_mo',
       '/users/ai_qiu',
     ])
+  })
+})
+
+describe('the public live stream, signed out', () => {
+  class RecordedEventSource {
+    static opened: RecordedEventSource[] = []
+    closed = false
+    constructor(readonly url: string) {
+      RecordedEventSource.opened.push(this)
+    }
+    addEventListener() {}
+    close() {
+      this.closed = true
+    }
+  }
+  const open = () => RecordedEventSource.opened.filter((source) => !source.closed)
+
+  beforeEach(() => {
+    RecordedEventSource.opened = []
+    vi.stubGlobal('EventSource', RecordedEventSource)
+  })
+
+  it('stays open while the landing page or the right column holds it, and closes when neither does', async () => {
+    const live = useLiveStore()
+    const landing = live.holdPublicStream()
+    const column = live.holdPublicStream()
+    await settle()
+    expect(open()).toHaveLength(1)
+    expect(open()[0]!.url).toBe('/api/stream') // public: no ticket
+    landing() // leaving the landing page for a post: the right column still shows the town
+    landing()
+    expect(open()).toHaveLength(1)
+    column()
+    expect(open()).toHaveLength(0)
+  })
+
+  it('signed in, leaves the stream to the app: holding and letting go neither opens nor closes it', async () => {
+    signIn()
+    const live = useLiveStore()
+    const release = live.holdPublicStream()
+    await settle()
+    expect(RecordedEventSource.opened).toHaveLength(0)
+    release()
+  })
+
+  it('the right column holds it while shown', async () => {
+    const { wrapper } = await mountWithApp(RightColumn)
+    await settle()
+    expect(open()).toHaveLength(1)
+    wrapper.unmount()
+    expect(open()).toHaveLength(0)
   })
 })

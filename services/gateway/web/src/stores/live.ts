@@ -198,6 +198,23 @@ export const useLiveStore = defineStore('live', () => {
     close()
   }
 
+  // Signed out, pages showing the town live (the landing page, the desktop's right column) share the
+  // public stream: open while any of them holds it. Signed in, App.vue keeps the stream open anyway.
+  let publicHolders = 0
+
+  /** Holds the public stream open for a signed-out visitor; returns the function that lets go of it. */
+  function holdPublicStream(): () => void {
+    publicHolders += 1
+    if (publicHolders === 1 && !useAuthStore().isSignedIn) void connect()
+    let held = true
+    return () => {
+      if (!held) return
+      held = false
+      publicHolders -= 1
+      if (publicHolders === 0 && !useAuthStore().isSignedIn) disconnect()
+    }
+  }
+
   /** The unread count as the server has it (on sign-in, after a reset, after reading some). */
   async function loadUnreadNotifications(): Promise<void> {
     if (!useAuthStore().isSignedIn) return
@@ -232,6 +249,7 @@ export const useLiveStore = defineStore('live', () => {
     lastEventId,
     connect,
     disconnect,
+    holdPublicStream,
     dispatch,
     on,
     loadUnreadNotifications,
