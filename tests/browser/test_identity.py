@@ -97,6 +97,8 @@ def test_avatar_upload_follower_list_and_image_viewer(
     assert moved and moved["x"] > start["x"], "dragging moves the picture"
     window.focus()
     page.keyboard.press("ArrowRight")
+    stepped = picture.bounding_box()
+    assert stepped and stepped["x"] < moved["x"], "ArrowRight moves the crop right: the picture goes left"
     page.locator('[data-test="crop-zoom"]').fill("2")
     zoomed = picture.bounding_box()
     assert zoomed and zoomed["height"] > box["height"] * 1.9, "zoom 2 doubles the picture"
@@ -118,8 +120,10 @@ def test_avatar_upload_follower_list_and_image_viewer(
     mine = card(page, my_post).locator('[data-test="avatar-image"]')
     expect(mine).to_have_attribute("src", avatar_url or "")
 
-    # --- the follower count opens the list
+    # --- the counts: posts scrolls to the posts, followers opens the list
     page.goto(f"/users/{me.username}")
+    page.locator('[data-test="posts-count-link"]').click()
+    expect(card(page, my_post)).to_be_in_viewport()
     page.locator('[data-test="followers-link"]').click()
     expect(page).to_have_url(re.compile(rf"/users/{me.username}/followers$"))
     row = page.locator('[data-test="connection"]').filter(has_text=pictures.poster.username)
