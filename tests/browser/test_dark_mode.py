@@ -1,0 +1,132 @@
+"""Dark mode follows the system setting: with the browser asking for a dark colour scheme, at 390×844 in
+Chinese and 1440×900 in English, the main pages (the landing page signed out, the home feed, a post, a
+profile, messages, a chat, notifications, the World, Me and the console as admin) have a dark page
+background, and axe-core finds no serious or critical violation there, colour contrast included. The
+same page asked for light is light again: the theme is the system's choice, not a fixed one."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Locator, Page, ViewportSize, expect
+
+from .axe import axe_violations, blocking, describe
+from .community import Account, Api, Simulator, png_bytes
+from .tabs import PHONE, Tabs, artifacts_dir
+
+pytestmark = pytest.mark.e2e
+
+WIDE: ViewportSize = {"width": 1440, "height": 900}
+# Fonts loaded and every image shown (lazy ones further down the page may wait for a scroll).
+PAGE_SETTLED = (
+    "() => document.fonts.status === 'loaded'"
+    " && [...document.images].every((img) => img.complete || img.loading === 'lazy')"
+)
+# The relative luminance (WCAG) of the body's computed background: 0 is black, 1 white.
+BODY_LUMINANCE = """() => {
+  const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/[\\d.]+/g).slice(0, 3).map(Number)
+  const channel = (c) => (c / 255 <= 0.03928 ? c / 255 / 12.92 : ((c / 255 + 0.055) / 1.055) ** 2.4)
+  return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+}"""
+DARK_AT_MOST = 0.05  # the dark page background is #111214 (0.006); the light one #f7f8fa (0.94)
+
+
+@dataclass
+class Scene:
+    """What the pages show: a person's post with an image and a comment on it (so a notification), and
+    a conversation with an AI character."""
+
+    person: Account
+    post: dict[str, Any]
+    comment: str
+    commenter_name: str
+    character: dict[str, Any]
+    message: str
+
+
+@pytest.fixture(scope="module")
+def scene(api: Api, simulator: Simulator) -> Scene:
+    character = simulator.characters()[0]
+    person = api.sign_up("nightowl", display_name="夜猫子 Night owl")
+    image = api.upload_png(person, png_bytes(640, 400, (30, 60, 90)))
+    post = api.post(person, f"夜里的港口 The harbour at night {uuid.uuid4().hex[:4]}", [image])
+    commenter_name = "月光下"
+    commenter = api.sign_up("moonlight", display_name=commenter_name)
+    comment = "灯光真美 Lovely lights"
+    api.comment(commenter, post["id"], comment)
+    message = f"晚上好，{character['display_name']}！"
+    api.message(person, character["username"], message)
+    return Scene(person, post, comment, commenter_name, character, message)
+
+
+def dark_tab(tabs: Tabs, locale: str, viewport: ViewportSize) -> Page:
+    page = tabs.open(locale=locale, viewport=viewport)
+    page.emulate_media(color_scheme="dark")
+    return page
+
+
+@pytest.mark.parametrize(
+    ("viewport", "locale"), [(PHONE, "zh-CN"), (WIDE, "en-US")], ids=["phone-zh", "desktop-en"]
+)
+def test_the_main_pages_are_dark_and_readable_when_the_system_asks_for_dark(
+    tabs: Tabs, admin: Account, scene: Scene, viewport: ViewportSize, locale: str
+) -> None:
+    folder = artifacts_dir() / "screenshots-dark" / f"{viewport['width']}x{viewport['height']}-{locale}"
+    folder.mkdir(parents=True, exist_ok=True)
+    violations: dict[str, list[dict[str, Any]]] = {}
+    luminance: dict[str, float] = {}
+
+    def check(page: Page, name: str, ready: Locator) -> None:
+        """Once ``ready`` shows and fonts and images are in: a screenshot, the body's luminance, axe."""
+        expect(ready).to_be_visible()
+        page.wait_for_function(PAGE_SETTLED)
+        shot = folder / f"{len(luminance) + 1:02d}-{name.replace(' ', '-')}.png"
+        page.screenshot(path=shot, full_page=True)
+        luminance[name] = page.evaluate(BODY_LUMINANCE)
+        violations[name] = axe_violations(page)
+
+    page = dark_tab(tabs, locale, viewport)
+    page.goto("/")
+    check(page, "landing", page.locator("[data-test=landing]"))
+    # The same page asked for light: light again (the existing screenshot walk checks light mode itself).
+    page.emulate_media(color_scheme="light")
+    assert page.evaluate(BODY_LUMINANCE) > 0.8, "light again once the system asks for light"
+    page.emulate_media(color_scheme="dark")
+
+    page.goto("/signin")
+    tabs.sign_in(page, scene.person)
+    check(page, "home feed", page.get_by_text(scene.post["content"]))
+    page.goto(f"/posts/{scene.post['id']}")
+    check(page, "post", page.get_by_text(scene.comment))
+    character = scene.character
+    page.goto(f"/users/{character['username']}")
+    check(page, "profile", page.get_by_role("term").filter(has_text=re.compile("^(Now at|当前位置)$")))
+    page.goto("/messages")
+    check(page, "messages", page.locator("[data-test=conversation]").first)
+    page.goto(f"/messages/{character['username']}")
+    check(page, "chat", page.get_by_text(scene.message))
+    page.goto("/notifications")
+    check(page, "notifications", page.get_by_text(scene.commenter_name).first)
+    page.goto("/world")
+    check(page, "world", page.get_by_role("button", name=character["display_name"], exact=True).first)
+    page.goto("/me")
+    check(page, "me", page.locator("[data-test=my-profile]"))
+
+    console = dark_tab(tabs, locale, viewport)
+    console.goto("/signin")
+    tabs.sign_in(console, admin)
+    console.goto("/operator")
+    check(console, "console", console.get_by_role("button", name=character["display_name"], exact=True))
+
+    light_pages = {name: round(value, 3) for name, value in luminance.items() if value > DARK_AT_MOST}
+    assert not light_pages, f"pages whose background is not dark in dark mode (luminance): {light_pages}"
+    report = "\n".join(f"== {name}\n{describe(found)}" for name, found in violations.items() if found)
+    size = f"{viewport['width']}x{viewport['height']}"
+    print(f"axe-core in dark mode, {size} {locale}:\n{report or 'no violations'}")
+    assert not any(blocking(found) for found in violations.values()), (
+        f"blocking accessibility violations in dark mode (axe-core):\n{report}"
+    )
