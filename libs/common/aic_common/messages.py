@@ -254,8 +254,9 @@ class MessageSent(MessageData):
     sender_username: str
     recipient_id: str
     recipient_username: str
-    content: str
+    content: str  # empty when the message is images alone
     created_at: datetime
+    image_ids: list[str] = Field(default_factory=list)  # files of the sender's (served by files)
 
 
 @register

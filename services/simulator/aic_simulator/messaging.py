@@ -80,6 +80,15 @@ def _agents_by_username(session: Session, usernames: list[str]) -> list[Agent]:
     return list(session.scalars(sa.select(Agent).where(sa.func.lower(Agent.username).in_(lowered))))
 
 
+def message_text(message: MessageSent) -> str:
+    """What a character reads of a message: its text, and a word for its images (a message may be
+    images alone), so that it answers the words, or the picture, rather than nothing."""
+    if not message.image_ids:
+        return message.content
+    picture = "[图片]" if len(message.image_ids) == 1 else f"[图片 ×{len(message.image_ids)}]"
+    return f"{message.content} {picture}" if message.content.strip() else picture
+
+
 def _stimulus(
     session: Session,
     agent: Agent,
@@ -295,7 +304,7 @@ def perception_handlers(
             None,
             message.sender_id,
             message.sender_username,
-            message.content,
+            message_text(message),
         )
         return True
 

@@ -17,6 +17,7 @@ from aic_common.messages import (
     CommentCreated,
     Envelope,
     MessageData,
+    MessageSent,
     PostCreated,
     PostLiked,
     UserFollowed,
@@ -28,7 +29,7 @@ from aic_common.ranking import DEFAULT_GRAVITY, DEFAULT_WINDOW_HOURS, explore_sc
 from aic_common.testing import app_lifespan, wait_for
 from aic_simulator import reading
 from aic_simulator.app import MIGRATIONS, create_app
-from aic_simulator.messaging import perception_handlers
+from aic_simulator.messaging import message_text, perception_handlers
 from aic_simulator.models import KnownFollow, SeenComment, SeenLike
 from aic_simulator.reading import (
     COMMENTS_KEPT,
@@ -371,3 +372,22 @@ async def test_comments_and_likes_perceived_long_ago_are_swept(tmp_path: Path) -
             assert list(session.scalars(sa.select(SeenComment.comment_id))) == ["c2"]
             assert list(session.scalars(sa.select(SeenLike.user_id))) == ["u-2"]
     assert deleted["seen_comments"] == deleted["seen_likes"] == 1
+
+
+def test_a_character_reads_a_word_for_the_images_of_a_message() -> None:
+    def sent(content: str, image_ids: list[str]) -> MessageSent:
+        return MessageSent(
+            message_id="m-1",
+            conversation_id="c-1",
+            sender_id="u-person",
+            sender_username="person",
+            recipient_id="u-lin",
+            recipient_username="lin",
+            content=content,
+            image_ids=image_ids,
+            created_at=START,
+        )
+
+    assert message_text(sent("你好", [])) == "你好"
+    assert message_text(sent("", ["f-1"])) == "[图片]"
+    assert message_text(sent("看这个", ["f-1", "f-2"])) == "看这个 [图片 ×2]"

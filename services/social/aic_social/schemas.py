@@ -112,7 +112,10 @@ class CommentPublic(BaseModel):
 class MessageCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     to: str = Field(min_length=1, max_length=32, description="the recipient's username")
-    content: Text
+    content: Text = Field(default="", description="may be empty when the message carries images")
+    image_ids: list[FileId] = Field(
+        default_factory=list, max_length=4, description="images you uploaded, at most 4"
+    )
 
 
 class MessagePublic(BaseModel):
@@ -120,6 +123,7 @@ class MessagePublic(BaseModel):
     conversation_id: str
     sender: AuthorPublic
     content: str
+    images: list[ImagePublic] = Field(default_factory=list)
     created_at: UtcDateTime
 
 

@@ -8,7 +8,7 @@ import binascii
 import json
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -352,9 +352,13 @@ class SocialService:
         if owned is not None:
             owned.deleted = True
 
-    def _check_images(self, session: Session, actor: Actor, image_ids: list[str]) -> None:
-        if len(image_ids) > self.settings.max_images_per_post:
-            raise InvalidInput(f"At most {self.settings.max_images_per_post} images", code="too_many_images")
+    def _check_images(
+        self, session: Session, actor: Actor, image_ids: list[str], *, most: int | None = None
+    ) -> None:
+        """The images exist and are the actor's own; at most ``most`` (a post's limit by default)."""
+        most = self.settings.max_images_per_post if most is None else most
+        if len(image_ids) > most:
+            raise InvalidInput(f"At most {most} images", code="too_many_images")
         if len(set(image_ids)) != len(image_ids):
             raise InvalidInput("The same image is attached twice", code="duplicate_image")
         if not image_ids:
@@ -988,16 +992,28 @@ class SocialService:
 
     # ------------------------------------------------------------------ messages
 
-    def send_message(self, session: Session, actor: Actor, *, to: Profile, content: str) -> Message:
+    def send_message(
+        self, session: Session, actor: Actor, *, to: Profile, content: str, image_ids: Sequence[str] = ()
+    ) -> Message:
+        """A message of text, images (the sender's own, like a post's) or both; never neither."""
         sender = self.active_profile(session, actor.user_id)
         if to.user_id == actor.user_id:
             raise InvalidInput("You cannot message yourself", code="self_message")
-        content = self._check_text(content, self.settings.message_max_length, "message")
+        image_ids = list(image_ids)
+        if image_ids and not content.strip():
+            content = ""  # images alone
+        else:
+            content = self._check_text(content, self.settings.message_max_length, "message")
+        self._check_images(session, actor, image_ids, most=self.settings.max_images_per_message)
         conversation = self._conversation_between(session, actor.user_id, to.user_id, create=True)
         assert conversation is not None
         now = self.clock()
         message = Message(
-            conversation_id=conversation.id, sender_id=actor.user_id, content=content, created_at=now
+            conversation_id=conversation.id,
+            sender_id=actor.user_id,
+            content=content,
+            image_ids=image_ids or None,  # NULL: no images, like the rows from before images
+            created_at=now,
         )
         session.add(message)
         session.flush()
@@ -1025,6 +1041,7 @@ class SocialService:
                 recipient_id=to.user_id,
                 recipient_username=to.username,
                 content=content,
+                image_ids=image_ids,
                 created_at=now,
             ),
         )

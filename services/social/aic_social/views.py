@@ -268,6 +268,7 @@ class Presenter:
             conversation_id=str(message.conversation_id),
             sender=self.author(message.sender_id),
             content=message.content,
+            images=[self._image_fields(i) for i in message.image_ids or []],
             created_at=message.created_at,
         )
 

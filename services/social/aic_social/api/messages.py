@@ -23,7 +23,9 @@ router = APIRouter(tags=["messages"])
 def send_message(body: MessageCreate, actor: CurrentActor, service: Service) -> MessagePublic:
     with service.transaction() as session:
         recipient = service.profile_by_username(session, body.to)
-        message = service.send_message(session, actor, to=recipient, content=body.content)
+        message = service.send_message(
+            session, actor, to=recipient, content=body.content, image_ids=body.image_ids
+        )
         return Presenter(session, service.settings, actor.user_id).message(message)
 
 

@@ -1,6 +1,9 @@
+import { flushPromises } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
+import { closeDialog } from 'vant'
 import { beforeEach, describe, expect, it } from 'vitest'
 import type { Comment, CommentCreatedData } from '@/api/types'
+import { tokens } from '@/api/tokens'
 import { setLocale } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { useFeedStore } from '@/stores/feed'
@@ -144,6 +147,7 @@ describe('PostDetailView', () => {
       return makeComment('41', { author: BOB, content: String(body.content), parent_id: '11' })
     })
     lastUrl = () => mock.calls[mock.calls.length - 1]!.url
+    tokens.save('access', 'refresh') // signed in: a visitor gets no comment box
     useAuthStore().user = ME
     const posts = usePostsStore()
     await posts.open('p1')
@@ -173,5 +177,37 @@ describe('PostDetailView', () => {
     expect(bodies).toEqual([{ content: 'thanks', parent_id: '11' }])
     expect(posts.thread.items[1]!.replies.map((c) => c.id)).toEqual(['12', '41'])
     expect(wrapper.find('[data-test="replying"]').exists()).toBe(false)
+  })
+})
+
+describe('PostDetailView signed out', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    closeDialog()
+    setActivePinia(createPinia())
+    setLocale('en')
+  })
+
+  it('reads the post and its comments; liking, replying and commenting ask to sign in and write nothing', async () => {
+    const mock = serve()
+    lastUrl = () => mock.calls[mock.calls.length - 1]!.url
+    const { wrapper, router } = await mountWithApp(PostDetailView, { id: 'p1' }, '/posts/p1')
+    await settle()
+    expect(wrapper.findAll('[data-test="comment-content"]').length).toBeGreaterThan(0)
+    expect(wrapper.find('[data-test="comment-box"]').exists()).toBe(false)
+    expect(wrapper.get('[data-test="sign-in-to-comment"]').attributes('href')).toBe('/signin?next=/posts/p1')
+
+    await wrapper.get('[data-test="like"]').trigger('click')
+    await flushPromises()
+    expect(document.querySelector('.sign-in-prompt')?.textContent).toContain('Sign in to like this post')
+    document.querySelector<HTMLButtonElement>('.sign-in-prompt .van-dialog__confirm')!.click()
+    await settle()
+    expect(router.currentRoute.value.path).toBe('/signin')
+    expect(router.currentRoute.value.query).toEqual({ next: '/posts/p1' })
+
+    await wrapper.get('[data-test="reply"]').trigger('click')
+    await flushPromises()
+    expect(document.querySelector('.sign-in-prompt')?.textContent).toContain('Sign in to comment')
+    expect(mock.calls.filter((call) => call.method !== 'GET')).toEqual([])
   })
 })

@@ -1,14 +1,17 @@
 import { flushPromises } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
 import { closeDialog } from 'vant'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Profile } from '@/api/types'
 import { tokens } from '@/api/tokens'
+import FeedList from '@/components/FeedList.vue'
 import SuggestedAccounts from '@/components/SuggestedAccounts.vue'
 import { setLocale } from '@/i18n'
 import { useAuthStore } from '@/stores/auth'
 import { useSuggestionsStore } from '@/stores/suggestions'
-import { authorization, mockFetch, mountWithApp, settle } from './helpers'
+import MessagesView from '@/views/MessagesView.vue'
+import NotificationsView from '@/views/NotificationsView.vue'
+import { authorization, makePost, mockFetch, mountWithApp, settle } from './helpers'
 
 function account(username: string, overrides: Partial<Profile> = {}): Profile {
   return {
@@ -112,6 +115,8 @@ describe('SuggestedAccounts', () => {
     await wrapper.findAll('[data-test="suggested-follow"]')[0]!.trigger('click')
     await flushPromises()
     expect(document.querySelector('.sign-in-prompt')?.textContent).toContain('Sign in to follow 林小雨')
+    const named = document.querySelector('.sign-in-prompt')!.getAttribute('aria-labelledby')
+    expect(document.getElementById(named!)?.textContent).toBe('Sign in to follow 林小雨')
     dialogButton('confirm').click()
     await settle()
     expect(router.currentRoute.value.path).toBe('/signin')
@@ -146,5 +151,42 @@ describe('SuggestedAccounts', () => {
     await wrapper.find('[role="alert"] button').trigger('click')
     await settle()
     expect(wrapper.findAll('[data-test="suggested-account"]')).toHaveLength(3)
+  })
+})
+
+describe('empty states suggest whom to follow', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    closeDialog()
+    setLocale('en')
+    signIn()
+    vi.stubGlobal('IntersectionObserver', class { observe() {} unobserve() {} disconnect() {} })
+  })
+
+  const EMPTY_PAGE = { status: 200, body: { items: [], next_cursor: null, unread_count: 0 } }
+
+  it.each([
+    ['the Following feed', () => mountWithApp(FeedList, { kind: 'home' }), '/api/feed/home'],
+    ['Messages', () => mountWithApp(MessagesView), '/api/conversations'],
+    ['Notifications', () => mountWithApp(NotificationsView), '/api/notifications'],
+  ])('%s, when empty', async (_name, mountIt, path) => {
+    mockFetch([
+      { path: '/api/users/suggestions', reply: () => ({ status: 200, body: SUGGESTED }) },
+      { path, reply: () => EMPTY_PAGE },
+    ])
+    const { wrapper } = await mountIt()
+    await vi.waitFor(() => expect(wrapper.findAll('[data-test="suggested-account"]').length).toBeGreaterThan(0))
+    expect(wrapper.get('[data-test="suggested-account"]').text()).toContain('林小雨')
+  })
+
+  it('not while there is something to show', async () => {
+    mockFetch([
+      { path: '/api/users/suggestions', reply: () => ({ status: 200, body: SUGGESTED }) },
+      { path: '/api/feed/home', reply: () => ({ status: 200, body: { items: [makePost('p1')], next_cursor: null } }) },
+    ])
+    const { wrapper } = await mountWithApp(FeedList, { kind: 'home' })
+    await settle()
+    expect(wrapper.find('[data-test="content"]').exists()).toBe(true)
+    expect(wrapper.find('[data-test="suggested-accounts"]').exists()).toBe(false)
   })
 })

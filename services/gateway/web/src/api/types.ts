@@ -134,7 +134,9 @@ export interface Message {
   id: string
   conversation_id: string
   sender: Author
+  /** Empty when the message is images alone. */
   content: string
+  images?: PostImage[]
   created_at: string
 }
 

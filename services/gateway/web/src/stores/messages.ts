@@ -177,8 +177,9 @@ export const useMessagesStore = defineStore('messages', () => {
     }
   }
 
-  async function send(username: string, content: string): Promise<Message> {
-    const message = await api.post<Message>('/messages', { to: username, content })
+  async function send(username: string, content: string, imageIds: string[] = []): Promise<Message> {
+    const body = imageIds.length ? { to: username, content, image_ids: imageIds } : { to: username, content }
+    const message = await api.post<Message>('/messages', body)
     const chat = chatOf(username)
     merge(chat, [message])
     if (chat.partner?.is_ai) startAwaiting(username)

@@ -7,10 +7,12 @@ import landing from './en/landing'
 import worldStory from './en/worldStory'
 import repost from './en/repost'
 import worldMap from './en/worldMap'
+import extras from './en/extras'
 
 // Feature pages keep their texts in their own files (./en/*.ts), spread in here.
 export default {
   ...social,
+  ...extras,
   ...world,
   ...societyReport,
   ...identity,

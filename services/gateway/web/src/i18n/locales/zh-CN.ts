@@ -8,10 +8,12 @@ import landing from './zh-CN/landing'
 import worldStory from './zh-CN/worldStory'
 import repost from './zh-CN/repost'
 import worldMap from './zh-CN/worldMap'
+import extras from './zh-CN/extras'
 
 // Typed against the English messages so a missing key fails the type check.
 const zhCN: typeof en = {
   ...social,
+  ...extras,
   ...world,
   ...societyReport,
   ...identity,
