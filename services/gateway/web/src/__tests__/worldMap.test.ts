@@ -13,6 +13,7 @@ import {
   derivePaths,
   mapPaths,
   overlaps,
+  placeBubble,
   placeLabels,
   type Rect,
   type SpokenLine,
@@ -126,6 +127,18 @@ describe('speech bubbles', () => {
     expect([...bubbles.keys()]).toEqual(['lin'])
     expect(bubbles.get('lin')!.text).toBe('line 3')
     expect(BUBBLE_SHOWN_MS).toBe(30 * 60 * 1000)
+  })
+
+  it("go above their speaker, else beside it where they cover no one else", () => {
+    const area = { x: 0, y: 0, width: 400, height: 400 }
+    const box = { width: 100, height: 26 }
+    const free = placeBubble({ x: 200, y: 200 }, box, 18, [], area)
+    expect(free).toEqual({ side: 'above', rect: { x: 150, y: 156, width: 100, height: 26 } })
+    // A character just above: below instead.
+    const neighbour = { x: 180, y: 130, width: 44, height: 44 }
+    expect(placeBubble({ x: 200, y: 200 }, box, 18, [neighbour], area).side).toBe('below')
+    // At the top edge of the map, kept within it.
+    expect(placeBubble({ x: 20, y: 10 }, box, 18, [], area).rect).toMatchObject({ x: 2, y: 2 })
   })
 
   it('are cut to what their two lines hold', () => {
@@ -287,6 +300,9 @@ describe('WorldMap', () => {
     expect(frame.attributes('data-scale')).toBe('1.000')
     await wrapper.get('[aria-label="Zoom in"]').trigger('click')
     expect(frame.attributes('data-scale')).toBe('1.500')
+    await wrapper.get('[data-test="map-reset"]').trigger('click')
+    await frame.trigger('dblclick', { clientX: 50, clientY: 50 })
+    expect(frame.attributes('data-scale')).toBe('2.000')
     wrapper.unmount()
   })
 })

@@ -254,6 +254,37 @@ export function arrangeMarkers(groups: MarkerGroup[], labels: Rect[], size: numb
 
 // ------------------------------------------------------------------ speech bubbles
 
+export type BubbleSide = 'above' | 'below' | 'right' | 'left'
+
+/**
+ * Where a bubble goes beside its speaker's marker (centre `at`, `gap` from it): above, else below, right
+ * or left, the first side that covers nothing of `obstacles` and stays within `area`; else the side that
+ * covers least.
+ */
+export function placeBubble(
+  at: Point,
+  box: { width: number; height: number },
+  gap: number,
+  obstacles: Rect[],
+  area: Rect,
+): { side: BubbleSide; rect: Rect } {
+  const { width, height } = box
+  const candidates: Array<{ side: BubbleSide; rect: Rect }> = [
+    { side: 'above', rect: { x: at.x - width / 2, y: at.y - gap - height, width, height } },
+    { side: 'below', rect: { x: at.x - width / 2, y: at.y + gap, width, height } },
+    { side: 'right', rect: { x: at.x + gap, y: at.y - height / 2, width, height } },
+    { side: 'left', rect: { x: at.x - gap - width, y: at.y - height / 2, width, height } },
+  ].map(({ side, rect }) => ({ side: side as BubbleSide, rect: within(rect, area) }))
+  let best = candidates[0]!
+  let bestCovered = Infinity
+  for (const candidate of candidates) {
+    const covered = obstacles.filter((other) => overlaps(candidate.rect, other)).length
+    if (covered === 0) return candidate
+    if (covered < bestCovered) [best, bestCovered] = [candidate, covered]
+  }
+  return best
+}
+
 /** A line a character said aloud or posted: the text anyone may read. */
 export interface SpokenLine {
   id: string
