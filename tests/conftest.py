@@ -37,7 +37,11 @@ def stack_config(
         # An admin for the tests that need one (simulation control); its password is generated.
         admin_username="stackadmin",
         # Tests speak for many clients from one machine: each names its own address in X-Forwarded-For.
-        extra_env={"gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]', **_web_dist_override()}},
+        extra_env={
+            "gateway": {"AIC_TRUSTED_PROXIES": '["127.0.0.1"]', **_web_dist_override()},
+            # Link previews of pages the tests serve themselves, on loopback (refused outside tests).
+            "social": {"AIC_LINK_PREVIEW_ALLOW_LOOPBACK": "true"},
+        },
     )
     return dataclasses.replace(config, **changes)
 
