@@ -169,6 +169,14 @@ def test_avatar_upload_follower_list_and_image_viewer(
     expect(count).to_have_text("1 / 2")
     close.click()
     expect(close).to_be_hidden()
+
+    # --- and the picture can be removed again: the coloured initial is back
+    page.goto(f"/users/{me.username}")
+    page.locator('[data-test="edit-profile"]').click()
+    page.locator('[data-test="remove-photo"]').click()
+    expect(page.locator(".profile__head .user-avatar")).to_have_attribute("data-test", "avatar-initial")
+    profile = api.client.get(f"/api/users/{me.username}").json()
+    assert profile["avatar_url"] is None
     assert tabs.page_errors == []
 
 
