@@ -2,6 +2,7 @@ import { createPinia, setActivePinia } from 'pinia'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { tokens } from '@/api/tokens'
 import type { Author, Message } from '@/api/types'
+import CommentItem from '@/components/CommentItem.vue'
 import ComposerBar from '@/components/ComposerBar.vue'
 import EmojiPicker from '@/components/extras/EmojiPicker.vue'
 import LinkPreview from '@/components/extras/LinkPreview.vue'
@@ -336,5 +337,30 @@ describe('images in direct messages', () => {
     setLocale('zh-CN')
     await settle()
     expect(wrapper.get('[data-test="preview"]').text()).toBe('[图片]')
+  })
+})
+
+describe('comments', () => {
+  beforeEach(() => {
+    setActivePinia(createPinia())
+    setLocale('en')
+  })
+
+  it('a comment’s mentions and links are clickable, its markup stays text', async () => {
+    const comment = {
+      id: '5',
+      post_id: '1',
+      author: BOB,
+      parent_id: null,
+      content: 'ask @lin_mei <i>now</i> https://example.org/x',
+      created_at: '2026-01-01T10:00:00Z',
+      replies: [],
+      reply_count: 0,
+    }
+    const { wrapper } = await mountWithApp(CommentItem, { comment, canDelete: () => false })
+    const text = wrapper.get('[data-test="comment-content"]')
+    expect(text.get('[data-test="mention"]').attributes('href')).toBe('/users/lin_mei')
+    expect(text.get('[data-test="text-link"]').attributes('href')).toBe('https://example.org/x')
+    expect(text.find('i').exists()).toBe(false)
   })
 })
