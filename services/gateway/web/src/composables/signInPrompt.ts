@@ -2,6 +2,7 @@
 // write (follow, like, comment, message, post, repost, bookmark) asks through here, so they all ask the
 // same way and all bring the person back where they were once signed in.
 import { showConfirmDialog } from 'vant'
+import { nextTick } from 'vue'
 import { useI18n } from 'vue-i18n'
 import { useRoute, useRouter, type LocationQuery, type RouteLocationRaw } from 'vue-router'
 import { useAuthStore } from '@/stores/auth'
@@ -21,6 +22,17 @@ export function safeNext(query: LocationQuery): string {
 /** The sign-in (or sign-up) page that comes back to `next` afterwards. */
 export function signInLocation(next: string, page: 'signin' | 'signup' = 'signin'): RouteLocationRaw {
   return { path: `/${page}`, query: next === '/' ? {} : { next } }
+}
+
+const PROMPT_TITLE_ID = 'sign-in-prompt-title'
+
+/** Vant's dialog has role="dialog" but no name (axe aria-dialog-name): it is named by its title. */
+function nameThePrompt(): void {
+  const dialog = document.querySelector('.sign-in-prompt')
+  const title = dialog?.querySelector('.van-dialog__header')
+  if (!dialog || !title) return
+  title.id = PROMPT_TITLE_ID
+  dialog.setAttribute('aria-labelledby', PROMPT_TITLE_ID)
 }
 
 export function useSignInPrompt() {
@@ -45,6 +57,7 @@ export function useSignInPrompt() {
     })
       .then(() => router.push(signInLocation(next)))
       .catch(() => undefined) // "Not now"
+    void nextTick(nameThePrompt)
     return false
   }
 
