@@ -1,6 +1,7 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { tokens } from '@/api/tokens'
+import AppTabbar from '@/components/AppTabbar.vue'
 import { setLocale } from '@/i18n'
 import { accessCheck } from '@/routeAccess'
 import { router } from '@/router'
@@ -117,5 +118,28 @@ describe('who may open which page', () => {
     expect(check('/operator', PERSON)).toEqual({ name: 'home' })
     expect(check('/operator', { isSignedIn: true, role: 'admin' })).toBe(true)
     expect(check('/operator', { isSignedIn: true, role: null })).toBe(true) // until /auth/me answers
+  })
+})
+
+describe('the phone tab bar', () => {
+  beforeEach(() => {
+    localStorage.clear()
+    setActivePinia(createPinia())
+    setLocale('en')
+    mockFetch([])
+  })
+
+  const labels = async () => {
+    const { wrapper } = await mountWithApp(AppTabbar)
+    return wrapper.findAll('.van-tabbar-item').map((item) => item.text().trim())
+  }
+
+  it('signed out: what can be read, and the way in', async () => {
+    expect(await labels()).toEqual(['Home', 'World', 'Sign in'])
+  })
+
+  it('signed in: the five places of an account', async () => {
+    tokens.save('access', 'refresh')
+    expect(await labels()).toEqual(['Home', 'World', 'Post', 'Messages', 'Me'])
   })
 })

@@ -28,6 +28,13 @@ export const TAB_ITEMS: readonly NavItem[] = [
   { to: '/me', icon: 'user-o', label: 'nav.me', badge: 'notifications' },
 ]
 
+/** The phone's tab bar, signed out: what can be read without an account, and the way in. */
+export const SIGNED_OUT_TAB_ITEMS: readonly NavItem[] = [
+  HOME,
+  WORLD,
+  { to: '/signin', icon: 'user-circle-o', label: 'auth.signIn' },
+]
+
 /** The desktop rail, signed in: Notifications has an entry of its own (and the count), Me does not repeat it. */
 export const RAIL_ITEMS: readonly NavItem[] = [
   HOME,
