@@ -60,11 +60,10 @@ export const useRepostsStore = defineStore('reposts', () => {
     return [...feeds, ...profiles, ...useSearchStore().results.posts.items, ...bookmarks.value.items, ...(open ? [open] : [])]
   }
 
-  /** A new repost of ours shows at once on top of the feeds that show our posts. */
+  /** A new repost of ours shows at once on top of every feed, as a new post of ours does. */
   function showOwn(repost: Post): void {
     const feed = useFeedStore()
-    feed.prepend('home', repost)
-    feed.prepend('latest', repost)
+    for (const kind of ['home', 'explore', 'latest'] as const) feed.prepend(kind, repost)
   }
 
   /** A plain repost of `original`, or its undoing when we have one; optimistic. */
