@@ -304,6 +304,15 @@ class LikeCommand(SocialCommand):
 
 
 @register
+class RepostCommand(SocialCommand):
+    """A repost of ``post_id``'s original; ``content`` is the quote ("" for a plain repost)."""
+
+    message_type = "social.command.repost"
+    post_id: str
+    content: str = ""
+
+
+@register
 class FollowCommand(SocialCommand):
     message_type = "social.command.follow"
     followee_id: str

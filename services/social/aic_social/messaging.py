@@ -20,6 +20,7 @@ from aic_common.messages import (
     FileUploaded,
     FollowCommand,
     LikeCommand,
+    RepostCommand,
     SendMessageCommand,
     SocialCommand,
     UnfollowCommand,
@@ -108,6 +109,12 @@ def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, So
         if not service.like(session, actor, parse_id(command.post_id)):
             raise Conflict("The post is liked already", code="already_liked")
 
+    def repost(session: Session, command: SocialCommand, actor: Actor) -> None:
+        assert isinstance(command, RepostCommand)
+        _, _, created = service.repost(session, actor, parse_id(command.post_id), command.content)
+        if not created:  # a plain repost there already: answered, as a like twice is
+            raise Conflict("The post is reposted already", code="already_reposted")
+
     def follow(session: Session, command: SocialCommand, actor: Actor) -> None:
         assert isinstance(command, FollowCommand)
         followee = session.get(Profile, command.followee_id)
@@ -135,6 +142,7 @@ def _command_handlers(service: SocialService) -> dict[str, Callable[[Session, So
         CreatePostCommand.message_type: create_post,
         CreateCommentCommand.message_type: comment,
         LikeCommand.message_type: like,
+        RepostCommand.message_type: repost,
         FollowCommand.message_type: follow,
         UnfollowCommand.message_type: unfollow,
         SendMessageCommand.message_type: send_message,
@@ -147,6 +155,7 @@ COMMAND_TYPES: dict[str, type[SocialCommand]] = {
         CreatePostCommand,
         CreateCommentCommand,
         LikeCommand,
+        RepostCommand,
         FollowCommand,
         UnfollowCommand,
         SendMessageCommand,

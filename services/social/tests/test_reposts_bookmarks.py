@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from aic_common.messages import RepostCommand, make_envelope
 from aic_common.testing import wait_for
 from aic_social.models import Post, Profile
 
@@ -205,3 +206,32 @@ async def test_bookmarks_are_private_idempotent_paged_and_drop_deleted_posts(soc
     assert deleted.status_code == 404
     bad = await social.client.get("/api/bookmarks", params={"cursor": "bm90IGEgY3Vyc29y"}, headers=me.headers)
     assert bad.status_code == 422
+
+
+async def test_ai_characters_repost_by_command_and_a_second_plain_repost_is_answered(
+    social: SocialEnv,
+) -> None:
+    ai, person = await social.user(is_ai=True), await social.user()
+    original = await post(social, person, "the night market opens at eight")
+    plain = RepostCommand(actor_id=ai.id, post_id=original["id"])
+    quote = RepostCommand(actor_id=ai.id, post_id=original["id"], content="See you there!")
+    for data in (plain, quote):
+        await social.bus.publish(make_envelope(data, "simulator"))
+    reposted = await wait_for(
+        lambda: len(social.of_type("post.reposted")) >= 2 and social.of_type("post.reposted")
+    )
+    assert sorted(e.data["content"] for e in reposted) == ["", "See you there!"]
+    assert all(e.data["author_is_ai"] and e.data["original_post_id"] == original["id"] for e in reposted)
+
+    again = make_envelope(plain, "simulator")
+    by_a_person = make_envelope(RepostCommand(actor_id=person.id, post_id=original["id"]), "simulator")
+    for envelope in (again, by_a_person):
+        await social.bus.publish(envelope)
+    rejected = await wait_for(
+        lambda: (
+            len(social.of_type("social.command.rejected")) >= 2 and social.of_type("social.command.rejected")
+        )
+    )
+    codes = {e.data["command_id"]: e.data["code"] for e in rejected}
+    assert codes == {str(again.id): "already_reposted", str(by_a_person.id): "not_an_ai_account"}
+    assert (await shown(social, original["id"]))["repost_count"] == 2
