@@ -541,6 +541,19 @@ def test_from_outside_only_the_gateway_is_reachable_and_only_through_the_ingress
                 assert network.allows(prometheus, destination, port) == is_server, host
 
 
+def test_only_social_reaches_public_web_pages_for_link_previews(overlay: Manifests) -> None:
+    network = Network(overlay)
+    social = network.pods_of("social")
+    public = Endpoint("a-web-site", address="198.51.100.23")
+    public_v6 = Endpoint("a-web-site-v6", address="2001:db8::23")
+    for port in (80, 443):
+        assert network.allows(social, public, port) and network.allows(social, public_v6, port)
+        for private in ("10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "127.0.0.1", "fd00::1"):
+            assert not network.allows(social, Endpoint("inside", address=private), port), private
+        assert not network.allows(network.pods_of(GATEWAY), public, port)
+    assert not network.allows(social, public, 22)
+
+
 def test_the_stores_reach_out_to_nothing(overlays: dict[str, Manifests]) -> None:
     dev = overlays["dev"]
     network = Network(dev)
