@@ -204,9 +204,12 @@ class LinkPreviewer:
     def _get(self, client: httpx.Client, hop: Hop, deadline: float) -> tuple[str | None, bytes, str | None]:
         """(the redirect's Location, b"", None) or (None, the body's first bytes, its charset)."""
         parts = urlsplit(hop.url)
-        target = httpx.URL(scheme=hop.scheme, host=hop.address, port=hop.port, path=parts.path or "/")
-        if parts.query:
-            target = target.copy_with(query=parts.query.encode("ascii", "replace"))
+        try:
+            target = httpx.URL(scheme=hop.scheme, host=hop.address, port=hop.port, path=parts.path or "/")
+            if parts.query:
+                target = target.copy_with(query=parts.query.encode("ascii", "replace"))
+        except httpx.InvalidURL:  # control characters in the path, and the like
+            raise PreviewRefused("bad_url") from None
         host_header = hop.host if hop.port == DEFAULT_PORTS[hop.scheme] else f"{hop.host}:{hop.port}"
         if ":" in hop.host:  # an IPv6 literal
             host_header = f"[{hop.host}]" + ("" if hop.port == DEFAULT_PORTS[hop.scheme] else f":{hop.port}")
@@ -240,7 +243,7 @@ class LinkPreviewer:
                 return None, self._read(response, deadline), response.charset_encoding
         except httpx.TimeoutException:
             raise PreviewRefused("timeout") from None
-        except httpx.HTTPError as error:
+        except (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL) as error:
             raise PreviewRefused(f"http_error:{type(error).__name__}") from None
 
     def _read(self, response: httpx.Response, deadline: float) -> bytes:

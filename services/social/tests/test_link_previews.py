@@ -227,6 +227,7 @@ def test_the_real_server_on_loopback_is_refused_without_a_request(server: Server
         ("http://preview.test:99999/page", "bad_url"),
         ("http://nowhere.test/page", "unresolved"),
         ("http://private.test/page", "address_private"),
+        ("http://preview.test/page\x00", "bad_url"),
         ("http://" + "a" * 2100 + ".test/", "url_too_long"),
     ],
 )
