@@ -22,10 +22,12 @@ from .tabs import PHONE, Tabs, artifacts_dir
 pytestmark = pytest.mark.e2e
 
 WIDE: ViewportSize = {"width": 1440, "height": 900}
-# Fonts loaded and every image shown (lazy ones further down the page may wait for a scroll).
+# Fonts loaded, every image shown (lazy ones further down the page may wait for a scroll) and no
+# transition under way (a dialog fading in would be measured half transparent).
 PAGE_SETTLED = (
     "() => document.fonts.status === 'loaded'"
     " && [...document.images].every((img) => img.complete || img.loading === 'lazy')"
+    " && !document.querySelector('[class*=-enter-active], [class*=-leave-active]')"
 )
 # The relative luminance (WCAG) of the body's computed background: 0 is black, 1 white.
 BODY_LUMINANCE = """() => {
