@@ -137,6 +137,16 @@ describe('speech bubbles', () => {
     // A character just above: below instead.
     const neighbour = { x: 180, y: 130, width: 44, height: 44 }
     expect(placeBubble({ x: 200, y: 200 }, box, 18, [neighbour], area).side).toBe('below')
+    // Near the right edge, the side free of others (right, pushed back left) would hide its own speaker.
+    const speaker = { x: 366, y: 186, width: 28, height: 28 }
+    const others = [
+      { x: 300, y: 150, width: 10, height: 10 }, // above
+      { x: 300, y: 230, width: 10, height: 10 }, // below
+      { x: 200, y: 190, width: 10, height: 10 }, // left
+    ]
+    const squeezed = placeBubble({ x: 380, y: 200 }, { width: 176, height: 42 }, 18, others, area, speaker)
+    expect(squeezed.side).toBe('above')
+    expect(placeBubble({ x: 380, y: 200 }, { width: 176, height: 42 }, 18, others, area).side).toBe('right')
     // At the top edge of the map, kept within it.
     expect(placeBubble({ x: 20, y: 10 }, box, 18, [], area).rect).toMatchObject({ x: 2, y: 2 })
   })

@@ -259,7 +259,7 @@ export type BubbleSide = 'above' | 'below' | 'right' | 'left'
 /**
  * Where a bubble goes beside its speaker's marker (centre `at`, `gap` from it): above, else below, right
  * or left, the first side that covers nothing of `obstacles` and stays within `area`; else the side that
- * covers least.
+ * covers least, and never its own speaker (`speaker`, its visible dot) when another side does not.
  */
 export function placeBubble(
   at: Point,
@@ -267,6 +267,7 @@ export function placeBubble(
   gap: number,
   obstacles: Rect[],
   area: Rect,
+  speaker?: Rect,
 ): { side: BubbleSide; rect: Rect } {
   const { width, height } = box
   const candidates: Array<{ side: BubbleSide; rect: Rect }> = [
@@ -278,7 +279,8 @@ export function placeBubble(
   let best = candidates[0]!
   let bestCovered = Infinity
   for (const candidate of candidates) {
-    const covered = obstacles.filter((other) => overlaps(candidate.rect, other)).length
+    const hidesSpeaker = speaker !== undefined && overlaps(candidate.rect, speaker)
+    const covered = obstacles.filter((other) => overlaps(candidate.rect, other)).length + (hidesSpeaker ? 100 : 0)
     if (covered === 0) return candidate
     if (covered < bestCovered) [best, bestCovered] = [candidate, covered]
   }
