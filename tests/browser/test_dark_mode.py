@@ -1,9 +1,9 @@
 """Dark mode follows the system setting: with the browser asking for a dark colour scheme, at 390×844 in
-Chinese and 1440×900 in English, the main pages (the landing page signed out, the home feed, a post with
-its image viewer and a confirm dialog, compose, search, a profile, messages, a chat, notifications, the
-World, Me and the console as admin) have a dark page
-background, and axe-core finds no serious or critical violation there, colour contrast included. The
-same page asked for light is light again: the theme is the system's choice, not a fixed one."""
+Chinese and 1440×900 in English, the main pages (signed out the landing page and sign-in; the home feed,
+a post with its image viewer and a confirm dialog, compose, search, a profile, messages, a chat,
+notifications, the World, Me, and the console as admin) have a dark page background, and axe-core
+finds no serious or critical violation there, colour contrast included. The landing page asked for
+light is light again: the theme is the system's choice, not a fixed one."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ def test_the_main_pages_are_dark_and_readable_when_the_system_asks_for_dark(
     page.emulate_media(color_scheme="dark")
 
     page.goto("/signin")
+    check(page, "sign in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
     tabs.sign_in(page, scene.person)
     check(page, "home feed", page.get_by_text(scene.post["content"]))
     page.goto(f"/posts/{scene.post['id']}")
