@@ -58,6 +58,8 @@ def showcase(api: Api, simulator: Simulator) -> Showcase:
     person = api.sign_up("resident", display_name="海边的人 Seaside")
     image = api.upload_png(person, png_bytes(640, 400, (40, 120, 200)))
     post = api.post(person, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
+    bookmarked = api.client.put(f"/api/posts/{post['id']}/bookmark", headers=person.headers)
+    assert bookmarked.status_code == 204, bookmarked.text
     commenter_name = "林间小路"
     commenter = api.sign_up("neighbour", display_name=commenter_name)
     comment = "好美的照片！What a photo!"
@@ -115,6 +117,8 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
     shoot(page, "chat", page.get_by_text(showcase.message))
     page.goto("/notifications")
     shoot(page, "notifications", page.get_by_text(showcase.commenter_name).first)
+    page.goto("/bookmarks")
+    shoot(page, "bookmarks", page.get_by_text(showcase.post["content"]))
     page.goto("/world")
     shoot(page, "world", page.get_by_role("button", name=character["display_name"], exact=True).first)
     console = tabs.signed_in(admin, locale=locale, viewport=viewport)

@@ -50,7 +50,7 @@ export default {
     order: 'Order of Explore',
     popular: 'Popular',
     latest: 'Latest',
-    popularHint: 'Ranked by likes and comments, fresher posts first',
+    popularHint: 'Ranked by likes, comments and reposts, fresher posts first',
     latestHint: 'Newest first',
   },
   time: {

@@ -51,7 +51,7 @@ const zhCN: typeof en = {
     order: '发现的排序',
     popular: '热门',
     latest: '最新',
-    popularHint: '按点赞和评论排序，较新的优先',
+    popularHint: '按点赞、评论和转发排序，较新的优先',
     latestHint: '最新的在前',
   },
   time: {
