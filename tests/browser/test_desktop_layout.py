@@ -145,6 +145,40 @@ def test_on_a_desktop_a_rail_and_a_right_column_and_nothing_covered(tabs: Tabs, 
     expect(sheet).to_be_hidden()
 
 
+def test_a_small_choice_is_a_dialog_in_the_middle_on_a_desktop_and_a_sheet_on_a_phone(
+    tabs: Tabs, api: Api, town: dict[str, Any]
+) -> None:
+    reader = api.sign_up("deskreader")
+    page = tabs.signed_in(reader, viewport=WIDE)
+    page.goto(f"/posts/{town['post']['id']}")
+    page.get_by_role("button", name="Report", exact=True).click()
+    choices = page.locator(".van-action-sheet")
+    expect(choices.get_by_text("Why are you reporting this post?")).to_be_visible()
+    # Centred once its opening transition is over, and no wider than a dialog.
+    page.wait_for_function(
+        "() => { const r = document.querySelector('.van-action-sheet').getBoundingClientRect();"
+        " return Math.abs(r.left + r.width / 2 - innerWidth / 2) < 1"
+        " && Math.abs(r.top + r.height / 2 - innerHeight / 2) < 1 }"
+    )
+    box = choices.bounding_box()
+    assert box and box["width"] <= 420, box
+    assert_axe_clean(page, "the report choices at 1440x900")
+
+    # On a phone the same choices are a sheet at the bottom, as before.
+    phone = tabs.signed_in(reader, locale="zh-CN", viewport=PHONE)
+    phone.goto(f"/posts/{town['post']['id']}")
+    phone.get_by_role("button", name="举报", exact=True).click()
+    sheet = phone.locator(".van-action-sheet")
+    expect(sheet).to_be_visible()
+    phone.wait_for_function(
+        "() => Math.abs(document.querySelector('.van-action-sheet').getBoundingClientRect().bottom"
+        " - innerHeight) < 1"
+    )
+    sheet_box = sheet.bounding_box()
+    assert sheet_box and abs(sheet_box["width"] - PHONE["width"]) < 1, sheet_box
+    assert_axe_clean(phone, "the report choices at 390x844")
+
+
 def test_signed_out_the_rail_offers_the_way_in(tabs: Tabs) -> None:
     page = tabs.open(viewport=WIDE)
     page.goto("/signin")

@@ -261,6 +261,18 @@ describe('the layout', () => {
 
 describe('the right column', () => {
   it('shows the simulated clock, the latest activity, whom to follow and the events to come', async () => {
+    const { calls } = mockFetch([
+      ...simRoutes(),
+      {
+        method: 'POST',
+        path: '/api/auth/login',
+        reply: () => ({ status: 200, body: { access_token: 'a', refresh_token: 'r', token_type: 'bearer', expires_in: 900 } }),
+      },
+      {
+        path: '/api/auth/me',
+        reply: () => ({ status: 200, body: { id: 'u1', username: 'alice', display_name: 'Alice', role: 'user', is_ai: false } }),
+      },
+    ])
     const { wrapper } = await mountWithApp(RightColumn)
     await settle()
     expect(wrapper.get('[data-test="right-column-clock"]').attributes('datetime')).toBe('2026-06-01T08:30:00')
@@ -284,6 +296,14 @@ describe('the right column', () => {
       '/users/ai_mo',
       '/users/ai_qiu',
     ])
+
+    // Signing in asks for the list again (it depends on who asks), the column still on screen.
+    const asked = () => calls.filter((call) => call.url.startsWith('/api/users/suggestions')).length
+    expect(asked()).toBe(1)
+    await useAuthStore().login('alice', 'secret')
+    await settle()
+    expect(asked()).toBe(2)
+    expect(wrapper.findAll('[data-test="suggested-account"]')).toHaveLength(3)
   })
 })
 
