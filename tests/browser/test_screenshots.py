@@ -101,6 +101,17 @@ def test_screenshots_of_the_main_pages_whose_controls_all_have_names(
         violations[name] = axe_violations(page)
 
     page = tabs.open(locale=locale, viewport=viewport)
+    page.goto("/")  # signed out: the landing page, the town and its characters
+    expect(page.locator("[data-test=suggested-account]").first).to_be_visible()
+    # The posts at its foot load as the reader scrolls there; the whole-page picture wants all their
+    # pictures, which load only near the screen (loading=lazy) unless asked for now.
+    page.locator("[data-test=landing-posts]").scroll_into_view_if_needed()
+    expect(page.locator("[data-test=landing-posts] [data-test=content]").first).to_be_visible()
+    page.evaluate(
+        "() => document.querySelectorAll('img[loading=lazy]').forEach((img) => (img.loading = 'eager'))"
+    )
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shoot(page, "landing", page.locator("[data-test=landing-town] svg").first)
     page.goto("/signin")
     shoot(page, "sign-in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
     tabs.sign_in(page, showcase.person)
