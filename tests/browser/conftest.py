@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -70,7 +71,7 @@ def browser(chromium_executable: str) -> Iterator[Browser]:
 
 @pytest.fixture(scope="session")
 def web_dist() -> Path:
-    """The built web UI: where the stack's gateway serves it from (AIC_WEB_DIST_DIR, as the gateway reads it)."""
+    """The built web UI, where the gateway serves it from (AIC_WEB_DIST_DIR, as the gateway reads it)."""
     dist = os.environ.get("AIC_WEB_DIST_DIR") or GatewaySettings.model_fields["web_dist_dir"].default
     index = Path(dist) / "index.html"
     if not index.is_file():
@@ -111,6 +112,14 @@ def admin(api: Api, stack: Stack) -> Account:
 @pytest.fixture(scope="package")
 def simulator(api: Api, admin: Account) -> Simulator:
     return Simulator(api, admin)
+
+
+@pytest.fixture
+def a_post_in_town(api: Api) -> dict[str, Any]:
+    """At least one post exists, whatever ran before: for tests of what a first visit shows."""
+    author = api.sign_up("author")
+    api.until_known_to_social(author.username)
+    return api.post(author, "A post for the first visit to find")
 
 
 @pytest.fixture
