@@ -58,7 +58,7 @@ describe('explore orders', () => {
     const choices = wrapper.findAll('input[name="explore-order"]')
     expect(choices.map((input) => input.element.closest('label')!.textContent!.trim())).toEqual(['Popular', 'Latest'])
     expect((choices[0]!.element as HTMLInputElement).checked).toBe(true)
-    expect(wrapper.get('[data-test="explore-order-hint"]').text()).toBe('Ranked by likes and comments, fresher posts first')
+    expect(wrapper.get('[data-test="explore-order-hint"]').text()).toBe('Ranked by likes, comments and reposts, fresher posts first')
 
     await choices[1]!.setValue(true)
     await settle()
