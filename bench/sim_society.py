@@ -332,7 +332,8 @@ def summary(name: str, run: dict[str, Any]) -> str:
         f"{name}: {report['decisions']} decisions in {run['seconds']:.0f} s of wall time "
         f"(decided by {status.get('decisions_by_tier')}); {messages['count']} AI-to-AI messages"
         + (f", busiest pair {pair['a']} & {pair['b']} {pair['messages']}" if pair else "")
-        + f"; {report['texts']['all']['count']} texts; questions {questions['count']} asked, "
+        + f"; {report['texts']['all']['count']} texts"
+        + f"; {report['decisions_by_kind'].get('repost', 0)} reposts; questions {questions['count']} asked, "
         f"{questions['answered']} answered ({questions['answered_within_30s']} within 30 s), "
         f"{questions['on_topic']} on topic; {report['contradictions']['count']} contradictions"
         + "".join(f" — e.g. {c['content']!r}: {c['why']}" for c in report["contradictions"]["examples"][:1])

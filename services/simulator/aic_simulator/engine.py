@@ -40,6 +40,7 @@ from aic_common.messages import (
     CreatePostCommand,
     FollowCommand,
     LikeCommand,
+    RepostCommand,
     SendMessageCommand,
     SimActionFinished,
     SimActionStarted,
@@ -104,6 +105,7 @@ log = logging.getLogger(__name__)
 DURATION_MINUTES: dict[ActionKind, int] = {
     ActionKind.browse: 15,
     ActionKind.post: 10,
+    ActionKind.repost: 3,
     ActionKind.comment: 5,
     ActionKind.like: 2,
     ActionKind.follow: 2,
@@ -126,6 +128,8 @@ NEWS_KINDS = ("hazard", "announcement")  # events people pass on, rather than go
 CONVERSING = frozenset(
     {ActionKind.talk, ActionKind.say, ActionKind.goodbye, ActionKind.reply, ActionKind.message}
 )
+# Posts a character passes on in a simulated day, at most: a repost is a rare, chosen thing.
+REPOSTS_PER_DAY = 2
 # The tier name of the LLM policy (LlmPolicy.name); its latency is reported apart from the rules'.
 LLM_TIER = "llm"
 
@@ -189,6 +193,8 @@ class Engine:
         self._talked_with: dict[str, list[str]] = {}
         self._posted_about: set[tuple[str, int]] = set()  # (agent, event) it has posted about
         self._known_news: dict[str, set[int]] = {}  # hazards and announcements each agent knows of
+        self._reposted: dict[str, set[str]] = {}  # posts each agent has passed on
+        self._reposts_on: dict[str, tuple[date, int]] = {}  # each agent's reposts on a simulated day
         self._news_day: date | None = None  # the simulated day the two above were last pruned
         self._public_names: list[str] | None = None  # characters' and places' names, for the privacy guard
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
@@ -412,6 +418,9 @@ class Engine:
         self._news_day = today
         current = {e.id for e in self.world.events if e.ends_at > self.world.sim_time}
         self._posted_about = {(a, e) for a, e in self._posted_about if e in current}
+        in_feed = {entry.post_id for entry in self.world.feed}  # a post gone from the feed is not offered
+        for done in self._reposted.values():
+            done &= in_feed
         for agent_id, known in list(self._known_news.items()):
             known &= current
             if not known:
@@ -704,6 +713,8 @@ class Engine:
                 options.append(
                     Option(ActionKind.comment, item.post_id, f"comment on {item.author_name}'s post")
                 )
+            if worth := self._worth_reposting(agent, feed, events):
+                options.append(Option(ActionKind.repost, worth.post_id, f"repost {worth.author_name}'s post"))
             for item in others:
                 if (agent.user_id, item.author_id) not in world.follows:
                     options.append(Option(ActionKind.follow, item.author_id, f"follow {item.author_name}"))
@@ -763,6 +774,42 @@ class Engine:
                     Option(ActionKind.move, location_id, f"go to {world.locations[location_id].name_en}")
                 )
         return options
+
+    def _worth_reposting(
+        self, agent: AgentState, feed: list[FeedItem], events: list[EventInfo]
+    ) -> FeedItem | None:
+        """A post it would pass on: by someone it follows or likes, about what it cares about, its place or
+        an event on here; never its own nor one it passed on already, and at most REPOSTS_PER_DAY a day.
+        Only the public feed it reads is looked at, so nothing that reached it in private is passed on."""
+        if self._reposts_today(agent) >= REPOSTS_PER_DAY:
+            return None
+        world = self.world
+        done = self._reposted.get(agent.id, set())
+        location = world.locations[agent.location_id]
+        cares = terms_of(
+            " ".join(
+                [
+                    *map(str, agent.persona.get("interests", []) + agent.persona.get("topics", [])),
+                    location.name,
+                    location.name_en,
+                    *(e.title for e in events),
+                ]
+            )
+        )
+        for item in feed:
+            if item.is_mine or item.post_id in done or not item.content.strip():
+                continue
+            relation = agent.relations.get(item.author_id)
+            liked = (agent.user_id, item.author_id) in world.follows or (
+                relation is not None and relation.affinity >= 0.3
+            )
+            if liked and terms_of(item.content) & cares:
+                return item
+        return None
+
+    def _reposts_today(self, agent: AgentState) -> int:
+        day, count = self._reposts_on.get(agent.id, (None, 0))
+        return count if day == self.world.sim_time.date() else 0
 
     def _can_go(self, location_id: str) -> bool:
         location = self.world.locations[location_id]
@@ -926,7 +973,7 @@ class Engine:
         """Who will read the decision's text: PUBLIC, a private conversation, or None (no text)."""
         if not (decision.content or "").strip():
             return None
-        if decision.action in (ActionKind.post, ActionKind.comment):
+        if decision.action in (ActionKind.post, ActionKind.repost, ActionKind.comment):
             return PUBLIC
         if (
             decision.action in (ActionKind.reply, ActionKind.goodbye)
@@ -1031,6 +1078,22 @@ class Engine:
                 for event in [*world.active_events(agent.location_id), *self._news(agent)]:
                     self._posted_about.add((agent.id, event.id))
                 return text
+            case ActionKind.repost:
+                # The quote may be empty: a plain repost.
+                changes.send(
+                    RepostCommand(actor_id=agent.user_id or "", post_id=target or "", content=text),
+                    correlation,
+                )
+                self._reposted.setdefault(agent.id, set()).add(target or "")
+                self._reposts_on[agent.id] = (now.date(), self._reposts_today(agent) + 1)
+                post = next((f for f in perception.feed if f.post_id == target), None)
+                if post is not None:
+                    self._befriend(agent, post.author_id, 0.02)
+                    said = (
+                        f"我转发了{post.author_name}的动态" if zh else f"I reposted {post.author_name}'s post"
+                    )
+                    self._memory(agent, changes, "observation", said + (f":{text}" if text else ""))
+                return text  # the quote, public like a post ("" for a plain repost)
             case ActionKind.comment:
                 stimulus = next(
                     (s for s in agent.stimuli if s.post_id == target and s.kind in ("comment", "mention")),

@@ -63,6 +63,8 @@ TEXT_ACTIONS = frozenset(
         ActionKind.goodbye,
     }
 )
+# Actions that may carry text or none: a repost's quote (none is a plain repost).
+OPTIONAL_TEXT_ACTIONS = frozenset({ActionKind.repost})
 MAX_CONTENT_CHARS = 2000
 MAX_REASON_CHARS = 500
 # Answers thrown away and asked again within one decision (cut off, or blank as DeepSeek's JSON mode
@@ -893,11 +895,13 @@ def decision_from(perception: Perception, raw: dict[str, Any]) -> Decision:
     the content its option needs. Content is kept only where the option takes it."""
     option = chosen_option(perception, raw)
     content = _text(raw.get("content"))
-    if option.action in TEXT_ACTIONS:
-        if content is None or not content.strip():
+    if option.action in TEXT_ACTIONS | OPTIONAL_TEXT_ACTIONS:
+        if option.action in TEXT_ACTIONS and (content is None or not content.strip()):
             raise LlmError(f"invalid output: action {option.action.value!r} without content")
-        if len(content) > MAX_CONTENT_CHARS:
+        if content is not None and len(content) > MAX_CONTENT_CHARS:
             raise LlmError(f"invalid output: content longer than {MAX_CONTENT_CHARS} characters")
+        if content is not None and not content.strip():
+            content = None
     else:
         content = None
     reason = (_text(raw.get("reason")) or "")[:MAX_REASON_CHARS]
@@ -1197,9 +1201,19 @@ def user_prompt(
     # One option per line as "oN. {json} — label": the answer names it by its id, the JSON says what it is.
     lines.append(f"\n{t('What you can do now', '你现在可以做的事')}:")
     writes = t(" (write content)", "（写 content）")
+    quotes = t(
+        " (content: a short quote of yours to go with it, or null for a plain repost)",
+        "（content 写一句你自己的转发语，也可以为 null，直接转发）",
+    )
     for option_id, option in option_ids(p).items():
         choice = json.dumps({"action": option.action.value, "target": option.target}, ensure_ascii=False)
-        takes = writes if option.action in TEXT_ACTIONS else ""
+        takes = (
+            writes
+            if option.action in TEXT_ACTIONS
+            else quotes
+            if option.action in OPTIONAL_TEXT_ACTIONS
+            else ""
+        )
         lines.append(f"{option_id}. {choice} — {option_label(option)}{takes}")
     lines.append(
         t(

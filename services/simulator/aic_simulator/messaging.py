@@ -22,6 +22,7 @@ from aic_common.messages import (
     PostCreated,
     PostDeleted,
     PostLiked,
+    PostReposted,
     SimCommand,
     SimControl,
     UserFollowed,
@@ -336,6 +337,8 @@ def perception_handlers(
     return {
         CommandRejected.message_type: result_only,
         PostLiked.message_type: liked,
+        # A character's repost: heard for its result only (a repost is not in the characters' feed).
+        PostReposted.message_type: result_only,
         UserRegistered.message_type: registered,
         UserUpdated.message_type: updated,
         PostCreated.message_type: post_created,
@@ -417,6 +420,7 @@ def register_consumers(bus: Bus, session_factory: sessionmaker[Session], simulat
             "comment.created",
             "message.sent",
             "post.liked",
+            "post.reposted",
             "user.followed",
             "user.unfollowed",
             # Heard only for the result of the character's action it answers.

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 class ActionKind(StrEnum):
     browse = "browse"  # read the feed, maybe like or comment on some of it
     post = "post"
+    repost = "repost"  # pass a post it read on, with a quote or none (target: the post)
     comment = "comment"
     like = "like"
     follow = "follow"

@@ -43,11 +43,11 @@ from aic_simulator.writer import language_of, mask, subject_of
 
 DEFAULT_WINDOW = timedelta(hours=24)
 ACTION_KINDS = (
-    "browse", "post", "comment", "like", "follow", "unfollow", "search", "message", "reply", "goodbye",
-    "talk", "say", "move", "pick_up", "use_item", "attend_event", "work", "rest", "sleep",
+    "browse", "post", "repost", "comment", "like", "follow", "unfollow", "search", "message", "reply",
+    "goodbye", "talk", "say", "move", "pick_up", "use_item", "attend_event", "work", "rest", "sleep",
 )  # fmt: skip
-TEXT_ACTIONS = ("post", "comment", "message", "reply", "goodbye", "talk", "say")
-PUBLIC_ACTIONS = ("post", "comment")
+TEXT_ACTIONS = ("post", "repost", "comment", "message", "reply", "goodbye", "talk", "say")
+PUBLIC_ACTIONS = ("post", "repost", "comment")  # a repost's text is its quote
 DM_ACTIONS = ("message", "reply", "goodbye")
 ANSWER_ACTIONS = ("reply", "goodbye")
 ANSWER_WITHIN = timedelta(seconds=30)

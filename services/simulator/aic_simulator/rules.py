@@ -23,6 +23,7 @@ from aic_simulator.writer import (
     compose_opening,
     compose_post,
     compose_reply,
+    compose_repost,
     topic_for,
 )
 
@@ -57,6 +58,7 @@ class Why(StrEnum):
     talk = "talk to someone here"
     wander = "go somewhere else"
     like = "like a post"
+    repost = "pass on a post I like"
     comment = "comment on a post"
     follow = "follow someone interesting"
     unfollow = "not my kind of posts"
@@ -193,6 +195,8 @@ def _base_weight(option: Option, p: Perception) -> tuple[float, str]:
             return (0.8 if option.label != "home" else 0.3), Why.wander
         case ActionKind.like:
             return 0.8, Why.like
+        case ActionKind.repost:  # offered only for a post that fits, a couple of times a day
+            return 0.6, Why.repost
         case ActionKind.comment:
             return 0.7 * social, Why.comment
         case ActionKind.follow:
@@ -228,6 +232,9 @@ def write_content(p: Perception, option: Option, rng: random.Random) -> str | No
             # Answering what someone said under its post (or where it was mentioned): to them, about that.
             commenter, said = p.answering.get(option.target or "", (option.label.split(":", 1)[-1], ""))
             return compose_comment(ctx, commenter, said, rng)
+        case ActionKind.repost:
+            post = next((f for f in p.feed if f.post_id == option.target), None)
+            return compose_repost(ctx, post.author_name if post else "", post.content if post else "", rng)
         case ActionKind.comment:
             post = next((f for f in p.feed if f.post_id == option.target), None)
             return compose_comment(ctx, post.author_name if post else "", post.content if post else "", rng)

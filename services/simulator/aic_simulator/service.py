@@ -66,6 +66,7 @@ TARGET_KINDS = {
     "follow": TargetKind.person,
     "unfollow": TargetKind.person,
     "like": TargetKind.post,
+    "repost": TargetKind.post,
     "comment": TargetKind.post,
     "attend_event": TargetKind.event,
     "pick_up": TargetKind.item,

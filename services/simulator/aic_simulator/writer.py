@@ -41,6 +41,7 @@ __all__ = [
     "compose_opening",
     "compose_post",
     "compose_reply",
+    "compose_repost",
     "is_question",
     "language_of",
     "mask",
@@ -101,6 +102,12 @@ def compose_post(ctx: WritingContext, rng: random.Random) -> str:
 def compose_comment(ctx: WritingContext, author: str, post_text: str, rng: random.Random) -> str:
     """A comment answering `post_text` by `author`: its subject, its question or its mood."""
     return _Composer(ctx, rng).comment(author, post_text)
+
+
+def compose_repost(ctx: WritingContext, author: str, post_text: str, rng: random.Random) -> str:
+    """The quote on a repost of `post_text` by `author`: why it is passed on, in a line; now and then
+    nothing ("" is a plain repost)."""
+    return _Composer(ctx, rng).repost(author, post_text)
 
 
 def compose_opening(
@@ -926,6 +933,35 @@ class _Composer:
         if self.chance(0.3):
             parts.insert(0, self.pick("com_interject"))
         return self.finish(parts, catch=0.2, asides=False)
+
+    def repost(self, author: str, post_text: str) -> str:
+        if self.chance(0.25):
+            return ""
+        facts = {"author": author}
+        if not post_text.strip() or not self._same_language(post_text):
+            return self.finish([self.pick("rp_plain", **facts)], catch=0.1, asides=False)
+        if _HAZARD_WORDS.search(post_text):  # a warning is passed on as one
+            return self.finish([self.pick("rp_hazard", **facts)], catch=0.0, emoji=False, asides=False)
+        subject = subject_of(post_text, self.lang)
+        if subject and not self._salient(subject):
+            subject = known_word(post_text, self.lang)
+        parts: list[str | None] = []
+        if subject and fits(subject, self.lang):
+            facts.update(subject=subject, the_subject=_with_article(subject, self.lang))
+            mine = self._domain_of(subject) in self.my_domains
+            note = self._domain_line(subject, "notes") if mine else None
+            if note and self.chance(0.5):
+                parts.append(self.pick("rp_related", note=note, **facts))
+            else:
+                parts.append(self.pick("rp_subject", **facts))
+        else:
+            parts.append(self.pick(self._tone_key("rp", post_text), "rp_plain", **facts))
+        if self.chance(0.3):
+            named = author in "".join(p for p in parts if p)
+            parts.append(
+                self.pick_from([f for f in self.g.pools["rp_tail"] if not named or "{author}" not in f])
+            )
+        return self.finish(parts, catch=0.15, asides=False)
 
     def _same_language(self, text: str) -> bool:
         """Whether the speaker can read `text`: its language, or no words at all (an emoji, a name)."""

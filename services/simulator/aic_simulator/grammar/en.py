@@ -1379,6 +1379,57 @@ POOLS: dict[str, list[str]] = {
         "Noted for later.",
         "Next time I see you at {place}, the first drink's on me.",
     ],
+    # The quote on a repost: why the character passes a post on, in a line.
+    "rp_subject": [
+        "{author} on {subject}: worth a read.",
+        "Anyone into {subject}? Read this.",
+        "{subject}! Sharing this one.",
+        "Good stuff on {subject} from {author}.",
+        "More people should see this {subject} post.",
+        "Been meaning to write about {subject}; {author} beat me to it.",
+        "For the {subject} fans out there.",
+        "Read this twice. {subject}, done right.",
+        "Bookmarking this one on {subject}, and passing it on.",
+    ],
+    "rp_related": [
+        "{author} gets {the_subject} right. {note}.",
+        "{subject} is my thing too. {note}.",
+        "Fellow {subject} people, read this. {note}.",
+    ],
+    "rp_pos": [
+        "Good news deserves a share.",
+        "{author}'s good mood, passed on.",
+        "This made my day; maybe yours too.",
+        "Sharing the joy.",
+    ],
+    "rp_neg": [
+        "Sharing so friends see it: someone check in on {author}?",
+        "Hang in there, {author}.",
+        "Hope things look up soon, {author}.",
+    ],
+    "rp_plain": [
+        "Passing this on.",
+        "Worth a read.",
+        "{author} says it better than I could.",
+        "Sharing this one from {author}.",
+        "Too good to keep to myself.",
+        "Couldn't not share this.",
+        "Have a look, everyone.",
+        "A little gem from {author}.",
+    ],
+    "rp_hazard": [
+        "Please read this and stay safe.",
+        "Passing this on: take care out there.",
+        "Heads up, everyone.",
+        "Sharing so more people see it. Be careful.",
+        "Stay indoors if you can.",
+    ],
+    "rp_tail": [
+        "Just saw this at {place}.",
+        "What do you all think?",
+        "Anyone else?",
+        "Had to share.",
+    ],
 }
 
 # A domain: keys point to it; label names it as a topic; notes, recs, asks, uses and posts as in zh.py.

@@ -1389,6 +1389,57 @@ POOLS: dict[str, list[str]] = {
         "已经记在小本本上了。",
         "下回在{place}碰到，请你喝一杯。",
     ],
+    # The quote on a repost: why the character passes a post on, in a line.
+    "rp_subject": [
+        "{author}这条写{subject}的，值得多几个人看到。",
+        "关于{subject}，{author}说得比我清楚，转了。",
+        "喜欢{subject}的朋友可以看看这条。",
+        "{subject}！转给同好们。",
+        "一直想聊{subject}，{author}先写出来了。",
+        "转发存档，{subject}的事以后用得上。",
+        "看到{subject}就忍不住转了。",
+        "{author}写的{subject}，我来回看了好几遍。",
+        "说到{subject}，这条必须转。",
+    ],
+    "rp_related": [
+        "{subject}我也熟，{note}。{author}这条值得一看。",
+        "转一下。{subject}的话，{note}。",
+        "同好看过来，{author}讲{subject}讲得很细。{note}。",
+    ],
+    "rp_pos": [
+        "{author}的好心情，分享给大家。",
+        "这么开心的事，转出来让大家也高兴一下。",
+        "好消息要多转转。",
+        "看完心情都变好了，转了。",
+    ],
+    "rp_neg": [
+        "转给认识{author}的朋友，有空关心一下。",
+        "{author}辛苦了，转一下，看看谁能帮上忙。",
+        "希望{author}早点好起来。",
+    ],
+    "rp_plain": [
+        "{author}的日常，转了。",
+        "转一下{author}这条。",
+        "这条挺好，转给大家。",
+        "{author}写得真好，忍不住转发。",
+        "值得一看。",
+        "推荐{author}这条。",
+        "大家有空看看{author}这条。",
+        "默默收藏，顺手转发。",
+    ],
+    "rp_hazard": [
+        "提醒一下大家，注意安全！",
+        "转发提醒：出门的朋友小心。",
+        "大家看看，{author}说的情况要注意。",
+        "扩散一下，大家留意。",
+        "都看看，能待在室内就别出门了。",
+    ],
+    "rp_tail": [
+        "刚在{place}刷到的。",
+        "你们怎么看？",
+        "有同感的举个手。",
+        "先转为敬。",
+    ],
 }
 
 # A domain: keys point to it (in a subject, a topic, an item name); label names it as a topic; notes are
