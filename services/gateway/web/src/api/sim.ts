@@ -190,6 +190,7 @@ export const RULE_REASONS = [
   'talk',
   'wander',
   'like',
+  'repost',
   'comment',
   'follow',
   'unfollow',
@@ -321,6 +322,7 @@ export interface SimStateChangedData {
 export const ACTION_KINDS = [
   'browse',
   'post',
+  'repost',
   'comment',
   'like',
   'follow',

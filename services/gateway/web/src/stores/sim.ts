@@ -43,6 +43,8 @@ export interface TickerEntry {
   text: string | null
   /** Whom or what the action concerned, when known (the log says, live events do not). */
   target: string | null
+  /** The target's name when the log gives it (a reposted post's author); live events do not. */
+  targetName?: string | null
 }
 
 export interface FollowOptions {
@@ -51,7 +53,7 @@ export interface FollowOptions {
 }
 
 // Kinds whose text is public (it lands on the feed), so the ticker may quote it.
-const QUOTED_ACTIONS = new Set(['post', 'comment'])
+const QUOTED_ACTIONS = new Set(['post', 'repost', 'comment'])
 // Lines said aloud: the action log carries their text, and the map shows it in a bubble.
 export const SPOKEN_ACTIONS = new Set(['talk', 'say', 'goodbye'])
 
@@ -67,6 +69,7 @@ function entryFromLog(action: ActionView): TickerEntry {
     locationId: action.location_id,
     text: quoted ? action.content : null,
     target: action.target,
+    targetName: action.target_name ?? null,
   }
 }
 

@@ -22,6 +22,7 @@ const APPLIED_EVENTS: Record<string, string> = {
   'post.created': 'posted',
   'comment.created': 'commented',
   'post.liked': 'liked',
+  'post.reposted': 'reposted',
   'user.followed': 'followed',
   'user.unfollowed': 'unfollowed',
   'message.sent': 'sent',
@@ -30,6 +31,8 @@ const APPLIED_EVENTS: Record<string, string> = {
 export const REFUSAL_CODES = [
   'not_found',
   'already_liked',
+  'already_reposted',
+  'original_deleted',
   'already_following',
   'not_following',
   'self_follow',

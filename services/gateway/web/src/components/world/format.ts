@@ -113,6 +113,12 @@ export function describeAction(entry: TickerEntry, directory: Directory, t: Tran
       return entry.text
         ? t(`world.ticker.${entry.action}`, { name, text: entry.text })
         : t(`world.ticker.${entry.action}NoText`, { name })
+    case 'repost': {
+      // "X reposted Y's post": the author is named when the log says who wrote it.
+      const author = entry.targetName
+      const key = `world.ticker.${author ? 'repost' : 'repostSomeone'}${entry.text ? '' : 'NoText'}`
+      return t(key, { name, author, text: entry.text })
+    }
     case 'move':
       return t('world.ticker.move', { name, place })
     case 'attend_event':
