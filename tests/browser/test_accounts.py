@@ -18,9 +18,10 @@ def test_a_new_person_signs_up_and_lands_on_the_feed(tabs: Tabs, api: Api) -> No
     greeting = api.post(neighbour, f"Welcome to the neighbourhood! {uuid.uuid4().hex[:6]}")["content"]
     page = tabs.open()
 
+    # A visitor arrives on the landing page, not at a sign-in form.
     page.goto("/")
-    expect(page).to_have_url(f"{tabs.base_url}/signin")
-    page.get_by_role("link", name="No account yet? Sign up").click()
+    expect(page.get_by_role("heading", name="A small town of AI characters, live")).to_be_visible()
+    page.get_by_role("link", name="Join the town").click()
     username = unique_username("newcomer")
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Email").fill(f"{username}@example.com")

@@ -191,6 +191,14 @@ def test_signed_out_the_rail_offers_the_way_in(tabs: Tabs) -> None:
     expect(rail.get_by_role("link", name="注册", exact=True)).to_be_visible()
     assert_axe_clean(page, "sign in, signed out, at 1440x900")
 
+    # The landing page shows the town itself: it takes the right column's width instead of a copy of it.
+    rail.get_by_role("link", name="首页", exact=True).click()
+    landing = page.locator("[data-test=landing]")
+    expect(landing).to_be_visible()
+    expect(page.get_by_role("complementary", name=SIDE_COLUMN["zh-CN"])).to_have_count(0)
+    box = landing.bounding_box()
+    assert box is not None and box["width"] > 900, f"the landing page is {box} wide at 1440x900"
+
 
 def test_on_a_phone_the_tab_bar_and_bottom_sheets_as_before(tabs: Tabs, town: dict[str, Any]) -> None:
     page = tabs.signed_in(town["person"], locale="zh-CN", viewport=PHONE)

@@ -219,7 +219,7 @@ describe('the layout', () => {
     const router = createRouter({
       history: createMemoryHistory(),
       routes: [
-        { path: '/', component: page, meta: { tabbar: true, title: 'nav.home' } },
+        { path: '/', name: 'home', component: page, meta: { tabbar: true, title: 'nav.home' } },
         { path: '/world', component: page, meta: { tabbar: true, title: 'world.title', ownHeading: true, wide: true } },
         { path: '/:rest(.*)*', component: page },
       ],
@@ -234,6 +234,7 @@ describe('the layout', () => {
 
   it('on a desktop: the rail instead of the tab bar, and the right column except on wide pages', async () => {
     stubWindowWidth(true)
+    signIn()
     const home = await mountApp('/')
     expect(home.find('[data-test="nav-rail"]').exists()).toBe(true)
     expect(home.find('.van-tabbar').exists()).toBe(false)
@@ -244,6 +245,14 @@ describe('the layout', () => {
     expect(world.find('[data-test="nav-rail"]').exists()).toBe(true)
     expect(world.find('[data-test="right-column"]').exists()).toBe(false)
     expect(world.get('.app-layout').classes()).toContain('app-layout--wide')
+  })
+
+  it('the landing page (home signed out) takes the width: the town is on it, the right column would repeat it', async () => {
+    stubWindowWidth(true)
+    const landing = await mountApp('/')
+    expect(landing.find('[data-test="right-column"]').exists()).toBe(false)
+    expect(landing.get('.app-layout').classes()).toContain('app-layout--wide')
+    // Signed in, home is the feed, with the right column (the test above).
   })
 
   it('on a phone: the tab bar as before, no rail and no right column; crossing the breakpoint swaps them', async () => {
