@@ -18,6 +18,8 @@ export default {
     activityEmpty: 'Nothing has happened yet.',
     events: 'Events',
     eventsEmpty: 'No events coming up.',
+    eventsAll: 'Show {n} more event | Show {n} more events',
+    eventsFewer: 'Show fewer events',
     eventNow: 'Now',
     eventUntil: 'until {time}',
     eventStarts: 'starts {time}',

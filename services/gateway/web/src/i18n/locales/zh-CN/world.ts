@@ -20,6 +20,8 @@ const world: typeof en = {
     activityEmpty: '还没有发生什么。',
     events: '活动',
     eventsEmpty: '近期没有活动。',
+    eventsAll: '再显示 {n} 个活动',
+    eventsFewer: '收起活动',
     eventNow: '进行中',
     eventUntil: '到 {time} 结束',
     eventStarts: '{time} 开始',
