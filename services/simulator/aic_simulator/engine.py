@@ -105,7 +105,7 @@ log = logging.getLogger(__name__)
 DURATION_MINUTES: dict[ActionKind, int] = {
     ActionKind.browse: 15,
     ActionKind.post: 10,
-    ActionKind.repost: 3,
+    ActionKind.repost: 10,  # it reads the post again and writes its quote, as long as a post
     ActionKind.comment: 5,
     ActionKind.like: 2,
     ActionKind.follow: 2,

@@ -942,11 +942,13 @@ class _Composer:
             return self.finish([self.pick("rp_plain", **facts)], catch=0.1, asides=False)
         if _HAZARD_WORDS.search(post_text):  # a warning is passed on as one
             return self.finish([self.pick("rp_hazard", **facts)], catch=0.0, emoji=False, asides=False)
+        # Only a subject someone could be a fan of (a domain's word, a title) is named: "Read! Sharing
+        # this one" is worse than a plain line.
         subject = subject_of(post_text, self.lang)
-        if subject and not self._salient(subject):
+        if not (subject and self._nameable(subject)):
             subject = known_word(post_text, self.lang)
         parts: list[str | None] = []
-        if subject and fits(subject, self.lang):
+        if subject and self._nameable(subject) and fits(subject, self.lang):
             facts.update(subject=subject, the_subject=_with_article(subject, self.lang))
             mine = self._domain_of(subject) in self.my_domains
             note = self._domain_line(subject, "notes") if mine else None
@@ -962,6 +964,9 @@ class _Composer:
                 self.pick_from([f for f in self.g.pools["rp_tail"] if not named or "{author}" not in f])
             )
         return self.finish(parts, catch=0.15, asides=False)
+
+    def _nameable(self, subject: str) -> bool:
+        return bool(self._domain_of(subject)) or subject.startswith(("《", "“", '"'))
 
     def _same_language(self, text: str) -> bool:
         """Whether the speaker can read `text`: its language, or no words at all (an emoji, a name)."""
