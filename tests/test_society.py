@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import itertools
 import re
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -22,11 +23,12 @@ from fastapi import FastAPI
 from aic_common.testing import app_lifespan, wait_for
 from aic_gateway.dev import build_dev_app
 from aic_gateway.settings import GatewaySettings
-from aic_simulator.models import ActionLog, Agent, Stimulus
+from aic_simulator.models import ActionLog, Agent, CommandResult, Stimulus
 from aic_simulator.report import society_report
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.testing_questions import QUESTIONS
-from aic_simulator.writer import subject_of
+from aic_simulator.writer import language_of, subject_of
+from aic_social.models import Post
 
 pytestmark = pytest.mark.e2e
 START = SimulatorSettings().sim_start
@@ -36,6 +38,7 @@ ADMIN = ("admin", "society test admin passphrase")
 class Community:
     def __init__(self, client: httpx.AsyncClient, app: FastAPI) -> None:
         self.client = client
+        self.app = app
         self.simulator: FastAPI = app.state.service_apps["simulator"]
 
     @property
@@ -62,6 +65,18 @@ class Community:
         )
         assert response.status_code == 200, response.text
         return headers
+
+    def reposts(self) -> list[tuple[str, int, str, str]]:
+        """Social's reposts: (author's account, the original post, the original's author, the quote)."""
+        social = self.app.state.service_apps["social"]
+        original = sa.orm.aliased(Post)
+        with social.state.runtime.session_factory() as session:
+            rows = session.execute(
+                sa.select(Post.author_id, Post.repost_of_id, original.author_id, Post.content).join(
+                    original, original.id == Post.repost_of_id
+                )
+            )
+            return [(author, of, original_author, quote) for author, of, original_author, quote in rows]
 
     async def sim_time(self) -> datetime:
         engine = self.simulation.engine
@@ -141,7 +156,7 @@ def seeded_day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 agents = {a.id: a for a in session.scalars(sa.select(Agent))}
                 for agent in agents.values():
                     session.expunge(agent)
-            return {"report": report, "log": action_log(c), "agents": agents}
+            return {"report": report, "log": action_log(c), "agents": agents, "reposts": c.reposts()}
 
     return asyncio.run(live())
 
@@ -262,6 +277,31 @@ def test_characters_like_a_post_once_and_read_what_others_comment(seeded_day: di
     # An answer under its own post is to the commenter, not about itself in the third person.
     about_itself = [r.content for r in commented if agents[r.agent_id].display_name in (r.content or "")]
     assert not about_itself, about_itself
+
+
+def test_characters_repost_a_few_fitting_posts_with_quotes_in_their_own_language(
+    seeded_day: dict[str, Any],
+) -> None:
+    log, agents = seeded_day["log"], seeded_day["agents"]
+    reposts = [r for r in log if r.action == "repost"]
+    assert reposts, "nobody reposted"
+    by_character_and_day = Counter((r.agent_id, r.sim_time.date()) for r in reposts)
+    assert max(by_character_and_day.values()) <= 2, by_character_and_day
+    assert len({(r.agent_id, r.target) for r in reposts}) == len(reposts), "a post reposted twice"
+    assert all(r.result == CommandResult.applied and r.result_detail == "post.reposted" for r in reposts)
+    # Social holds each: by the character's account, of someone else's post, with the quote it wrote.
+    in_social = seeded_day["reposts"]
+    for row in reposts:
+        agent = agents[row.agent_id]
+        [(original_author, quote)] = [
+            (original_author, quote)
+            for author, original, original_author, quote in in_social
+            if author == agent.user_id and str(original) == row.target
+        ]
+        assert original_author != agent.user_id, "a character reposted its own post"
+        assert quote == (row.content or "")
+        language = "en" if agent.persona.get("language") == "en" else "zh"
+        assert not quote or language_of(quote) == language, quote
 
 
 # ---------------------------------------------------------------------- people's questions
