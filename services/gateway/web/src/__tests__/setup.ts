@@ -25,3 +25,14 @@ afterAll(() => {
   for (const id of pending) realClearTimeout(id)
   pending.clear()
 })
+
+// jsdom has no EventSource. Pages that show the town live hold the stream open while shown (even signed
+// out); here it never connects. Tests of the stream stub one that records what was opened.
+if (!('EventSource' in globalThis)) {
+  ;(globalThis as { EventSource?: unknown }).EventSource = class SilentEventSource {
+    readyState = 0
+    addEventListener(): void {}
+    removeEventListener(): void {}
+    close(): void {}
+  }
+}

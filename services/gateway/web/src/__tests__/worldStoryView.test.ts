@@ -1,6 +1,6 @@
 import { flushPromises, mount } from '@vue/test-utils'
 import { createPinia, setActivePinia } from 'pinia'
-import { beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import { i18n, setLocale } from '@/i18n'
 import type { ActionView } from '@/api/sim'
@@ -147,5 +147,36 @@ describe('World page story', () => {
     await line.get('[data-test="ticker-person"]').trigger('click')
     await flushPromises()
     expect(router.currentRoute.value.fullPath).toBe('/users/user-lin')
+  })
+})
+
+describe('World page signed out', () => {
+  class RecordedEventSource {
+    static opened: RecordedEventSource[] = []
+    closed = false
+    constructor(readonly url: string) {
+      RecordedEventSource.opened.push(this)
+    }
+    addEventListener() {}
+    close() {
+      this.closed = true
+    }
+  }
+
+  beforeEach(() => {
+    setActivePinia(createPinia())
+    RecordedEventSource.opened = []
+    vi.stubGlobal('EventSource', RecordedEventSource)
+  })
+  afterEach(() => vi.unstubAllGlobals())
+
+  it('is live for a visitor: it holds the public stream while shown', async () => {
+    mockFetch(routes())
+    const { wrapper } = await renderWorld()
+    await flushPromises()
+    const open = () => RecordedEventSource.opened.filter((source) => !source.closed)
+    expect(open().map((source) => source.url)).toEqual(['/api/stream'])
+    wrapper.unmount()
+    expect(open()).toHaveLength(0)
   })
 })
