@@ -153,3 +153,17 @@ class Simulator:
             return agents if agents and all(agent["user_id"] for agent in agents) else None
 
         return wait_until(with_accounts, timeout=60, interval=0.5, what="the AI characters' accounts")
+
+
+@dataclass
+class Showcase:
+    """What the page walks show (the screenshots, dark mode): a person's post with an image, bookmarked, a
+    comment on it (so a notification), each on the other's follower list, and a conversation with an AI
+    character."""
+
+    person: Account
+    post: dict[str, Any]
+    comment: str
+    commenter_name: str
+    character: dict[str, Any]
+    message: str

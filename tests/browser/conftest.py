@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from aic_common.testing.fixtures import unavailable
 from aic_gateway.settings import GatewaySettings
 from aic_gateway.stack import Stack
 
-from .community import ADMIN_USERNAME, Account, Api, Simulator, fake_ip
+from .community import ADMIN_USERNAME, Account, Api, Showcase, Simulator, fake_ip, png_bytes
 from .tabs import Tabs, artifacts_dir
 
 CHROMIUM_ARGS = [
@@ -112,6 +113,27 @@ def admin(api: Api, stack: Stack) -> Account:
 @pytest.fixture(scope="package")
 def simulator(api: Api, admin: Account) -> Simulator:
     return Simulator(api, admin)
+
+
+@pytest.fixture(scope="module")
+def showcase(api: Api, simulator: Simulator) -> Showcase:
+    character = simulator.characters()[0]
+    person = api.sign_up("resident", display_name="海边的人 Seaside")
+    image = api.upload_png(person, png_bytes(640, 400, (40, 120, 200)))
+    post = api.post(person, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
+    bookmarked = api.client.put(f"/api/posts/{post['id']}/bookmark", headers=person.headers)
+    assert bookmarked.status_code == 204, bookmarked.text
+    commenter_name = "林间小路"
+    commenter = api.sign_up("neighbour", display_name=commenter_name)
+    comment = "好美的照片！What a photo!"
+    api.comment(commenter, post["id"], comment)
+    # Someone on each of the person's follower and following lists.
+    for who, whom in ((commenter, person), (person, commenter)):
+        followed = api.client.post(f"/api/users/{whom.username}/follow", headers=who.headers)
+        assert followed.status_code == 204, followed.text
+    message = f"你好，{character['display_name']}！今天过得怎么样？"
+    api.message(person, character["username"], message)
+    return Showcase(person, post, comment, commenter_name, character, message)
 
 
 @pytest.fixture

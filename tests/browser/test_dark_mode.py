@@ -8,15 +8,13 @@ light is light again: the theme is the system's choice, not a fixed one."""
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from .axe import axe_violations, blocking, describe
-from .community import Account, Api, Simulator, png_bytes
+from .community import Account, Showcase
 from .tabs import PHONE, Tabs, artifacts_dir
 
 pytestmark = pytest.mark.e2e
@@ -38,34 +36,6 @@ BODY_LUMINANCE = """() => {
 DARK_AT_MOST = 0.05  # the dark page background is #111214 (0.006); the light one #f7f8fa (0.94)
 
 
-@dataclass
-class Scene:
-    """What the pages show: a person's post with an image and a comment on it (so a notification), and
-    a conversation with an AI character."""
-
-    person: Account
-    post: dict[str, Any]
-    comment: str
-    commenter_name: str
-    character: dict[str, Any]
-    message: str
-
-
-@pytest.fixture(scope="module")
-def scene(api: Api, simulator: Simulator) -> Scene:
-    character = simulator.characters()[0]
-    person = api.sign_up("nightowl", display_name="夜猫子 Night owl")
-    image = api.upload_png(person, png_bytes(640, 400, (30, 60, 90)))
-    post = api.post(person, f"夜里的港口 The harbour at night {uuid.uuid4().hex[:4]}", [image])
-    commenter_name = "月光下"
-    commenter = api.sign_up("moonlight", display_name=commenter_name)
-    comment = "灯光真美 Lovely lights"
-    api.comment(commenter, post["id"], comment)
-    message = f"晚上好，{character['display_name']}！"
-    api.message(person, character["username"], message)
-    return Scene(person, post, comment, commenter_name, character, message)
-
-
 def dark_tab(tabs: Tabs, locale: str, viewport: ViewportSize) -> Page:
     page = tabs.open(locale=locale, viewport=viewport)
     page.emulate_media(color_scheme="dark")
@@ -76,7 +46,7 @@ def dark_tab(tabs: Tabs, locale: str, viewport: ViewportSize) -> Page:
     ("viewport", "locale"), [(PHONE, "zh-CN"), (WIDE, "en-US")], ids=["phone-zh", "desktop-en"]
 )
 def test_the_main_pages_are_dark_and_readable_when_the_system_asks_for_dark(
-    tabs: Tabs, admin: Account, scene: Scene, viewport: ViewportSize, locale: str
+    tabs: Tabs, admin: Account, showcase: Showcase, viewport: ViewportSize, locale: str
 ) -> None:
     folder = artifacts_dir() / "screenshots-dark" / f"{viewport['width']}x{viewport['height']}-{locale}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,10 +73,10 @@ def test_the_main_pages_are_dark_and_readable_when_the_system_asks_for_dark(
 
     page.goto("/signin")
     check(page, "sign in", page.get_by_role("button", name=re.compile("^(Sign in|登录)$")))
-    tabs.sign_in(page, scene.person)
-    check(page, "home feed", page.get_by_text(scene.post["content"]))
-    page.goto(f"/posts/{scene.post['id']}")
-    check(page, "post", page.get_by_text(scene.comment))
+    tabs.sign_in(page, showcase.person)
+    check(page, "home feed", page.get_by_text(showcase.post["content"]))
+    page.goto(f"/posts/{showcase.post['id']}")
+    check(page, "post", page.get_by_text(showcase.comment))
     # Over the post: the image viewer, then Vant's confirm dialog (asking before deleting the post).
     page.locator("[data-test=thumb]").first.click()
     close_viewer = page.locator("[data-test=viewer-close]")
@@ -123,15 +93,15 @@ def test_the_main_pages_are_dark_and_readable_when_the_system_asks_for_dark(
     check(page, "compose", page.get_by_role("textbox").first)
     page.goto("/search")
     check(page, "search", page.get_by_role("searchbox").first)
-    character = scene.character
+    character = showcase.character
     page.goto(f"/users/{character['username']}")
     check(page, "profile", page.get_by_role("term").filter(has_text=re.compile("^(Now at|当前位置)$")))
     page.goto("/messages")
     check(page, "messages", page.locator("[data-test=conversation]").first)
     page.goto(f"/messages/{character['username']}")
-    check(page, "chat", page.get_by_text(scene.message))
+    check(page, "chat", page.get_by_text(showcase.message))
     page.goto("/notifications")
-    check(page, "notifications", page.get_by_text(scene.commenter_name).first)
+    check(page, "notifications", page.get_by_text(showcase.commenter_name).first)
     page.goto("/world")
     check(page, "world", page.get_by_role("button", name=character["display_name"], exact=True).first)
     page.goto("/me")

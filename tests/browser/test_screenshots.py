@@ -6,15 +6,13 @@ level-one heading or with content outside landmarks)."""
 from __future__ import annotations
 
 import re
-import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, ViewportSize, expect
 
 from .axe import axe_violations, blocking, describe
-from .community import Account, Api, Simulator, png_bytes
+from .community import Account, Showcase
 from .tabs import DESKTOP, PHONE, Tabs, artifacts_dir
 
 pytestmark = pytest.mark.e2e
@@ -37,40 +35,6 @@ CONTROL_ROLES = (
 )
 UNNAMED_CONTROL = re.compile(rf"^\s*- ({'|'.join(CONTROL_ROLES)})(\s+\[[^\]]*\])*:?$", re.MULTILINE)
 PAGE_SETTLED = "() => document.fonts.status === 'loaded' && [...document.images].every((img) => img.complete)"
-
-
-@dataclass
-class Showcase:
-    """What the pages show: a person's post with an image, a comment on it (so a notification), and a
-    conversation with an AI character."""
-
-    person: Account
-    post: dict[str, Any]
-    comment: str
-    commenter_name: str
-    character: dict[str, Any]
-    message: str
-
-
-@pytest.fixture(scope="module")
-def showcase(api: Api, simulator: Simulator) -> Showcase:
-    character = simulator.characters()[0]
-    person = api.sign_up("resident", display_name="海边的人 Seaside")
-    image = api.upload_png(person, png_bytes(640, 400, (40, 120, 200)))
-    post = api.post(person, f"港口的早晨 Morning at the harbour {uuid.uuid4().hex[:4]}", [image])
-    bookmarked = api.client.put(f"/api/posts/{post['id']}/bookmark", headers=person.headers)
-    assert bookmarked.status_code == 204, bookmarked.text
-    commenter_name = "林间小路"
-    commenter = api.sign_up("neighbour", display_name=commenter_name)
-    comment = "好美的照片！What a photo!"
-    api.comment(commenter, post["id"], comment)
-    # Someone on each of the person's follower and following lists.
-    for who, whom in ((commenter, person), (person, commenter)):
-        followed = api.client.post(f"/api/users/{whom.username}/follow", headers=who.headers)
-        assert followed.status_code == 204, followed.text
-    message = f"你好，{character['display_name']}！今天过得怎么样？"
-    api.message(person, character["username"], message)
-    return Showcase(person, post, comment, commenter_name, character, message)
 
 
 def unnamed_controls(page: Page) -> list[str]:
