@@ -69,7 +69,8 @@ class Tabs:
         """Sign in on the sign-in page open in ``page``, in either language, and land on the home feed."""
         page.get_by_label(re.compile("^(Username or email|用户名或邮箱)$")).fill(account.username)
         page.get_by_label(re.compile("^(Password|密码)$")).fill(account.password)
-        page.get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
+        # The form's button: a sign-in prompt that brought the person here may still be fading out.
+        page.locator("form").get_by_role("button", name=re.compile("^(Sign in|登录)$")).click()
         expect(page).to_have_url(f"{self.base_url}/")
 
     def until_live(self, page: Page) -> None:

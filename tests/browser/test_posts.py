@@ -49,7 +49,9 @@ def test_a_post_with_an_image_shows_in_the_feed_with_its_image_loaded(tabs: Tabs
     card = page.get_by_role("article").filter(has_text=text)
     image = card.get_by_role("img", name="Image 1 of the post")
     expect(image).to_be_visible()
-    expect(image).to_have_attribute("src", re.compile(r"/api/files/[^/]+/thumbnail"))
+    # One picture is shown whole and large (up to the column's width): the file itself, not the 320 px
+    # thumbnail that grids of several use.
+    expect(image).to_have_attribute("src", re.compile(r"/api/files/[^/]+$"))
     page.wait_for_function(IMAGE_LOADED_IN_CARD, arg=[text, "Image 1 of the post"])
 
 
@@ -136,7 +138,7 @@ def test_a_live_post_waits_behind_a_pill_on_explore_and_latest_orders_by_time(ta
     page = tabs.signed_in(api.sign_up("reader"))
     tabs.until_live(page)
     expect(page.get_by_role("radio", name="Popular")).to_be_checked()
-    expect(page.get_by_text("Ranked by likes and comments, fresher posts first")).to_be_visible()
+    expect(page.get_by_text("Ranked by likes, comments and reposts, fresher posts first")).to_be_visible()
     expect(page.get_by_role("article").nth(len(texts) - 1)).to_be_attached()
 
     # Reading further down.
