@@ -13,6 +13,24 @@ AXE_SCRIPT = REPO / "services" / "gateway" / "web" / "node_modules" / "axe-core"
 # page, all content in landmarks); other "minor" and "moderate" ones are printed only.
 BLOCKING = ("serious", "critical")
 BLOCKING_RULES = ("page-has-heading-one", "region")
+# axe judges colours as they are painted: an element caught halfway through a fade (a toast leaving, a
+# dialog arriving) has a fraction of its contrast. Finite animations are let finish first (for at most
+# a few seconds; endless spinners and shimmer are not waited for), and while axe runs nothing starts to
+# fade: a toast whose time runs out meanwhile goes at once instead of being measured half gone.
+SETTLE_AND_FREEZE = """async () => {
+    const finite = document.getAnimations().filter(
+        (animation) => animation.effect?.getComputedTiming().endTime !== Infinity);
+    const settled = Promise.all(finite.map((animation) => animation.finished.catch(() => null)));
+    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    const still = new CSSStyleSheet();
+    still.replaceSync('*, *::before, *::after { transition: none !important; '
+        + 'animation-duration: 0s !important; animation-delay: 0s !important; }');
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, still];
+    window.__axeStill = still;
+}"""
+THAW = """() => {
+    document.adoptedStyleSheets = document.adoptedStyleSheets.filter((sheet) => sheet !== window.__axeStill);
+}"""
 
 
 def axe_violations(page: Page) -> list[dict[str, Any]]:
@@ -21,7 +39,11 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
     if not page.evaluate("() => 'axe' in window"):
         # Evaluated, not added as a <script>: the app's Content-Security-Policy forbids inline scripts.
         page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8"))
-    found = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+    page.evaluate(SETTLE_AND_FREEZE)
+    try:
+        found = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+    finally:
+        page.evaluate(THAW)
     return [
         {
             "id": violation["id"],
