@@ -68,7 +68,7 @@ def check_workflow(workflow: Any, where: str = "the workflow") -> None:
         raise WorkflowError(
             f"{where} is in ComfyUI's UI format (a saved workflow with nodes and links), not its API "
             "format: in ComfyUI enable the dev mode options in the settings, then use "
-            '"Save (API Format)" (newer menus: Workflow > Export (API))'
+            '"Save (API Format)" (newer frontends: File > Export Workflow (API))'
         )
     if not isinstance(workflow, dict) or not workflow:
         raise WorkflowError(f"{where} is not a ComfyUI workflow in API format (an object of nodes by id)")
