@@ -195,6 +195,18 @@ async def test_cancelling_takes_the_job_off_the_server(comfy: FakeComfyUI, backe
     assert comfy.dropped(job.prompt_id) and job.state == "interrupted"
 
 
+@pytest.mark.parametrize("comfy", [{"mode": "never_finishes"}], indirect=True)
+async def test_a_timeout_around_generate_takes_the_job_off_too(
+    comfy: FakeComfyUI, backend: ComfyUIBackend
+) -> None:
+    # The studio bounds each picture with its own timeout, which reaches the backend as a cancellation.
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await backend.generate(picture_request())
+    [job] = comfy.own_jobs()
+    assert comfy.interrupted == [job.prompt_id]
+
+
 @pytest.mark.parametrize("comfy", [{"mode": "broken_image"}], indirect=True)
 async def test_bytes_that_do_not_decode_are_a_bad_image(comfy: FakeComfyUI, backend: ComfyUIBackend) -> None:
     with pytest.raises(PictureFailed) as failed:
