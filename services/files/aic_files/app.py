@@ -14,7 +14,7 @@ from aic_common.db import run_in_thread
 from aic_common.principals import verifier_from_settings
 from aic_common.runtime import ServiceRuntime
 from aic_common.web import create_service_app
-from aic_files.api import files
+from aic_files.api import files, internal
 from aic_files.messaging import OrphanSweeper, register_consumers
 from aic_files.service import Clock, FilesService, utc_now
 from aic_files.settings import FilesSettings
@@ -62,10 +62,10 @@ def create_app(
     app = create_service_app(
         settings,
         title="AI Community files",
-        routers=[files.router],
+        routers=[internal.router, files.router],
         lifespan=lifespan,
         # An upload streams to a spool file, capped as it arrives (max_upload_bytes, aic_files.upload).
-        body_limits={("POST", "/api/files"): None},
+        body_limits={("POST", "/api/files"): None, ("POST", internal.UPLOADS_PATH): None},
     )
     app.state.files_service = service
     app.state.runtime = runtime

@@ -43,8 +43,21 @@ PUBLIC_ROUTES: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = tuple(
 )
 
 # Routes of a service for the other services alone, which the gateway never forwards (auth's list of
-# recently deleted accounts): 404 to anyone, as if they were not there.
+# recently deleted accounts, everything under files' internal prefix, such as the uploads the simulator
+# makes for its characters): 404 to anyone, as if they were not there.
 INTERNAL_ROUTES: frozenset[str] = frozenset({DELETED_ACCOUNTS_PATH})
+INTERNAL_PREFIXES: tuple[str, ...] = ("/api/files/internal",)
+# Only these services have internal routes: a path is looked at closely only when it goes to one of them.
+_WITH_INTERNAL_ROUTES = ("/api/auth/", "/api/files/")
+
+
+def is_internal(route: str) -> bool:
+    """Whether ``route`` (the path as the service will route it, see upstream_route) is internal."""
+    route = route.rstrip("/")
+    return route in INTERNAL_ROUTES or any(
+        route == prefix or route.startswith(prefix + "/") for prefix in INTERNAL_PREFIXES
+    )
+
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
 DOCS_CSP = (
@@ -85,8 +98,7 @@ class EdgeMiddleware:
             return
         state = self.gateway
         method, path = scope["method"], scope["path"]
-        # Only auth has internal routes, and only paths under /api/auth/ are forwarded to it.
-        if path.startswith("/api/auth/") and upstream_route(scope).rstrip("/") in INTERNAL_ROUTES:
+        if path.startswith(_WITH_INTERNAL_ROUTES) and is_internal(upstream_route(scope)):
             await _reject(send, 404, f"No API at {path}", "not_found", {})
             return
         ip = client_address(scope, state.trusted_proxies)

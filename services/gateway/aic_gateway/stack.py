@@ -263,6 +263,10 @@ def service_environment(
     if spec.name == "simulator" and stack_secrets.broker_passwords:
         # The operators' CLI has a broker user of its own; the simulator obeys it (and itself) only.
         env["AIC_SIM_CONTROL_BROKER_USERS"] = json.dumps([broker_user(CONTROL_ROLE, config.bus_namespace)])
+    if spec.name == "simulator" and "files" in urls:
+        # Characters' pictures are uploaded to files as the character, with a service token from auth.
+        env["AIC_FILES_URL"] = urls["files"]
+        env["AIC_AUTH_URL"] = urls[AUTH]
     if spec.name == "files" and config.s3_endpoint_url:
         env["AIC_S3_ENDPOINT_URL"] = config.s3_endpoint_url
         env["AIC_S3_ACCESS_KEY"] = config.s3_access_key

@@ -48,15 +48,21 @@ FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandb
 )
 async def upload(request: Request, principal: CurrentPrincipal, service: Service) -> FilePublic:
     """Upload a JPEG, PNG, WebP or GIF image as the multipart part ``file``."""
+    return await store_upload(request, service, principal.user_id)
+
+
+async def store_upload(request: Request, service: FilesService, owner_id: str) -> FilePublic:
+    """Receive the request's ``file`` part and store it as ``owner_id``'s, within that owner's quota:
+    a person's own upload and one a service makes for a character (aic_files.api.internal)."""
     settings = service.settings
-    await run_in_thread(service.check_quota, principal.user_id)
+    await run_in_thread(service.check_quota, owner_id)
     received = await receive_upload(
         request, max_bytes=settings.max_upload_bytes, spool_dir=settings.spool_dir
     )
     try:
         # Decoding takes memory in proportion to pixels: only a few at a time.
         async with request.app.state.processing_slots:
-            record = await run_in_thread(service.upload, principal.user_id, received.path, received.filename)
+            record = await run_in_thread(service.upload, owner_id, received.path, received.filename)
     finally:
         await run_in_thread(lambda: received.path.unlink(missing_ok=True))
     return service.public(record)
