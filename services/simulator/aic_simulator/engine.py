@@ -29,6 +29,7 @@ import logging
 import math
 import random
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -60,6 +61,15 @@ from aic_simulator.memory import (
     terms_of,
 )
 from aic_simulator.metrics import DecisionCounts
+from aic_simulator.pictures.base import Moment, PictureRequest
+from aic_simulator.pictures.prompts import (
+    DEFAULT_STYLE,
+    framed,
+    image_prompt,
+    subject_of_description,
+    weather_of,
+)
+from aic_simulator.pictures.studio import PictureJob, PictureStudio
 from aic_simulator.plans import (
     PlanRequest,
     current,
@@ -165,6 +175,7 @@ class Engine:
         world: World,
         *,
         decision_counts: DecisionCounts | None = None,
+        studio: PictureStudio | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -197,6 +208,11 @@ class Engine:
         self._reposts_on: dict[str, tuple[date, int]] = {}  # each agent's reposts on a simulated day
         self._news_day: date | None = None  # the simulated day the two above were last pruned
         self._public_names: list[str] | None = None  # characters' and places' names, for the privacy guard
+        # Pictures with posts (None: posts are text only); the caps count per simulated hour, and per
+        # character and day its posts and those with a picture.
+        self.studio = studio
+        self._pictures_in_hour: tuple[datetime | None, int] = (None, 0)
+        self._posts_on: dict[str, tuple[date, int, int]] = {}
         # Called after each checkpoint (the app wakes its outbox relay, tests count steps).
         self.on_flush: Callable[[], Awaitable[None] | None] | None = None
 
@@ -238,6 +254,7 @@ class Engine:
             self.thinking[agent.id] = Thinking(agent, perception, task, tick, world.last_stimulus)
         await self._await_decisions(tick)
         self._apply_arrived(tick, changes)
+        await self._deliver_pictures(changes)
         world.steps += 1
         if checkpoint:
             await self.checkpoint()
@@ -287,6 +304,8 @@ class Engine:
         if self.thinking:
             await asyncio.wait([t.task for t in self.thinking.values()])
         self._apply_arrived(self.world.steps, self.pending)
+        # Pictures from a server may take minutes: those not ready go out with a step after it resumes.
+        await self._deliver_pictures(self.pending)
 
     async def cancel_decisions(self) -> None:
         """Drop the decisions on their way (the engine stops or failed); their agents decide again."""
@@ -296,6 +315,8 @@ class Engine:
             self.world.schedule(entry.agent, self.world.sim_time)
         # Let them end (an LLM call abandoned frees its slot) before the engine is dropped.
         await asyncio.gather(*(entry.task for entry in thinking.values()), return_exceptions=True)
+        if self.studio is not None:
+            await self.studio.cancel()  # their posts were never sent: the next leader knows nothing of them
 
     async def checkpoint(self) -> None:
         """Write the state and everything pending in one transaction."""
@@ -507,7 +528,101 @@ class Engine:
         )
         perception.options = self._options(agent, perception, here, events, feed, unread)
         perception.writing = self._writing(agent, perception, here, events) if awake else None
+        if awake and self._may_picture(agent):
+            perception.moment = self._moment(agent, here, events)
         return perception
+
+    # ------------------------------------------------------------------ pictures
+
+    def _may_picture(self, agent: AgentState) -> bool:
+        """Whether a post now may carry a picture: a backend, and the caps not reached (pictures this
+        simulated hour in town; the share of the character's posts today with one)."""
+        if self.studio is None or not agent.user_id:
+            return False
+        now = self.world.sim_time
+        hour, made = self._pictures_in_hour
+        if hour != now.replace(minute=0, second=0, microsecond=0):
+            made = 0  # a new simulated hour
+        if made >= self.settings.pictures_per_sim_hour:
+            return False
+        day, posts, pictured = self._posts_on.get(agent.id, (now.date(), 0, 0))
+        if day != now.date():
+            posts, pictured = 0, 0
+        return pictured < self.settings.picture_share * (posts + 1)
+
+    def _count_post(self, agent: AgentState, *, pictured: bool) -> None:
+        now = self.world.sim_time
+        day, posts, with_picture = self._posts_on.get(agent.id, (now.date(), 0, 0))
+        if day != now.date():
+            posts, with_picture = 0, 0
+        self._posts_on[agent.id] = (now.date(), posts + 1, with_picture + int(pictured))
+        if pictured:
+            hour = now.replace(minute=0, second=0, microsecond=0)
+            previous, made = self._pictures_in_hour
+            self._pictures_in_hour = (hour, made + 1 if previous == hour else 1)
+
+    def _moment(self, agent: AgentState, here: list[AgentState], events: list[EventInfo]) -> Moment:
+        """What a photo taken now would show: the place, the hour, the weather, the event on and the item
+        just used. An event its words would not be about (a hazard, news from elsewhere) is left out."""
+        world = self.world
+        location = world.locations[agent.location_id]
+        hazard = self._hazard_at(agent.location_id)
+        unposted = [e for e in self._news(agent) if (agent.id, e.id) not in self._posted_about]
+        shown = [e for e in events if e.kind not in NEWS_KINDS] if hazard is None and not unposted else []
+        event = shown[0] if shown else None
+        used = self._item_used.get(agent.id)
+        item = next((i for i in world.items.values() if used in (i.name, i.name_en)), None) if used else None
+        return Moment(
+            place_id=location.id,
+            place_name=location.name_en,
+            place_kind=location.kind,
+            hour=world.sim_time.hour,
+            minute=world.sim_time.minute,
+            weather=weather_of(hazard.title if hazard else None),
+            event_title=event.title_in("en") if event else None,
+            event_kind=event.kind if event else None,
+            item_name=item.name_en if item else None,
+            item_kind=item.kind if item else None,
+            people=len(here),
+        )
+
+    def _order_picture(
+        self, agent: AgentState, moment: Moment, description: str, post: CreatePostCommand
+    ) -> dict[str, Any]:
+        """Have the picture made; the post waits for it (see _deliver_pictures). What the trace says."""
+        assert self.studio is not None
+        number = self.world.decisions
+        style = str(agent.persona.get("visual_style") or DEFAULT_STYLE)
+        subject = subject_of_description(description, moment)
+        request = PictureRequest(
+            prompt=image_prompt(description, moment, style),
+            moment=framed(moment, subject),
+            seed=zlib.crc32(f"{self.world.seed}:picture:{number}".encode()),
+            width=self.settings.picture_width,
+            height=self.settings.picture_height,
+            style=style,
+        )
+        self.studio.order(PictureJob(number, agent.user_id or "", post, request))
+        return {
+            "status": "making",
+            "backend": self.studio.backend.name,
+            "prompt": request.prompt,
+            "seed": request.seed,
+            "subject": subject,
+        }
+
+    async def _deliver_pictures(self, changes: Changes) -> None:
+        """Send the posts whose pictures are ready (or failed: then without), the trace told how it went.
+        The built-in renderer's pictures are waited for in the tick that asked (see pictures.studio)."""
+        if self.studio is None:
+            return
+        if self.studio.instant:
+            await self.studio.wait()
+        for job in self.studio.finished():
+            image_ids, trace = job.outcome()
+            correlation = f"decision-{job.decision}"
+            changes.send(job.post.model_copy(update={"image_ids": image_ids}), correlation)
+            changes.pictures[job.decision] = {"backend": self.studio.backend.name, **trace}
 
     def _incoming(self, agent: AgentState, stimulus: Any) -> IncomingMessage:
         sender = self.world.agent_by_user(stimulus.from_user_id)
@@ -1010,6 +1125,11 @@ class Engine:
                 *(loc.name_en for loc in world.locations.values()),
             ]
         known = [*self._public_names, *map(str, agent.persona.get("catchphrases") or [])]
+        # A photo's description goes to an image server and into the console: as public as the post.
+        if decision.picture and (leak := find_leak(decision.picture, private, public=known)):
+            log.warning("privacy guard: %s's picture refused (%s)", agent.id, leak)
+            trace.detail = {**trace.detail, "privacy_guard_picture": leak}
+            decision = decision.model_copy(update={"picture": None})
         reason = find_leak(decision.content or "", private, public=known)
         if reason is None:
             return decision
@@ -1057,8 +1177,9 @@ class Engine:
         *,
         correlation: str,
     ) -> str:
-        """Carry out the decision; returns a one-line summary for the activity stream. ``thread`` gets the
-        conversation it was a turn of (channel, conversation, recipient), for the log."""
+        """Carry out the decision; returns a one-line summary for the activity stream. ``thread`` gets what
+        the log keeps besides: the conversation it was a turn of (channel, conversation, recipient), the
+        picture a post waits for."""
         world = self.world
         now = world.sim_time
         zh = agent.language != "en"
@@ -1066,12 +1187,14 @@ class Engine:
         text = (decision.content or "").strip()
         match decision.action:
             case ActionKind.post:
-                changes.send(
-                    CreatePostCommand(
-                        actor_id=agent.user_id or "", content=text or "…", location_id=agent.location_id
-                    ),
-                    correlation,
+                post = CreatePostCommand(
+                    actor_id=agent.user_id or "", content=text or "…", location_id=agent.location_id
                 )
+                if decision.picture and perception.moment is not None and self.studio is not None:
+                    thread["picture"] = self._order_picture(agent, perception.moment, decision.picture, post)
+                else:
+                    changes.send(post, correlation)
+                self._count_post(agent, pictured="picture" in thread)
                 self._memory(
                     agent, changes, "observation", ("我发了一条动态:" if zh else "I posted: ") + text
                 )
@@ -1451,4 +1574,5 @@ def _merge(first: Changes, then: Changes) -> Changes:
     for name in ("action_logs", "memories", "forgotten", "handled_stimuli", "messages", "correlations"):
         getattr(merged, name).extend(getattr(first, name) + getattr(then, name))
     merged.outcomes = {**first.outcomes, **then.outcomes}
+    merged.pictures = {**first.pictures, **then.pictures}
     return merged

@@ -67,6 +67,7 @@ TEXT_ACTIONS = frozenset(
 OPTIONAL_TEXT_ACTIONS = frozenset({ActionKind.repost})
 MAX_CONTENT_CHARS = 2000
 MAX_REASON_CHARS = 500
+MAX_PICTURE_CHARS = 400  # a photo's description (Decision.picture)
 # Answers thrown away and asked again within one decision (cut off, or blank as DeepSeek's JSON mode
 # sometimes answers); the room for an answer doubles after a cut, up to this many times what was set.
 MAX_ASKED_AGAIN = 2
@@ -738,16 +739,24 @@ def decision_schema(perception: Perception) -> dict[str, Any]:
     Strict mode wants every property required, no extra properties and no length keywords, so the
     schema is written here rather than taken from pydantic; lengths are still checked on parsing.
     """
+    properties: dict[str, Any] = {
+        "option": {"type": "string", "enum": list(option_ids(perception))},
+        "content": {"type": ["string", "null"]},
+        "reason": {"type": "string"},
+    }
+    if offers_picture(perception):
+        properties["picture"] = {"type": ["string", "null"]}
     return {
         "type": "object",
-        "properties": {
-            "option": {"type": "string", "enum": list(option_ids(perception))},
-            "content": {"type": ["string", "null"]},
-            "reason": {"type": "string"},
-        },
-        "required": ["option", "content", "reason"],
+        "properties": properties,
+        "required": list(properties),
         "additionalProperties": False,
     }
+
+
+def offers_picture(perception: Perception) -> bool:
+    """Whether a post now may have a photo (the engine says so with the moment) and a post is offered."""
+    return perception.moment is not None and any(o.action == ActionKind.post for o in perception.options)
 
 
 def decision_example(perception: Perception) -> dict[str, Any]:
@@ -756,11 +765,14 @@ def decision_example(perception: Perception) -> dict[str, Any]:
     zh = perception.language != "en"
     ids = option_ids(perception)
     writes = next((i for i, o in ids.items() if o.action in TEXT_ACTIONS), None)
-    return {
+    example = {
         "option": writes or next(iter(ids), "o1"),
         "content": ("（你要写的话）" if zh else "(what you write)") if writes else None,
         "reason": "（一句话的理由）" if zh else "(why, in one line)",
     }
+    if offers_picture(perception):
+        example["picture"] = None
+    return example
 
 
 def format_instructions(fmt: str, schema: dict[str, Any], example: dict[str, Any], zh: bool) -> str:
@@ -905,7 +917,16 @@ def decision_from(perception: Perception, raw: dict[str, Any]) -> Decision:
     else:
         content = None
     reason = (_text(raw.get("reason")) or "")[:MAX_REASON_CHARS]
-    return Decision(action=option.action, target=option.target, content=content, reason=reason)
+    picture = _text(raw.get("picture")) if option.action == ActionKind.post and perception.moment else None
+    if picture is not None and picture.strip().lower() in ("", "null", "none"):
+        picture = None
+    return Decision(
+        action=option.action,
+        target=option.target,
+        content=content,
+        reason=reason,
+        picture=picture.strip()[:MAX_PICTURE_CHARS] if picture else None,
+    )
 
 
 def parse_decision(perception: Perception, text: str | None) -> Decision:
@@ -1024,6 +1045,7 @@ _PERSONA_FIELDS: dict[str, tuple[str, str]] = {
     "traits": ("Personality", "性格"),
     "interests": ("Interests", "兴趣"),
     "writing_style": ("Writing style", "写作风格"),
+    "visual_style": ("Your photos' style", "你的拍照风格"),
     "style": ("Writing style", "写作风格"),
     "daily_rhythm": ("Daily rhythm", "作息"),
     "rhythm": ("Daily rhythm", "作息"),
@@ -1215,6 +1237,15 @@ def user_prompt(
             else ""
         )
         lines.append(f"{option_id}. {choice} — {option_label(option)}{takes}")
+    if offers_picture(p):
+        lines.append(
+            t(
+                "If you post, you may add a photo you take now: picture is one sentence in English saying "
+                "what the photo shows (only what is really in front of you), or null for none.",
+                "发帖时可以配一张你此刻拍的照片：picture 用一句英文描述照片拍的是什么（只拍眼前真实的东西），"
+                "不配图就写 null。",
+            )
+        )
     lines.append(
         t(
             '\nAnswer with the JSON object only, naming your choice by its id ("o1", "o2"...).',

@@ -129,6 +129,9 @@ class Perception:
     conversations: dict[str, ConversationView] = field(default_factory=dict)  # dm threads, by message id
     # What the rule writer builds text from (writer.WritingContext), public memories only.
     writing: Any = None
+    # What a photo taken now would show (pictures.base.Moment); None when a post may not carry a picture
+    # now (no image backend, or the caps on pictures are reached).
+    moment: Any = None
 
 
 class Decision(BaseModel):
@@ -140,6 +143,8 @@ class Decision(BaseModel):
         default=None, max_length=2000, description="text to post, comment, message, say, reply or say goodbye"
     )
     reason: str = Field(default="", max_length=500)
+    # For a post: what the photo with it shows, in a sentence (the image prompt); None for no picture.
+    picture: str | None = Field(default=None, max_length=400)
 
 
 @dataclass

@@ -13,7 +13,9 @@ from __future__ import annotations
 import random
 import time
 from enum import StrEnum
+from typing import Any
 
+from aic_simulator.pictures.prompts import describe, subject_of_themes
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Option, Perception
 from aic_simulator.writer import (
     WritingContext,
@@ -22,6 +24,7 @@ from aic_simulator.writer import (
     compose_line,
     compose_opening,
     compose_post,
+    compose_post_about,
     compose_reply,
     compose_repost,
     topic_for,
@@ -30,6 +33,8 @@ from aic_simulator.writer import (
 # How often a character leaves its plan for something else, by trait.
 WANDERING_TRAITS = ("活泼", "爱拍照", "playful", "curious", "自由", "随性")
 STEADY_TRAITS = ("细心", "认真", "克制", "calm", "concise", "严谨")
+# Traits and interests of a character who photographs what it posts about.
+PHOTO_LOVERS = ("爱拍照", "摄影", "photography", "photos", "painting", "画画", "美食", "food")
 # The chance, each turn, that a conversation moves on to another subject.
 CHANGE_SUBJECT = 0.15
 
@@ -95,8 +100,19 @@ class RulePolicy:
         started = time.perf_counter()
         rng = self._rng(perception)
         option, why = choose(perception, rng)
-        content = write_content(perception, option, rng)
-        decision = Decision(action=option.action, target=option.target, content=content, reason=why)
+        picture = None
+        if (
+            option.action == ActionKind.post
+            and perception.moment is not None
+            and perception.writing is not None
+        ):
+            content, themes = compose_post_about(perception.writing, rng)  # the same words as write_content
+            picture = self._picture(perception, themes)
+        else:
+            content = write_content(perception, option, rng)
+        decision = Decision(
+            action=option.action, target=option.target, content=content, reason=why, picture=picture
+        )
         trace = DecisionTrace(
             tier="rule",
             latency_ms=(time.perf_counter() - started) * 1000,
@@ -105,6 +121,21 @@ class RulePolicy:
             detail={"rule": why},
         )
         return decision, trace
+
+    def _picture(self, p: Perception, themes: tuple[str, ...]) -> str | None:
+        """What the photo with a post shows, when the post is about something one can see; a character
+        who loves taking photos nearly always adds one. Drawn apart from the words, which stay the same
+        whether pictures are on or not."""
+        subject = subject_of_themes(themes, p.moment)
+        if subject is None:
+            return None
+        keen = any(term in PHOTO_LOVERS for term in _persona_terms(p.persona))
+        rng = random.Random(f"{self.seed}:{p.agent_id}:{p.sim_time.isoformat()}:picture")  # noqa: S311
+        return describe(p.moment, subject) if rng.random() < (0.9 if keen else 0.6) else None
+
+
+def _persona_terms(persona: dict[str, Any]) -> list[str]:
+    return [str(t).lower() for key in ("traits", "interests") for t in persona.get(key) or []]
 
 
 def choose(p: Perception, rng: random.Random) -> tuple[Option, str]:

@@ -36,6 +36,7 @@ from aic_common.runtime import ServiceRuntime
 from aic_simulator.engine import Engine
 from aic_simulator.llm import llm_tier
 from aic_simulator.metrics import DecisionCounts
+from aic_simulator.pictures.studio import PictureStudio
 from aic_simulator.policy import Policy
 from aic_simulator.settings import SimulatorSettings
 from aic_simulator.store import LeaseLost, SimStore
@@ -59,10 +60,18 @@ class InstanceRole(StrEnum):
 
 
 class Simulation:
-    def __init__(self, settings: SimulatorSettings, runtime: ServiceRuntime, policy: Policy) -> None:
+    def __init__(
+        self,
+        settings: SimulatorSettings,
+        runtime: ServiceRuntime,
+        policy: Policy,
+        *,
+        studio: PictureStudio | None = None,
+    ) -> None:
         self.settings = settings
         self.runtime = runtime
         self.policy = policy
+        self.studio = studio  # pictures with posts (None: text only)
         self.holder = f"{settings.service_name}-{uuid.uuid4().hex[:10]}"
         self.store = SimStore(runtime.session_factory, runtime.outbox, self.holder, settings.llm_mode)
         self.engine: Engine | None = None
@@ -128,7 +137,9 @@ class Simulation:
     async def _become_leader(self) -> None:
         s = self.settings
         world = await run_in_thread(self.store.load, s.seed, s.speed, s.sim_start, s.memory_limit)
-        self.engine = Engine(s, self.store, self.policy, world, decision_counts=self.decision_counts)
+        self.engine = Engine(
+            s, self.store, self.policy, world, decision_counts=self.decision_counts, studio=self.studio
+        )
         self.engine.on_flush = self.runtime.relay.notify
         log.info("%s leads the simulation at %s (%s)", self.holder, world.sim_time, world.state)
         fresh = world.state == SimState.stopped and world.steps == 0

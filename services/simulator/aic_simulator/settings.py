@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from aic_common.settings import ServiceSettings
 
 DEFAULT_WORLD = Path(__file__).parent / "data" / "default_world.json"
+DEFAULT_COMFYUI_WORKFLOW = Path(__file__).parent / "data" / "comfyui_workflow.json"
 
 
 class SimulatorSettings(ServiceSettings):
@@ -67,6 +68,31 @@ class SimulatorSettings(ServiceSettings):
     # live: ask the server; record: ask it and keep every exchange (answers this run already has are
     # given again); replay: answer from what was recorded, never calling a server (aic_simulator.recording).
     llm_mode: Literal["live", "record", "replay"] = "live"
+
+    # Pictures with characters' posts (aic_simulator.pictures, docs/images.md). auto: ComfyUI when
+    # AIC_COMFYUI_URL is set, else the images API when AIC_IMAGES_API_URL is, else the built-in renderer.
+    image_backend: Literal["auto", "builtin", "comfyui", "images-api", "off"] = "auto"
+    # A ComfyUI server and a workflow in its API format whose inputs hold the placeholders
+    # {{prompt}}, {{negative_prompt}}, {{seed}}, {{width}} and {{height}}.
+    comfyui_url: str = ""
+    comfyui_workflow: Path = DEFAULT_COMFYUI_WORKFLOW
+    # An OpenAI-compatible images API (POST {url}/images/generations), e.g. https://api.openai.com/v1.
+    images_api_url: str = ""
+    images_api_key: SecretStr = SecretStr("")
+    images_api_model: str = "gpt-image-1"
+    picture_width: int = Field(default=1024, ge=256, le=2048)
+    picture_height: int = Field(default=768, ge=256, le=2048)
+    # One picture's wall time from the moment a backend takes it up; then the post goes out without it.
+    picture_timeout_seconds: float = Field(default=120.0, gt=0)
+    picture_concurrency: int = Field(default=2, ge=1, le=32)  # pictures made at once
+    # Caps: the share of a character's posts that carry a picture, and pictures made per simulated hour
+    # (the whole town's).
+    picture_share: float = Field(default=0.5, ge=0, le=1)
+    pictures_per_sim_hour: int = Field(default=6, ge=0)
+    # Where the files service and auth are (pictures are uploaded as the character with a service token
+    # from auth); in dev mode both are reached in-process.
+    files_url: str = ""
+    auth_url: str = ""
 
     # What a character reads when it browses: this many posts, and under each the newest this many comments.
     ai_browse_post_limit: int = Field(default=10, ge=1, le=100)

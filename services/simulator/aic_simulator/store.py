@@ -75,6 +75,8 @@ class Changes:
     handled_stimuli: list[int] = field(default_factory=list)
     messages: list[MessageData] = field(default_factory=list)
     correlations: list[str | None] = field(default_factory=list)
+    # Decision number -> how its post's picture went; its post was sent with this checkpoint.
+    pictures: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def send(self, data: MessageData, correlation_id: str | None = None) -> None:
         self.messages.append(data)
@@ -88,6 +90,7 @@ class Changes:
             or self.forgotten
             or self.handled_stimuli
             or self.messages
+            or self.pictures
         )
 
 
@@ -470,6 +473,12 @@ class SimStore:
                 session.execute(
                     sa.update(ActionLog).where(ActionLog.decision == decision).values(outcome=outcome)
                 )
+            for decision, picture in changes.pictures.items():
+                # The post waited for its picture: it carries the command now, the trace how it went.
+                row = session.scalar(sa.select(ActionLog).where(ActionLog.decision == decision))
+                if row is not None:
+                    row.trace = {**(row.trace or {}), "picture": picture}
+                    row.command_id = f"decision-{decision}"
             if changes.handled_stimuli:
                 session.execute(
                     sa.update(StimulusRow)

@@ -99,6 +99,13 @@ def compose_post(ctx: WritingContext, rng: random.Random) -> str:
     return _Composer(ctx, rng).post()
 
 
+def compose_post_about(ctx: WritingContext, rng: random.Random) -> tuple[str, tuple[str, ...]]:
+    """A post as compose_post writes it (the same draws), with the themes of its sentences in order
+    (event, scene, item, activity, company, mood...): a picture shows what the words are about."""
+    composer = _Composer(ctx, rng)
+    return composer.post(), tuple(composer.themes_written)
+
+
 def compose_comment(ctx: WritingContext, author: str, post_text: str, rng: random.Random) -> str:
     """A comment answering `post_text` by `author`: its subject, its question or its mood."""
     return _Composer(ctx, rng).comment(author, post_text)
@@ -317,6 +324,7 @@ class _Composer:
         self.others = [p for p in ctx.scene.people_here if p and p != ctx.speaker.name]
         self.facts: dict[str, str] = {}
         self.avoid = ""  # the line being answered, lower case
+        self.themes_written: list[str] = []  # a post's sentences' themes, in order
         self._set_facts()
 
     # ------------------------------------------------------------------ facts
@@ -552,6 +560,7 @@ class _Composer:
             people = self.facts.get("people")
             if sentence and not (people and people in sentence and any(people in p for p in parts if p)):
                 parts.append(sentence)  # a list of names once a post
+                self.themes_written.append(theme)
         if not parts:
             parts.append(self.pick("muse"))
         if len(parts) < 3 and self.chance(0.25):
