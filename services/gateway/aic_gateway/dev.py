@@ -27,6 +27,7 @@ from aic_gateway.stack import write_private
 log = logging.getLogger("aic.dev")
 
 ADMIN_PASSWORD_FILE = "admin-password.txt"  # noqa: S105 - a file name, not a password
+SIMULATOR_CLIENT_ID = "simulator"
 
 
 def admin_login(settings: GatewaySettings) -> tuple[str, str]:
@@ -66,6 +67,7 @@ def build_dev_app(
     from aic_files.app import create_app as create_files_app
     from aic_files.settings import FilesSettings
     from aic_simulator.app import create_app as create_simulator_app
+    from aic_simulator.pictures.files_client import FilesPictureStore
     from aic_simulator.settings import SimulatorSettings
     from aic_social.app import create_app as create_social_app
     from aic_social.settings import SocialSettings
@@ -75,12 +77,16 @@ def build_dev_app(
     username, password = admin_login(settings)
     # Each service gets its own SQLite file and the shared bus, whatever AIC_DATABASE_URL says.
     embedded = {"env": "dev", "data_dir": settings.data_dir, "database_url": "", "broker_url": ""}
+    # The simulator stores its characters' pictures through files with a service token from auth: a
+    # client of auth's made up for this run alone.
+    simulator_secret = secrets.token_urlsafe(32)
     service_apps: dict[str, FastAPI] = {
         "auth": create_auth_app(
             AuthSettings(
                 **embedded,
                 bootstrap_admin_username=username,
                 bootstrap_admin_password=SecretStr(password),
+                service_clients={SIMULATOR_CLIENT_ID: SecretStr(simulator_secret)},
                 # The gateway, which passes on the client address it found (AIC_TRUSTED_PROXIES).
                 trusted_proxies=[IN_PROCESS_CLIENT[0]],
             ),
@@ -93,10 +99,23 @@ def build_dev_app(
     # Files keeps its objects under data_dir/files.
     service_apps["files"] = create_files_app(FilesSettings(**embedded), shared_bus=bus, jwks_client=jwks)
     # The community comes alive on its own: the simulation starts as soon as the simulator leads.
+    simulator_settings = SimulatorSettings(
+        **{
+            **embedded,
+            "autostart": True,
+            "service_client_id": SIMULATOR_CLIENT_ID,
+            "service_client_secret": simulator_secret,
+            **(simulator or {}),
+        }
+    )
+    files = httpx.AsyncClient(transport=InProcessTransport(service_apps["files"]), base_url="http://files")
     service_apps["simulator"] = create_simulator_app(
-        SimulatorSettings(**{**embedded, "autostart": True, **(simulator or {})}),
+        simulator_settings,
         shared_bus=bus,
         jwks_client=jwks,
+        picture_store=FilesPictureStore.from_settings(
+            simulator_settings, files_client=files, auth_client=jwks
+        ),
     )
     gateway = create_app(settings, service_apps=service_apps, shared_bus=bus)
     gateway.state.service_apps = service_apps  # for tests and benchmarks that look inside a service

@@ -20,6 +20,7 @@ from aic_simulator.api import report, sim
 from aic_simulator.messaging import register_consumers
 from aic_simulator.metrics import register_metrics
 from aic_simulator.models import SeenComment, SeenLike, SeenPost, Stimulus
+from aic_simulator.pictures.files_client import FilesPictureStore
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
 from aic_simulator.runner import Simulation
@@ -100,8 +101,12 @@ def create_app(
     shared_bus: InProcessBus | None = None,
     jwks_client: Any = None,
     policy: Policy | None = None,
+    picture_store: FilesPictureStore | None = None,
 ) -> FastAPI:
+    """``picture_store`` stores characters' pictures through files (dev mode gives one with in-process
+    clients); without one it is made from AIC_FILES_URL and AIC_AUTH_URL when both are set."""
     settings = settings or SimulatorSettings()
+    picture_store = picture_store or FilesPictureStore.from_settings(settings)
     runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
     for rule in retention_rules(settings):
         runtime.retention.add(rule)
@@ -121,11 +126,14 @@ def create_app(
                 yield
             finally:
                 await simulation.stop()
+                if picture_store is not None:
+                    await picture_store.aclose()
 
     app = create_service_app(
         settings, title="AI Community simulator", routers=[sim.router, report.router], lifespan=lifespan
     )
     app.state.simulation = simulation
+    app.state.picture_store = picture_store  # None: pictures cannot be stored
     app.state.world_map = WorldMapView.model_validate(world["map"]) if "map" in world else None
     register_metrics(simulation, app.state.metrics_registry)
     app.state.runtime = runtime
