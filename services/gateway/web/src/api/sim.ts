@@ -146,7 +146,56 @@ export interface DecisionTrace {
   tokens?: number
   memories_used?: number[]
   options_considered?: string[]
+  /** Operators: `privacy_guard_picture` when the character's photo description was dropped because it
+   * would repeat something private. */
   detail?: Record<string, unknown>
+  /** A post with a picture: how making it went (absent from posts without one and older simulators). */
+  picture?: PictureTrace
+}
+
+/** The image backends that make characters' pictures (the simulator's backend names). */
+export const PICTURE_BACKENDS = ['builtin', 'comfyui', 'images-api'] as const
+/** What a character's picture is of (the simulator's Moment.subject). */
+export const PICTURE_SUBJECTS = ['place', 'event', 'item', 'food', 'sky'] as const
+/** Why a picture could not be made or stored (the backends' and the studio's PictureFailed reasons). */
+export const PICTURE_FAILURES = [
+  'timeout',
+  'unreachable',
+  'bad_workflow',
+  'execution_error',
+  'bad_image',
+  'no_image',
+  'bad_request',
+  'refused',
+  'rate_limited',
+  'server_error',
+  'quota_exceeded',
+  'rejected',
+  'store_failed',
+  'cancelled',
+  'error',
+] as const
+
+/** A post's picture in the decision's trace: asked for, made and stored (its file), or failed and why. */
+export interface PictureTrace {
+  status: 'making' | 'attached' | 'failed'
+  /** One of PICTURE_BACKENDS. */
+  backend?: string
+  /** What the picture shows, as the backend was asked (English for most models). */
+  prompt: string
+  seed: number
+  /** One of PICTURE_SUBJECTS. */
+  subject: string
+  /** "1024x768". */
+  size?: string
+  generate_ms?: number
+  store_ms?: number
+  /** The stored picture (attached). */
+  file_id?: string
+  /** One of PICTURE_FAILURES (failed). */
+  reason?: string
+  /** What went wrong, as the backend said it (failed). */
+  error?: string
 }
 
 /** The policy tiers that decide (the simulator's policy names). */
