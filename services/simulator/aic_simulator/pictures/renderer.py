@@ -256,6 +256,7 @@ class Painter:
         # where people may stand: (x from, x to, depth from, depth to), depth 0 at the horizon (or the
         # foot of the wall indoors) to 1 at the bottom edge; a scene with water or counters says so
         self.stand: list[tuple[float, float, float, float]] = []
+        self.later: list[Callable[[], None]] = []  # the scene's foreground, drawn over the people
 
     # --------------------------------------------------------------------- helpers
 
@@ -342,6 +343,8 @@ class Painter:
             _SCENES[self.scene](self)
         self.event()
         self.people()
+        for draw in self.later:
+            draw()
         if not self.indoor:
             self.weather_overlay()
         if m.subject in ("item", "food") and (m.item_name or m.item_kind):
@@ -527,6 +530,8 @@ class Painter:
         count = max(0, min(m.people, 9))
         if m.event_kind == "gathering":
             count += 8
+        if self.indoor:  # a room holds fewer before they hide it
+            count = min(count, 6)
         if not count:
             return
         rng = self.rng("people")
@@ -537,7 +542,7 @@ class Painter:
             spots.append((rng.uniform(x0, x1), rng.uniform(z0, z1)))
         for x, z in sorted(spots, key=lambda spot: spot[1]):
             if self.indoor:  # the floor runs from the wall (0.68) to the bottom edge
-                self.person(x, 0.68 + z * 0.3, 0.34 + 0.22 * z, rng)
+                self.person(x, 0.68 + z * 0.3, 0.28 + 0.16 * z, rng)
             else:
                 self.person(x, self.depth_y(z), 0.05 + 0.36 * z, rng)
 
@@ -596,11 +601,11 @@ class Painter:
 
     def stage_lights(self, rng: random.Random) -> None:
         colours = [(255, 90, 160), (90, 170, 255), (255, 210, 90), (140, 255, 170)]
-        strength = 45 + round(90 * self.light.darkness)
+        strength = 25 + round(50 * self.light.darkness)
         for _ in range(4):
             x = rng.uniform(0.1, 0.9)
             target = rng.uniform(0.15, 0.85)
-            spread = rng.uniform(0.08, 0.14)
+            spread = rng.uniform(0.05, 0.1)
             colour = rng.choice(colours)
             self.poly(
                 [(x - 0.01, 0.0), (x + 0.01, 0.0), (target + spread, 0.95), (target - spread, 0.95)],
@@ -634,7 +639,7 @@ class Painter:
             fog = scaled(fog, 0.4 + 0.6 * (1 - light.darkness))
             mask = vertical_gradient(
                 self.im.size,
-                [(0.0, (90,) * 3), (self.horizon, (215,) * 3), (1.0, (120,) * 3)],
+                [(0.0, (80,) * 3), (self.horizon, (185,) * 3), (1.0, (95,) * 3)],
             ).convert("L")
             if light.wetness > 1:
                 mask = mask.point(lambda v: min(255, round(v * 1.15)))
@@ -861,6 +866,7 @@ def _harbor(p: Painter) -> None:
 
 
 def _stall(p: Painter, x: float, feet: float, width: float, rng: random.Random) -> None:
+    """A market stall: posts, a striped awning with a scalloped edge, baskets of fruit on a plank table."""
     k = p.u / p.h
     kx = p.u / p.w
     half = width / 2 * kx
@@ -868,41 +874,61 @@ def _stall(p: Painter, x: float, feet: float, width: float, rng: random.Random) 
         [("#e63946", "#f1faee"), ("#2a9d8f", "#e9f5db"), ("#f4a261", "#fff3e0"), ("#457b9d", "#f1faee")]
     )
     top = feet - width * 1.05 * k
-    p.shadow(x, feet, width * 0.6, width * 0.08, 0.4)
+    table = feet - width * 0.45 * k
+    p.shadow(x, feet, width * 0.6, width * 0.08, 0.45)
+    p.rect(x - half, top, x + half, table, (*p.lit("#3a2a20")[:3], 110))  # shade under the awning
     for dx in (-0.95, 0.95):
         p.rect(x + dx * half - 0.004, top, x + dx * half + 0.004, feet, p.lit("#5a4030"))
-    p.rect(x - half, feet - width * 0.45 * k, x + half, feet, p.lit("#8d6346"))
+    p.rect(x - half, table, x + half, feet, p.lit("#8d6346"))
+    for i in range(1, 6):  # the planks of the front
+        px = x - half + i * 2 * half / 6
+        p.line([(px, table), (px, feet)], (*p.lit("#5e4030")[:3], 150), 0.002)
     p.rect(
-        x - half * 1.04, feet - width * 0.5 * k, x + half * 1.04, feet - width * 0.42 * k, p.lit("#a57b5a")
+        x - half * 1.04, table - width * 0.05 * k, x + half * 1.04, table + width * 0.03 * k, p.lit("#a57b5a")
     )
     fruit = ["#f77f00", "#d62828", "#fcbf49", "#7cb518", "#9d4edd", "#ffba08"]
-    for col in range(5):
+    basket = p.lit("#b08050")
+    r = width * 0.045
+    for col in range(4):
         colour = p.lit(rng.choice(fruit))
-        cx = x - half * 0.8 + col * half * 0.4
-        for row in range(3):
-            for j in range(3 - row):
-                fx = cx + (j - (2 - row) / 2) * 0.012 * width * 8 * kx
-                fy = feet - width * (0.53 + row * 0.05) * k
-                p.ellipse(fx, fy, width * 0.05, width * 0.05, colour)
+        light = mix(colour[:3], (255, 255, 255), 0.45)
+        cx = x - half * 0.75 + col * half * 0.5
+        for row, count in ((0, 4), (1, 3), (2, 2)):
+            for j in range(count):
+                fx = cx + (j - (count - 1) / 2) * r * 1.7 * kx
+                fy = table - width * 0.06 * k - row * r * 1.3 * k
+                p.ellipse(fx, fy, r, r, colour)
+                p.ellipse(fx - r * 0.35 * kx, fy - r * 0.35 * k, r * 0.3, r * 0.3, (*light, 200))
+        p.d.chord(
+            (
+                p.X(cx - half * 0.22),
+                p.Y(table - width * 0.1 * k),
+                p.X(cx + half * 0.22),
+                p.Y(table + width * 0.04 * k),
+            ),
+            0,
+            180,
+            fill=basket,
+        )
     n = 6
+    edge = top + width * 0.22 * k
+    p.poly(
+        [
+            (x - half * 1.15, top),
+            (x + half * 1.15, top),
+            (x + half * 0.9, top - width * 0.18 * k),
+            (x - half * 0.9, top - width * 0.18 * k),
+        ],
+        p.lit(scaled(hexrgb(stripes[0]), 0.8)),
+    )
     for i in range(n):  # the striped awning with a scalloped edge
         a, b = x - half * 1.15 + i * 2.3 * half / n, x - half * 1.15 + (i + 1) * 2.3 * half / n
-        p.poly(
-            [
-                (a, top),
-                (b, top),
-                (b + 0.01 * kx, top + width * 0.22 * k),
-                (a + 0.01 * kx, top + width * 0.22 * k),
-            ],
-            p.lit(stripes[i % 2]),
-        )
-        p.ellipse(
-            (a + b) / 2 + 0.01 * kx, top + width * 0.22 * k, width * 0.09, width * 0.06, p.lit(stripes[i % 2])
-        )
+        p.poly([(a, top), (b, top), (b, edge), (a, edge)], p.lit(stripes[i % 2]))
+        p.ellipse((a + b) / 2, edge, (b - a) / 2 * p.w / p.u, width * 0.05, p.lit(stripes[i % 2]))
 
 
 def _market(p: Painter) -> None:
-    p.stand = [(0.05, 0.95, 0.3, 0.5), (0.05, 0.95, 0.68, 0.85)]
+    p.stand = [(0.3, 0.7, 0.3, 0.75), (0.05, 0.95, 0.25, 0.45)]
     rng = p.rng("market")
     p.skyline("market-town", "#8a6f5a", 0.35, 0.2)
     p.ground("#9a8270", "#c0a88f")
@@ -913,30 +939,32 @@ def _market(p: Painter) -> None:
             (*p.lit("#7a6554")[:3], 70),
             0.0015,
         )
-    stalls = 3 if p.moment.event_kind != "market" else 5
-    rows = [(0.2, 0.22), (0.62, 0.34)]
-    for z, width in rows:
-        count = stalls if z > 0.5 else stalls + 1
-        for i in range(count):
-            x = (i + 0.5) / count + rng.uniform(-0.03, 0.03)
-            _stall(p, x, p.depth_y(z), width, rng)
-    for _ in range(6):  # crates in front
-        x = rng.uniform(0.05, 0.95)
-        y = p.depth_y(rng.uniform(0.8, 0.95))
-        p.rect(x - 0.04, y - 0.05, x + 0.04, y, p.lit("#b08050"))
-        p.ellipse(x, y - 0.05, 0.03, 0.015, p.lit(rng.choice(["#f77f00", "#7cb518", "#d62828"])))
+    busy = p.moment.event_kind == "market"
+    count = 5 if busy else 4
+    for i in range(count):  # the far row across the square
+        _stall(p, (i + 0.5) / count + rng.uniform(-0.02, 0.02), p.depth_y(0.1), 0.16, rng)
+    near = [0.1, 0.9] if not busy else [0.02, 0.2, 0.8, 0.98]
+
+    def near_row() -> None:  # drawn after the people: they walk the aisle behind these
+        for x in near:
+            _stall(p, x, p.depth_y(0.85), 0.34, rng)
+
+    p.later.append(near_row)
 
 
 def _fountain(p: Painter, x: float, feet: float, width: float) -> None:
     k = p.u / p.h
-    stone, water = p.lit("#c9c2b8"), mix(p.light.sky[1], (120, 190, 230), 0.5)
+    stone, rim = p.lit("#8f8a84"), p.lit("#e4dfd6")
+    water = mix(p.light.sky[1], (120, 190, 230), 0.5)
     p.shadow(x, feet, width * 0.6, width * 0.1, 0.4)
-    p.ellipse(x, feet - width * 0.12 * k, width * 0.5, width * 0.13, stone)
+    p.ellipse(x, feet - width * 0.12 * k, width * 0.5, width * 0.13, rim)
     p.rect(x - width * 0.5 * p.u / p.w, feet - width * 0.12 * k, x + width * 0.5 * p.u / p.w, feet, stone)
     p.ellipse(x, feet, width * 0.5, width * 0.13, stone)
-    p.ellipse(x, feet - width * 0.13 * k, width * 0.44, width * 0.1, (*water, 255))
-    p.rect(x - 0.012, feet - width * 0.55 * k, x + 0.012, feet - width * 0.13 * k, stone)
-    p.ellipse(x, feet - width * 0.55 * k, width * 0.16, width * 0.04, stone)
+    p.ellipse(x, feet - width * 0.125 * k, width * 0.45, width * 0.105, (*scaled(water, 0.8), 255))
+    p.ellipse(x, feet - width * 0.115 * k, width * 0.42, width * 0.09, (*water, 255))
+    p.rect(x - 0.016, feet - width * 0.55 * k, x + 0.016, feet - width * 0.11 * k, stone)
+    p.ellipse(x, feet - width * 0.55 * k, width * 0.17, width * 0.045, rim)
+    p.ellipse(x, feet - width * 0.56 * k, width * 0.14, width * 0.03, (*water, 255))
     for dx in (-0.3, -0.15, 0.15, 0.3):  # the jets, arcing down into the basin
         points = [
             (
@@ -1379,7 +1407,7 @@ def _gym(p: Painter) -> None:
 
 
 def _bar(p: Painter) -> None:
-    p.stand = [(0.58, 0.95, 0.3, 0.85)]
+    p.stand = [(0.6, 0.95, 0.55, 0.9)]
     rng = p.rng("bar")
     _room(p, "#4a2c3f", "#2a1a22", (0.7, 0.08, 0.95, 0.3))
     # the back bar: lit shelves of bottles
@@ -1398,14 +1426,14 @@ def _bar(p: Painter) -> None:
             x += 0.03
     # neon: a glowing ring and a wave (shapes, never words)
     pink, blue = (255, 70, 170), (70, 200, 255)
-    p.glow(0.68, 0.5, 0.16, scaled(pink, 0.6), 1.0)
+    p.glow(0.66, 0.36, 0.16, scaled(pink, 0.6), 1.0)
     p.d.ellipse(
-        (p.X(0.68) - p.U(0.07), p.Y(0.5) - p.U(0.07), p.X(0.68) + p.U(0.07), p.Y(0.5) + p.U(0.07)),
+        (p.X(0.66) - p.U(0.07), p.Y(0.36) - p.U(0.07), p.X(0.66) + p.U(0.07), p.Y(0.36) + p.U(0.07)),
         outline=(255, 170, 220),
         width=p.U(0.008),
     )
-    wave = [(0.82 + i * 0.012, 0.52 + 0.02 * math.sin(i * 1.3)) for i in range(12)]
-    p.glow(0.88, 0.52, 0.12, scaled(blue, 0.6), 1.0)
+    wave = [(0.8 + i * 0.012, 0.4 + 0.02 * math.sin(i * 1.3)) for i in range(12)]
+    p.glow(0.86, 0.4, 0.12, scaled(blue, 0.6), 1.0)
     p.line(wave, (170, 235, 255, 255), 0.007)
     # the little stage with a spotlight on the microphone
     p.rect(0.55, 0.66, 1.0, 0.72, p.lit("#3b2530"))
@@ -1414,8 +1442,12 @@ def _bar(p: Painter) -> None:
     p.line([(0.79, 0.66), (0.79, 0.52)], (40, 40, 45, 255), 0.004)
     p.ellipse(0.79, 0.515, 0.01, 0.014, (70, 70, 75, 255))
     # the counter
-    p.rect(0.0, 0.62, 0.52, 0.96, p.lit("#5b2e20"))
-    p.rect(0.0, 0.6, 0.54, 0.64, p.lit("#8a4b2e"))
+    p.rect(0.0, 0.62, 0.52, 0.96, p.lit("#6b3626"))
+    for x in (0.02, 0.19, 0.36):
+        p.rect(x, 0.67, x + 0.14, 0.9, p.lit("#7d4430"), r=0.01)
+    p.rect(0.0, 0.6, 0.54, 0.64, p.lit("#c07a4a"))
+    p.glow(0.27, 0.6, 0.2, (90, 60, 30), 0.8)
+    p.rect(0.0, 0.92, 0.52, 0.93, (200, 160, 90, 255))  # the brass foot rail
     for x in (0.12, 0.3, 0.44):
         p.rect(x, 0.54, x + 0.025, 0.6, (230, 200, 140, 160))
     for i in range(3):
@@ -1441,9 +1473,12 @@ def _home(p: Painter) -> None:
     for dx, dy, r in ((-0.04, -0.04, 0.05), (0.04, -0.08, 0.05), (0.0, -0.14, 0.06), (0.0, -0.04, 0.04)):
         p.ellipse(0.1 + dx, 0.72 + dy, r * 0.8, r, p.lit("#3a7d44"))
     p.rect(0.895, 0.36, 0.905, 0.82, p.lit("#333333"))
-    p.poly([(0.86, 0.36), (0.94, 0.36), (0.92, 0.28), (0.88, 0.28)], p.lit("#f2e8cf"))
-    if p.light.darkness > 0.3:
-        p.glow(0.9, 0.34, 0.35, (210, 150, 80), 0.9)
+    lamp_on = p.light.darkness > 0.3
+    shade = (255, 226, 165, 255) if lamp_on else p.lit("#f2e8cf")
+    p.poly([(0.86, 0.36), (0.94, 0.36), (0.92, 0.28), (0.88, 0.28)], shade)
+    if lamp_on:
+        p.glow(0.9, 0.34, 0.55, (230, 160, 80), 1.0)
+        p.glow(0.9, 0.33, 0.15, (200, 150, 90), 1.0)
     # a frame on the wall
     p.rect(0.8, 0.14, 0.94, 0.26, p.lit("#6b4a32"))
     _canvas_art(p, 0.81, 0.15, 0.93, 0.25, rng)
@@ -1626,23 +1661,31 @@ def _item_coffee(s: Sprite, rng: random.Random) -> None:
 
 
 def _item_mooncake(s: Sprite, rng: random.Random) -> None:
-    s.ellipse(0.5, 0.7, 0.45, 0.14, "#f4efe6")  # the plate
-    s.ellipse(0.5, 0.69, 0.38, 0.1, "#e6dfd2")
-    s.rect(0.22, 0.46, 0.78, 0.64, "#b86b2e")  # the side of the cake
-    s.ellipse(0.5, 0.64, 0.28, 0.08, "#a65f28")
-    for i in range(14):  # the fluted rim
-        a = 2 * math.pi * i / 14
-        s.ellipse(0.5 + 0.27 * math.cos(a), 0.46 + 0.075 * math.sin(a), 0.035, 0.02, "#d08a44")
-    s.ellipse(0.5, 0.46, 0.27, 0.075, "#d9954c")
-    s.ellipse(0.5, 0.46, 0.17, 0.045, "#c98039")
-    s.ellipse(0.5, 0.46, 0.12, 0.03, "#dea25a")
-    for i in range(6):
-        a = 2 * math.pi * i / 6
-        s.ellipse(0.5 + 0.145 * math.cos(a), 0.46 + 0.038 * math.sin(a), 0.015, 0.008, "#b8742f")
-    s.poly([(0.68, 0.5), (0.78, 0.47), (0.78, 0.64), (0.68, 0.66)], "#7a2e21")  # the cut: red bean inside
-    s.poly([(0.7, 0.52), (0.76, 0.5), (0.76, 0.62), (0.7, 0.63)], "#5e1f17")
-    s.ellipse(0.72, 0.56, 0.025, 0.02, "#e9b44c")  # the salted yolk
-    s.ellipse(0.3, 0.38, 0.12, 0.03, (255, 240, 210, 60), solid=False)
+    s.ellipse(0.5, 0.7, 0.46, 0.14, "#f4efe6")  # the plate
+    s.ellipse(0.5, 0.69, 0.39, 0.1, "#e6dfd2")
+    cx = 0.42
+    s.rect(cx - 0.25, 0.5, cx + 0.25, 0.62, "#a8602a")  # the side of the cake, fluted
+    s.ellipse(cx, 0.62, 0.25, 0.07, "#a8602a")
+    for i in range(9):
+        x = cx - 0.22 + i * 0.055
+        s.line([(x, 0.52), (x, 0.66 - 0.04 * abs(x - cx) / 0.25)], (120, 60, 20, 90), 0.01, solid=False)
+    for i in range(16):  # the scalloped rim of the top
+        a = 2 * math.pi * i / 16
+        s.ellipse(cx + 0.245 * math.cos(a), 0.5 + 0.068 * math.sin(a), 0.03, 0.018, "#d89448")
+    s.ellipse(cx, 0.5, 0.245, 0.068, "#e3a457")
+    s.ellipse(cx, 0.5, 0.17, 0.045, "#cf8a3e")  # the pressed pattern
+    s.ellipse(cx, 0.5, 0.15, 0.038, "#e8b164")
+    for i in range(8):
+        a = 2 * math.pi * i / 8
+        s.ellipse(cx + 0.1 * math.cos(a), 0.5 + 0.026 * math.sin(a), 0.018, 0.008, "#c47f36")
+    s.ellipse(cx, 0.5, 0.04, 0.012, "#c47f36")
+    s.ellipse(cx - 0.1, 0.47, 0.08, 0.015, (255, 245, 220, 70), solid=False)
+    # a wedge cut from another, showing the red bean paste and the salted yolk
+    w = [(0.62, 0.66), (0.9, 0.6), (0.86, 0.5), (0.66, 0.56)]
+    s.poly(w, "#b86b2e")
+    s.poly([(0.64, 0.645), (0.88, 0.59), (0.85, 0.52), (0.67, 0.57)], "#6e2a1f")
+    s.ellipse(0.77, 0.585, 0.035, 0.02, "#f0b840")
+    s.poly([(0.66, 0.56), (0.86, 0.5), (0.84, 0.48), (0.68, 0.53)], "#e3a457")
 
 
 def _item_fruit(s: Sprite, rng: random.Random) -> None:
@@ -1750,7 +1793,9 @@ def _item_chess(s: Sprite, rng: random.Random) -> None:
 
 def _item_umbrella(s: Sprite, rng: random.Random) -> None:
     clear = "clear" in (s.p.moment.item_name or "").lower()
-    canopy = (236, 244, 252, 255) if clear else _item_colour(s.p, rng.choice(["#e63946", "#264653", "#f4a261"]))
+    canopy = (
+        (236, 244, 252, 255) if clear else _item_colour(s.p, rng.choice(["#e63946", "#264653", "#f4a261"]))
+    )
     s.d.pieslice(s._box(0.5, 0.5, 0.42, 0.3), 180, 360, fill=canopy)
     s.m.pieslice(s._box(0.5, 0.5, 0.42, 0.3), 180, 360, fill=185 if clear else 255)
     s.d.arc(s._box(0.5, 0.5, 0.42, 0.3), 180, 360, fill=(255, 255, 255, 255), width=round(0.012 * s.s))
