@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -30,7 +31,7 @@ from aic_common.messages import (
     parse_data,
 )
 from aic_common.observability import bind_correlation_id
-from aic_social.models import Profile
+from aic_social.models import OwnedFile, Profile
 from aic_social.service import Actor, SocialService, parse_id
 
 log = logging.getLogger(__name__)
@@ -221,10 +222,40 @@ def register_consumers(bus: Bus, service: SocialService) -> None:
         factory, "social.commands", max_batch=COMMAND_BATCH, recover=refuse_command, prepare=load_actors
     )
 
+    def images_known(image_ids: list[str]) -> bool:
+        with factory() as session:
+            known = session.scalar(
+                sa.select(sa.func.count()).select_from(OwnedFile).where(OwnedFile.file_id.in_(image_ids))
+            )
+        return (known or 0) >= len(image_ids)
+
+    async def wait_for_images(envelope: Envelope) -> None:
+        """A post's images are uploaded just before the post is sent, and file.uploaded comes on another
+        queue than the command: give the files' events a while to arrive (polling, backing off) before
+        the post is judged. After the wait it goes on, and a missing image refuses it (image_not_found)."""
+        image_ids = envelope.data.get("image_ids")
+        if envelope.type != CreatePostCommand.message_type or not isinstance(image_ids, list):
+            return
+        wanted = list({i for i in image_ids if isinstance(i, str) and 0 < len(i) <= 36})
+        # One the rules refuse anyway is not waited for.
+        if not wanted or len(image_ids) > service.settings.max_images_per_post:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + service.settings.command_image_wait_seconds
+        pause = 0.05
+        while not await run_in_thread(images_known, wanted):
+            left = deadline - loop.time()
+            if left <= 0:
+                log.info("command %s: its images are still unknown; it goes on", envelope.id)
+                return
+            await asyncio.sleep(min(pause, left))
+            pause = min(pause * 2, 1.0)
+
     async def on_command(envelope: Envelope) -> None:
         if envelope.type not in COMMAND_TYPES:
             log.warning("unknown command %s dropped", envelope.type)
             return
+        await wait_for_images(envelope)
         await command_inbox.apply_once(envelope, apply_command)
 
     bus.subscribe("social.projections", on_events("user.*", "file.*"), on_projection)

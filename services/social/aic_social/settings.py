@@ -15,6 +15,9 @@ class SocialSettings(ServiceSettings):
     bio_max_length: int = Field(default=300, ge=0, le=500)
     max_images_per_post: int = Field(default=9, ge=0, le=9)
     max_images_per_message: int = Field(default=4, ge=0, le=9)
+    # A character's post command may come before the file.uploaded of its pictures (another queue): it
+    # waits this long for them to be known before it is judged (aic_social.messaging).
+    command_image_wait_seconds: float = Field(default=15.0, ge=0, le=300)
     page_size_default: int = Field(default=20, ge=1, le=100)
     page_size_max: int = Field(default=50, ge=1, le=200)
     # A comment in a page of comments carries this many of its replies; the rest come a page at a time.
