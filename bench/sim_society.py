@@ -128,6 +128,8 @@ EN_TOPICS = (
     "old photos",
 )
 TEXT_ACTIONS = ("post", "comment", "message", "reply", "talk", "say", "goodbye")
+# What the scripted model's photos show (the simulator adds where, when and the weather).
+PHOTOS = ("what is in front of me right now", "the people around me", "the light on the street", "my table")
 # How often the model does what its plan says rather than something else it is offered.
 KEEPS_TO_PLAN = 0.6
 
@@ -148,12 +150,15 @@ def scripted_model(characters: frozenset[str]) -> Callable[[dict[str, Any]], dic
         opening, thought, ending = (rng.choice(part) for part in (ZH_PARTS if zh else EN_PARTS))
         topic = rng.choice(ZH_TOPICS if zh else EN_TOPICS)
         line = f"{opening}{'' if zh else ' '}{place}{thought.format(topic=topic)}{ending}"
-        return {
+        answer = {
             "action": picked["action"],
             "target": picked.get("target"),
             "content": line if picked["action"] in TEXT_ACTIONS else None,
             "reason": "scripted",
         }
+        if picked["action"] == "post" and "picture" in prompt and rng.random() < 0.7:
+            answer["picture"] = rng.choice(PHOTOS)  # a post may carry a photo now: most do
+        return answer
 
     return decide
 
@@ -336,7 +341,16 @@ def summary(name: str, run: dict[str, Any]) -> str:
         + f"; {report['decisions_by_kind'].get('repost', 0)} reposts; questions {questions['count']} asked, "
         f"{questions['answered']} answered ({questions['answered_within_30s']} within 30 s), "
         f"{questions['on_topic']} on topic; {report['contradictions']['count']} contradictions"
+        + _pictures_line(report["pictures"])
         + "".join(f" — e.g. {c['content']!r}: {c['why']}" for c in report["contradictions"]["examples"][:1])
+    )
+
+
+def _pictures_line(pictures: dict[str, Any]) -> str:
+    return (
+        f"; pictures on {pictures['attached']} of {pictures['posts']} posts ({pictures['share']:.0%}), "
+        f"subjects {pictures['subjects']}, failed {pictures['failed']}, "
+        f"taken elsewhere {pictures['elsewhere']}, median {pictures['median_generate_ms']} ms to make"
     )
 
 

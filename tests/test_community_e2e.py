@@ -198,3 +198,63 @@ async def test_ai_characters_post_through_commands_and_answer_a_person_in_charac
         assert person.username not in answer["content"], "a person is called by display name, never username"
     finally:
         await sim("pause")
+
+
+async def test_ai_characters_post_pictures_of_their_moment_stored_as_themselves(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    """The built-in renderer draws, the files service stores it as the character (over S3), social shows
+    it on the post, and the operator's action log says how it was made."""
+    admin = await Person(gateway, "stackadmin", fake_ip()).sign_in(stack.secrets.admin_password)
+
+    async def sim(command: str, **extra: object) -> dict:
+        response = await gateway.post(
+            "/api/sim/control", json={"command": command, **extra}, headers=admin.headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def accounts_ready() -> bool:
+        return (await sim("status")).get("agents_with_accounts") == 10
+
+    await wait_for(accounts_ready, timeout=60, interval=0.5, what="the AI characters' accounts")
+
+    async def pictured_post() -> dict | None:
+        feed = (await gateway.get("/api/feed/explore", params={"limit": 50})).json()["items"]
+        found = next((p for p in feed if p["author"]["is_ai"] and p["images"]), None)
+        if found is None:
+            await sim("step", steps=20)  # the town lives on until a character posts a photo
+        return found
+
+    post = await wait_for(pictured_post, timeout=240, interval=0.2, what="an AI post with a picture")
+    image = post["images"][0]
+    picture = await gateway.get(image["url"])
+    assert picture.status_code == 200 and picture.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(picture.content)) as decoded:
+        assert decoded.width > decoded.height  # the landscape the simulator asked for, re-encoded
+    thumbnail = await gateway.get(image["thumbnail_url"])
+    assert thumbnail.status_code == 200 and len(thumbnail.content) < len(picture.content)
+
+    async def attached() -> dict | None:
+        meta = (await gateway.get(f"/api/files/{image['id']}/meta", headers=admin.headers)).json()
+        return meta if meta["attached"] else None  # files heard of the post: no orphan sweep takes it
+
+    meta = await wait_for(attached, timeout=30, interval=0.5, what="files learning the picture is attached")
+    assert meta["owner_id"] == post["author"]["id"]
+
+    async def traced() -> dict | None:
+        actions = (
+            await gateway.get(
+                "/api/sim/actions", params={"action": "post", "limit": 100}, headers=admin.headers
+            )
+        ).json()["items"]
+        return next(
+            (a for a in actions if (a["trace"].get("picture") or {}).get("file_id") == image["id"]), None
+        )
+
+    action = await wait_for(traced, timeout=30, interval=0.5, what="the picture in the action log")
+    made = action["trace"]["picture"]
+    assert made["status"] == "attached" and made["backend"] == "builtin"
+    assert made["generate_ms"] > 0 and made["seed"] >= 0
+    assert action["content"] == post["content"]
+    await sim("pause")

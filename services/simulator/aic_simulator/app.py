@@ -20,6 +20,7 @@ from aic_simulator.api import report, sim
 from aic_simulator.messaging import register_consumers
 from aic_simulator.metrics import register_metrics
 from aic_simulator.models import SeenComment, SeenLike, SeenPost, Stimulus
+from aic_simulator.pictures import studio_from_settings
 from aic_simulator.pictures.files_client import FilesPictureStore
 from aic_simulator.policy import Policy
 from aic_simulator.rules import RulePolicy
@@ -110,7 +111,10 @@ def create_app(
     runtime = ServiceRuntime.create(settings, migrations=MIGRATIONS, shared_bus=shared_bus)
     for rule in retention_rules(settings):
         runtime.retention.add(rule)
-    simulation = Simulation(settings, runtime, policy or build_policy(settings, runtime.session_factory))
+    studio = studio_from_settings(settings, picture_store)
+    simulation = Simulation(
+        settings, runtime, policy or build_policy(settings, runtime.session_factory), studio=studio
+    )
     register_consumers(runtime.bus, runtime.session_factory, simulation)
     world = load_world_file(settings.world_file)
 
@@ -126,6 +130,8 @@ def create_app(
                 yield
             finally:
                 await simulation.stop()
+                if studio is not None:
+                    await studio.aclose()
                 if picture_store is not None:
                     await picture_store.aclose()
 

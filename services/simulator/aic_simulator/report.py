@@ -514,7 +514,10 @@ def _actions(session: Session, since: datetime, until: datetime) -> list[Logged]
     rows = [Logged(*row) for row in session.execute(sa.select(*columns).where(in_window))]
     traces = dict(
         session.execute(
-            sa.select(ActionLog.decision, ActionLog.trace).where(in_window, ActionLog.action.in_(DM_ACTIONS))
+            sa.select(ActionLog.decision, ActionLog.trace).where(
+                in_window,
+                ActionLog.action.in_((*DM_ACTIONS, "post")),  # posts: their pictures
+            )
         ).all()
     )
     for row in rows:
@@ -663,6 +666,7 @@ def society_report(
         "questions": _questions(session, run),
         "nested_reflections": _nested(session, run),
         "private_leaks": _leaks(session, run),
+        "pictures": _pictures(run),
     }
     report["goals"] = [goal.judged(report) for goal in GOALS]
     return report
@@ -684,6 +688,36 @@ def _direct_messages(run: Run) -> list[DirectMessage]:
                 )
             )
     return messages
+
+
+def _pictures(run: Run) -> dict[str, Any]:
+    """Posts with pictures: how many, of what, how they went, and how many were taken somewhere other
+    than where their post was written (a prompt that does not name the post's place)."""
+    posts = [row for row in run.rows if row.action == "post"]
+    pictures = [row.trace["picture"] for row in posts if isinstance(row.trace.get("picture"), dict)]
+    attached = [p for p in pictures if p.get("status") == "attached"]
+    elsewhere = sum(
+        1
+        for row in posts
+        if isinstance(picture := row.trace.get("picture"), dict)
+        and row.location_id in run.places
+        and run.places[row.location_id].name_en not in str(picture.get("prompt", ""))
+    )
+    made_ms = sorted(float(p["generate_ms"]) for p in attached if "generate_ms" in p)
+    return {
+        "posts": len(posts),
+        "asked": len(pictures),
+        "attached": len(attached),
+        "share": round(len(attached) / len(posts), 3) if posts else 0.0,
+        "failed": dict(Counter(str(p.get("reason")) for p in pictures if p.get("status") == "failed")),
+        "waiting": sum(1 for p in pictures if p.get("status") == "making"),
+        "subjects": dict(Counter(str(p.get("subject")) for p in attached)),
+        "distinct_prompts": round(len({p.get("prompt") for p in attached}) / len(attached), 3)
+        if attached
+        else 0.0,
+        "elsewhere": elsewhere,
+        "median_generate_ms": round(made_ms[len(made_ms) // 2], 1) if made_ms else None,
+    }
 
 
 def _texts(run: Run) -> dict[str, Any]:

@@ -211,7 +211,7 @@ class Simulation:
             await engine.step(refresh=refresh, checkpoint=checkpoint)
             return
         await engine.step(refresh=True, checkpoint=False)
-        commands = [row["command_id"] for row in engine.pending.action_logs if row["command_id"]]
+        commands = engine.pending.command_ids()
         if commands or checkpoint:
             await engine.checkpoint()
         await self._await_results(commands)

@@ -78,6 +78,12 @@ class Changes:
     # Decision number -> how its post's picture went; its post was sent with this checkpoint.
     pictures: dict[int, dict[str, Any]] = field(default_factory=dict)
 
+    def command_ids(self) -> list[str]:
+        """The social commands sent with these changes, by the id their results will name: those of the
+        decisions logged, and the posts that waited for their pictures."""
+        ids = [row["command_id"] for row in self.action_logs if row["command_id"]]
+        return ids + [f"decision-{decision}" for decision in self.pictures]
+
     def send(self, data: MessageData, correlation_id: str | None = None) -> None:
         self.messages.append(data)
         self.correlations.append(correlation_id)

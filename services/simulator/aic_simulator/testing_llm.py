@@ -144,11 +144,14 @@ def in_answer_shape(decision: dict[str, Any], request: dict[str, Any]) -> dict[s
         return decision
     for option_id, option, _ in numbered_options_in(request):
         if option["action"] == decision["action"] and option.get("target") == decision.get("target"):
-            return {
+            shaped = {
                 "option": option_id,
                 "content": decision.get("content"),
                 "reason": decision.get("reason", ""),
             }
+            if "picture" in decision:  # a post's photo, when the prompt offers one
+                shaped["picture"] = decision["picture"]
+            return shaped
     return decision
 
 

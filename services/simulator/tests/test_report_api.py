@@ -35,6 +35,7 @@ KEYS = {
     "ai_messages",
     "texts",
     "contradictions",
+    "pictures",
     "questions",
     "nested_reflections",
     "private_leaks",

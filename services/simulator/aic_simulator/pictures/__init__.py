@@ -7,12 +7,33 @@ server and is the default. docs/images.md tells how to set each up.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from aic_simulator.pictures.base import ImageBackend
+from aic_simulator.pictures.studio import PictureStore, PictureStudio
 
 if TYPE_CHECKING:
     from aic_simulator.settings import SimulatorSettings
+
+log = logging.getLogger(__name__)
+
+
+def studio_from_settings(settings: SimulatorSettings, store: PictureStore | None) -> PictureStudio | None:
+    """The studio that has characters' pictures made and stored; None (posts are text only) when
+    pictures are off or there is no files service to store them in."""
+    backend = backend_from_settings(settings)
+    if backend is None:
+        return None
+    if store is None:
+        log.warning("characters' posts carry no pictures: set AIC_FILES_URL and AIC_AUTH_URL to store them")
+        return None
+    return PictureStudio(
+        backend,
+        store,
+        concurrency=settings.picture_concurrency,
+        timeout_seconds=settings.picture_timeout_seconds,
+    )
 
 
 def backend_name(settings: SimulatorSettings) -> str:
