@@ -15,7 +15,7 @@ from aic_common.testing import wait_for
 from aic_simulator.engine import Engine
 from aic_simulator.llm import decision_from, decision_schema, user_prompt
 from aic_simulator.pictures.base import Moment, Picture, PictureFailed, PictureRequest
-from aic_simulator.pictures.prompts import subject_of_description, subject_of_themes
+from aic_simulator.pictures.prompts import describe, subject_of_description, subject_of_themes
 from aic_simulator.pictures.studio import PictureStudio
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Option, Perception
 from aic_simulator.rules import RulePolicy
@@ -234,6 +234,9 @@ def test_an_llm_description_is_read_against_what_is_there() -> None:
     assert subject_of_description("The market opens, stalls full of lychees", MARKET) == "event"
     assert subject_of_description("Pink sky over the rooftops", MARKET) == "sky"
     assert subject_of_description("The street outside", MARKET) == "place"
+    # The rules' own words say it exactly, whatever names they share ("the stalls of Market").
+    for subject in ("event", "food", "sky", "place"):
+        assert subject_of_description(describe(MARKET, subject), MARKET) == subject
 
 
 def _perception(moment: Moment | None) -> Perception:

@@ -19,6 +19,7 @@ VISUAL_THEMES = {"event": "event", "item": "item", "scene": "place", "company": 
 # Hours whose light is worth a photo of the sky on its own.
 GOLDEN_HOURS = {5: "sunrise", 6: "sunrise", 17: "golden hour", 18: "sunset", 19: "dusk"}
 DEFAULT_STYLE = "candid smartphone photo, natural light"
+SUBJECTS = ("event", "food", "item", "sky", "place")
 _SKY_WORDS = re.compile(r"\b(sunset|sunrise|dusk|dawn|sky|golden hour|stars?|moon)\b", re.IGNORECASE)
 _WEATHER_OF_HAZARD = (
     (re.compile(r"typhoon|storm|thunder|台风|雷", re.IGNORECASE), "storm"),
@@ -54,7 +55,11 @@ def subject_of_themes(themes: tuple[str, ...], moment: Moment) -> str | None:
 
 
 def subject_of_description(description: str, moment: Moment) -> str:
-    """What an LLM's photo shows, read from its description against what is there."""
+    """What a photo shows, read from its description against what is there: the rules' own words
+    (describe) say it exactly; an LLM's are read for the item, the event and the sky."""
+    for subject in SUBJECTS:
+        if description == describe(moment, subject):
+            return subject
     text = description.lower()
     if moment.item_name and _mentions(text, moment.item_name):
         return "food" if moment.item_kind == "food" else "item"
@@ -82,8 +87,27 @@ def describe(moment: Moment, subject: str) -> str:
             return f"{_article(moment.item_name or 'a keepsake')} held up in front of {moment.place_name}"
         case "sky":
             return f"the sky over {moment.place_name} at {GOLDEN_HOURS.get(moment.hour, 'dusk')}"
-    people = " with a few people" if moment.people > 1 else ""
-    return f"{moment.place_name}{people}"
+    people = " with a few people about" if moment.people > 1 else ""
+    view = PLACE_VIEWS.get(moment.place_kind, "a view of {place}")
+    return view.format(place=moment.place_name) + people
+
+
+# What a photo of a place of each kind (the world file's kinds) shows of it.
+PLACE_VIEWS = {
+    "cafe": "the counter and window seats of {place}",
+    "park": "a path through {place}",
+    "harbor": "the pier and boats at {place}",
+    "market": "the stalls of {place}",
+    "library": "the reading tables and shelves of {place}",
+    "shop": "the shelves of {place}",
+    "studio": "easels and canvases in {place}",
+    "gym": "the training floor of {place}",
+    "school": "the schoolyard of {place}",
+    "clinic": "the entrance of {place}",
+    "bar": "the bar and the little stage of {place}",
+    "plaza": "the fountain and benches of {place}",
+    "home": "a corner of the flat at {place}",
+}
 
 
 def _article(name: str) -> str:
@@ -119,7 +143,8 @@ _WEATHER_WORDS = {
 def image_prompt(description: str, moment: Moment, style: str) -> str:
     """The words an image model gets: the description, where and when, the weather, the style."""
     weather = _WEATHER_WORDS.get(moment.weather, moment.weather)
-    setting = f"{moment.place_name}, {time_of_day(moment.hour)}, {weather}"
+    where = "" if moment.place_name.lower() in description.lower() else f"{moment.place_name}, "
+    setting = f"{where}{time_of_day(moment.hour)}, {weather}"
     return f"{description.strip().rstrip('.')}. {setting}. {style.strip() or DEFAULT_STYLE}"
 
 
