@@ -96,6 +96,18 @@ def test_a_close_up_of_an_item_differs_from_the_place() -> None:
     assert changed_share(place, item) > 0.05
 
 
+def test_a_photo_of_the_sky_from_a_room_is_taken_outside() -> None:
+    """The sky over a café at sunset is the street in front of it with a big sky, not the café's
+    counter with a window: most of the picture is sky."""
+    cafe = replace(HARBOR, place_kind="cafe", hour=18)
+    room, sky = render_image(request_for(cafe)), render_image(request_for(replace(cafe, subject="sky")))
+    assert changed_share(room, sky) > 0.3
+    street_at_sunset = render_image(
+        request_for(replace(cafe, place_kind="nowhere in particular", subject="sky"))
+    )
+    assert difference(sky, street_at_sunset) < difference(sky, room)
+
+
 def test_another_seed_varies_the_picture_in_the_same_colours() -> None:
     moment = replace(HARBOR, place_kind="park", hour=10, people=4)
     first, second = render_image(request_for(moment, seed=1)), render_image(request_for(moment, seed=2))

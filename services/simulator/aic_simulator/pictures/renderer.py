@@ -249,6 +249,8 @@ class Painter:
         self.seed = seed
         self.light = _light_of(moment)
         self.scene = _scene_name(moment.place_kind)
+        if moment.subject == "sky" and self.scene in _INDOOR:
+            self.scene = "street"  # a photo of the sky is taken outside, in the street in front of it
         self.indoor = self.scene in _INDOOR
         self.horizon = 0.74 if moment.subject == "sky" and not self.indoor else 0.58
         self.im = Image.new("RGB", size)
