@@ -41,7 +41,9 @@ def axe_violations(page: Page) -> list[dict[str, Any]]:
         page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8"))
     page.evaluate(SETTLE_AND_FREEZE)
     try:
-        found = page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+        found = page.evaluate(
+            "async () => (await axe.run(document, { resultTypes: ['violations'] })).violations"
+        )
     finally:
         page.evaluate(THAW)
     return [
