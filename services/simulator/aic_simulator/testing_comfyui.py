@@ -23,11 +23,9 @@ Every request is recorded. The server runs in its own thread (its own event loop
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import random
-import socket
 import threading
 import time
 import uuid
@@ -39,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from aic_simulator.testing_server import LoopbackServer
 
 Mode = Literal["ok", "never_finishes", "broken_image", "execution_error"]
 
@@ -96,7 +96,9 @@ class Recorded:
     query: dict[str, str] = field(default_factory=dict)
 
 
-class FakeComfyUI:
+class FakeComfyUI(LoopbackServer):
+    thread_name = "fake-comfyui"
+
     def __init__(
         self,
         *,
@@ -165,47 +167,6 @@ class FakeComfyUI:
             return [r for r in self.requests if r.method == method and r.path == path]
 
     # ------------------------------------------------------------------ running
-
-    def start(self) -> FakeComfyUI:
-        # Bound here, before the thread starts, so the port is known and cannot be taken meanwhile.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-comfyui", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake ComfyUI server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeComfyUI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeComfyUI:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     # ------------------------------------------------------------------ the queue
 

@@ -23,7 +23,6 @@ import base64
 import hashlib
 import io
 import json
-import socket
 import threading
 import time
 import uuid
@@ -37,6 +36,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from aic_simulator.testing_server import LoopbackServer
 
 Mode = Literal[
     "ok",
@@ -101,7 +102,9 @@ class RecordedRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class FakeImagesApiServer:
+class FakeImagesApiServer(LoopbackServer):
+    thread_name = "fake-images-api"
+
     def __init__(
         self,
         *,
@@ -152,47 +155,6 @@ class FakeImagesApiServer:
             return [r for r in self.requests if r.method == "GET"]
 
     # ------------------------------------------------------------------ running
-
-    def start(self) -> FakeImagesApiServer:
-        # Bound here, before the thread starts, so the port is known and cannot be taken meanwhile.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="fake-images-api", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the fake images API did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> FakeImagesApiServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> FakeImagesApiServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     # ------------------------------------------------------------------ handlers
 

@@ -32,7 +32,6 @@ import asyncio
 import json
 import random
 import re
-import socket
 import threading
 import time
 import uuid
@@ -47,6 +46,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aic_simulator.testing_server import LoopbackServer
 from aic_simulator.writer import subject_of
 
 Chooser = Callable[[dict[str, Any]], dict[str, Any]]
@@ -525,7 +525,9 @@ class RecordedRequest:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-class ScriptedLlmServer:
+class ScriptedLlmServer(LoopbackServer):
+    thread_name = "scripted-llm"
+
     def __init__(
         self,
         *,
@@ -591,50 +593,7 @@ class ScriptedLlmServer:
 
     def start(self) -> ScriptedLlmServer:
         self._started = time.monotonic()
-        # Bound here, before the thread starts, so the port is known and cannot be taken meanwhile.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            backlog=2048,
-        )
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="scripted-llm", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10.0
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the scripted LLM server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10.0)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> ScriptedLlmServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> ScriptedLlmServer:
-        return await asyncio.to_thread(self.start)
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
+        return super().start()
 
     # ------------------------------------------------------------------ handlers
 
