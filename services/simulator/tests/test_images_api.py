@@ -15,8 +15,8 @@ from PIL import Image
 
 from aic_common.testing import wait_for
 from aic_simulator.pictures import images_api
-from aic_simulator.pictures.base import Moment, PictureFailed, PictureRequest
-from aic_simulator.pictures.images_api import ImagesApiBackend, api_size, checked_image
+from aic_simulator.pictures.base import Moment, PictureFailed, PictureRequest, checked_image
+from aic_simulator.pictures.images_api import ImagesApiBackend, api_size
 from aic_simulator.testing_images_api import FakeImagesApiServer, Mode, png
 
 KEY = "sk-test-key"
@@ -374,7 +374,7 @@ def test_checked_image_knows_png_jpeg_and_webp() -> None:
     for kind, content_type in [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("WEBP", "image/webp")]:
         out = io.BytesIO()
         Image.new("RGB", (16, 16), (200, 100, 50)).save(out, kind)
-        assert checked_image(out.getvalue()) == content_type
+        assert checked_image(out.getvalue(), "a test") == content_type
     with pytest.raises(PictureFailed) as caught:
-        checked_image(b"GIF89a" + b"\0" * 64)
+        checked_image(b"GIF89a" + b"\0" * 64, "a test")
     assert caught.value.reason == "bad_image"

@@ -7,8 +7,11 @@ anything: the studio (aic_simulator.pictures.studio) uploads what they make thro
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from PIL import Image, UnidentifiedImageError
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,33 @@ class PictureFailed(Exception):
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(message or reason)
         self.reason = reason
+
+
+def image_type(data: bytes) -> str | None:
+    """The content type of encoded image bytes by their magic number: PNG, JPEG, WebP, or None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
+
+
+def checked_image(data: bytes, source: str) -> str:
+    """The content type of ``data`` when it is a whole PNG, JPEG or WebP image; PictureFailed
+    ("bad_image") naming ``source`` otherwise. Runs Pillow's decoder: call it off the event loop."""
+    content_type = image_type(data)
+    if content_type is None:
+        raise PictureFailed(
+            "bad_image", f"{source} gave {len(data)} bytes that are not a PNG, JPEG or WebP image"
+        )
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()  # decodes every pixel: a truncated file fails here, not at upload
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PictureFailed("bad_image", f"{source}'s {content_type} does not decode: {exc}") from None
+    return content_type
 
 
 class ImageBackend(Protocol):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import io
 import json
 import logging
 import re
@@ -28,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from aic_simulator.pictures.base import Picture, PictureFailed, PictureRequest
+from aic_simulator.pictures.base import Picture, PictureFailed, PictureRequest, checked_image
 
 logger = logging.getLogger(__name__)
 
@@ -135,36 +134,6 @@ def fill_workflow(workflow: dict[str, Any], values: dict[str, str | int]) -> dic
         node_id: {**node, "inputs": fill(copy.deepcopy(node.get("inputs", {})))}
         for node_id, node in workflow.items()
     }
-
-
-def image_content_type(data: bytes) -> str | None:
-    """The content type the magic number at the start of ``data`` says: PNG, JPEG, WebP, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def check_image(data: bytes) -> str:
-    """The content type of ``data``, an image that decodes whole; PictureFailed("bad_image") if not."""
-    content_type = image_content_type(data)
-    if content_type is None:
-        raise PictureFailed(
-            "bad_image", f"ComfyUI gave {len(data)} bytes that are not a PNG, JPEG or WebP image"
-        )
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - the simulator's image carries Pillow; the magic number must do
-        return content_type
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # decodes every pixel: a truncated or corrupt file fails here
-    except Exception as exc:  # Pillow raises many kinds for a broken file
-        raise PictureFailed("bad_image", f"ComfyUI's {content_type} does not decode: {exc}") from exc
-    return content_type
 
 
 def _message(error: Any) -> str:
@@ -281,7 +250,7 @@ class ComfyUIBackend:
             raise
         if data.status_code != 200:
             raise PictureFailed("no_image", f"ComfyUI's /view answered {data.status_code} for {image}")
-        content_type = await asyncio.to_thread(check_image, data.content)
+        content_type = await asyncio.to_thread(checked_image, data.content, "ComfyUI")
         detail = {"prompt_id": prompt_id, "filename": str(image.get("filename", ""))}
         checkpoint = self._checkpoint()
         if checkpoint:

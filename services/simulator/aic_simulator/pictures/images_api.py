@@ -19,14 +19,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import io
 import math
 from typing import Any
 
 import httpx
-from PIL import Image, UnidentifiedImageError
 
-from aic_simulator.pictures.base import Picture, PictureFailed, PictureRequest
+from aic_simulator.pictures.base import Picture, PictureFailed, PictureRequest, checked_image
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_MESSAGE_CHARS = 300
@@ -63,31 +61,6 @@ def asks_for_b64(model: str) -> bool:
     """Whether to send ``response_format: b64_json``: DALL-E answers with a URL otherwise, and the
     gpt-image models refuse the parameter (they always answer b64_json)."""
     return model.lower().startswith("dall-e")
-
-
-def image_type(data: bytes) -> str | None:
-    """The content type of encoded image bytes by their magic number, or None."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
-
-
-def checked_image(data: bytes) -> str:
-    """The content type of ``data`` when it is a whole PNG, JPEG or WebP image; PictureFailed
-    ("bad_image") otherwise. Runs Pillow's decoder: call it off the event loop."""
-    content_type = image_type(data)
-    if content_type is None:
-        raise PictureFailed("bad_image", f"not a PNG, JPEG or WebP image ({len(data)} bytes)")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()  # decodes every pixel: a truncated file fails here, not at upload
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise PictureFailed("bad_image", f"the {content_type} does not decode: {exc}") from None
-    return content_type
 
 
 class ImagesApiBackend:
@@ -135,7 +108,7 @@ class ImagesApiBackend:
             # One bound for the whole picture: httpx's timeout is per read, and a URL is fetched after.
             async with asyncio.timeout(self.timeout_seconds):
                 data, detail = await self._make(body)
-                content_type = await asyncio.to_thread(checked_image, data)
+                content_type = await asyncio.to_thread(checked_image, data, "the images API")
         except TimeoutError:
             raise PictureFailed("timeout", f"no picture within {self.timeout_seconds:g}s") from None
         except httpx.TimeoutException as exc:
