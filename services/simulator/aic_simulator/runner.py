@@ -391,6 +391,8 @@ class Simulation:
             # The LLM tier's server, the response format it negotiated, tokens against the budgets,
             # calls, fallbacks by reason and latency; None when the rules decide alone.
             "llm": llm.status() if (llm := llm_tier(self.policy)) is not None else None,
+            # The image backend and its pictures since this instance started; None when posts are text only.
+            "pictures": self.studio.status() if self.studio is not None else None,
         }
 
 

@@ -123,8 +123,15 @@ async def test_posts_about_what_one_can_see_carry_pictures_within_the_caps(tmp_p
     assert max(by_hour.values()) <= 3
     for key, count in by_agent_day.items():
         assert count <= (all_by_agent_day[key] + 1) * 0.5, key
-    # Each request's moment is the place and hour of its post.
+    # Each request's moment is the place and hour of its post; the operator's status counts them.
     assert len(backend.requests) == len(pictured)
+    assert engine.studio is not None
+    assert engine.studio.status() == {
+        "backend": "builtin",
+        "waiting": 0,
+        "attached": len(pictured),
+        "failed": {},
+    }
     assert {r.moment.subject for r in backend.requests} <= {"place", "event", "item", "food", "sky"}
 
 
@@ -156,6 +163,7 @@ async def test_a_failed_picture_leaves_the_post_without_it_and_the_reason_in_the
         assert "does not exist" in outcome["error"]
         post = sent[f"decision-{log['decision']}"]
         assert post.image_ids == [] and post.content == log["content"]
+    assert engine.studio is not None and engine.studio.status()["failed"] == {"bad_workflow": len(failed)}
 
 
 async def test_a_slow_server_holds_neither_the_clock_nor_the_post_for_ever(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -66,6 +67,8 @@ class PictureStudio:
         self.timeout_seconds = timeout_seconds
         self._slots = asyncio.Semaphore(concurrency)
         self._jobs: list[PictureJob] = []  # in the order they were asked for
+        self.attached = 0  # since this instance started: the operator's status
+        self.failed: Counter[str] = Counter()  # by reason
 
     @property
     def instant(self) -> bool:
@@ -104,7 +107,19 @@ class PictureStudio:
         for job in done:
             if not job.task.cancelled() and (error := job.task.exception()) is not None:  # type: ignore[union-attr]
                 log.warning("picture for decision %d failed: %s", job.decision, error)
+                self.failed[error.reason if isinstance(error, PictureFailed) else "error"] += 1
+            elif not job.task.cancelled():  # type: ignore[union-attr]
+                self.attached += 1
         return done
+
+    def status(self) -> dict[str, Any]:
+        """The backend and how its pictures went since this instance started (the operator's status)."""
+        return {
+            "backend": self.backend.name,
+            "waiting": len(self._jobs),
+            "attached": self.attached,
+            "failed": dict(self.failed),
+        }
 
     async def wait(self) -> None:
         """Until every job on its way is done (each is bounded by the timeout and the store's)."""

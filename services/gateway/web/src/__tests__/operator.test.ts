@@ -202,6 +202,19 @@ describe('operator console', () => {
     expect(rulesOnly.get('[data-test="status-llm-latency"] dd').text()).toBe('No LLM calls')
   })
 
+  it("shows the image backend and how the characters' pictures went, or that they are off", async () => {
+    setLocale('en')
+    const pictures = { backend: 'comfyui', waiting: 2, attached: 1234, failed: { timeout: 3, bad_image: 1 } }
+    const wrapper = mount(StatusPanel, { props: { status: makeStatus({ pictures }), live: true }, global: { plugins: [i18n] } })
+    expect(wrapper.get('[data-test="status-pictures"] dd').text()).toBe('ComfyUI · 1,234 attached, 4 failed, 2 on their way')
+    setLocale('zh-CN')
+    await nextTick()
+    expect(wrapper.get('[data-test="status-pictures"] dd').text()).toBe('ComfyUI · 已配 1,234 张，失败 4 张，进行中 2 张')
+    setLocale('en')
+    const off = mount(StatusPanel, { props: { status: makeStatus({ pictures: null }), live: true }, global: { plugins: [i18n] } })
+    expect(off.get('[data-test="status-pictures"] dd').text()).toBe('Off: posts are text only')
+  })
+
   it("shows the LLM tier's format, tokens against the budget and fallbacks by reason", async () => {
     const llm = {
       server: 'https://api.deepseek.com/v1',

@@ -36,6 +36,15 @@ export interface SimStatus {
   catch_up_until?: string | null
   /** The LLM tier (absent or null when the rules decide alone). */
   llm?: SimLlmStatus | null
+  /** The image backend and its pictures since the leader started (absent or null: posts are text only). */
+  pictures?: SimPicturesStatus | null
+}
+
+export interface SimPicturesStatus {
+  backend: string
+  waiting: number
+  attached: number
+  failed: Record<string, number>
 }
 
 /** What status says of the LLM tier: its server, the response format it negotiated, tokens, fallbacks. */
