@@ -1190,7 +1190,8 @@ class Engine:
                 post = CreatePostCommand(
                     actor_id=agent.user_id or "", content=text or "…", location_id=agent.location_id
                 )
-                if decision.picture and perception.moment is not None and self.studio is not None:
+                # The caps again: the tick's other posts may have reached them since it perceived.
+                if decision.picture and perception.moment is not None and self._may_picture(agent):
                     thread["picture"] = self._order_picture(agent, perception.moment, decision.picture, post)
                 else:
                     changes.send(post, correlation)

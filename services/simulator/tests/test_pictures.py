@@ -135,6 +135,27 @@ async def test_posts_about_what_one_can_see_carry_pictures_within_the_caps(tmp_p
     assert {r.moment.subject for r in backend.requests} <= {"place", "event", "item", "food", "sky"}
 
 
+async def test_the_hourly_cap_holds_when_many_post_in_one_tick(tmp_path: Path) -> None:
+    """Everyone due in a tick perceives before anyone posts: the caps are checked again as each posts."""
+    engine = seeded_engine(tmp_path, RulePolicy(11), copies=1)
+    engine.settings = engine.settings.model_copy(update={"picture_share": 1.0, "pictures_per_sim_hour": 2})
+    with_studio(engine, DrawingBackend())
+    due = [(agent, engine.perceive(agent)) for agent in engine.world.agents.values()]
+    offered = [(agent, perception) for agent, perception in due if perception.moment is not None]
+    assert len(offered) >= 4  # all perceived with the caps not reached
+    for agent, perception in offered:
+        posted = Decision(action=ActionKind.post, content="Morning!", picture="the view from here")
+        engine._apply(
+            agent, perception, posted, DecisionTrace(tier="rule", latency_ms=1.0), engine.pending, 1
+        )
+    with_pictures = [log for log in engine.pending.action_logs if "picture" in log["trace"]]
+    assert len(with_pictures) == 2
+    # The others went out at once, as text.
+    assert len(posts_sent(engine)) == len(offered) - 2
+    assert engine.studio is not None
+    await engine.studio.wait()
+
+
 async def test_no_pictures_when_the_hourly_cap_is_zero(tmp_path: Path) -> None:
     engine = seeded_engine(tmp_path, RulePolicy(11), copies=1)
     engine.settings = engine.settings.model_copy(update={"pictures_per_sim_hour": 0})
