@@ -529,7 +529,8 @@ class Engine:
         perception.options = self._options(agent, perception, here, events, feed, unread)
         perception.writing = self._writing(agent, perception, here, events) if awake else None
         if awake and self._may_picture(agent):
-            perception.moment = self._moment(agent, here, events)
+            doing = item.activity if item and item.location_id in (None, agent.location_id) else None
+            perception.moment = self._moment(agent, here, events, doing)
         return perception
 
     # ------------------------------------------------------------------ pictures
@@ -561,9 +562,12 @@ class Engine:
             previous, made = self._pictures_in_hour
             self._pictures_in_hour = (hour, made + 1 if previous == hour else 1)
 
-    def _moment(self, agent: AgentState, here: list[AgentState], events: list[EventInfo]) -> Moment:
-        """What a photo taken now would show: the place, the hour, the weather, the event on and the item
-        just used. An event its words would not be about (a hazard, news from elsewhere) is left out."""
+    def _moment(
+        self, agent: AgentState, here: list[AgentState], events: list[EventInfo], activity: str | None
+    ) -> Moment:
+        """What a photo taken now would show: the place, the hour, the weather, the event on, the item
+        just used and what its plan has it doing here (a meal). An event its words would not be about (a
+        hazard, news from elsewhere) is left out."""
         world = self.world
         location = world.locations[agent.location_id]
         hazard = self._hazard_at(agent.location_id)
@@ -584,6 +588,7 @@ class Engine:
             item_name=item.name_en if item else None,
             item_kind=item.kind if item else None,
             people=len(here),
+            activity=activity,
         )
 
     def _order_picture(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from aic_common.testing import wait_for
 from aic_simulator.engine import Engine
 from aic_simulator.llm import decision_from, decision_schema, user_prompt
 from aic_simulator.pictures.base import Moment, Picture, PictureFailed, PictureRequest
-from aic_simulator.pictures.prompts import describe, subject_of_description, subject_of_themes
+from aic_simulator.pictures.prompts import MEALS, describe, framed, subject_of_description, subject_of_themes
+from aic_simulator.pictures.renderer import item_shape
 from aic_simulator.pictures.studio import PictureStudio
 from aic_simulator.policy import ActionKind, Decision, DecisionTrace, Option, Perception
 from aic_simulator.rules import RulePolicy
@@ -256,6 +258,16 @@ def test_a_post_about_a_mood_has_no_picture_unless_the_light_is_worth_one() -> N
     assert subject_of_themes(("mood", "event", "item"), MARKET) == "event"
     assert subject_of_themes(("item", "event"), MARKET) == "food"
     assert subject_of_themes(("scene",), MARKET) == "place"
+    # Words about the meal it is having: the plate, the place's dish when it holds nothing.
+    lunch = Moment("cafe", "Moments Café", "cafe", 12, 30, activity="meal")
+    assert subject_of_themes(("activity",), lunch) == "food"
+    assert subject_of_themes(("activity",), replace(lunch, activity="work")) is None
+    plate = framed(lunch, "food")
+    assert plate.item_kind == "food" and plate.item_name and "latte" in describe(lunch, "food")
+    assert subject_of_description(describe(lunch, "food"), lunch) == "food"
+    # Every place's dish is one the built-in renderer draws as food (not a wrapped parcel).
+    for kind in MEALS:
+        assert item_shape(framed(replace(lunch, place_kind=kind), "food")) in ("coffee", "fruit", "mooncake")
 
 
 def test_an_llm_description_is_read_against_what_is_there() -> None:
@@ -263,6 +275,7 @@ def test_an_llm_description_is_read_against_what_is_there() -> None:
     assert subject_of_description("The market opens, stalls full of lychees", MARKET) == "event"
     assert subject_of_description("Pink sky over the rooftops", MARKET) == "sky"
     assert subject_of_description("The street outside", MARKET) == "place"
+    assert subject_of_description("My lunch: a bowl of noodles", MARKET) == "food"
     # The rules' own words say it exactly, whatever names they share ("the stalls of Market").
     for subject in ("event", "food", "sky", "place"):
         assert subject_of_description(describe(MARKET, subject), MARKET) == subject

@@ -29,6 +29,7 @@ class Moment:
     item_name: str | None = None  # an item the character holds or just used
     item_kind: str | None = None  # food, tool, book, instrument, toy, game...
     subject: str = "place"  # what the picture is of: place, event, item, food, sky
+    activity: str | None = None  # what its plan has it doing here: meal, work, leisure...
     people: int = 0  # how many others are there
 
 

@@ -21,6 +21,18 @@ GOLDEN_HOURS = {5: "sunrise", 6: "sunrise", 17: "golden hour", 18: "sunset", 19:
 DEFAULT_STYLE = "candid smartphone photo, natural light"
 SUBJECTS = ("event", "food", "item", "sky", "place")
 _SKY_WORDS = re.compile(r"\b(sunset|sunrise|dusk|dawn|sky|golden hour|stars?|moon)\b", re.IGNORECASE)
+_FOOD_WORDS = re.compile(
+    r"\b(breakfast|lunch|dinner|meal|plate|bowl|dish|noodles|rice|soup|snack|coffee|latte|tea|cake|fruit)\b",
+    re.IGNORECASE,
+)
+# What a meal at a place of each kind looks like in a photo (the built-in renderer draws these).
+MEALS = {
+    "cafe": "a latte in a ceramic cup",
+    "market": "a bowl of fresh fruit from the stalls",
+    "home": "a plate of fresh fruit",
+    "park": "a picnic bowl of fresh fruit",
+    "plaza": "a paper bowl of fresh fruit from a street stall",
+}
 _WEATHER_OF_HAZARD = (
     (re.compile(r"typhoon|storm|thunder|台风|雷", re.IGNORECASE), "storm"),
     (re.compile(r"snow|雪", re.IGNORECASE), "snow"),
@@ -51,6 +63,8 @@ def subject_of_themes(themes: tuple[str, ...], moment: Moment) -> str | None:
             return "food" if moment.item_kind == "food" else "item"
         if subject == "place":
             return "sky" if golden(moment) else "place"
+        if theme == "activity" and moment.activity == "meal" and moment.place_kind in MEALS:
+            return "food"  # words about the meal it is having: a photo of the plate
     return "sky" if golden(moment) and themes and themes[0] in ("mood", "muse") else None
 
 
@@ -67,6 +81,8 @@ def subject_of_description(description: str, moment: Moment) -> str:
         return "event"
     if _SKY_WORDS.search(text):
         return "sky"
+    if _FOOD_WORDS.search(text):
+        return "food"
     return "place"
 
 
@@ -82,7 +98,8 @@ def describe(moment: Moment, subject: str) -> str:
             crowd = " with a small crowd" if moment.people > 1 else ""
             return f"{moment.event_title} at {moment.place_name}{crowd}"
         case "food":
-            return f"close-up of {_article(moment.item_name or 'a snack')} on a table at {moment.place_name}"
+            food = moment.item_name or MEALS.get(moment.place_kind, "a snack")
+            return f"close-up of {_article(food)} on a table at {moment.place_name}"
         case "item":
             return f"{_article(moment.item_name or 'a keepsake')} held up in front of {moment.place_name}"
         case "sky":
@@ -149,5 +166,10 @@ def image_prompt(description: str, moment: Moment, style: str) -> str:
 
 
 def framed(moment: Moment, subject: str) -> Moment:
-    """The moment with what the picture is of (the built-in renderer draws that in the foreground)."""
+    """The moment with what the picture is of (the built-in renderer draws that in the foreground): a
+    meal with nothing in hand is the place's dish."""
+    if subject == "food" and not moment.item_name:
+        return replace(
+            moment, subject=subject, item_name=MEALS.get(moment.place_kind, "a snack"), item_kind="food"
+        )
     return replace(moment, subject=subject)
