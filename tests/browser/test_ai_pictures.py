@@ -34,8 +34,10 @@ def a_recent_picture(api: Api, admin: Account, simulator: Simulator) -> dict[str
 
 
 def loaded(image: Locator) -> int:
-    """The image element holds a decoded picture (not a broken one): its natural width."""
+    """The image element holds a decoded picture (not a broken one): its natural width. Scrolled to first,
+    as a reader would: a lazy image below the fold is not fetched until then."""
     expect(image).to_be_visible()
+    image.scroll_into_view_if_needed()
     return wait_until(
         lambda: image.evaluate("img => img.complete ? img.naturalWidth : 0"),
         timeout=30,
@@ -56,8 +58,14 @@ def test_an_ai_post_shows_its_picture_and_the_console_how_it_was_made(
     )
     picture = action["trace"]["picture"]
     file_id = picture["file_id"]
-    explore = api.client.get("/api/feed/explore", params={"limit": 100}).json()["items"]
-    post = next(p for p in explore if any(image["id"] == file_id for image in p["images"]))
+
+    def the_post() -> dict[str, Any] | None:
+        """The character's post with the picture, once social has applied it (newest first)."""
+        answer = api.client.get(f"/api/users/{action['agent']['username']}/posts", params={"limit": 50})
+        assert answer.status_code == 200, answer.text
+        return next((p for p in answer.json()["items"] if any(i["id"] == file_id for i in p["images"])), None)
+
+    post = wait_until(the_post, timeout=30, what="the post with its picture in social")
     assert post["author"]["is_ai"] and post["content"] == action["content"]
 
     # A reader sees it on the post's page, like a person's photo, and opens it full size.

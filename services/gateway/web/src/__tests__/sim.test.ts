@@ -69,6 +69,16 @@ describe('sim store', () => {
     expect(sim.loaded).toBe(true)
   })
 
+  it('shares one load between the parts of a page that ask at once, and loads again after it', async () => {
+    const { calls } = mockFetch(worldRoutes())
+    const sim = useSimStore()
+    const worldCalls = () => calls.filter((call) => call.url.includes('/api/sim/world')).length
+    await Promise.all([sim.loadWorld(), sim.loadWorld()]) // the landing page and its right column
+    expect(worldCalls()).toBe(1)
+    await sim.loadWorld() // coming back to the page later
+    expect(worldCalls()).toBe(2)
+  })
+
   it('moves characters and updates what they do from live events', async () => {
     mockFetch(worldRoutes())
     const sim = useSimStore()

@@ -154,8 +154,17 @@ export const useSimStore = defineStore('sim', () => {
     ticker.value = [...byId.values()].sort((a, b) => Number(b.id) - Number(a.id)).slice(0, TICKER_LIMIT)
   }
 
-  /** Everything the World page shows; the ticker starts from the latest logged actions. */
-  async function loadWorld(): Promise<void> {
+  /** Everything the World page shows; the ticker starts from the latest logged actions. Parts of one page
+   *  that ask at once (the landing page and its right column) share one load. */
+  let worldLoading: Promise<void> | null = null
+  function loadWorld(): Promise<void> {
+    worldLoading ??= fetchWorld().finally(() => {
+      worldLoading = null
+    })
+    return worldLoading
+  }
+
+  async function fetchWorld(): Promise<void> {
     loadError.value = null
     try {
       const [world, upcoming, latest, current] = await Promise.all([
