@@ -10,4 +10,5 @@ echo "==> web UI unit tests"
 scripts/web.sh test
 scripts/ensure-test-tools.sh  # chromium, CJK fonts, kubectl, mysql client: installed when missing
 echo "==> tests"
-exec .venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end: the whole run must stay within its time budget.
+exec .venv/bin/python -m pytest --durations=30 "$@"
