@@ -1,6 +1,6 @@
 """Files' internal upload (a service stores a picture as one of its characters) on the real topology:
 out of the internet's reach through the gateway, whoever asks, and at the files service itself for
-service tokens only; a person cannot store a file in somebody else's name."""
+the simulator's service token only; a person cannot store a file in somebody else's name."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_at_the_files_service_only_a_service_stores_in_someone_elses_name(
     for person in (attacker, admin):
         refused = upload_as(files, victim.id, person.access_token)
         assert refused.status_code == 403 and refused.json()["code"] == "service_required", refused.text
+    # Least privilege: of the services, the simulator alone (for its characters' pictures).
+    other_service = upload_as(files, victim.id, service_token(stack, "social"))
+    assert other_service.status_code == 403 and other_service.json()["code"] == "client_not_allowed"
     stored = upload_as(files, victim.id, service_token(stack, "simulator"))
     assert stored.status_code == 201, stored.text
     meta = httpx.get(

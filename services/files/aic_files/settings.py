@@ -41,6 +41,10 @@ class FilesSettings(ServiceSettings):
     jpeg_quality: int = Field(default=88, ge=50, le=95)
     thumbnail_size: int = Field(default=320, ge=32, le=2048)
 
+    # Service clients that may store a file in someone else's name (files' internal upload): the simulator,
+    # for its characters' pictures. Another service's token is refused there.
+    upload_for_others_clients: list[str] = Field(default_factory=lambda: ["simulator"])
+
     quota_max_files: int = Field(default=1000, ge=1)
     quota_max_bytes: int = Field(default=500 * MB, ge=1024)
 

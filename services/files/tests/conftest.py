@@ -43,12 +43,13 @@ class FakeClock:
         self.now += timedelta(seconds=seconds)
 
 
-def token_for(user_id: str, role: str = "user") -> str:
-    return _ISSUER.issue_access_token(user_id, username=f"u{user_id[:8]}", role=role)  # type: ignore[arg-type]
+def token_for(user_id: str, role: str = "user", username: str | None = None) -> str:
+    name = username or f"u{user_id[:8]}"
+    return _ISSUER.issue_access_token(user_id, username=name, role=role)  # type: ignore[arg-type]
 
 
-def bearer(user_id: str, role: str = "user") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token_for(user_id, role)}"}
+def bearer(user_id: str, role: str = "user", username: str | None = None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token_for(user_id, role, username)}"}
 
 
 def jwks_client() -> httpx.AsyncClient:

@@ -15,7 +15,7 @@ from .conftest import FilesEnv, bearer, decoded, png_bytes, running_files
 pytestmark = pytest.mark.integration
 
 UPLOADS = "/api/files/internal/uploads"
-SERVICE = bearer("service:simulator", role="service")
+SERVICE = bearer("service:simulator", role="service", username="simulator")  # as auth issues it
 
 
 async def upload_for(
@@ -109,6 +109,10 @@ async def test_only_service_tokens_may_upload_for_someone(files: FilesEnv) -> No
         assert refused.json()["code"] == "service_required"
     anonymous = await upload_for(files, character, png_bytes(), headers={})
     assert anonymous.status_code == 401 and anonymous.json()["code"] == "not_authenticated"
+    # Another service (social, say) has no business storing files in anyone's name.
+    social = bearer("service:social", role="service", username="social")
+    other_service = await upload_for(files, character, png_bytes(), headers=social)
+    assert other_service.status_code == 403 and other_service.json()["code"] == "client_not_allowed"
     assert files.rows() == [] and files.spooled() == []
 
 
