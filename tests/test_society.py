@@ -309,14 +309,16 @@ def test_characters_repost_a_few_fitting_posts_with_quotes_in_their_own_language
 
 def test_people_get_answers_on_topic_within_thirty_seconds(tmp_path: Path) -> None:
     async def run() -> None:
-        # The default speed; 09:00, when every character is awake.
-        async with community(tmp_path, seed=7, prelive_days=0, autostart=False) as c:
+        # The morning as fast as it runs, to 09:00 when every character is awake; the questions at the
+        # default speed.
+        async with community(tmp_path, seed=7, speed=0, prelive_days=0, autostart=False) as c:
             admin = await c.sign_in(*ADMIN)
             await wait_for(lambda: c.simulation.is_leader, timeout=30, what="the simulator leads")
             await wait_for(_all_linked(c), timeout=30, what="every character has its account")
             await c.control("step", admin, steps=1)
             await c.control("start", admin)
             await c.until(START.replace(hour=9), timeout=180)
+            await c.control("set_speed", admin, speed=SimulatorSettings().speed)
             person = await c.person("xiaoming", "小明")
             usernames = {a.id: a.username for a in c.simulation.engine.world.agents.values()}
             for agent_id, question in QUESTIONS:
