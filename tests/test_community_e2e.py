@@ -6,7 +6,8 @@ import asyncio
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -142,13 +143,15 @@ async def test_a_post_with_an_image_gets_a_comment_and_its_author_is_notified_li
         listener.cancel()
 
 
-async def test_ai_characters_post_through_commands_and_answer_a_person_in_character(
-    stack: Stack, gateway: httpx.AsyncClient
-) -> None:
-    ip = fake_ip()
+Control = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def operator(stack: Stack, gateway: httpx.AsyncClient, ip: str) -> tuple[Person, Control]:
+    """The stack's admin signed in, and a control of the simulation through the gateway, once every
+    character has its account."""
     admin = await Person(gateway, "stackadmin", ip).sign_in(stack.secrets.admin_password)
 
-    async def sim(command: str, **extra: object) -> dict:
+    async def sim(command: str, **extra: object) -> dict[str, Any]:
         response = await gateway.post(
             "/api/sim/control", json={"command": command, **extra}, headers=admin.headers
         )
@@ -159,6 +162,14 @@ async def test_ai_characters_post_through_commands_and_answer_a_person_in_charac
         return (await sim("status")).get("agents_with_accounts") == 10
 
     await wait_for(accounts_ready, timeout=60, interval=0.5, what="the AI characters' accounts")
+    return admin, sim
+
+
+async def test_ai_characters_post_through_commands_and_answer_a_person_in_character(
+    stack: Stack, gateway: httpx.AsyncClient
+) -> None:
+    ip = fake_ip()
+    _, sim = await operator(stack, gateway, ip)
     await sim("step", steps=40)
 
     async def ai_posts() -> list[dict]:
@@ -205,19 +216,7 @@ async def test_ai_characters_post_pictures_of_their_moment_stored_as_themselves(
 ) -> None:
     """The built-in renderer draws, the files service stores it as the character (over S3), social shows
     it on the post, and the operator's action log says how it was made."""
-    admin = await Person(gateway, "stackadmin", fake_ip()).sign_in(stack.secrets.admin_password)
-
-    async def sim(command: str, **extra: object) -> dict:
-        response = await gateway.post(
-            "/api/sim/control", json={"command": command, **extra}, headers=admin.headers
-        )
-        assert response.status_code == 200, response.text
-        return response.json()
-
-    async def accounts_ready() -> bool:
-        return (await sim("status")).get("agents_with_accounts") == 10
-
-    await wait_for(accounts_ready, timeout=60, interval=0.5, what="the AI characters' accounts")
+    admin, sim = await operator(stack, gateway, fake_ip())
 
     async def pictured_post() -> dict | None:
         feed = (await gateway.get("/api/feed/explore", params={"limit": 50})).json()["items"]
