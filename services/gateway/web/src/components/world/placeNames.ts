@@ -14,7 +14,8 @@ export function usePlaces(): { get: (id: string) => Place | undefined } {
   return {
     get(id) {
       const known = sim.placesById.get(id) ?? fetched.get(id)
-      if (!known && !sim.loaded && !loading) {
+      // The sim store's world, loaded or on its way (the landing page's), brings the places too.
+      if (!known && !sim.loaded && !sim.loadingWorld && !loading) {
         loading = simApi
           .world()
           .then((world) => {
