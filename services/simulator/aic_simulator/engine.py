@@ -540,27 +540,27 @@ class Engine:
         simulated hour in town; the share of the character's posts today with one)."""
         if self.studio is None or not agent.user_id:
             return False
-        now = self.world.sim_time
-        hour, made = self._pictures_in_hour
-        if hour != now.replace(minute=0, second=0, microsecond=0):
-            made = 0  # a new simulated hour
-        if made >= self.settings.pictures_per_sim_hour:
+        if self._pictures_this_hour() >= self.settings.pictures_per_sim_hour:
             return False
-        day, posts, pictured = self._posts_on.get(agent.id, (now.date(), 0, 0))
-        if day != now.date():
-            posts, pictured = 0, 0
+        posts, pictured = self._posts_today(agent)
         return pictured < self.settings.picture_share * (posts + 1)
+
+    def _pictures_this_hour(self) -> int:
+        hour, made = self._pictures_in_hour
+        return made if hour == self.world.sim_time.replace(minute=0, second=0, microsecond=0) else 0
+
+    def _posts_today(self, agent: AgentState) -> tuple[int, int]:
+        """The agent's posts today, and how many of them carry a picture."""
+        day, posts, pictured = self._posts_on.get(agent.id) or (None, 0, 0)
+        return (posts, pictured) if day == self.world.sim_time.date() else (0, 0)
 
     def _count_post(self, agent: AgentState, *, pictured: bool) -> None:
         now = self.world.sim_time
-        day, posts, with_picture = self._posts_on.get(agent.id, (now.date(), 0, 0))
-        if day != now.date():
-            posts, with_picture = 0, 0
+        posts, with_picture = self._posts_today(agent)
         self._posts_on[agent.id] = (now.date(), posts + 1, with_picture + int(pictured))
         if pictured:
             hour = now.replace(minute=0, second=0, microsecond=0)
-            previous, made = self._pictures_in_hour
-            self._pictures_in_hour = (hour, made + 1 if previous == hour else 1)
+            self._pictures_in_hour = (hour, self._pictures_this_hour() + 1)
 
     def _moment(
         self, agent: AgentState, here: list[AgentState], events: list[EventInfo], activity: str | None

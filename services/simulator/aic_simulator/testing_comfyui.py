@@ -32,7 +32,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -118,7 +117,6 @@ class FakeComfyUI(LoopbackServer):
         # Newer servers take the prompt id a client sends; older ones always choose their own.
         self.honours_prompt_id = honours_prompt_id
         self.host = host
-        self.port = 0
         self.requests: list[Recorded] = []
         self.submitted: list[dict[str, Any]] = []  # bodies of POST /prompt, accepted or not
         self.jobs: dict[str, FakeJob] = {}
@@ -127,8 +125,6 @@ class FakeComfyUI(LoopbackServer):
         self.files: dict[tuple[str, str, str], bytes] = {}
         self._number = 0
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         routes = [
             Route("/prompt", self._post_prompt, methods=["POST"]),
             Route("/history/{prompt_id}", self._history, methods=["GET"]),

@@ -30,7 +30,6 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-import uvicorn
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -119,13 +118,10 @@ class FakeImagesApiServer(LoopbackServer):
         self.answers: Answers = answers
         self.hold_seconds = hold_seconds  # how long "slow" holds a request its client keeps waiting for
         self.host = host
-        self.port = 0
         self.requests: list[RecordedRequest] = []
         self.files: dict[str, bytes] = {}
         self._modes: deque[Mode] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
         self.app = Starlette(
             routes=[
                 Route("/v1/images/generations", self._generations, methods=["POST"]),
